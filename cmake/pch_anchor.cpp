@@ -1,0 +1,1 @@
+// Anchor source so the PCH target has something to compile.

@@ -1,0 +1,44 @@
+// StatsObserver: sees every synchronized layer's statistics, per sync point and copy.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace replicascope::nn {
+
+// What one copy brought to a sync point. Tensors are float64 [C] on the CPU.
+struct CopyStats {
+  int copy_id = 0;
+  torch::Device device{torch::kCPU};
+  int64_t count = 0;     // values per channel
+  torch::Tensor mean;    // local batch mean
+  torch::Tensor var;     // local biased batch variance (0 where count < 1)
+};
+
+// One sync point of one layer: every copy's local statistics and the synchronized ones, taken
+// on the master's thread after the reduction and before any copy continues.
+struct SyncEvent {
+  std::string layer;          // the layer's qualified name
+  int64_t sync_point = 0;     // the layer's call index within the step (0 for the first call)
+  bool synchronized = false;  // false for a single, unreplicated module
+  std::vector<CopyStats> copies;
+  int64_t count = 0;          // values per channel over all copies
+  torch::Tensor mean;         // synchronized mean
+  torch::Tensor var;          // synchronized biased variance (what the layer normalizes with)
+  torch::Tensor running_mean;  // after this step's update; undefined without running stats
+  torch::Tensor running_var;
+};
+
+// Set one on a module tree with set_stats_observer(). It is called on the master copy's thread
+// while the other copies wait, so it must be quick (or deliberately pause them, as a
+// breakpoint does). Nothing is computed for it when no observer is set.
+class StatsObserver {
+ public:
+  virtual ~StatsObserver() = default;
+  virtual void on_sync(const SyncEvent& event) = 0;
+};
+
+}  // namespace replicascope::nn

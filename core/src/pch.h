@@ -1,0 +1,3 @@
+// Precompiled header for LibTorch: the heavy, stable headers every core TU uses.
+#pragma once
+#include <torch/torch.h>

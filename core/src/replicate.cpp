@@ -1,0 +1,262 @@
+#include "replicascope/replicate.h"
+
+#include <ATen/ThreadLocalState.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "replicascope/data_parallel.h"
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope {
+namespace {
+
+std::string describe_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+bool is_sync_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const sync::SyncError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string summarize(const std::vector<std::exception_ptr>& errors) {
+  size_t failed = 0;
+  for (const auto& e : errors) failed += e != nullptr;
+  std::string out = std::to_string(failed) + " of " + std::to_string(errors.size()) +
+                    " copies failed";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (errors[i]) out += "\n  copy " + std::to_string(i) + ": " + describe_error(errors[i]);
+  }
+  return out;
+}
+
+std::string copy_shape(const ReplicaModuleList& modules) {
+  return std::to_string(modules.size()) + " modules";
+}
+
+void check_same_tree(const ReplicaModuleList& expected, const ReplicaModuleList& given,
+                     const std::string& what) {
+  if (expected.size() != given.size()) {
+    throw std::invalid_argument("execute_replication_callbacks: " + what + " has " +
+                                copy_shape(given) + ", the master copy has " +
+                                copy_shape(expected) + "; copies must be isomorphic");
+  }
+  for (size_t j = 0; j < expected.size(); ++j) {
+    if (expected[j].type != given[j].type) {
+      throw std::invalid_argument("execute_replication_callbacks: module " + std::to_string(j) +
+                                  " ('" + expected[j].name + "') is a " + expected[j].type +
+                                  " in the master copy but a " + given[j].type + " in " + what +
+                                  "; copies must be isomorphic");
+    }
+  }
+}
+
+// The backward of "every copy's parameter is the original parameter": the sum of the copies'
+// gradients, on the original's device.
+struct ReduceAddBackward : torch::autograd::Node {
+  explicit ReduceAddBackward(torch::Device device) : destination(device) {}
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    torch::Tensor total;
+    for (const auto& grad : grads) {
+      if (!grad.defined()) continue;
+      total = total.defined() ? total + grad.to(destination) : grad.to(destination);
+    }
+    return {total};
+  }
+  std::string name() const override { return "replicascope::ReduceAddBackward"; }
+  torch::Device destination;
+};
+
+void link_parameters(const torch::nn::Module& origin,
+                     const std::vector<std::shared_ptr<torch::nn::Module>>& copies) {
+  std::vector<torch::OrderedDict<std::string, torch::Tensor>> copy_params;
+  for (const auto& copy : copies) copy_params.push_back(copy->named_parameters(/*recurse=*/true));
+  for (const auto& item : origin.named_parameters(/*recurse=*/true)) {
+    const auto& param = item.value();
+    if (!param.requires_grad()) continue;
+    auto node = std::make_shared<ReduceAddBackward>(param.device());
+    node->set_next_edges(torch::autograd::collect_next_edges(param));
+    // The handles share their TensorImpl with the copies' registered parameters, so giving them
+    // a history gives the copies' parameters that history.
+    for (auto& params : copy_params) torch::autograd::set_history(params[item.key()], node);
+  }
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<torch::nn::Module>> clone_with_grad_edges(
+    const std::shared_ptr<torch::nn::Module>& module, const std::vector<torch::Device>& devices) {
+  if (!module) throw std::invalid_argument("replicate: expected a module, got null");
+  std::vector<std::shared_ptr<torch::nn::Module>> copies;
+  for (const auto& device : devices) copies.push_back(module->clone(device));
+  link_parameters(*module, copies);
+  return copies;
+}
+
+ReplicaModuleList list_modules(const std::shared_ptr<torch::nn::Module>& root) {
+  ReplicaModuleList out;
+  for (const auto& item : root->named_modules()) {
+    const auto& module = item.value();
+    out.push_back({item.key(), module->name(), dynamic_cast<ReplicationCallback*>(module.get()),
+                   module});
+  }
+  return out;
+}
+
+ContextList execute_replication_callbacks(const std::vector<ReplicaModuleList>& copies,
+                                          const ReplicaModuleList& origins) {
+  if (copies.empty()) return {};
+  const auto& master = copies.front();
+  for (size_t i = 1; i < copies.size(); ++i) {
+    check_same_tree(master, copies[i], "copy " + std::to_string(i));
+  }
+  if (!origins.empty()) check_same_tree(master, origins, "the replicated module");
+
+  ContextList contexts;
+  for (size_t j = 0; j < master.size(); ++j) {
+    contexts.push_back(std::make_shared<CallbackContext>(static_cast<int>(j), master[j].name,
+                                                         master[j].type));
+    if (!origins.empty()) contexts.back()->set_origin(origins[j].module);
+  }
+  // Copy-major order, as the Python original: every callback of copy 0 (the master) runs before
+  // any of copy 1, so a master can leave state in the context for its slaves.
+  int order = 0;
+  for (size_t i = 0; i < copies.size(); ++i) {
+    for (size_t j = 0; j < master.size(); ++j) {
+      if (auto* callback = copies[i][j].callback) {
+        contexts[j]->record_call({static_cast<int>(i), order++});
+        callback->data_parallel_replicate(*contexts[j], static_cast<int>(i));
+      }
+    }
+  }
+  return contexts;
+}
+
+ContextList execute_replication_callbacks(
+    const std::vector<std::shared_ptr<torch::nn::Module>>& copies,
+    const std::shared_ptr<torch::nn::Module>& origin) {
+  std::vector<ReplicaModuleList> lists;
+  for (const auto& copy : copies) {
+    if (!copy) throw std::invalid_argument("execute_replication_callbacks: a copy is null");
+    lists.push_back(list_modules(copy));
+  }
+  return execute_replication_callbacks(lists, origin ? list_modules(origin) : ReplicaModuleList{});
+}
+
+void end_copy_step(torch::nn::Module& copy, std::exception_ptr error) {
+  for (const auto& module : copy.modules(/*include_self=*/true)) {
+    if (auto* callback = dynamic_cast<ReplicationCallback*>(module.get())) {
+      callback->data_parallel_step_end(error);
+    }
+  }
+}
+
+CopiesFailed::CopiesFailed(std::vector<std::exception_ptr> errors)
+    : std::runtime_error(summarize(errors)), errors_(std::move(errors)) {}
+
+std::exception_ptr CopiesFailed::root_cause() const {
+  std::exception_ptr first;
+  for (const auto& error : errors_) {
+    if (!error) continue;
+    if (!is_sync_error(error)) return error;
+    if (!first) first = error;
+  }
+  return first;
+}
+
+void run_copies(const std::vector<torch::Device>& devices,
+                const std::function<void(size_t copy)>& work) {
+  const size_t n = devices.size();
+  std::vector<std::exception_ptr> errors(n);
+  const at::ThreadLocalState caller_state;  // grad mode, inference mode, dispatch keys
+  auto run = [&](size_t i) {
+    try {
+      at::ThreadLocalStateGuard state_guard(caller_state);
+      c10::OptionalDeviceGuard device_guard;
+      if (!devices[i].is_cpu()) device_guard.reset_device(devices[i]);
+      work(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  try {
+    for (size_t i = 1; i < n; ++i) threads.emplace_back(run, i);
+  } catch (...) {
+    for (auto& t : threads) t.join();
+    throw;
+  }
+  run(0);
+  for (auto& t : threads) t.join();
+  for (const auto& error : errors) {
+    if (error) throw CopiesFailed(std::move(errors));
+  }
+}
+
+std::vector<int64_t> split_sizes(int64_t total, size_t parts) {
+  if (parts == 0) throw std::invalid_argument("split_sizes: expected at least one part");
+  std::vector<int64_t> sizes(parts, total / static_cast<int64_t>(parts));
+  for (int64_t i = 0; i < total % static_cast<int64_t>(parts); ++i) ++sizes[i];
+  return sizes;
+}
+
+ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& options) {
+  if (!input.defined() || input.dim() == 0 || options.dim() < 0 ||
+      options.dim() >= input.dim()) {
+    throw std::invalid_argument(
+        "DataParallelWithCallback: expected an input with a batch dimension " +
+        std::to_string(options.dim()) + ", got " +
+        (input.defined() ? std::to_string(input.dim()) + "-dimensional input"
+                         : std::string("an undefined tensor")));
+  }
+  ScatterPlan plan;
+  const int64_t batch = input.size(options.dim());
+  auto sizes = options.chunk_sizes();
+  if (sizes.empty()) sizes = split_sizes(batch, options.devices().size());
+  int64_t total = 0;
+  for (auto size : sizes) total += size < 0 ? batch + 1 : size;  // a negative size never fits
+  if (sizes.size() != options.devices().size() || total != batch) {
+    throw std::invalid_argument("DataParallelWithCallback: chunk_sizes must have one entry per "
+                                "device (" + std::to_string(options.devices().size()) +
+                                ") and add up to the batch (" + std::to_string(batch) + ")");
+  }
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == 0 && options.empty_copies() == EmptyCopies::kDrop && i > 0) continue;
+    plan.devices.push_back(options.devices()[i]);
+    plan.sizes.push_back(sizes[i]);
+  }
+  return plan;
+}
+
+std::vector<torch::Tensor> scatter(const torch::Tensor& input, const ScatterPlan& plan,
+                                   int64_t dim) {
+  auto chunks = input.split_with_sizes(plan.sizes, dim);
+  for (size_t i = 0; i < chunks.size(); ++i) chunks[i] = chunks[i].to(plan.devices[i]);
+  return chunks;
+}
+
+torch::Tensor gather(const std::vector<torch::Tensor>& outputs, const torch::Device& device,
+                     int64_t dim) {
+  std::vector<torch::Tensor> moved;
+  moved.reserve(outputs.size());
+  for (const auto& output : outputs) moved.push_back(output.to(device));
+  return torch::cat(moved, dim);
+}
+
+}  // namespace replicascope

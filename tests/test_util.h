@@ -1,0 +1,67 @@
+// Helpers shared by the LibTorch tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace replicascope::testing {
+
+inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!a.defined() || !b.defined()) return a.defined() == b.defined() ? 0.0 : INFINITY;
+  if (a.numel() == 0 && b.numel() == 0) return 0.0;
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+// max |a - e| / max(1, |e|): an absolute difference for values up to 1 in magnitude and a
+// relative one above, since float32 cannot hold larger values to 1e-5 absolute.
+inline double max_scaled_diff(const torch::Tensor& a, const torch::Tensor& e) {
+  if (a.numel() == 0 && e.numel() == 0) return 0.0;
+  const auto ed = e.to(torch::kDouble);
+  return ((a.to(torch::kDouble) - ed).abs() / ed.abs().clamp_min(1.0)).max().item<double>();
+}
+
+// EXPECT that `actual` matches `expected`: same shape, and values within `tol` (absolute up to
+// magnitude 1, relative above), naming `what`.
+#define EXPECT_TENSOR_NEAR(actual, expected, tol, what)                                     \
+  do {                                                                                      \
+    const auto& a_ = (actual);                                                              \
+    const auto& e_ = (expected);                                                            \
+    ASSERT_EQ(a_.defined(), e_.defined()) << (what);                                        \
+    if (a_.defined()) {                                                                     \
+      ASSERT_EQ(a_.sizes(), e_.sizes()) << (what);                                          \
+      EXPECT_LE(::replicascope::testing::max_scaled_diff(a_, e_), (tol))                    \
+          << (what) << ": max |actual - expected| = "                                       \
+          << ::replicascope::testing::max_abs_diff(a_, e_);                                 \
+    }                                                                                       \
+  } while (0)
+
+inline std::vector<torch::Device> cpu_copies(int n) {
+  return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
+}
+
+// The message of an exception_ptr.
+inline std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown";
+  }
+}
+
+// Runs `body`, expecting it to throw E whose message contains `needle`.
+template <class E, class F>
+void expect_throw_containing(F&& body, const std::string& needle) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an exception containing '" << needle << "'";
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace replicascope::testing
