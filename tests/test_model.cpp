@@ -18,8 +18,8 @@ torch::nn::Sequential make_cnn() {
   using namespace torch::nn;
   return Sequential(Conv2d(Conv2dOptions(3, 8, 3).padding(1)), BatchNorm2d(8), ReLU(),
                     Conv2d(Conv2dOptions(8, 8, 3).padding(1)), BatchNorm2d(8), ReLU(),
-                    Conv2d(Conv2dOptions(8, 4, 3).padding(1)), BatchNorm2d(4), ReLU(),
-                    Flatten(), Linear(4 * 6 * 6, 16), BatchNorm1d(16));
+                    Conv2d(Conv2dOptions(8, 4, 3).padding(1)), BatchNorm2d(4), ReLU(), Flatten(),
+                    Linear(4 * 6 * 6, 16), BatchNorm1d(16));
 }
 
 // Throws on one copy just before one sync point, when told to.
@@ -143,8 +143,8 @@ TEST(ConvertModel, KeepsTensorsAndNamesLayers) {
   EXPECT_EQ(sync1->layer_name(), "0.1");
   EXPECT_TRUE(std::dynamic_pointer_cast<nn::SynchronizedBatchNorm3dImpl>(model->ptr(2)));
   EXPECT_TRUE(std::dynamic_pointer_cast<nn::SynchronizedBatchNorm2dImpl>(dict["bn"]));
-  EXPECT_TRUE(std::dynamic_pointer_cast<nn::SynchronizedBatchNorm2dImpl>(
-      model->named_modules()["1.bn"]));
+  EXPECT_TRUE(
+      std::dynamic_pointer_cast<nn::SynchronizedBatchNorm2dImpl>(model->named_modules()["1.bn"]));
   // The Sequential's forward now runs the synchronized layer, and buffers are shared.
   inner->forward(torch::randn({4, 3}));  // Linear, then the SyncBN1d
   EXPECT_EQ(old_bn->num_batches_tracked.item<int64_t>(), 8);

@@ -18,7 +18,8 @@ struct CallLog {
 // A module that records every replication callback it gets.
 class RecorderImpl : public torch::nn::Cloneable<RecorderImpl>, public ReplicationCallback {
  public:
-  RecorderImpl(std::shared_ptr<CallLog> log, std::string tag) : log_(std::move(log)), tag_(std::move(tag)) {}
+  RecorderImpl(std::shared_ptr<CallLog> log, std::string tag)
+      : log_(std::move(log)), tag_(std::move(tag)) {}
   void reset() override {}
   torch::Tensor forward(const torch::Tensor& x) { return x; }
   void data_parallel_replicate(CallbackContext& ctx, int copy_id) override {
@@ -68,9 +69,15 @@ TEST(ReplicationCallbacks, NonIsomorphicCopiesAreRefused) {
   torch::nn::Sequential shorter(Recorder(log, "a"));
   torch::nn::Sequential other_type(Recorder(log, "a"), torch::nn::ReLU());
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { execute_replication_callbacks({a.ptr(), shorter.ptr()}); }, "copies must be isomorphic");
+      [&] {
+        execute_replication_callbacks({a.ptr(), shorter.ptr()});
+      },
+      "copies must be isomorphic");
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { execute_replication_callbacks({a.ptr(), other_type.ptr()}); }, "module 2 ('1')");
+      [&] {
+        execute_replication_callbacks({a.ptr(), other_type.ptr()});
+      },
+      "module 2 ('1')");
   EXPECT_TRUE(log->calls.empty()) << "no callback runs when the copies are refused";
 }
 
@@ -118,11 +125,15 @@ TEST(Scatter, SplitSizesAndPlans) {
   EXPECT_EQ(split_sizes(10, 4), (std::vector<int64_t>{3, 3, 2, 2}));
   EXPECT_EQ(split_sizes(3, 4), (std::vector<int64_t>{1, 1, 1, 0}));
   const auto x = torch::zeros({3, 2});
-  EXPECT_EQ(plan_scatter(x, DataParallelOptions(cpu_copies(4))).sizes, (std::vector<int64_t>{1, 1, 1}));
-  EXPECT_EQ(plan_scatter(x, DataParallelOptions(cpu_copies(4)).empty_copies(EmptyCopies::kRun)).sizes,
-            (std::vector<int64_t>{1, 1, 1, 0}));
+  EXPECT_EQ(plan_scatter(x, DataParallelOptions(cpu_copies(4))).sizes,
+            (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_EQ(
+      plan_scatter(x, DataParallelOptions(cpu_copies(4)).empty_copies(EmptyCopies::kRun)).sizes,
+      (std::vector<int64_t>{1, 1, 1, 0}));
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { plan_scatter(x, DataParallelOptions(cpu_copies(2)).chunk_sizes({1, 1})); },
+      [&] {
+        plan_scatter(x, DataParallelOptions(cpu_copies(2)).chunk_sizes({1, 1}));
+      },
       "add up to the batch (3)");
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
       [&] { plan_scatter(torch::tensor(1.0), DataParallelOptions(cpu_copies(2))); },

@@ -14,10 +14,10 @@ namespace {
 
 struct Case {
   std::string name;
-  int dims;                      // 1, 2 or 3 (the BatchNorm kind)
-  std::vector<int64_t> shape;    // whole-batch input shape
+  int dims;                    // 1, 2 or 3 (the BatchNorm kind)
+  std::vector<int64_t> shape;  // whole-batch input shape
   int copies;
-  std::vector<int64_t> chunks;   // empty: even split
+  std::vector<int64_t> chunks;  // empty: even split
   bool affine = true;
   c10::optional<double> momentum = 0.1;
   int steps = 3;
@@ -39,8 +39,9 @@ void run_case(const Case& c) {
     sync->bias.copy_(plain->bias);
   }
   DataParallelWithCallback<typename Sync::ContainedType> parallel(
-      sync.ptr(),
-      DataParallelOptions(cpu_copies(c.copies)).chunk_sizes(c.chunks).empty_copies(EmptyCopies::kRun));
+      sync.ptr(), DataParallelOptions(cpu_copies(c.copies))
+                      .chunk_sizes(c.chunks)
+                      .empty_copies(EmptyCopies::kRun));
   const double lr = 0.1;
   for (int step = 0; step < c.steps; ++step) {
     SCOPED_TRACE("step " + std::to_string(step));
@@ -135,7 +136,8 @@ TEST(Kernels, GenericPathMatchesCpuPath) {
     const auto y = nn::kernels::normalize(x, m.mean, invstd, weight, bias);
     const auto sums = nn::kernels::backward_sums(dy, x, m.mean, invstd);
     const auto dx = nn::kernels::backward_input(dy, x, m.mean, invstd, weight, sums, m.count);
-    const auto dx_unused = nn::kernels::backward_input({}, x, m.mean, invstd, weight, sums, m.count);
+    const auto dx_unused =
+        nn::kernels::backward_input({}, x, m.mean, invstd, weight, sums, m.count);
     return std::vector<torch::Tensor>{m.mean, m.m2, y, sums, dx, dx_unused};
   };
   const auto fast = compute();
@@ -151,7 +153,8 @@ TEST(Kernels, ChanMergeEqualsMomentsOfTheWhole) {
   const auto x = torch::randn({13, 3, 4}, torch::kDouble) * 7 + 100;
   const auto whole = nn::kernels::local_moments(x);
   std::vector<nn::kernels::Moments> parts;
-  for (const auto& chunk : x.split_with_sizes({5, 0, 1, 7})) parts.push_back(nn::kernels::local_moments(chunk));
+  for (const auto& chunk : x.split_with_sizes({5, 0, 1, 7}))
+    parts.push_back(nn::kernels::local_moments(chunk));
   const auto merged = nn::kernels::merge_moments(parts, torch::kCPU);
   EXPECT_EQ(merged.count, whole.count);
   EXPECT_TENSOR_NEAR(merged.mean, whole.mean, 1e-10, "mean");
@@ -200,7 +203,8 @@ TEST(Precision, LargeMeanSmallSpread) {
 TEST(SyncBatchNorm, ClampEpsMode) {
   torch::manual_seed(2);
   const double eps = 0.5;  // large, so that clamping differs from adding
-  nn::SynchronizedBatchNorm1d layer(nn::SynchronizedBatchNormOptions(3).eps(eps).eps_mode(nn::EpsMode::kClamp));
+  nn::SynchronizedBatchNorm1d layer(
+      nn::SynchronizedBatchNormOptions(3).eps(eps).eps_mode(nn::EpsMode::kClamp));
   const auto x = torch::randn({16, 3}) * 0.3;
   const auto y = layer->forward(x);
   const auto mean = x.mean(0);
@@ -212,7 +216,10 @@ TEST(SyncBatchNorm, ClampEpsMode) {
 TEST(SyncBatchNorm, TotalCountOfOneIsAClearError) {
   nn::SynchronizedBatchNorm1d single(3);
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { single->forward(torch::randn({1, 3})); }, "expected more than 1 value per channel");
+      [&] {
+        single->forward(torch::randn({1, 3}));
+      },
+      "expected more than 1 value per channel");
   // Over copies: one sample on copy 0, none on the others.
   nn::SynchronizedBatchNorm1d layer(3);
   DataParallelWithCallback<nn::SynchronizedBatchNorm1dImpl> parallel(
@@ -233,19 +240,33 @@ TEST(SyncBatchNorm, BadShapesAreClearErrors) {
   nn::SynchronizedBatchNorm2d layer(4);
   layer->set_layer_name("features.1");
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { layer->forward(torch::randn({2, 3, 5, 5})); },
+      [&] {
+        layer->forward(torch::randn({2, 3, 5, 5}));
+      },
       "SynchronizedBatchNorm2d 'features.1': expected a 4D (N, C, H, W) input with C = 4, got an "
       "input of shape [2, 3, 5, 5]");
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { layer->forward(torch::randn({2, 4, 5})); }, "got an input of shape [2, 4, 5]");
+      [&] {
+        layer->forward(torch::randn({2, 4, 5}));
+      },
+      "got an input of shape [2, 4, 5]");
   nn::SynchronizedBatchNorm1d one(4);
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { one->forward(torch::randn({2, 4, 5, 5})); }, "2D (N, C) or 3D (N, C, L)");
+      [&] {
+        one->forward(torch::randn({2, 4, 5, 5}));
+      },
+      "2D (N, C) or 3D (N, C, L)");
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { one->forward(torch::ones({2, 4}, torch::kLong)); }, "floating-point");
+      [&] {
+        one->forward(torch::ones({2, 4}, torch::kLong));
+      },
+      "floating-point");
   nn::SynchronizedBatchNorm3d three(2);
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] { three->forward(torch::randn({2, 2, 3, 3})); }, "5D (N, C, D, H, W)");
+      [&] {
+        three->forward(torch::randn({2, 2, 3, 3}));
+      },
+      "5D (N, C, D, H, W)");
 }
 
 TEST(SyncBatchNorm, TrackRunningStatsOffUsesBatchStatisticsInEval) {

@@ -117,7 +117,8 @@ TEST(SyncMaster, StressWithoutWorkBetweenSyncPoints) {
         if (result != round * n + copy) wrong.fetch_add(1);
       }
     });
-    for (int i = 0; i < n; ++i) ASSERT_FALSE(errors[i]) << "n=" << n << ": " << message_of(errors[i]);
+    for (int i = 0; i < n; ++i)
+      ASSERT_FALSE(errors[i]) << "n=" << n << ": " << message_of(errors[i]);
     EXPECT_EQ(wrong.load(), 0) << "n=" << n;
   }
 }
@@ -205,8 +206,8 @@ TEST(SyncMaster, TimeoutFailsTheStepAndNamesTheMissingCopy) {
 }
 
 TEST(SyncMaster, ReductionErrorReachesEveryCopy) {
-  auto master = std::make_shared<IntMaster>(
-      "bad", [](std::vector<int>&, int64_t) -> std::vector<int> {
+  auto master =
+      std::make_shared<IntMaster>("bad", [](std::vector<int>&, int64_t) -> std::vector<int> {
         throw std::invalid_argument("cannot reduce");
       });
   auto pipe = master->register_slave(1);

@@ -25,17 +25,17 @@ inline double max_scaled_diff(const torch::Tensor& a, const torch::Tensor& e) {
 
 // EXPECT that `actual` matches `expected`: same shape, and values within `tol` (absolute up to
 // magnitude 1, relative above), naming `what`.
-#define EXPECT_TENSOR_NEAR(actual, expected, tol, what)                                     \
-  do {                                                                                      \
-    const auto& a_ = (actual);                                                              \
-    const auto& e_ = (expected);                                                            \
-    ASSERT_EQ(a_.defined(), e_.defined()) << (what);                                        \
-    if (a_.defined()) {                                                                     \
-      ASSERT_EQ(a_.sizes(), e_.sizes()) << (what);                                          \
-      EXPECT_LE(::replicascope::testing::max_scaled_diff(a_, e_), (tol))                    \
-          << (what) << ": max |actual - expected| = "                                       \
-          << ::replicascope::testing::max_abs_diff(a_, e_);                                 \
-    }                                                                                       \
+#define EXPECT_TENSOR_NEAR(actual, expected, tol, what)                                       \
+  do {                                                                                        \
+    const auto& a_ = (actual);                                                                \
+    const auto& e_ = (expected);                                                              \
+    ASSERT_EQ(a_.defined(), e_.defined()) << (what);                                          \
+    if (a_.defined()) {                                                                       \
+      ASSERT_EQ(a_.sizes(), e_.sizes()) << (what);                                            \
+      EXPECT_LE(::replicascope::testing::max_scaled_diff(a_, e_), (tol))                      \
+          << (what)                                                                           \
+          << ": max |actual - expected| = " << ::replicascope::testing::max_abs_diff(a_, e_); \
+    }                                                                                         \
   } while (0)
 
 inline std::vector<torch::Device> cpu_copies(int n) {

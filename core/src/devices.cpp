@@ -43,8 +43,8 @@ std::vector<torch::Device> parse_devices(const std::string& spec) {
   size_t start = 0;
   while (start <= rest.size()) {
     const auto comma = rest.find(',', start);
-    const auto item = rest.substr(start, comma == std::string::npos ? std::string::npos
-                                                                    : comma - start);
+    const auto item =
+        rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     const int64_t index = parse_count(spec, item);
     if (index >= available) {
       bad(spec, "cuda:" + item + " does not exist (" + std::to_string(available) +

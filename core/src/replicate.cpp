@@ -14,16 +14,6 @@
 namespace replicascope {
 namespace {
 
-std::string describe_error(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 bool is_sync_error(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
@@ -37,10 +27,10 @@ bool is_sync_error(const std::exception_ptr& error) {
 std::string summarize(const std::vector<std::exception_ptr>& errors) {
   size_t failed = 0;
   for (const auto& e : errors) failed += e != nullptr;
-  std::string out = std::to_string(failed) + " of " + std::to_string(errors.size()) +
-                    " copies failed";
+  std::string out =
+      std::to_string(failed) + " of " + std::to_string(errors.size()) + " copies failed";
   for (size_t i = 0; i < errors.size(); ++i) {
-    if (errors[i]) out += "\n  copy " + std::to_string(i) + ": " + describe_error(errors[i]);
+    if (errors[i]) out += "\n  copy " + std::to_string(i) + ": " + sync::describe(errors[i]);
   }
   return out;
 }
@@ -112,8 +102,8 @@ ReplicaModuleList list_modules(const std::shared_ptr<torch::nn::Module>& root) {
   ReplicaModuleList out;
   for (const auto& item : root->named_modules()) {
     const auto& module = item.value();
-    out.push_back({item.key(), module->name(), dynamic_cast<ReplicationCallback*>(module.get()),
-                   module});
+    out.push_back(
+        {item.key(), module->name(), dynamic_cast<ReplicationCallback*>(module.get()), module});
   }
   return out;
 }
@@ -129,8 +119,8 @@ ContextList execute_replication_callbacks(const std::vector<ReplicaModuleList>& 
 
   ContextList contexts;
   for (size_t j = 0; j < master.size(); ++j) {
-    contexts.push_back(std::make_shared<CallbackContext>(static_cast<int>(j), master[j].name,
-                                                         master[j].type));
+    contexts.push_back(
+        std::make_shared<CallbackContext>(static_cast<int>(j), master[j].name, master[j].type));
     if (!origins.empty()) contexts.back()->set_origin(origins[j].module);
   }
   // Copy-major order, as the Python original: every callback of copy 0 (the master) runs before
@@ -159,7 +149,10 @@ ContextList execute_replication_callbacks(
 }
 
 void end_copy_step(torch::nn::Module& copy, std::exception_ptr error) {
-  for (const auto& module : copy.modules(/*include_self=*/true)) {
+  if (auto* callback = dynamic_cast<ReplicationCallback*>(&copy)) {
+    callback->data_parallel_step_end(error);
+  }
+  for (const auto& module : copy.modules(/*include_self=*/false)) {
     if (auto* callback = dynamic_cast<ReplicationCallback*>(module.get())) {
       callback->data_parallel_step_end(error);
     }
@@ -217,8 +210,7 @@ std::vector<int64_t> split_sizes(int64_t total, size_t parts) {
 }
 
 ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& options) {
-  if (!input.defined() || input.dim() == 0 || options.dim() < 0 ||
-      options.dim() >= input.dim()) {
+  if (!input.defined() || input.dim() == 0 || options.dim() < 0 || options.dim() >= input.dim()) {
     throw std::invalid_argument(
         "DataParallelWithCallback: expected an input with a batch dimension " +
         std::to_string(options.dim()) + ", got " +
@@ -232,9 +224,11 @@ ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& 
   int64_t total = 0;
   for (auto size : sizes) total += size < 0 ? batch + 1 : size;  // a negative size never fits
   if (sizes.size() != options.devices().size() || total != batch) {
-    throw std::invalid_argument("DataParallelWithCallback: chunk_sizes must have one entry per "
-                                "device (" + std::to_string(options.devices().size()) +
-                                ") and add up to the batch (" + std::to_string(batch) + ")");
+    throw std::invalid_argument(
+        "DataParallelWithCallback: chunk_sizes must have one entry per "
+        "device (" +
+        std::to_string(options.devices().size()) + ") and add up to the batch (" +
+        std::to_string(batch) + ")");
   }
   for (size_t i = 0; i < sizes.size(); ++i) {
     if (sizes[i] == 0 && options.empty_copies() == EmptyCopies::kDrop && i > 0) continue;

@@ -20,10 +20,10 @@ using ContextList = std::vector<std::shared_ptr<CallbackContext>>;
 // One module of one copy as the replication walker sees it. Kept free of the C++ frontend so
 // that other module kinds (TorchScript) can be walked the same way.
 struct ReplicaModule {
-  std::string name;                          // qualified name, "" for the root
-  std::string type;                          // type name, compared across copies
-  ReplicationCallback* callback = nullptr;   // null when the module does not opt in
-  std::shared_ptr<torch::nn::Module> module; // the frontend module, when there is one
+  std::string name;                           // qualified name, "" for the root
+  std::string type;                           // type name, compared across copies
+  ReplicationCallback* callback = nullptr;    // null when the module does not opt in
+  std::shared_ptr<torch::nn::Module> module;  // the frontend module, when there is one
 };
 using ReplicaModuleList = std::vector<ReplicaModule>;
 

@@ -198,7 +198,9 @@ torch::Tensor ones_like_channels(const torch::Tensor& x) {
 
 }  // namespace
 
-void force_generic_path(bool force) { g_force_generic.store(force); }
+void force_generic_path(bool force) {
+  g_force_generic.store(force);
+}
 
 Moments local_moments(const torch::Tensor& input) {
   const int64_t channels = input.size(1);
@@ -257,22 +259,20 @@ torch::Tensor normalize(const torch::Tensor& input, const torch::Tensor& mean,
                         const torch::Tensor& bias) {
   const auto device = input.device();
   auto scale = weight.defined() ? invstd * weight.to(device, torch::kDouble) : invstd;
-  auto shift = bias.defined() ? bias.to(device, torch::kDouble)
-                              : torch::zeros_like(invstd);
+  auto shift = bias.defined() ? bias.to(device, torch::kDouble) : torch::zeros_like(invstd);
   if (use_fast_path(input)) {
     const auto x = input.contiguous();
     auto y = torch::empty_like(x);
     const auto m = cpu_double(mean), a = cpu_double(scale), b = cpu_double(shift);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "normalize", [&] {
-      normalize_cpu<scalar_t>(x, m.data_ptr<double>(), a.data_ptr<double>(),
-                              b.data_ptr<double>(), y);
+      normalize_cpu<scalar_t>(x, m.data_ptr<double>(), a.data_ptr<double>(), b.data_ptr<double>(),
+                              y);
     });
     return y;
   }
   const auto xd = input.to(torch::kDouble);
   const auto shape = channel_shape(input);
-  return ((xd - mean.view(shape)) * scale.view(shape) + shift.view(shape))
-      .to(input.scalar_type());
+  return ((xd - mean.view(shape)) * scale.view(shape) + shift.view(shape)).to(input.scalar_type());
 }
 
 torch::Tensor backward_sums(const torch::Tensor& dy, const torch::Tensor& input,
@@ -308,9 +308,9 @@ torch::Tensor backward_input(const torch::Tensor& dy, const torch::Tensor& input
   const auto w = weight.defined() ? weight.to(device, torch::kDouble) : ones_like_channels(input);
   const auto global = sums.to(device);
   const double n = static_cast<double>(total_count);
-  const auto a = w * invstd;  // coefficient of dy
+  const auto a = w * invstd;                   // coefficient of dy
   const auto b = -a * invstd * global[1] / n;  // of (x - mean), since x_hat = (x - mean) * invstd
-  const auto c = -a * global[0] / n;  // constant term
+  const auto c = -a * global[0] / n;           // constant term
   if (use_fast_path(input)) {
     const auto x = input.contiguous();
     auto dx = torch::empty_like(x);

@@ -11,8 +11,7 @@ std::shared_ptr<torch::nn::Module> convert_one(const Plain& bn, const ConvertOpt
                           .eps_mode(options.eps_mode)
                           .timeout(options.timeout);
   auto layer = std::make_shared<Sync>(sync_options);
-  layer->adopt_tensors(bn.weight, bn.bias, bn.running_mean, bn.running_var,
-                       bn.num_batches_tracked);
+  layer->adopt_tensors(bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.num_batches_tracked);
   layer->train(bn.is_training());
   return layer;
 }
@@ -34,8 +33,10 @@ std::shared_ptr<torch::nn::Module> replacement(const std::shared_ptr<torch::nn::
 
 // An AnyModule holding `layer`, whatever its dimension.
 torch::nn::AnyModule as_any(const std::shared_ptr<torch::nn::Module>& layer) {
-  if (auto l = std::dynamic_pointer_cast<SynchronizedBatchNorm1dImpl>(layer)) return torch::nn::AnyModule(l);
-  if (auto l = std::dynamic_pointer_cast<SynchronizedBatchNorm2dImpl>(layer)) return torch::nn::AnyModule(l);
+  if (auto l = std::dynamic_pointer_cast<SynchronizedBatchNorm1dImpl>(layer))
+    return torch::nn::AnyModule(l);
+  if (auto l = std::dynamic_pointer_cast<SynchronizedBatchNorm2dImpl>(layer))
+    return torch::nn::AnyModule(l);
   return torch::nn::AnyModule(std::dynamic_pointer_cast<SynchronizedBatchNorm3dImpl>(layer));
 }
 
@@ -123,7 +124,9 @@ std::shared_ptr<torch::nn::Module> convert_model(const std::shared_ptr<torch::nn
 }
 
 void name_sync_layers(torch::nn::Module& module) {
-  for (const auto& item : module.named_modules()) {
+  // include_self=false: `module` may be under construction, not yet held by a shared_ptr.
+  if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&module)) bn->set_layer_name("");
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
     if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(item.value().get())) {
       bn->set_layer_name(item.key());
     }

@@ -29,7 +29,9 @@ SynchronizedBatchNormOptions SynchronizedBatchNormOptions::from(
       .track_running_stats(o.track_running_stats());
 }
 
-int SynchronizedBatchNormBase::copy_id() const { return sync_ ? sync_->copy_id : -1; }
+int SynchronizedBatchNormBase::copy_id() const {
+  return sync_ ? sync_->copy_id : -1;
+}
 
 int SynchronizedBatchNormBase::num_copies() const {
   return sync_ ? sync_->master->num_copies() : 1;
@@ -51,7 +53,8 @@ void SynchronizedBatchNormBase::reset_state(torch::nn::Module& self) {
   if (options.track_running_stats()) {
     running_mean = self.register_buffer("running_mean", torch::zeros({c}));
     running_var = self.register_buffer("running_var", torch::ones({c}));
-    num_batches_tracked = self.register_buffer("num_batches_tracked", torch::tensor(0, torch::kLong));
+    num_batches_tracked =
+        self.register_buffer("num_batches_tracked", torch::tensor(0, torch::kLong));
   } else {
     running_mean = self.register_buffer("running_mean", torch::Tensor());
     running_var = self.register_buffer("running_var", torch::Tensor());
@@ -141,8 +144,8 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
   if (!input.defined() || input.dim() < spec.min_dims || input.dim() > spec.max_dims ||
       input.size(1) != options.num_features()) {
     throw std::invalid_argument(
-        display_name(type) + ": expected a " + spec.shape + " input with C = " +
-        std::to_string(options.num_features()) + ", got " +
+        display_name(type) + ": expected a " + spec.shape +
+        " input with C = " + std::to_string(options.num_features()) + ", got " +
         (input.defined() ? "an input of shape " + shape_of(input) : "an undefined tensor"));
   }
   if (!input.is_floating_point()) {
@@ -195,7 +198,9 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
 }
 
 void set_stats_observer(torch::nn::Module& module, std::shared_ptr<StatsObserver> observer) {
-  for (const auto& child : module.modules(/*include_self=*/true)) {
+  if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&module))
+    bn->set_stats_observer(observer);
+  for (const auto& child : module.modules(/*include_self=*/false)) {
     if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(child.get())) {
       bn->set_stats_observer(observer);
     }

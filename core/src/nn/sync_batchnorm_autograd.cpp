@@ -30,8 +30,8 @@ struct LocalMomentsBackward : Node {
     const auto input = state->input.unpack();
     auto sums = grads[0];
     if (!sums.defined()) sums = torch::zeros({2, input.size(1)}, state->mean.options());
-    auto dx = kernels::backward_input(state->dy, input, state->mean, state->invstd,
-                                      state->weight, sums, state->total_count);
+    auto dx = kernels::backward_input(state->dy, input, state->mean, state->invstd, state->weight,
+                                      sums, state->total_count);
     state->dy = torch::Tensor();
     return {dx};
   }
@@ -135,8 +135,8 @@ void attach_normalize_node(torch::Tensor& output, const SyncResult& result,
                            const torch::Tensor& weight, const torch::Tensor& bias,
                            const std::shared_ptr<BackwardState>& state) {
   if (!torch::GradMode::is_enabled()) return;
-  const bool params_need_grad = (weight.defined() && weight.requires_grad()) ||
-                                (bias.defined() && bias.requires_grad());
+  const bool params_need_grad =
+      (weight.defined() && weight.requires_grad()) || (bias.defined() && bias.requires_grad());
   if (!result.linked.defined() && !params_need_grad) return;
   auto node = std::make_shared<NormalizeBackward>(state);
   std::vector<Edge> edges{

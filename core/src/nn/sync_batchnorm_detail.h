@@ -64,7 +64,7 @@ struct BackwardState {
   torch::Tensor mean, invstd;  // float64 [C]
   torch::Tensor weight;        // values only; undefined if !affine
   int64_t total_count = 0;
-  torch::Tensor dy;            // handed from NormalizeBackward to LocalMomentsBackward
+  torch::Tensor dy;  // handed from NormalizeBackward to LocalMomentsBackward
   bool has_local_node = false;
 };
 

@@ -8,7 +8,9 @@
 namespace replicascope::nn::detail {
 namespace {
 
-torch::Tensor cpu(const torch::Tensor& t) { return t.to(torch::kCPU); }
+torch::Tensor cpu(const torch::Tensor& t) {
+  return t.to(torch::kCPU);
+}
 
 std::string per_copy_counts(const std::vector<SyncMessage>& messages) {
   std::ostringstream out;
@@ -25,9 +27,9 @@ void update_running_stats(const ReduceConfig& config, const kernels::Moments& me
   torch::NoGradGuard no_grad;
   if (config.num_batches_tracked.defined()) config.num_batches_tracked.add_(1);
   if (merged.count == 0) return;  // as torch: an empty batch leaves the running stats alone
-  const double factor =
-      config.momentum ? *config.momentum
-                      : 1.0 / static_cast<double>(config.num_batches_tracked.item<int64_t>());
+  const double factor = config.momentum
+                            ? *config.momentum
+                            : 1.0 / static_cast<double>(config.num_batches_tracked.item<int64_t>());
   const auto device = config.running_mean.device();
   const double n = static_cast<double>(merged.count);
   const auto unbiased = var.to(device) * (n / (n - 1));
@@ -39,8 +41,7 @@ void update_running_stats(const ReduceConfig& config, const kernels::Moments& me
 }
 
 void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>& messages,
-                     const kernels::Moments& merged, const torch::Tensor& var,
-                     int64_t sync_point) {
+                     const kernels::Moments& merged, const torch::Tensor& var, int64_t sync_point) {
   SyncEvent event;
   event.layer = config.layer;
   event.sync_point = sync_point;
@@ -72,7 +73,8 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
     throw std::invalid_argument(
         "layer '" + config.layer +
         "': expected more than 1 value per channel when training, got 1 in all (values per "
-        "channel on each copy: " + per_copy_counts(messages) + ")");
+        "channel on each copy: " +
+        per_copy_counts(messages) + ")");
   }
   const auto var = merged.count > 0 ? merged.m2 / static_cast<double>(merged.count)
                                     : torch::zeros_like(merged.m2);

@@ -18,9 +18,9 @@
 namespace replicascope::nn::kernels {
 
 struct Moments {
-  int64_t count = 0;    // values per channel
-  torch::Tensor mean;   // float64 [C]; 0 where count is 0
-  torch::Tensor m2;     // float64 [C]: sum of squared deviations from mean
+  int64_t count = 0;   // values per channel
+  torch::Tensor mean;  // float64 [C]; 0 where count is 0
+  torch::Tensor m2;    // float64 [C]: sum of squared deviations from mean
 };
 
 // The moments of x over every dimension but 1.

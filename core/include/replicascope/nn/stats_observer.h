@@ -13,9 +13,9 @@ namespace replicascope::nn {
 struct CopyStats {
   int copy_id = 0;
   torch::Device device{torch::kCPU};
-  int64_t count = 0;     // values per channel
-  torch::Tensor mean;    // local batch mean
-  torch::Tensor var;     // local biased batch variance (0 where count < 1)
+  int64_t count = 0;   // values per channel
+  torch::Tensor mean;  // local batch mean
+  torch::Tensor var;   // local biased batch variance (0 where count < 1)
 };
 
 // One sync point of one layer: every copy's local statistics and the synchronized ones, taken
@@ -25,9 +25,9 @@ struct SyncEvent {
   int64_t sync_point = 0;     // the layer's call index within the step (0 for the first call)
   bool synchronized = false;  // false for a single, unreplicated module
   std::vector<CopyStats> copies;
-  int64_t count = 0;          // values per channel over all copies
-  torch::Tensor mean;         // synchronized mean
-  torch::Tensor var;          // synchronized biased variance (what the layer normalizes with)
+  int64_t count = 0;           // values per channel over all copies
+  torch::Tensor mean;          // synchronized mean
+  torch::Tensor var;           // synchronized biased variance (what the layer normalizes with)
   torch::Tensor running_mean;  // after this step's update; undefined without running stats
   torch::Tensor running_var;
 };

@@ -48,7 +48,7 @@ struct ReplicaSync;
 class SynchronizedBatchNormBase : public ReplicationCallback {
  public:
   SynchronizedBatchNormOptions options;
-  torch::Tensor weight, bias;                                  // [C]; undefined if !affine
+  torch::Tensor weight, bias;                                    // [C]; undefined if !affine
   torch::Tensor running_mean, running_var, num_batches_tracked;  // undefined if not tracked
 
   // The layer's qualified name in its model, used in errors and statistics. convert_model and

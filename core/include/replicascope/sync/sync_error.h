@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,10 @@ class SyncError : public std::runtime_error {
   int copy_id_;
   int64_t sequence_;
 };
+
+// The message of an error for people: what() without the C++ backtrace that LibTorch's errors
+// append ("Exception raised from ...").
+std::string describe(const std::exception_ptr& error);
 
 // How long a copy waits at a sync point before the step fails. Five minutes unless set.
 std::chrono::milliseconds default_timeout();

@@ -78,7 +78,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     if (error && !failure_) {
       fail(copy_id, calls_[copy_id],
            "copy " + std::to_string(copy_id) + " failed before reaching sync point " +
-               std::to_string(calls_[copy_id]) + ": " + what(error));
+               std::to_string(calls_[copy_id]) + ": " + describe(error));
     }
     check_departures();
     if (left_count_ == static_cast<int>(calls_.size())) start_next_step();
@@ -99,7 +99,8 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
       throw SyncError(layer_, copy, calls_[copy],
                       where() + "copy " + std::to_string(copy) +
                           " started a new step, but not every copy finished the previous one "
-                          "within " + std::to_string(timeout.count()) + " ms");
+                          "within " +
+                          std::to_string(timeout.count()) + " ms");
     }
     if (!started_) verify_registration();
     started_ = true;
@@ -128,8 +129,8 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     const int n = static_cast<int>(calls_.size());
     if (!cv_.wait_until(lock, deadline, [&] { return filled_ == n || failure_; })) {
       fail(missing_copy(), seq,
-           "timed out after " + std::to_string(timeout.count()) +
-               " ms waiting for copies " + missing_copies());
+           "timed out after " + std::to_string(timeout.count()) + " ms waiting for copies " +
+               missing_copies());
     }
     if (failure_) std::rethrow_exception(failure_);
     std::vector<Msg> messages;
@@ -151,7 +152,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
       std::rethrow_exception(failure_);
     } catch (...) {
       lock.lock();
-      fail(-1, seq, what(std::current_exception()));
+      fail(-1, seq, describe(std::current_exception()));
       std::rethrow_exception(failure_);
     }
     // Publish every result under the lock, so that a failure comes either before the round
@@ -175,10 +176,9 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
           if (slots_[k]) waiting_at = calls_[k] - 1, waiting_copy = static_cast<int>(k);
         }
         fail(static_cast<int>(j), waiting_at,
-             "copies called it a different number of times in one step: copy " +
-                 std::to_string(j) + " finished its step after " + std::to_string(calls_[j]) +
-                 " call(s), copy " + std::to_string(waiting_copy) + " is at call " +
-                 std::to_string(waiting_at + 1));
+             "copies called it a different number of times in one step: copy " + std::to_string(j) +
+                 " finished its step after " + std::to_string(calls_[j]) + " call(s), copy " +
+                 std::to_string(waiting_copy) + " is at call " + std::to_string(waiting_at + 1));
         return;
       }
     }
@@ -238,16 +238,6 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   }
 
   std::string where() const { return "layer '" + layer_ + "': "; }
-  static std::string what(const std::exception_ptr& error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "unknown exception";
-    }
-  }
-
   const std::string layer_;
   const Reducer reduce_;
   mutable std::mutex mutex_;
@@ -257,7 +247,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   std::vector<int64_t> calls_;  // sync calls each copy made in this step
   std::vector<bool> left_;      // copies that have ended this step
   std::vector<bool> registered_;
-  std::vector<std::optional<Msg>> slots_;  // this round's message of each copy
+  std::vector<std::optional<Msg>> slots_;                    // this round's message of each copy
   std::vector<std::unique_ptr<FutureResult<Res>>> results_;  // each slave's result slot
   int filled_ = 0;
   int left_count_ = 0;

@@ -1,0 +1,36 @@
+// A small command-line parser: --name value options, --flag switches and positional arguments,
+// with clear errors for unknown options, missing values and malformed numbers.
+#pragma once
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace replicascope::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Arguments {
+ public:
+  // `options` take a value, `flags` do not; anything else starting with -- is an error.
+  Arguments(const std::vector<std::string>& args, const std::set<std::string>& options,
+            const std::set<std::string>& flags);
+
+  bool has(const std::string& name) const { return values_.count(name) || flags_.count(name); }
+  std::string get(const std::string& name, const std::string& fallback) const;
+  int64_t get_int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const;
+  double get_double(const std::string& name, double fallback) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace replicascope::cli

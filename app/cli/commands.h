@@ -1,0 +1,19 @@
+// The CLI's commands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace replicascope::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const char* usage;  // printed by --help
+  int (*run)(const std::vector<std::string>& args);
+};
+
+int run_demo(const std::vector<std::string>& args);
+extern const char* const kDemoUsage;
+
+}  // namespace replicascope::cli

@@ -1,0 +1,57 @@
+// replicascope-cli: the headless face of ReplicaScope.
+#include <iostream>
+
+#include "replicascope/sync/sync_error.h"
+
+#include "cli/arguments.h"
+#include "cli/commands.h"
+
+namespace {
+
+using replicascope::cli::Command;
+
+const Command kCommands[] = {
+    {"demo", "train the built-in demo model on N CPU copies and print its statistics",
+     replicascope::cli::kDemoUsage, replicascope::cli::run_demo},
+};
+
+void print_overview(std::ostream& out) {
+  out << "usage: replicascope-cli <command> [options]   (replicascope-cli <command> --help)\n\n"
+         "commands:\n";
+  for (const auto& command : kCommands)
+    out << "  " << command.name << "  " << command.summary << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_overview(args.empty() ? std::cerr : std::cout);
+    return args.empty() ? 2 : 0;
+  }
+  for (const auto& command : kCommands) {
+    if (args[0] != command.name) continue;
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    for (const auto& arg : rest) {
+      if (arg == "--help" || arg == "-h") {
+        std::cout << command.usage;
+        return 0;
+      }
+    }
+    try {
+      return command.run(rest);
+    } catch (const replicascope::cli::UsageError& e) {
+      std::cerr << "replicascope-cli " << command.name << ": " << e.what() << "\n\n"
+                << command.usage;
+      return 2;
+    } catch (const std::exception&) {
+      std::cerr << "replicascope-cli " << command.name
+                << ": error: " << replicascope::sync::describe(std::current_exception()) << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "replicascope-cli: unknown command '" << args[0] << "'\n\n";
+  print_overview(std::cerr);
+  return 2;
+}
