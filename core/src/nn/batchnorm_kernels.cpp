@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 
@@ -87,8 +88,31 @@ inline void chan_merge(double& na, double& mean_a, double& m2_a, double nb, doub
   na = n;
 }
 
+// [N, C] input (BatchNorm1d on 2D input): planes of one value, so go row by row instead, two
+// passes over rows with per-channel float64 accumulators (contiguous, vectorizable over C).
+template <class T>
+void moments_rows_cpu(const torch::Tensor& x, double* mean, double* m2) {
+  const int64_t rows = x.size(0), channels = x.size(1);
+  const T* data = x.data_ptr<T>();
+  std::fill(mean, mean + channels, 0.0);
+  std::fill(m2, m2 + channels, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = data + r * channels;
+    for (int64_t c = 0; c < channels; ++c) mean[c] += static_cast<double>(row[c]);
+  }
+  for (int64_t c = 0; c < channels; ++c) mean[c] /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = data + r * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      const double d = static_cast<double>(row[c]) - mean[c];
+      m2[c] += d * d;
+    }
+  }
+}
+
 template <class T>
 void moments_cpu(const torch::Tensor& x, double* mean, double* m2) {
+  if (x.dim() == 2) return moments_rows_cpu<T>(x, mean, m2);
   const Planes planes(x);
   const T* data = x.data_ptr<T>();
   at::parallel_for(0, planes.c, 1, [&](int64_t begin, int64_t end) {
@@ -112,6 +136,16 @@ void normalize_cpu(const torch::Tensor& x, const double* mean, const double* sca
   const Planes planes(x);
   const T* in = x.data_ptr<T>();
   T* out = y.data_ptr<T>();
+  if (x.dim() == 2) {  // rows of C values: vectorize over channels
+    for (int64_t r = 0; r < planes.n; ++r) {
+      const T* p = in + r * planes.c;
+      T* q = out + r * planes.c;
+      for (int64_t c = 0; c < planes.c; ++c) {
+        q[c] = static_cast<T>((static_cast<double>(p[c]) - mean[c]) * scale[c] + shift[c]);
+      }
+    }
+    return;
+  }
   at::parallel_for(0, planes.n * planes.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t c = plane % planes.c;
@@ -188,7 +222,9 @@ void backward_input_cpu(const T* dy, const torch::Tensor& x, const double* mean,
   });
 }
 
+// t as a contiguous float64 CPU tensor (itself when it is one already).
 torch::Tensor cpu_double(const torch::Tensor& t) {
+  if (t.device().is_cpu() && t.scalar_type() == torch::kDouble && t.is_contiguous()) return t;
   return t.to(torch::kCPU, torch::kDouble).contiguous();
 }
 
@@ -231,19 +267,54 @@ Moments local_moments(const torch::Tensor& input) {
 
 Moments merge_moments(const std::vector<Moments>& parts, const torch::Device& device) {
   if (parts.empty()) throw std::invalid_argument("merge_moments: no moments to merge");
+  const int64_t channels = parts.front().mean.size(0);
   Moments out;
+  bool all_cpu = device.is_cpu();
+  for (const auto& part : parts) {
+    out.count += part.count;
+    all_cpu = all_cpu && part.mean.device().is_cpu() && part.m2.device().is_cpu();
+  }
+  if (all_cpu) {
+    // Plain loops: at a sync point the tensors are tiny and ATen's per-call overhead would
+    // dominate the latency.
+    out.mean = torch::zeros({channels}, torch::kDouble);
+    out.m2 = torch::zeros({channels}, torch::kDouble);
+    if (out.count == 0) return out;
+    double* mean = out.mean.data_ptr<double>();
+    double* m2 = out.m2.data_ptr<double>();
+    const double total = static_cast<double>(out.count);
+    for (const auto& part : parts) {
+      if (part.count == 0) continue;
+      const double weight = static_cast<double>(part.count) / total;
+      const auto part_mean = part.mean.contiguous();
+      const double* pm = part_mean.data_ptr<double>();
+      for (int64_t c = 0; c < channels; ++c) mean[c] += weight * pm[c];
+    }
+    for (const auto& part : parts) {
+      if (part.count == 0) continue;
+      const double n = static_cast<double>(part.count);
+      const auto part_mean = part.mean.contiguous();
+      const auto part_m2 = part.m2.contiguous();
+      const double* pm = part_mean.data_ptr<double>();
+      const double* pq = part_m2.data_ptr<double>();
+      for (int64_t c = 0; c < channels; ++c) {
+        const double d = pm[c] - mean[c];
+        m2[c] += pq[c] + n * d * d;
+      }
+    }
+    return out;
+  }
   std::vector<torch::Tensor> means, m2s;
   std::vector<double> counts;
   for (const auto& part : parts) {
     if (part.count == 0) continue;
-    out.count += part.count;
     counts.push_back(static_cast<double>(part.count));
     means.push_back(part.mean.to(device));
     m2s.push_back(part.m2.to(device));
   }
   if (out.count == 0) {
-    out.mean = parts.front().mean.to(device);
-    out.m2 = parts.front().m2.to(device);
+    out.mean = torch::zeros({channels}, torch::dtype(torch::kDouble).device(device));
+    out.m2 = torch::zeros({channels}, torch::dtype(torch::kDouble).device(device));
     return out;
   }
   const auto n = torch::tensor(counts, torch::dtype(torch::kDouble).device(device)).unsqueeze(1);
@@ -257,22 +328,34 @@ Moments merge_moments(const std::vector<Moments>& parts, const torch::Device& de
 torch::Tensor normalize(const torch::Tensor& input, const torch::Tensor& mean,
                         const torch::Tensor& invstd, const torch::Tensor& weight,
                         const torch::Tensor& bias) {
-  const auto device = input.device();
-  auto scale = weight.defined() ? invstd * weight.to(device, torch::kDouble) : invstd;
-  auto shift = bias.defined() ? bias.to(device, torch::kDouble) : torch::zeros_like(invstd);
-  if (use_fast_path(input)) {
+  const bool params_match = (!weight.defined() || (weight.device().is_cpu() &&
+                                                   weight.scalar_type() == input.scalar_type())) &&
+                            (!bias.defined() || (bias.device().is_cpu() &&
+                                                 bias.scalar_type() == input.scalar_type()));
+  if (use_fast_path(input) && params_match && mean.device().is_cpu()) {
     const auto x = input.contiguous();
     auto y = torch::empty_like(x);
-    const auto m = cpu_double(mean), a = cpu_double(scale), b = cpu_double(shift);
+    const int64_t channels = x.size(1);
+    const auto m = cpu_double(mean), s = cpu_double(invstd);
+    std::vector<double> scale(channels), shift(channels);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "normalize", [&] {
-      normalize_cpu<scalar_t>(x, m.data_ptr<double>(), a.data_ptr<double>(), b.data_ptr<double>(),
-                              y);
+      const auto w = weight.defined() ? weight.contiguous() : torch::Tensor();
+      const auto b = bias.defined() ? bias.contiguous() : torch::Tensor();
+      for (int64_t c = 0; c < channels; ++c) {
+        scale[c] = s.data_ptr<double>()[c] *
+                   (w.defined() ? static_cast<double>(w.data_ptr<scalar_t>()[c]) : 1.0);
+        shift[c] = b.defined() ? static_cast<double>(b.data_ptr<scalar_t>()[c]) : 0.0;
+      }
+      normalize_cpu<scalar_t>(x, m.data_ptr<double>(), scale.data(), shift.data(), y);
     });
     return y;
   }
-  const auto xd = input.to(torch::kDouble);
+  const auto device = input.device();
   const auto shape = channel_shape(input);
-  return ((xd - mean.view(shape)) * scale.view(shape) + shift.view(shape)).to(input.scalar_type());
+  auto scale = weight.defined() ? invstd * weight.to(device, torch::kDouble) : invstd;
+  auto y = (input.to(torch::kDouble) - mean.view(shape)) * scale.view(shape);
+  if (bias.defined()) y = y + bias.to(device, torch::kDouble).view(shape);
+  return y.to(input.scalar_type());
 }
 
 torch::Tensor backward_sums(const torch::Tensor& dy, const torch::Tensor& input,

@@ -162,12 +162,19 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
                              /*cudnn_enabled=*/true);
   }
 
-  auto state = std::make_shared<detail::BackwardState>();
-  state->input = torch::autograd::SavedVariable(input, /*is_output=*/false);
+  // The backward's state, only when there will be a backward.
+  const bool needs_grad = torch::GradMode::is_enabled() &&
+                          (input.requires_grad() || (weight.defined() && weight.requires_grad()) ||
+                           (bias.defined() && bias.requires_grad()));
+  std::shared_ptr<detail::BackwardState> state;
   std::vector<detail::SyncMessage> messages(1);
   messages[0].moments = kernels::local_moments(input);
   messages[0].device = input.device();
-  messages[0].token = detail::attach_local_node(input, state);
+  if (needs_grad) {
+    state = std::make_shared<detail::BackwardState>();
+    state->input = torch::autograd::SavedVariable(input, /*is_output=*/false);
+    messages[0].token = detail::attach_local_node(input, state);
+  }
 
   detail::SyncResult result;
   if (training && sync_) {
@@ -188,12 +195,14 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
     result = detail::reduce(messages, config, unreplicated_calls_++).front();
   }
 
-  state->mean = result.mean;
-  state->invstd = result.invstd;
-  state->weight = weight.defined() ? weight.detach() : torch::Tensor();
-  state->total_count = result.count;
   auto output = kernels::normalize(input, result.mean, result.invstd, weight, bias);
-  detail::attach_normalize_node(output, result, weight, bias, state);
+  if (state) {
+    state->mean = result.mean;
+    state->invstd = result.invstd;
+    state->weight = weight.defined() ? weight.detach() : torch::Tensor();
+    state->total_count = result.count;
+    detail::attach_normalize_node(output, result, weight, bias, state);
+  }
   return output;
 }
 

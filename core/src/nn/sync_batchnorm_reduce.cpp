@@ -1,7 +1,9 @@
 // The master's reduction at a sync point.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <sstream>
+#include <tuple>
 
 #include "sync_batchnorm_detail.h"
 
@@ -20,24 +22,39 @@ std::string per_copy_counts(const std::vector<SyncMessage>& messages) {
   return out.str();
 }
 
+// buffer = (1 - factor) * buffer + factor * batch, computed in float64 and stored in the
+// buffer's dtype, as torch::nn::BatchNorm does.
+void blend(const torch::Tensor& buffer, const torch::Tensor& batch, double factor) {
+  if (buffer.device().is_cpu() && batch.device().is_cpu() && buffer.is_contiguous() &&
+      (buffer.scalar_type() == torch::kFloat || buffer.scalar_type() == torch::kDouble)) {
+    const auto values = batch.to(torch::kDouble).contiguous();
+    const double* v = values.data_ptr<double>();
+    AT_DISPATCH_FLOATING_TYPES(buffer.scalar_type(), "blend", [&] {
+      scalar_t* b = buffer.data_ptr<scalar_t>();
+      for (int64_t c = 0; c < buffer.numel(); ++c) {
+        b[c] = static_cast<scalar_t>((1 - factor) * static_cast<double>(b[c]) + factor * v[c]);
+      }
+    });
+    return;
+  }
+  buffer.copy_(buffer.to(torch::kDouble) * (1 - factor) + batch.to(buffer.device()) * factor);
+}
+
 // Running statistics as torch::nn::BatchNorm updates them: the unbiased variance, and a
-// cumulative average when momentum is unset. Computed in float64, stored in the buffer's dtype.
+// cumulative average when momentum is unset.
 void update_running_stats(const ReduceConfig& config, const kernels::Moments& merged,
                           const torch::Tensor& var) {
   torch::NoGradGuard no_grad;
-  if (config.num_batches_tracked.defined()) config.num_batches_tracked.add_(1);
+  int64_t batches = 0;
+  if (config.num_batches_tracked.defined()) {
+    config.num_batches_tracked.add_(1);
+    batches = config.num_batches_tracked.item<int64_t>();
+  }
   if (merged.count == 0) return;  // as torch: an empty batch leaves the running stats alone
-  const double factor = config.momentum
-                            ? *config.momentum
-                            : 1.0 / static_cast<double>(config.num_batches_tracked.item<int64_t>());
-  const auto device = config.running_mean.device();
+  const double factor = config.momentum ? *config.momentum : 1.0 / static_cast<double>(batches);
   const double n = static_cast<double>(merged.count);
-  const auto unbiased = var.to(device) * (n / (n - 1));
-  auto blend = [&](const torch::Tensor& buffer, const torch::Tensor& batch) {
-    buffer.copy_(buffer.to(torch::kDouble) * (1 - factor) + batch * factor);
-  };
-  blend(config.running_mean, merged.mean.to(device));
-  blend(config.running_var, unbiased);
+  blend(config.running_mean, merged.mean, factor);
+  blend(config.running_var, var * (n / (n - 1)), factor);
 }
 
 void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>& messages,
@@ -62,6 +79,29 @@ void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>&
   config.observer->on_sync(event);
 }
 
+// The biased variance and 1 / sqrt(var + eps) (or 1 / sqrt(max(var, eps))).
+std::pair<torch::Tensor, torch::Tensor> variance_and_invstd(const kernels::Moments& merged,
+                                                            const ReduceConfig& config) {
+  const double n = static_cast<double>(std::max<int64_t>(merged.count, 1));
+  if (merged.m2.device().is_cpu()) {
+    const auto m2 = merged.m2.contiguous();
+    auto var = torch::empty_like(m2), invstd = torch::empty_like(m2);
+    const double* q = m2.data_ptr<double>();
+    double* v = var.data_ptr<double>();
+    double* s = invstd.data_ptr<double>();
+    for (int64_t c = 0; c < m2.numel(); ++c) {
+      v[c] = merged.count > 0 ? q[c] / n : 0.0;
+      s[c] = 1.0 / std::sqrt(config.eps_mode == EpsMode::kAdd ? v[c] + config.eps
+                                                              : std::max(v[c], config.eps));
+    }
+    return {var, invstd};
+  }
+  auto var = merged.m2 / n;
+  auto invstd = config.eps_mode == EpsMode::kAdd ? (var + config.eps).rsqrt()
+                                                 : var.clamp_min(config.eps).rsqrt();
+  return {var, invstd};
+}
+
 }  // namespace
 
 std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceConfig& config,
@@ -76,18 +116,17 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
         "channel on each copy: " +
         per_copy_counts(messages) + ")");
   }
-  const auto var = merged.count > 0 ? merged.m2 / static_cast<double>(merged.count)
-                                    : torch::zeros_like(merged.m2);
-  const auto invstd = config.eps_mode == EpsMode::kAdd ? (var + config.eps).rsqrt()
-                                                       : var.clamp_min(config.eps).rsqrt();
+  torch::Tensor var, invstd;
+  std::tie(var, invstd) = variance_and_invstd(merged, config);
   if (config.update_running) update_running_stats(config, merged, var);
   if (config.observer) notify_observer(config, messages, merged, var, sync_point);
 
   std::vector<SyncResult> results(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto& device = messages[i].device;
-    results[i].mean = merged.mean.to(device);
-    results[i].invstd = invstd.to(device);
+    const bool same = device == merged.mean.device();  // most often: skip the copies
+    results[i].mean = same ? merged.mean : merged.mean.to(device);
+    results[i].invstd = same ? invstd : invstd.to(device);
     results[i].count = merged.count;
   }
   attach_merge_node(messages, results);

@@ -2,12 +2,15 @@
 // and error delivery. The C++ counterpart of the Python original's FutureResult.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <utility>
+
+#include "replicascope/sync/spin_wait.h"
 
 namespace replicascope::sync {
 
@@ -21,6 +24,7 @@ class FutureResult {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       value_ = std::move(value);
+      ready_.store(true, std::memory_order_release);
     }
     cv_.notify_one();
   }
@@ -30,6 +34,7 @@ class FutureResult {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::move(error);
+      ready_.store(true, std::memory_order_release);
     }
     cv_.notify_one();
   }
@@ -38,11 +43,16 @@ class FutureResult {
   // timeout, rethrows an error given to set_error. A value that was delivered wins over an error
   // that came after it: the result was complete before whatever failed later.
   std::optional<T> get(Clock::time_point deadline) {
+    spin_until([&] { return ready_.load(std::memory_order_acquire); });
     std::unique_lock<std::mutex> lock(mutex_);
     if (!cv_.wait_until(lock, deadline, [&] { return value_.has_value() || error_; })) {
       return std::nullopt;
     }
-    if (value_) return std::exchange(value_, std::nullopt);
+    if (value_) {
+      ready_.store(error_ != nullptr, std::memory_order_relaxed);
+      return std::exchange(value_, std::nullopt);
+    }
+    ready_.store(false, std::memory_order_relaxed);
     std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
@@ -51,6 +61,7 @@ class FutureResult {
     std::lock_guard<std::mutex> lock(mutex_);
     value_.reset();
     error_ = nullptr;
+    ready_.store(false, std::memory_order_relaxed);
   }
 
  private:
@@ -58,6 +69,7 @@ class FutureResult {
   std::condition_variable cv_;
   std::optional<T> value_;
   std::exception_ptr error_;
+  std::atomic<bool> ready_{false};  // a value or an error is waiting: lets get() spin lock-free
 };
 
 }  // namespace replicascope::sync

@@ -10,6 +10,7 @@
 // starts clean, with the same copies.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "replicascope/sync/future_result.h"
+#include "replicascope/sync/spin_wait.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::sync {
@@ -109,6 +111,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
 
     slots_[copy] = std::move(message);
     ++filled_;
+    round_done_.store(filled_ == static_cast<int>(calls_.size()), std::memory_order_release);
     check_departures();
     if (failure_) std::rethrow_exception(failure_);
     if (copy != 0) {
@@ -127,6 +130,11 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     }
 
     const int n = static_cast<int>(calls_.size());
+    if (filled_ != n) {
+      lock.unlock();
+      spin_until([&] { return round_done_.load(std::memory_order_acquire); });
+      lock.lock();
+    }
     if (!cv_.wait_until(lock, deadline, [&] { return filled_ == n || failure_; })) {
       fail(missing_copy(), seq,
            "timed out after " + std::to_string(timeout.count()) + " ms waiting for copies " +
@@ -137,6 +145,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     messages.reserve(n);
     for (auto& slot : slots_) messages.push_back(std::move(*slot)), slot.reset();
     filled_ = 0;
+    round_done_.store(false, std::memory_order_relaxed);
     lock.unlock();
 
     std::vector<Res> results;
@@ -190,6 +199,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   }
   void fail(std::exception_ptr error) {
     if (!failure_) failure_ = std::move(error);
+    round_done_.store(true, std::memory_order_release);  // stop the master's spin
     for (size_t i = 1; i < results_.size(); ++i) results_[i]->set_error(failure_);
     cv_.notify_all();
   }
@@ -203,6 +213,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     }
     left_count_ = 0;
     filled_ = 0;
+    round_done_.store(false, std::memory_order_relaxed);
     failure_ = nullptr;
   }
 
@@ -250,6 +261,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   std::vector<std::optional<Msg>> slots_;                    // this round's message of each copy
   std::vector<std::unique_ptr<FutureResult<Res>>> results_;  // each slave's result slot
   int filled_ = 0;
+  std::atomic<bool> round_done_{false};  // every slot is filled (or the step failed): the master's spin
   int left_count_ = 0;
   std::exception_ptr failure_;  // set once the step failed; every later call rethrows it
 };

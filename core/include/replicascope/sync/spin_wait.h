@@ -1,0 +1,25 @@
+// A bounded spin before blocking: a handoff between copies takes a few microseconds when the
+// partner is already running, while blocking on a futex and being woken costs tens.
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+namespace replicascope::sync {
+
+// How long a waiter spins (yielding the CPU to other runnable threads, as there may be more
+// copies than cores) before it blocks.
+constexpr std::chrono::microseconds kSpinBudget{50};
+
+// Returns true as soon as ready() holds, false once the budget is spent.
+template <class Ready>
+bool spin_until(Ready ready, std::chrono::microseconds budget = kSpinBudget) {
+  const auto start = std::chrono::steady_clock::now();
+  for (unsigned i = 1;; ++i) {
+    if (ready()) return true;
+    if ((i & 15) == 0 && std::chrono::steady_clock::now() - start > budget) return false;
+    std::this_thread::yield();
+  }
+}
+
+}  // namespace replicascope::sync
