@@ -1,14 +1,15 @@
 // Latency per sync point: ReplicaScope's rendezvous and synchronized layer against c10d's Gloo
 // allreduce between in-process ranks, all in one run.
 //
-//   build/bench/replicascope_bench_sync --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   build/bench/replicascope_bench_sync --benchmark_repetitions=5
+//   --benchmark_report_aggregates_only=true
 //
 // Each benchmark iteration runs a batch of rounds on N threads (one per copy or rank); the
 // counter `per_sync` is the wall time of one round, that is of one sync point.
 #include <benchmark/benchmark.h>
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/torch.h>
 
 #include "bench_util.h"
 #include "replicascope/replicascope.h"
@@ -22,9 +23,9 @@ constexpr int kRounds = 2000;
 
 // per_sync: seconds per round (shown with an SI prefix, e.g. 12.3u = 12.3 us).
 void report_per_sync(benchmark::State& state, int rounds_per_iteration) {
-  state.counters["per_sync"] = benchmark::Counter(
-      rounds_per_iteration,
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["per_sync"] =
+      benchmark::Counter(rounds_per_iteration, benchmark::Counter::kIsIterationInvariantRate |
+                                                   benchmark::Counter::kInvert);
 }
 
 // The bare rendezvous: integers in, their sum out.
@@ -94,7 +95,12 @@ void BM_GlooAllreduce(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_SyncMasterRound)->Arg(2)->Arg(4)->Arg(8)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SyncMasterRound)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 // N = 1 is the same layer with no partner to wait for: its compute alone.
 BENCHMARK(BM_SyncBatchNormSyncPoint)
     ->ArgsProduct({{1, 2, 4, 8}, {64, 512}})

@@ -236,37 +236,25 @@ TEST(SyncBatchNorm, TotalCountOfOneIsAClearError) {
   }
 }
 
+// `layer` refuses `input` with std::invalid_argument containing `needle`.
+template <class Layer>
+void expect_rejects(Layer& layer, const torch::Tensor& input, const std::string& needle) {
+  replicascope::testing::expect_throw_containing<std::invalid_argument>(
+      [&] { layer->forward(input); }, needle);
+}
+
 TEST(SyncBatchNorm, BadShapesAreClearErrors) {
   nn::SynchronizedBatchNorm2d layer(4);
   layer->set_layer_name("features.1");
-  replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] {
-        layer->forward(torch::randn({2, 3, 5, 5}));
-      },
-      "SynchronizedBatchNorm2d 'features.1': expected a 4D (N, C, H, W) input with C = 4, got an "
-      "input of shape [2, 3, 5, 5]");
-  replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] {
-        layer->forward(torch::randn({2, 4, 5}));
-      },
-      "got an input of shape [2, 4, 5]");
+  expect_rejects(layer, torch::randn({2, 3, 5, 5}),
+                 "SynchronizedBatchNorm2d 'features.1': expected a 4D (N, C, H, W) input with C = "
+                 "4, got an input of shape [2, 3, 5, 5]");
+  expect_rejects(layer, torch::randn({2, 4, 5}), "got an input of shape [2, 4, 5]");
   nn::SynchronizedBatchNorm1d one(4);
-  replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] {
-        one->forward(torch::randn({2, 4, 5, 5}));
-      },
-      "2D (N, C) or 3D (N, C, L)");
-  replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] {
-        one->forward(torch::ones({2, 4}, torch::kLong));
-      },
-      "floating-point");
+  expect_rejects(one, torch::randn({2, 4, 5, 5}), "2D (N, C) or 3D (N, C, L)");
+  expect_rejects(one, torch::ones({2, 4}, torch::kLong), "floating-point");
   nn::SynchronizedBatchNorm3d three(2);
-  replicascope::testing::expect_throw_containing<std::invalid_argument>(
-      [&] {
-        three->forward(torch::randn({2, 2, 3, 3}));
-      },
-      "5D (N, C, D, H, W)");
+  expect_rejects(three, torch::randn({2, 2, 3, 3}), "5D (N, C, D, H, W)");
 }
 
 TEST(SyncBatchNorm, TrackRunningStatsOffUsesBatchStatisticsInEval) {

@@ -1,37 +1,68 @@
 #include "replicascope/nn/batchnorm_kernels.h"
 
+#include "cpu_loops.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
+#include <vector>
 
 namespace replicascope::nn::kernels {
 namespace {
 
 std::atomic<bool> g_force_generic{false};
 
-// Independent accumulator lanes, so the compiler can vectorize float64 reductions without
-// reassociating a single sum (which it may not do under strict IEEE rules).
-constexpr int64_t kLanes = 8;
-
 bool use_fast_path(const torch::Tensor& x) {
   return !g_force_generic.load(std::memory_order_relaxed) && x.device().is_cpu() &&
          (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
 }
 
-// A [N, C, *] tensor seen as N x C planes of S contiguous values.
-struct Planes {
-  int64_t n, c, s;
-  explicit Planes(const torch::Tensor& x)
-      : n(x.size(0)), c(x.size(1)), s(x.dim() > 2 ? x.numel() / std::max<int64_t>(1, n * c) : 1) {
-    if (n * c == 0) s = 0;
-    for (int64_t d = 2; d < x.dim(); ++d) {
-      if (x.size(d) == 0) s = 0;
-    }
-  }
-  int64_t offset(int64_t sample, int64_t channel) const { return (sample * c + channel) * s; }
-};
+// The loops for this CPU: AVX2 where the build targets x86-64 and the CPU has it.
+const CpuLoops& loops() {
+  static const CpuLoops& chosen = []() -> const CpuLoops& {
+#if defined(REPLICASCOPE_HAVE_AVX2_LOOPS)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return cpu_loops_avx2();
+#endif
+    return cpu_loops_default();
+  }();
+  return chosen;
+}
+
+template <class T>
+const Loops<T>& loops_for();
+template <>
+const Loops<float>& loops_for<float>() {
+  return loops().f32;
+}
+template <>
+const Loops<double>& loops_for<double>() {
+  return loops().f64;
+}
+
+PlaneShape plane_shape(const torch::Tensor& x) {
+  const int64_t n = x.size(0), c = x.size(1);
+  return {n, c, n * c == 0 ? 0 : x.numel() / (n * c)};
+}
+
+// Splits channels, or (sample, channel) planes, across ATen's intra-op threads, in chunks of
+// at least ATen's grain (32768 values) so that small tensors, the usual case per copy, run
+// inline on the copy's own thread instead of starting a thread team per call.
+constexpr int64_t kGrainValues = 32768;
+
+template <class F>
+void over_channels(const PlaneShape& shape, F body) {
+  if (shape.s == 1) return body(int64_t{0}, shape.c);  // row-wise loops take all channels at once
+  const int64_t per_channel = std::max<int64_t>(1, shape.n * shape.s);
+  at::parallel_for(0, shape.c, std::max<int64_t>(1, kGrainValues / per_channel), body);
+}
+template <class F>
+void over_planes(const PlaneShape& shape, F body) {
+  at::parallel_for(0, shape.n * shape.c,
+                   std::max<int64_t>(1, kGrainValues / std::max<int64_t>(1, shape.s)), body);
+}
 
 std::vector<int64_t> reduce_dims(const torch::Tensor& x) {
   std::vector<int64_t> dims{0};
@@ -43,183 +74,6 @@ std::vector<int64_t> channel_shape(const torch::Tensor& x) {
   std::vector<int64_t> shape(x.dim(), 1);
   shape[1] = x.size(1);
   return shape;
-}
-
-template <class T>
-double plane_sum(const T* p, int64_t s) {
-  double lanes[kLanes] = {};
-  int64_t k = 0;
-  for (; k + kLanes <= s; k += kLanes) {
-    for (int64_t j = 0; j < kLanes; ++j) lanes[j] += static_cast<double>(p[k + j]);
-  }
-  double total = 0;
-  for (; k < s; ++k) total += static_cast<double>(p[k]);
-  for (double lane : lanes) total += lane;
-  return total;
-}
-
-template <class T>
-double plane_m2(const T* p, int64_t s, double mean) {
-  double lanes[kLanes] = {};
-  int64_t k = 0;
-  for (; k + kLanes <= s; k += kLanes) {
-    for (int64_t j = 0; j < kLanes; ++j) {
-      const double d = static_cast<double>(p[k + j]) - mean;
-      lanes[j] += d * d;
-    }
-  }
-  double total = 0;
-  for (; k < s; ++k) {
-    const double d = static_cast<double>(p[k]) - mean;
-    total += d * d;
-  }
-  for (double lane : lanes) total += lane;
-  return total;
-}
-
-// Chan's merge of (nb, mean_b, m2_b) into (na, mean_a, m2_a).
-inline void chan_merge(double& na, double& mean_a, double& m2_a, double nb, double mean_b,
-                       double m2_b) {
-  if (nb == 0) return;
-  const double n = na + nb;
-  const double delta = mean_b - mean_a;
-  mean_a += delta * nb / n;
-  m2_a += m2_b + delta * delta * na * nb / n;
-  na = n;
-}
-
-// [N, C] input (BatchNorm1d on 2D input): planes of one value, so go row by row instead, two
-// passes over rows with per-channel float64 accumulators (contiguous, vectorizable over C).
-template <class T>
-void moments_rows_cpu(const torch::Tensor& x, double* mean, double* m2) {
-  const int64_t rows = x.size(0), channels = x.size(1);
-  const T* data = x.data_ptr<T>();
-  std::fill(mean, mean + channels, 0.0);
-  std::fill(m2, m2 + channels, 0.0);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = data + r * channels;
-    for (int64_t c = 0; c < channels; ++c) mean[c] += static_cast<double>(row[c]);
-  }
-  for (int64_t c = 0; c < channels; ++c) mean[c] /= static_cast<double>(rows);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = data + r * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      const double d = static_cast<double>(row[c]) - mean[c];
-      m2[c] += d * d;
-    }
-  }
-}
-
-template <class T>
-void moments_cpu(const torch::Tensor& x, double* mean, double* m2) {
-  if (x.dim() == 2) return moments_rows_cpu<T>(x, mean, m2);
-  const Planes planes(x);
-  const T* data = x.data_ptr<T>();
-  at::parallel_for(0, planes.c, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      double n = 0, mu = 0, q = 0;
-      for (int64_t i = 0; i < planes.n && planes.s > 0; ++i) {
-        const T* p = data + planes.offset(i, c);
-        const double plane_mean = plane_sum(p, planes.s) / static_cast<double>(planes.s);
-        chan_merge(n, mu, q, static_cast<double>(planes.s), plane_mean,
-                   plane_m2(p, planes.s, plane_mean));
-      }
-      mean[c] = mu;
-      m2[c] = q;
-    }
-  });
-}
-
-template <class T>
-void normalize_cpu(const torch::Tensor& x, const double* mean, const double* scale,
-                   const double* shift, torch::Tensor& y) {
-  const Planes planes(x);
-  const T* in = x.data_ptr<T>();
-  T* out = y.data_ptr<T>();
-  if (x.dim() == 2) {  // rows of C values: vectorize over channels
-    for (int64_t r = 0; r < planes.n; ++r) {
-      const T* p = in + r * planes.c;
-      T* q = out + r * planes.c;
-      for (int64_t c = 0; c < planes.c; ++c) {
-        q[c] = static_cast<T>((static_cast<double>(p[c]) - mean[c]) * scale[c] + shift[c]);
-      }
-    }
-    return;
-  }
-  at::parallel_for(0, planes.n * planes.c, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t c = plane % planes.c;
-      const double m = mean[c], a = scale[c], b = shift[c];
-      const T* p = in + plane * planes.s;
-      T* q = out + plane * planes.s;
-      for (int64_t k = 0; k < planes.s; ++k) {
-        q[k] = static_cast<T>((static_cast<double>(p[k]) - m) * a + b);
-      }
-    }
-  });
-}
-
-template <class T>
-void backward_sums_cpu(const torch::Tensor& dy, const torch::Tensor& x, const double* mean,
-                       const double* invstd, double* sum_dy, double* sum_dy_xhat) {
-  const Planes planes(x);
-  const T* g = dy.data_ptr<T>();
-  const T* in = x.data_ptr<T>();
-  at::parallel_for(0, planes.c, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      double lanes_dy[kLanes] = {}, lanes_dy_xmu[kLanes] = {};
-      double tail_dy = 0, tail_dy_xmu = 0;
-      const double m = mean[c];
-      for (int64_t i = 0; i < planes.n; ++i) {
-        const T* gp = g + planes.offset(i, c);
-        const T* xp = in + planes.offset(i, c);
-        int64_t k = 0;
-        for (; k + kLanes <= planes.s; k += kLanes) {
-          for (int64_t j = 0; j < kLanes; ++j) {
-            const double d = static_cast<double>(gp[k + j]);
-            lanes_dy[j] += d;
-            lanes_dy_xmu[j] += d * (static_cast<double>(xp[k + j]) - m);
-          }
-        }
-        for (; k < planes.s; ++k) {
-          const double d = static_cast<double>(gp[k]);
-          tail_dy += d;
-          tail_dy_xmu += d * (static_cast<double>(xp[k]) - m);
-        }
-      }
-      for (int64_t j = 0; j < kLanes; ++j) tail_dy += lanes_dy[j], tail_dy_xmu += lanes_dy_xmu[j];
-      sum_dy[c] = tail_dy;
-      sum_dy_xhat[c] = tail_dy_xmu * invstd[c];
-    }
-  });
-}
-
-// dx = a * dy + b * (x - mean) + c per channel.
-template <class T>
-void backward_input_cpu(const T* dy, const torch::Tensor& x, const double* mean, const double* a,
-                        const double* b, const double* c, torch::Tensor& dx) {
-  const Planes planes(x);
-  const T* in = x.data_ptr<T>();
-  T* out = dx.data_ptr<T>();
-  at::parallel_for(0, planes.n * planes.c, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      const int64_t ch = plane % planes.c;
-      const double m = mean[ch], ac = a[ch], bc = b[ch], cc = c[ch];
-      const T* xp = in + plane * planes.s;
-      T* q = out + plane * planes.s;
-      if (dy == nullptr) {
-        for (int64_t k = 0; k < planes.s; ++k) {
-          q[k] = static_cast<T>(bc * (static_cast<double>(xp[k]) - m) + cc);
-        }
-        continue;
-      }
-      const T* gp = dy + plane * planes.s;
-      for (int64_t k = 0; k < planes.s; ++k) {
-        q[k] = static_cast<T>(ac * static_cast<double>(gp[k]) +
-                              bc * (static_cast<double>(xp[k]) - m) + cc);
-      }
-    }
-  });
 }
 
 // t as a contiguous float64 CPU tensor (itself when it is one already).
@@ -252,8 +106,12 @@ Moments local_moments(const torch::Tensor& input) {
     const auto x = input.contiguous();
     out.mean = torch::empty({channels}, stat_options);
     out.m2 = torch::empty({channels}, stat_options);
+    const auto shape = plane_shape(x);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "local_moments", [&] {
-      moments_cpu<scalar_t>(x, out.mean.data_ptr<double>(), out.m2.data_ptr<double>());
+      over_channels(shape, [&](int64_t c0, int64_t c1) {
+        loops_for<scalar_t>().moments(x.data_ptr<scalar_t>(), shape, c0, c1,
+                                      out.mean.data_ptr<double>(), out.m2.data_ptr<double>());
+      });
     });
     return out;
   }
@@ -328,10 +186,10 @@ Moments merge_moments(const std::vector<Moments>& parts, const torch::Device& de
 torch::Tensor normalize(const torch::Tensor& input, const torch::Tensor& mean,
                         const torch::Tensor& invstd, const torch::Tensor& weight,
                         const torch::Tensor& bias) {
-  const bool params_match = (!weight.defined() || (weight.device().is_cpu() &&
-                                                   weight.scalar_type() == input.scalar_type())) &&
-                            (!bias.defined() || (bias.device().is_cpu() &&
-                                                 bias.scalar_type() == input.scalar_type()));
+  const bool params_match =
+      (!weight.defined() ||
+       (weight.device().is_cpu() && weight.scalar_type() == input.scalar_type())) &&
+      (!bias.defined() || (bias.device().is_cpu() && bias.scalar_type() == input.scalar_type()));
   if (use_fast_path(input) && params_match && mean.device().is_cpu()) {
     const auto x = input.contiguous();
     auto y = torch::empty_like(x);
@@ -346,7 +204,11 @@ torch::Tensor normalize(const torch::Tensor& input, const torch::Tensor& mean,
                    (w.defined() ? static_cast<double>(w.data_ptr<scalar_t>()[c]) : 1.0);
         shift[c] = b.defined() ? static_cast<double>(b.data_ptr<scalar_t>()[c]) : 0.0;
       }
-      normalize_cpu<scalar_t>(x, m.data_ptr<double>(), scale.data(), shift.data(), y);
+      const auto shape = plane_shape(x);
+      over_planes(shape, [&](int64_t p0, int64_t p1) {
+        loops_for<scalar_t>().normalize(x.data_ptr<scalar_t>(), shape, p0, p1, m.data_ptr<double>(),
+                                        scale.data(), shift.data(), y.data_ptr<scalar_t>());
+      });
     });
     return y;
   }
@@ -367,9 +229,13 @@ torch::Tensor backward_sums(const torch::Tensor& dy, const torch::Tensor& input,
     const auto x = input.contiguous();
     const auto g = dy.to(x.scalar_type()).contiguous();
     const auto m = cpu_double(mean), s = cpu_double(invstd);
+    const auto shape = plane_shape(x);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "backward_sums", [&] {
-      backward_sums_cpu<scalar_t>(g, x, m.data_ptr<double>(), s.data_ptr<double>(),
-                                  sums[0].data_ptr<double>(), sums[1].data_ptr<double>());
+      over_channels(shape, [&](int64_t c0, int64_t c1) {
+        loops_for<scalar_t>().backward_sums(g.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), shape,
+                                            c0, c1, m.data_ptr<double>(), s.data_ptr<double>(),
+                                            sums[0].data_ptr<double>(), sums[1].data_ptr<double>());
+      });
     });
     return sums;
   }
@@ -399,10 +265,14 @@ torch::Tensor backward_input(const torch::Tensor& dy, const torch::Tensor& input
     auto dx = torch::empty_like(x);
     const auto g = dy.defined() ? dy.to(x.scalar_type()).contiguous() : torch::Tensor();
     const auto m = cpu_double(mean), ad = cpu_double(a), bd = cpu_double(b), cd = cpu_double(c);
+    const auto shape = plane_shape(x);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "backward_input", [&] {
-      backward_input_cpu<scalar_t>(g.defined() ? g.data_ptr<scalar_t>() : nullptr, x,
-                                   m.data_ptr<double>(), ad.data_ptr<double>(),
-                                   bd.data_ptr<double>(), cd.data_ptr<double>(), dx);
+      over_planes(shape, [&](int64_t p0, int64_t p1) {
+        loops_for<scalar_t>().backward_input(
+            g.defined() ? g.data_ptr<scalar_t>() : nullptr, x.data_ptr<scalar_t>(), shape, p0, p1,
+            m.data_ptr<double>(), ad.data_ptr<double>(), bd.data_ptr<double>(),
+            cd.data_ptr<double>(), dx.data_ptr<scalar_t>());
+      });
     });
     return dx;
   }

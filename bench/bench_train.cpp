@@ -1,0 +1,115 @@
+// Throughput: synchronized BatchNorm against LibTorch's own, and a data-parallel training step
+// with synchronized against unsynchronized BatchNorm, each pair at the same number of copies.
+//
+//   build/bench/replicascope_bench_train
+//
+// This machine's timings drift by up to 2x between runs, so each pair is measured side by side:
+// every iteration times one synchronized and one baseline run back to back (alternating which
+// goes first), and the counters give the median of each and the median of their ratios.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include "replicascope/models/demo_net.h"
+#include "replicascope/replicascope.h"
+
+namespace rs = replicascope;
+
+namespace {
+
+std::vector<torch::Device> cpu_copies(int64_t n) {
+  return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0.0 : values[values.size() / 2];
+}
+
+// Times `sync` and `baseline` back to back in every iteration.
+void run_paired(benchmark::State& state, const std::function<void()>& sync,
+                const std::function<void()>& baseline) {
+  sync();  // warm up both (allocator, first-touch)
+  baseline();
+  std::vector<double> sync_ms, base_ms, ratios;
+  auto time = [](const std::function<void()>& f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  bool sync_first = true;
+  for (auto _ : state) {
+    double s, b;
+    if (sync_first) {
+      s = time(sync), b = time(baseline);
+    } else {
+      b = time(baseline), s = time(sync);
+    }
+    sync_first = !sync_first;
+    sync_ms.push_back(s);
+    base_ms.push_back(b);
+    ratios.push_back(s / b);
+  }
+  state.counters["sync_ms"] = median(sync_ms);
+  state.counters["base_ms"] = median(base_ms);
+  state.counters["ratio"] = median(ratios);
+}
+
+// Forward and backward of one BatchNorm2d layer through DataParallelWithCallback, per-copy input
+// [8, 32, 16, 16]: SynchronizedBatchNorm2d against torch::nn::BatchNorm2d.
+void BM_BatchNorm2dForwardBackward(benchmark::State& state) {
+  const int64_t copies = state.range(0);
+  torch::manual_seed(0);
+  torch::nn::Sequential synced(rs::nn::SynchronizedBatchNorm2d(32));
+  torch::nn::Sequential plain(torch::nn::BatchNorm2d(32));
+  rs::DataParallelWithCallback<torch::nn::SequentialImpl> parallel_synced(synced.ptr(),
+                                                                          cpu_copies(copies));
+  rs::DataParallelWithCallback<torch::nn::SequentialImpl> parallel_plain(plain.ptr(),
+                                                                         cpu_copies(copies));
+  const auto x = torch::randn({8 * copies, 32, 16, 16}).requires_grad_(true);
+  const auto upstream = torch::randn({8 * copies, 32, 16, 16});
+  run_paired(
+      state, [&] { (parallel_synced(x) * upstream).sum().backward(); },
+      [&] { (parallel_plain(x) * upstream).sum().backward(); });
+}
+
+// One SGD step of the demo CNN (forward, cross-entropy, backward, step) on 8 images per copy,
+// synchronized BatchNorm against per-copy BatchNorm.
+void BM_DemoTrainingStep(benchmark::State& state) {
+  const int64_t copies = state.range(0);
+  torch::manual_seed(0);
+  struct Trainer {
+    rs::models::DemoNet model;
+    rs::DataParallelWithCallback<rs::models::DemoNetImpl> parallel;
+    torch::optim::SGD optimizer;
+    Trainer(bool synchronized, int64_t copies)
+        : model(rs::models::DemoNetOptions().synchronized(synchronized)),
+          parallel(model.ptr(), cpu_copies(copies)),
+          optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)) {}
+    void step(const torch::Tensor& images, const torch::Tensor& labels) {
+      optimizer.zero_grad();
+      torch::cross_entropy_loss(parallel(images), labels).backward();
+      optimizer.step();
+    }
+  };
+  Trainer synced(true, copies), plain(false, copies);
+  const auto images = torch::randn({8 * copies, 1, 28, 28});
+  const auto labels = torch::randint(10, {8 * copies}, torch::kLong);
+  run_paired(
+      state, [&] { synced.step(images, labels); }, [&] { plain.step(images, labels); });
+}
+
+}  // namespace
+
+// Each pair at 1, 2 and 4 copies.
+void at_1_2_4_copies(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(2)->Arg(4)->ArgName("copies")->MinTime(2.0)->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(BM_BatchNorm2dForwardBackward)->Apply(at_1_2_4_copies);
+BENCHMARK(BM_DemoTrainingStep)->Apply(at_1_2_4_copies);
+
+BENCHMARK_MAIN();
