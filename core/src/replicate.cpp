@@ -1,5 +1,6 @@
 #include "replicascope/replicate.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/csrc/autograd/function.h>
@@ -179,6 +180,9 @@ void run_copies(const std::vector<torch::Device>& devices,
   const at::ThreadLocalState caller_state;  // grad mode, inference mode, dispatch keys
   auto run = [&](size_t i) {
     try {
+      // As ATen's own worker threads do: give this thread ATen's intra-op thread setting, not
+      // the OpenMP default of one thread per core, which oversubscribes the cores N times over.
+      if (i != 0) at::init_num_threads();
       at::ThreadLocalStateGuard state_guard(caller_state);
       c10::OptionalDeviceGuard device_guard;
       if (!devices[i].is_cpu()) device_guard.reset_device(devices[i]);
