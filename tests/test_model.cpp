@@ -193,8 +193,8 @@ TEST(Faults, EveryCopyGetsTheErrorAndTheNextStepSucceeds) {
         parallel(torch::randn({8, 4}));
         ADD_FAILURE() << "expected the step to fail";
       } catch (const CopiesFailed& e) {
-        // Delivered, not waited out: far below the 60 s timeout.
-        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+        // Delivered within a second, not waited out (the timeout is 60 s).
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
         ASSERT_EQ(e.errors().size(), static_cast<size_t>(kCopies));
         EXPECT_NE(message_of(e.root_cause()).find("injected fault on copy " + std::to_string(k)),
                   std::string::npos);

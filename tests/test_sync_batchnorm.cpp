@@ -21,6 +21,7 @@ struct Case {
   bool affine = true;
   c10::optional<double> momentum = 0.1;
   int steps = 3;
+  bool track_running_stats = true;
 };
 
 template <class Sync, class Plain>
@@ -28,7 +29,10 @@ void run_case(const Case& c) {
   SCOPED_TRACE(c.name);
   torch::manual_seed(1234);
   const int64_t channels = c.shape[1];
-  auto bn_options = torch::nn::BatchNormOptions(channels).affine(c.affine).momentum(c.momentum);
+  auto bn_options = torch::nn::BatchNormOptions(channels)
+                        .affine(c.affine)
+                        .momentum(c.momentum)
+                        .track_running_stats(c.track_running_stats);
   Plain plain(bn_options);
   Sync sync(nn::SynchronizedBatchNormOptions::from(bn_options));
   if (c.affine) {  // non-trivial parameters, the same on both
@@ -62,8 +66,10 @@ void run_case(const Case& c) {
     }
     EXPECT_TENSOR_NEAR(sync->running_mean, plain->running_mean, tol, "running_mean");
     EXPECT_TENSOR_NEAR(sync->running_var, plain->running_var, tol, "running_var");
-    EXPECT_EQ(sync->num_batches_tracked.template item<int64_t>(),
-              plain->num_batches_tracked.template item<int64_t>());
+    if (c.track_running_stats) {
+      EXPECT_EQ(sync->num_batches_tracked.template item<int64_t>(),
+                plain->num_batches_tracked.template item<int64_t>());
+    }
 
     torch::NoGradGuard no_grad;  // one SGD step on both
     for (auto* m : {static_cast<torch::nn::Module*>(plain.get()),
@@ -105,6 +111,7 @@ TEST_P(Equivalence, MatchesBatchNormOnTheWholeBatch) {
   run({tag + " 3d", 3, {2 * n, 3, 3, 4, 5}, n});
   run({tag + " 2d affine off", 2, {2 * n, 4, 5, 6}, n, {}, /*affine=*/false});
   run({tag + " 2d momentum unset", 2, {2 * n, 4, 5, 6}, n, {}, true, c10::nullopt});
+  run({tag + " 2d no running stats", 2, {2 * n, 4, 5, 6}, n, {}, true, 0.1, 3, false});
   // A per-copy batch of 1: fine while the total count is over 1 (at N = 1, a batch of 1 in 1d
   // is a total of 1, an error for BatchNorm too; see TotalCountOfOneIsAClearError).
   if (n > 1) run({tag + " 1d per-copy batch 1", 1, {n, 6}, n, {}, true, 0.1, 2});

@@ -138,8 +138,8 @@ TEST(SyncMaster, FailingCopyFailsEveryWaiterAndNextStepWorks) {
       }
       group.leave(copy);
     });
-    // Far below the 30 s timeout: the failure is delivered, not waited out.
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+    // Within a second, far below the 30 s timeout: the failure is delivered, not waited out.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     for (int i = 0; i < n; ++i) {
       ASSERT_TRUE(errors[i]) << "copy " << i << " did not get an error";
       if (i == failing) continue;

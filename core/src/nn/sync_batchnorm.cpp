@@ -176,12 +176,15 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
     messages[0].token = detail::attach_local_node(input, state);
   }
 
+  // Batch statistics (training, or any mode without running statistics) are synchronized
+  // whenever the layer is replicated, so the result is BatchNorm's on the whole batch. PyTorch's
+  // SyncBatchNorm uses each process's own batch in eval mode without running statistics.
   detail::SyncResult result;
-  if (training && sync_) {
+  if (sync_) {
     result = sync_->copy_id == 0 ? sync_->master->run_master(std::move(messages[0]))
                                  : sync_->pipe.run_slave(std::move(messages[0]));
   } else {
-    // Unreplicated, or eval without running statistics: this module's batch alone.
+    // Unreplicated: this module's batch alone.
     detail::ReduceConfig config;
     config.layer = layer_name_.empty() ? type : layer_name_;
     config.eps = options.eps();
