@@ -15,5 +15,7 @@ struct Command {
 
 int run_demo(const std::vector<std::string>& args);
 extern const char* const kDemoUsage;
+int run_inspect(const std::vector<std::string>& args);
+extern const char* const kInspectUsage;
 
 }  // namespace replicascope::cli

@@ -13,6 +13,8 @@ using replicascope::cli::Command;
 const Command kCommands[] = {
     {"demo", "train the built-in demo model on N CPU copies and print its statistics",
      replicascope::cli::kDemoUsage, replicascope::cli::run_demo},
+    {"inspect", "print the module tree of a TorchScript model", replicascope::cli::kInspectUsage,
+     replicascope::cli::run_inspect},
 };
 
 void print_overview(std::ostream& out) {

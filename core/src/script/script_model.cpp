@@ -1,0 +1,145 @@
+#include "replicascope/script/script_model.h"
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope::script {
+namespace {
+
+std::string dtype_name(const torch::Tensor& t) {
+  return std::string(c10::toString(t.scalar_type()));
+}
+
+std::vector<TensorInfo> tensors_of(const torch::jit::named_parameter_list& list) {
+  std::vector<TensorInfo> out;
+  for (const auto& item : list) {
+    out.push_back({item.name, item.value.sizes().vec(), dtype_name(item.value)});
+  }
+  return out;
+}
+std::vector<TensorInfo> tensors_of(const torch::jit::named_buffer_list& list) {
+  std::vector<TensorInfo> out;
+  for (const auto& item : list) {
+    out.push_back({item.name, item.value.sizes().vec(), dtype_name(item.value)});
+  }
+  return out;
+}
+
+std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module,
+                                             const std::string& canonical) {
+  static const std::map<std::string, int> kinds = {{"torch.nn.modules.batchnorm.BatchNorm1d", 1},
+                                                   {"torch.nn.modules.batchnorm.BatchNorm2d", 2},
+                                                   {"torch.nn.modules.batchnorm.BatchNorm3d", 3}};
+  const auto kind = kinds.find(canonical);
+  if (kind == kinds.end()) return std::nullopt;
+  const auto type = module.type();
+  // In TorchScript, eps, momentum, affine, num_features and track_running_stats are constants
+  // of the class type (BatchNorm's __constants__), not attributes of the instance.
+  auto constant = [&](const char* name) -> c10::IValue {
+    if (type->hasConstant(name)) return type->getConstant(name);
+    if (module.hasattr(name)) return module.attr(name);
+    return c10::IValue();
+  };
+  BatchNormInfo info;
+  info.dims = kind->second;
+  if (auto v = constant("num_features"); v.isInt()) info.num_features = v.toInt();
+  if (auto v = constant("eps"); v.isDouble()) info.eps = v.toDouble();
+  if (auto v = constant("momentum"); v.isDouble()) info.momentum = v.toDouble();
+  if (auto v = constant("affine"); v.isBool()) info.affine = v.toBool();
+  if (auto v = constant("track_running_stats"); v.isBool()) info.track_running_stats = v.toBool();
+  return info;
+}
+
+}  // namespace
+
+std::string canonical_type(const std::string& qualified_name) {
+  static const std::regex mangle(R"(___torch_mangle_\d+\.)");
+  auto name = std::regex_replace(qualified_name, mangle, "");
+  const std::string prefix = "__torch__.";
+  if (name.compare(0, prefix.size(), prefix) == 0) name = name.substr(prefix.size());
+  return name;
+}
+
+std::string readable_type(const std::string& qualified_name) {
+  const auto canonical = canonical_type(qualified_name);
+  const auto dot = canonical.rfind('.');
+  return dot == std::string::npos ? canonical : canonical.substr(dot + 1);
+}
+
+torch::jit::Module load_module(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::exists(path, error)) {
+    throw ModelLoadError("model '" + path + "': no such file");
+  }
+  if (fs::is_directory(path, error)) {
+    throw ModelLoadError("model '" + path + "': is a directory, expected a TorchScript .pt file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  if (!in || !in.read(magic, 4)) {
+    throw ModelLoadError(
+        "model '" + path + "': cannot read it (" +
+        (in ? std::string("empty or shorter than 4 bytes") : "permission denied?") +
+        "); expected a TorchScript archive (a zip file)");
+  }
+  if (!(magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)) {
+    throw ModelLoadError("model '" + path +
+                         "': not a zip archive; expected a TorchScript file written by "
+                         "torch.jit.save or torch.jit.script(model).save");
+  }
+  std::vector<std::string> records;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    records = reader.getAllRecords();
+  } catch (const std::exception&) {
+    throw ModelLoadError("model '" + path + "': a damaged or truncated archive (" +
+                         sync::describe(std::current_exception()) + ")");
+  }
+  bool has_code = false;
+  for (const auto& record : records) has_code = has_code || record.rfind("code/", 0) == 0;
+  if (!has_code) {
+    throw ModelLoadError("model '" + path +
+                         "': a PyTorch archive without TorchScript code (saved with torch.save, "
+                         "not torch.jit.save?); expected a scripted or traced module");
+  }
+  try {
+    return torch::jit::load(path, torch::kCPU);
+  } catch (const std::exception&) {
+    throw ModelLoadError("model '" + path + "': not a loadable TorchScript module (" +
+                         sync::describe(std::current_exception()) + ")");
+  }
+}
+
+std::vector<ModuleInfo> inspect(const torch::jit::Module& root) {
+  std::vector<ModuleInfo> out;
+  for (const auto& item : root.named_modules()) {
+    ModuleInfo info;
+    info.name = item.name;
+    info.depth = item.name.empty()
+                     ? 0
+                     : 1 + static_cast<int>(std::count(item.name.begin(), item.name.end(), '.'));
+    const auto type = item.value.type();
+    info.full_type = type->name() ? type->name()->qualifiedName() : "";
+    info.type = readable_type(info.full_type);
+    info.parameters = tensors_of(item.value.named_parameters(/*recurse=*/false));
+    info.buffers = tensors_of(item.value.named_buffers(/*recurse=*/false));
+    for (const auto& p : item.value.named_parameters(/*recurse=*/false))
+      info.own_parameter_count += p.value.numel();
+    for (const auto& p : item.value.named_parameters(/*recurse=*/true))
+      info.subtree_parameter_count += p.value.numel();
+    info.batch_norm = batch_norm_info(item.value, canonical_type(info.full_type));
+    info.receives_callbacks = info.batch_norm.has_value();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace replicascope::script
