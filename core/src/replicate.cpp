@@ -9,7 +9,6 @@
 
 #include <thread>
 
-#include "replicascope/data_parallel.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -204,57 +203,6 @@ void run_copies(const std::vector<torch::Device>& devices,
   for (const auto& error : errors) {
     if (error) throw CopiesFailed(std::move(errors));
   }
-}
-
-std::vector<int64_t> split_sizes(int64_t total, size_t parts) {
-  if (parts == 0) throw std::invalid_argument("split_sizes: expected at least one part");
-  std::vector<int64_t> sizes(parts, total / static_cast<int64_t>(parts));
-  for (int64_t i = 0; i < total % static_cast<int64_t>(parts); ++i) ++sizes[i];
-  return sizes;
-}
-
-ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& options) {
-  if (!input.defined() || input.dim() == 0 || options.dim() < 0 || options.dim() >= input.dim()) {
-    throw std::invalid_argument(
-        "DataParallelWithCallback: expected an input with a batch dimension " +
-        std::to_string(options.dim()) + ", got " +
-        (input.defined() ? std::to_string(input.dim()) + "-dimensional input"
-                         : std::string("an undefined tensor")));
-  }
-  ScatterPlan plan;
-  const int64_t batch = input.size(options.dim());
-  auto sizes = options.chunk_sizes();
-  if (sizes.empty()) sizes = split_sizes(batch, options.devices().size());
-  int64_t total = 0;
-  for (auto size : sizes) total += size < 0 ? batch + 1 : size;  // a negative size never fits
-  if (sizes.size() != options.devices().size() || total != batch) {
-    throw std::invalid_argument(
-        "DataParallelWithCallback: chunk_sizes must have one entry per "
-        "device (" +
-        std::to_string(options.devices().size()) + ") and add up to the batch (" +
-        std::to_string(batch) + ")");
-  }
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (sizes[i] == 0 && options.empty_copies() == EmptyCopies::kDrop && i > 0) continue;
-    plan.devices.push_back(options.devices()[i]);
-    plan.sizes.push_back(sizes[i]);
-  }
-  return plan;
-}
-
-std::vector<torch::Tensor> scatter(const torch::Tensor& input, const ScatterPlan& plan,
-                                   int64_t dim) {
-  auto chunks = input.split_with_sizes(plan.sizes, dim);
-  for (size_t i = 0; i < chunks.size(); ++i) chunks[i] = chunks[i].to(plan.devices[i]);
-  return chunks;
-}
-
-torch::Tensor gather(const std::vector<torch::Tensor>& outputs, const torch::Device& device,
-                     int64_t dim) {
-  std::vector<torch::Tensor> moved;
-  moved.reserve(outputs.size());
-  for (const auto& output : outputs) moved.push_back(output.to(device));
-  return torch::cat(moved, dim);
 }
 
 }  // namespace replicascope
