@@ -10,6 +10,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "replicascope/models/demo_net.h"
+#include "replicascope/module_walk.h"
 #include "replicascope/replicascope.h"
 
 namespace replicascope::cli {
@@ -88,21 +89,20 @@ int run_demo(const std::vector<std::string>& raw) {
 
   models::DemoNet model;
   model->to(devices.front());
-  bool layer_exists = false;
-  for (const auto& item : model->named_modules("", /*include_self=*/false)) {
-    layer_exists =
-        layer_exists ||
-        (item.key() == layer && dynamic_cast<nn::SynchronizedBatchNormBase*>(item.value().get()));
-  }
-  if (!layer_exists) {
-    throw UsageError("--layer '" + layer +
-                     "' is not a synchronized layer of the demo model "
-                     "(features.1, features.5, head.2)");
+  const nn::SynchronizedBatchNormBase* shown = nullptr;
+  std::string layers;
+  for_each_module(*model, [&](const std::string& name, torch::nn::Module& module) {
+    if (auto* bn = dynamic_cast<const nn::SynchronizedBatchNormBase*>(&module)) {
+      layers += (layers.empty() ? "" : ", ") + name;
+      if (name == layer) shown = bn;
+    }
+  });
+  if (!shown) {
+    throw UsageError("--layer '" + layer + "' is not a synchronized layer of the demo model (" +
+                     layers + ")");
   }
   const int64_t channels =
-      std::min<int64_t>(args.get_int("channels", 3, 1, 64), layer == "head.2"       ? 64
-                                                            : layer == "features.1" ? 8
-                                                                                    : 16);
+      std::min<int64_t>(args.get_int("channels", 3, 1, 64), shown->options.num_features());
   auto recorder = std::make_shared<StepRecorder>();
   nn::set_stats_observer(*model, recorder);
   DataParallelWithCallback<models::DemoNetImpl> parallel(model.ptr(), devices);

@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "replicascope/module_walk.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -149,14 +150,11 @@ ContextList execute_replication_callbacks(
 }
 
 void end_copy_step(torch::nn::Module& copy, std::exception_ptr error) {
-  if (auto* callback = dynamic_cast<ReplicationCallback*>(&copy)) {
-    callback->data_parallel_step_end(error);
-  }
-  for (const auto& module : copy.modules(/*include_self=*/false)) {
-    if (auto* callback = dynamic_cast<ReplicationCallback*>(module.get())) {
+  for_each_module(copy, [&](const std::string&, torch::nn::Module& module) {
+    if (auto* callback = dynamic_cast<ReplicationCallback*>(&module)) {
       callback->data_parallel_step_end(error);
     }
-  }
+  });
 }
 
 CopiesFailed::CopiesFailed(std::vector<std::exception_ptr> errors)

@@ -4,6 +4,7 @@
 #include "replicascope/callback_context.h"
 #include "replicascope/data_parallel.h"
 #include "replicascope/devices.h"
+#include "replicascope/module_walk.h"
 #include "replicascope/nn/convert_model.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/nn/sync_batchnorm.h"

@@ -1,5 +1,7 @@
 #include "replicascope/nn/convert_model.h"
 
+#include "replicascope/module_walk.h"
+
 #include <torch/torch.h>
 
 namespace replicascope::nn {
@@ -124,13 +126,9 @@ std::shared_ptr<torch::nn::Module> convert_model(const std::shared_ptr<torch::nn
 }
 
 void name_sync_layers(torch::nn::Module& module) {
-  // include_self=false: `module` may be under construction, not yet held by a shared_ptr.
-  if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&module)) bn->set_layer_name("");
-  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
-    if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(item.value().get())) {
-      bn->set_layer_name(item.key());
-    }
-  }
+  for_each_module(module, [](const std::string& name, torch::nn::Module& child) {
+    if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&child)) bn->set_layer_name(name);
+  });
 }
 
 }  // namespace replicascope::nn

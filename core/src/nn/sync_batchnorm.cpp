@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "replicascope/callback_context.h"
+#include "replicascope/module_walk.h"
 #include "sync_batchnorm_detail.h"
 
 namespace replicascope::nn {
@@ -210,13 +211,10 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
 }
 
 void set_stats_observer(torch::nn::Module& module, std::shared_ptr<StatsObserver> observer) {
-  if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&module))
-    bn->set_stats_observer(observer);
-  for (const auto& child : module.modules(/*include_self=*/false)) {
-    if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(child.get())) {
+  for_each_module(module, [&](const std::string&, torch::nn::Module& child) {
+    if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&child))
       bn->set_stats_observer(observer);
-    }
-  }
+  });
 }
 
 }  // namespace replicascope::nn

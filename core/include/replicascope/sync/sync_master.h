@@ -261,8 +261,8 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   std::vector<std::optional<Msg>> slots_;                    // this round's message of each copy
   std::vector<std::unique_ptr<FutureResult<Res>>> results_;  // each slave's result slot
   int filled_ = 0;
-  std::atomic<bool> round_done_{
-      false};  // every slot is filled (or the step failed): the master's spin
+  // Every slot is filled (or the step failed): what the master spins on.
+  std::atomic<bool> round_done_{false};
   int left_count_ = 0;
   std::exception_ptr failure_;  // set once the step failed; every later call rethrows it
 };
