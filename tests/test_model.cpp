@@ -10,7 +10,7 @@
 
 using namespace replicascope;
 using replicascope::testing::cpu_copies;
-using replicascope::testing::message_of;
+using replicascope::testing::describe;
 
 namespace {
 
@@ -196,7 +196,7 @@ TEST(Faults, EveryCopyGetsTheErrorAndTheNextStepSucceeds) {
         // Delivered within a second, not waited out (the timeout is 60 s).
         EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
         ASSERT_EQ(e.errors().size(), static_cast<size_t>(kCopies));
-        EXPECT_NE(message_of(e.root_cause()).find("injected fault on copy " + std::to_string(k)),
+        EXPECT_NE(describe(e.root_cause()).find("injected fault on copy " + std::to_string(k)),
                   std::string::npos);
         for (int i = 0; i < kCopies; ++i) {
           ASSERT_TRUE(e.errors()[i]) << "copy " << i << " got no error";
@@ -243,7 +243,7 @@ TEST(Faults, MismatchedCallCountsAreAClearError) {
     parallel(torch::randn({6, 4}));
     ADD_FAILURE() << "expected an error";
   } catch (const CopiesFailed& e) {
-    const auto what = message_of(e.errors()[1]);
+    const auto what = describe(e.errors()[1]);
     EXPECT_NE(what.find("layer 'bn'"), std::string::npos) << what;
     EXPECT_NE(what.find("different number of times"), std::string::npos) << what;
   }

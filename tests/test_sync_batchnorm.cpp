@@ -237,7 +237,7 @@ TEST(SyncBatchNorm, TotalCountOfOneIsAClearError) {
   } catch (const CopiesFailed& e) {
     for (const auto& error : e.errors()) {
       ASSERT_TRUE(error) << "every copy gets the error";
-      EXPECT_NE(replicascope::testing::message_of(error).find("more than 1 value per channel"),
+      EXPECT_NE(replicascope::testing::describe(error).find("more than 1 value per channel"),
                 std::string::npos);
     }
   }

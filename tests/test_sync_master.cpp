@@ -65,14 +65,6 @@ std::vector<std::exception_ptr> on_threads(int n, const std::function<void(int)>
   return errors;
 }
 
-std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  }
-}
-
 }  // namespace
 
 TEST(FutureResult, DeliversValueErrorAndTimeout) {
@@ -97,7 +89,7 @@ TEST(SyncMaster, EveryCopyGetsItsOwnResult) {
     auto errors = on_threads(n, [&](int copy) { results[copy] = group.run(copy, copy * 10); });
     const int total = 10 * n * (n - 1) / 2;
     for (int i = 0; i < n; ++i) {
-      ASSERT_FALSE(errors[i]) << message_of(errors[i]);
+      ASSERT_FALSE(errors[i]) << rs::describe(errors[i]);
       EXPECT_EQ(results[i], total + i) << "n=" << n << " copy " << i;
     }
   }
@@ -118,7 +110,7 @@ TEST(SyncMaster, StressWithoutWorkBetweenSyncPoints) {
       }
     });
     for (int i = 0; i < n; ++i)
-      ASSERT_FALSE(errors[i]) << "n=" << n << ": " << message_of(errors[i]);
+      ASSERT_FALSE(errors[i]) << "n=" << n << ": " << rs::describe(errors[i]);
     EXPECT_EQ(wrong.load(), 0) << "n=" << n;
   }
 }
@@ -159,7 +151,7 @@ TEST(SyncMaster, FailingCopyFailsEveryWaiterAndNextStepWorks) {
       group.leave(copy);
     });
     for (int i = 0; i < n; ++i) {
-      ASSERT_FALSE(next[i]) << message_of(next[i]);
+      ASSERT_FALSE(next[i]) << rs::describe(next[i]);
       EXPECT_EQ(results[i], 2 * n + i);
     }
   }
@@ -180,7 +172,7 @@ TEST(SyncMaster, DifferentCallCountsAreAClearError) {
       group.leave(copy);
     });
     ASSERT_TRUE(errors[extra]);
-    const auto what = message_of(errors[extra]);
+    const auto what = rs::describe(errors[extra]);
     EXPECT_NE(what.find("different number of times"), std::string::npos) << what;
     EXPECT_NE(what.find("sync point 1"), std::string::npos) << what;
   }
@@ -200,7 +192,7 @@ TEST(SyncMaster, TimeoutFailsTheStepAndNamesTheMissingCopy) {
     group.leave(copy);
   });
   for (int i = 0; i < n; ++i) ASSERT_TRUE(errors[i]) << "copy " << i;
-  const auto what = message_of(errors[0]);
+  const auto what = rs::describe(errors[0]);
   EXPECT_NE(what.find("timed out"), std::string::npos) << what;
   EXPECT_NE(what.find("copies 2"), std::string::npos) << what;
 }
@@ -220,7 +212,7 @@ TEST(SyncMaster, ReductionErrorReachesEveryCopy) {
   });
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(errors[i]);
-    EXPECT_NE(message_of(errors[i]).find("cannot reduce"), std::string::npos);
+    EXPECT_NE(rs::describe(errors[i]).find("cannot reduce"), std::string::npos);
   }
 }
 

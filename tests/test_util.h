@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "replicascope/sync/sync_error.h"
+
 #include <string>
 #include <vector>
 
@@ -42,16 +44,8 @@ inline std::vector<torch::Device> cpu_copies(int n) {
   return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
 }
 
-// The message of an exception_ptr.
-inline std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown";
-  }
-}
+// The message of an exception_ptr, without LibTorch's backtrace.
+using ::replicascope::sync::describe;
 
 // Runs `body`, expecting it to throw E whose message contains `needle`.
 template <class E, class F>
