@@ -17,17 +17,13 @@ std::string dtype_name(const torch::Tensor& t) {
   return std::string(c10::toString(t.scalar_type()));
 }
 
-std::vector<TensorInfo> tensors_of(const torch::jit::named_parameter_list& list) {
+// The tensors of a named_parameters() or named_buffers() list, and their element count.
+template <class NamedTensors>
+std::vector<TensorInfo> tensors_of(const NamedTensors& list, int64_t* elements = nullptr) {
   std::vector<TensorInfo> out;
   for (const auto& item : list) {
     out.push_back({item.name, item.value.sizes().vec(), dtype_name(item.value)});
-  }
-  return out;
-}
-std::vector<TensorInfo> tensors_of(const torch::jit::named_buffer_list& list) {
-  std::vector<TensorInfo> out;
-  for (const auto& item : list) {
-    out.push_back({item.name, item.value.sizes().vec(), dtype_name(item.value)});
+    if (elements) *elements += item.value.numel();
   }
   return out;
 }
@@ -129,12 +125,12 @@ std::vector<ModuleInfo> inspect(const torch::jit::Module& root) {
     const auto type = item.value.type();
     info.full_type = type->name() ? type->name()->qualifiedName() : "";
     info.type = readable_type(info.full_type);
-    info.parameters = tensors_of(item.value.named_parameters(/*recurse=*/false));
+    info.parameters =
+        tensors_of(item.value.named_parameters(/*recurse=*/false), &info.own_parameter_count);
     info.buffers = tensors_of(item.value.named_buffers(/*recurse=*/false));
-    for (const auto& p : item.value.named_parameters(/*recurse=*/false))
-      info.own_parameter_count += p.value.numel();
-    for (const auto& p : item.value.named_parameters(/*recurse=*/true))
+    for (const auto& p : item.value.named_parameters(/*recurse=*/true)) {
       info.subtree_parameter_count += p.value.numel();
+    }
     info.batch_norm = batch_norm_info(item.value, canonical_type(info.full_type));
     info.receives_callbacks = info.batch_norm.has_value();
     out.push_back(std::move(info));
