@@ -54,7 +54,9 @@ constexpr int64_t kGrainValues = 32768;
 
 template <class F>
 void over_channels(const PlaneShape& shape, F body) {
-  if (shape.s == 1) return body(int64_t{0}, shape.c);  // row-wise loops take all channels at once
+  // Planes of one value ([N, C] input): the moments loop goes row by row over all channels at
+  // once, and the other loops are too cheap per channel to be worth splitting.
+  if (shape.s == 1) return body(int64_t{0}, shape.c);
   const int64_t per_channel = std::max<int64_t>(1, shape.n * shape.s);
   at::parallel_for(0, shape.c, std::max<int64_t>(1, kGrainValues / per_channel), body);
 }
