@@ -11,13 +11,9 @@
 #include "test_util.h"
 
 namespace rs = replicascope::script;
+using replicascope::testing::fixture;
 
 namespace {
-
-std::string fixture(const std::string& file) {
-  const char* dir = std::getenv("REPLICASCOPE_FIXTURES");
-  return std::string(dir ? dir : "fixtures") + "/" + file;
-}
 
 struct PythonModule {
   std::string name, type;

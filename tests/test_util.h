@@ -6,6 +6,7 @@
 
 #include "replicascope/sync/sync_error.h"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,12 @@ inline double max_scaled_diff(const torch::Tensor& a, const torch::Tensor& e) {
           << ": max |actual - expected| = " << ::replicascope::testing::max_abs_diff(a_, e_); \
     }                                                                                         \
   } while (0)
+
+// A file written by tests/fixtures/make_models.py (the folder REPLICASCOPE_FIXTURES names).
+inline std::string fixture(const std::string& file) {
+  const char* dir = std::getenv("REPLICASCOPE_FIXTURES");
+  return std::string(dir ? dir : "fixtures") + "/" + file;
+}
 
 inline std::vector<torch::Device> cpu_copies(int n) {
   return std::vector<torch::Device>(n, torch::Device(torch::kCPU));

@@ -1,5 +1,6 @@
 #include "cli/arguments.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace replicascope::cli {
@@ -58,6 +59,26 @@ double Arguments::get_double(const std::string& name, double fallback) const {
     throw UsageError("--" + name + " expects a number, got '" + it->second + "'");
   }
   return value;
+}
+
+std::vector<int64_t> Arguments::get_sizes(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return {};
+  std::vector<int64_t> sizes;
+  size_t start = 0;
+  while (start <= it->second.size()) {
+    const size_t comma = std::min(it->second.find(',', start), it->second.size());
+    const std::string item = it->second.substr(start, comma - start);
+    char* end = nullptr;
+    const long long value = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || value < 1) {
+      throw UsageError("--" + name + " expects positive whole numbers separated by commas (" +
+                       "B,C,H,W, say), got '" + it->second + "'");
+    }
+    sizes.push_back(value);
+    start = comma + 1;
+  }
+  return sizes;
 }
 
 }  // namespace replicascope::cli

@@ -25,6 +25,8 @@ class Arguments {
   std::string get(const std::string& name, const std::string& fallback) const;
   int64_t get_int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const;
   double get_double(const std::string& name, double fallback) const;
+  // A comma-separated list of positive whole numbers ("8,3,32,32"); empty if the option is absent.
+  std::vector<int64_t> get_sizes(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -17,5 +17,9 @@ int run_demo(const std::vector<std::string>& args);
 extern const char* const kDemoUsage;
 int run_inspect(const std::vector<std::string>& args);
 extern const char* const kInspectUsage;
+int run_wiring(const std::vector<std::string>& args);
+extern const char* const kWiringUsage;
+int run_verify(const std::vector<std::string>& args);
+extern const char* const kVerifyUsage;
 
 }  // namespace replicascope::cli

@@ -70,7 +70,7 @@ void print_json(const std::string& path, const std::vector<script::ModuleInfo>& 
     json.end_object();
   }
   json.end_array().end_object();
-  std::cout << json.str();
+  std::cout << json.str() << "\n";
 }
 
 void print_table(const std::string& path, const std::vector<script::ModuleInfo>& modules) {

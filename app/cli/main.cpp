@@ -1,6 +1,7 @@
 // replicascope-cli: the headless face of ReplicaScope.
 #include <iostream>
 
+#include "replicascope/allocator.h"
 #include "replicascope/sync/sync_error.h"
 
 #include "cli/arguments.h"
@@ -15,6 +16,10 @@ const Command kCommands[] = {
      replicascope::cli::kDemoUsage, replicascope::cli::run_demo},
     {"inspect", "print the module tree of a TorchScript model", replicascope::cli::kInspectUsage,
      replicascope::cli::run_inspect},
+    {"wiring", "print which copies share which replication context, and in what order",
+     replicascope::cli::kWiringUsage, replicascope::cli::run_wiring},
+    {"verify", "prove that synchronized training on N copies equals full-batch training",
+     replicascope::cli::kVerifyUsage, replicascope::cli::run_verify},
 };
 
 void print_overview(std::ostream& out) {
@@ -27,6 +32,7 @@ void print_overview(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  replicascope::keep_freed_memory_mapped();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_overview(args.empty() ? std::cerr : std::cout);

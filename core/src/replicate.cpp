@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "replicascope/module_walk.h"
@@ -99,6 +100,28 @@ std::vector<std::shared_ptr<torch::nn::Module>> clone_with_grad_edges(
   return copies;
 }
 
+std::vector<std::vector<torch::Tensor>> broadcast_with_grad_edges(
+    const std::vector<torch::Tensor>& origins, const std::vector<torch::Device>& devices) {
+  std::vector<std::vector<torch::Tensor>> out(devices.size());
+  for (auto& values : out) values.reserve(origins.size());
+  for (const auto& origin : origins) {
+    std::shared_ptr<ReduceAddBackward> node;
+    if (torch::GradMode::is_enabled() && origin.requires_grad()) {
+      node = std::make_shared<ReduceAddBackward>(origin.device());
+      node->set_next_edges(torch::autograd::collect_next_edges(origin));
+    }
+    for (size_t i = 0; i < devices.size(); ++i) {
+      // variable_data(): the same storage under a new tensor without history (not a view,
+      // whose history autograd may rebuild from its base).
+      auto value =
+          devices[i] == origin.device() ? origin.variable_data() : origin.detach().to(devices[i]);
+      if (node) torch::autograd::set_history(value, node);
+      out[i].push_back(std::move(value));
+    }
+  }
+  return out;
+}
+
 ReplicaModuleList list_modules(const std::shared_ptr<torch::nn::Module>& root) {
   ReplicaModuleList out;
   for (const auto& item : root->named_modules()) {
@@ -175,11 +198,21 @@ void run_copies(const std::vector<torch::Device>& devices,
   const size_t n = devices.size();
   std::vector<std::exception_ptr> errors(n);
   const at::ThreadLocalState caller_state;  // grad mode, inference mode, dispatch keys
+#if AT_PARALLEL_OPENMP
+  // The caller's intra-op threads are shared out among the copies (at least one each), so N
+  // copies use the cores the caller would have used, not N times as many. With OpenMP the
+  // setting is per thread; the caller's own is restored below, for the backward and the rest.
+  const int caller_threads = at::get_num_threads();
+  const int copy_threads = std::max(1, caller_threads / static_cast<int>(std::max<size_t>(n, 1)));
+#endif
   auto run = [&](size_t i) {
     try {
-      // As ATen's own worker threads do: give this thread ATen's intra-op thread setting, not
-      // the OpenMP default of one thread per core, which oversubscribes the cores N times over.
+#if AT_PARALLEL_OPENMP
+      if (i != 0 || copy_threads != caller_threads) at::set_num_threads(copy_threads);
+#else
+      // As ATen's own worker threads do: give this thread ATen's intra-op thread setting.
       if (i != 0) at::init_num_threads();
+#endif
       at::ThreadLocalStateGuard state_guard(caller_state);
       c10::OptionalDeviceGuard device_guard;
       if (!devices[i].is_cpu()) device_guard.reset_device(devices[i]);
@@ -198,6 +231,9 @@ void run_copies(const std::vector<torch::Device>& devices,
   }
   run(0);
   for (auto& t : threads) t.join();
+#if AT_PARALLEL_OPENMP
+  if (copy_threads != caller_threads) at::set_num_threads(caller_threads);
+#endif
   for (const auto& error : errors) {
     if (error) throw CopiesFailed(std::move(errors));
   }

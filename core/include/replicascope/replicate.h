@@ -63,6 +63,12 @@ std::vector<std::shared_ptr<torch::nn::Module>> as_modules(
 std::vector<std::shared_ptr<torch::nn::Module>> clone_with_grad_edges(
     const std::shared_ptr<torch::nn::Module>& module, const std::vector<torch::Device>& devices);
 
+// The values of `origins` on each device, result[i][k] for device i and origin k: the origin's
+// own storage on its device (no copy), a copy elsewhere. Those that require grad (with grad mode
+// on) get a backward that adds the devices' gradients into the origin, as Broadcast does.
+std::vector<std::vector<torch::Tensor>> broadcast_with_grad_edges(
+    const std::vector<torch::Tensor>& origins, const std::vector<torch::Device>& devices);
+
 // clone_with_grad_edges, then the replication callbacks.
 template <class ModuleType>
 Replicas<ModuleType> replicate(const std::shared_ptr<ModuleType>& module,

@@ -28,8 +28,25 @@ std::vector<TensorInfo> tensors_of(const NamedTensors& list, int64_t* elements =
   return out;
 }
 
-std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module,
-                                             const std::string& canonical) {
+}  // namespace
+
+std::string canonical_type(const std::string& qualified_name) {
+  static const std::regex mangle(R"(___torch_mangle_\d+\.)");
+  auto name = std::regex_replace(qualified_name, mangle, "");
+  const std::string prefix = "__torch__.";
+  if (name.compare(0, prefix.size(), prefix) == 0) name = name.substr(prefix.size());
+  return name;
+}
+
+std::string readable_type(const std::string& qualified_name) {
+  const auto canonical = canonical_type(qualified_name);
+  const auto dot = canonical.rfind('.');
+  return dot == std::string::npos ? canonical : canonical.substr(dot + 1);
+}
+
+std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module) {
+  const auto& name = module.type()->name();
+  const auto canonical = canonical_type(name ? name->qualifiedName() : "");
   static const std::map<std::string, int> kinds = {{"torch.nn.modules.batchnorm.BatchNorm1d", 1},
                                                    {"torch.nn.modules.batchnorm.BatchNorm2d", 2},
                                                    {"torch.nn.modules.batchnorm.BatchNorm3d", 3}};
@@ -51,22 +68,6 @@ std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module,
   if (auto v = constant("affine"); v.isBool()) info.affine = v.toBool();
   if (auto v = constant("track_running_stats"); v.isBool()) info.track_running_stats = v.toBool();
   return info;
-}
-
-}  // namespace
-
-std::string canonical_type(const std::string& qualified_name) {
-  static const std::regex mangle(R"(___torch_mangle_\d+\.)");
-  auto name = std::regex_replace(qualified_name, mangle, "");
-  const std::string prefix = "__torch__.";
-  if (name.compare(0, prefix.size(), prefix) == 0) name = name.substr(prefix.size());
-  return name;
-}
-
-std::string readable_type(const std::string& qualified_name) {
-  const auto canonical = canonical_type(qualified_name);
-  const auto dot = canonical.rfind('.');
-  return dot == std::string::npos ? canonical : canonical.substr(dot + 1);
 }
 
 torch::jit::Module load_module(const std::string& path) {
@@ -131,7 +132,7 @@ std::vector<ModuleInfo> inspect(const torch::jit::Module& root) {
     for (const auto& p : item.value.named_parameters(/*recurse=*/true)) {
       info.subtree_parameter_count += p.value.numel();
     }
-    info.batch_norm = batch_norm_info(item.value, canonical_type(info.full_type));
+    info.batch_norm = batch_norm_info(item.value);
     info.receives_callbacks = info.batch_norm.has_value();
     out.push_back(std::move(info));
   }

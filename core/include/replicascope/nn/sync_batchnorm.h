@@ -73,6 +73,11 @@ class SynchronizedBatchNormBase : public ReplicationCallback {
   void reset_running_stats();
   void reset_parameters();
 
+  // The forward in a given mode, for callers that hold the layer by this base (the TorchScript
+  // bridge, which also points weight, bias and the running buffers at the scripted module's own
+  // tensors before each call).
+  virtual torch::Tensor forward_in_mode(const torch::Tensor& input, bool training) = 0;
+
  protected:
   explicit SynchronizedBatchNormBase(SynchronizedBatchNormOptions options_)
       : options(std::move(options_)) {}
@@ -112,6 +117,9 @@ class SynchronizedBatchNormImpl : public torch::nn::Cloneable<Derived>,
   }
   torch::Tensor forward(const torch::Tensor& input) {
     return forward_impl(input, this->is_training(), Derived::kInput);
+  }
+  torch::Tensor forward_in_mode(const torch::Tensor& input, bool training) override {
+    return forward_impl(input, training, Derived::kInput);
   }
 
   // Makes this layer hold the given parameters themselves, not copies (convert_model uses it),

@@ -45,6 +45,9 @@ struct BatchNormInfo {
   bool track_running_stats = true;
 };
 
+// The options of `module` if it is a BatchNorm1d/2d/3d (its class, mangled or not), else none.
+std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module);
+
 struct ModuleInfo {
   std::string name;                             // qualified name, "" for the root
   int depth = 0;                                // 0 for the root

@@ -1,0 +1,74 @@
+// A TorchScript model as a Model: loaded from a .pt file, its BatchNorm1d/2d/3d converted to
+// synchronized batch norm, replicated by cloning, and saved back as plain TorchScript.
+#pragma once
+
+#include <torch/script.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "replicascope/model/model.h"
+
+namespace replicascope {
+
+namespace script::detail {
+class SyncLayer;
+}
+
+struct ScriptedModelOptions {
+  // Convert BatchNorm to synchronized batch norm (the default). Off: BatchNorm stays PyTorch's,
+  // and each copy normalizes with its own batch, as plain data parallelism does.
+  TORCH_ARG(bool, synchronize) = true;
+};
+
+class ScriptedModel : public Model {
+ public:
+  // Takes a loaded module (script::load_module). It is kept as it is, to be saved into; the
+  // model runs a converted clone of it.
+  explicit ScriptedModel(torch::jit::Module loaded, std::string source = "",
+                         ScriptedModelOptions options = {});
+  // script::load_module, then the above. Throws script::ModelLoadError.
+  static std::unique_ptr<ScriptedModel> load(const std::string& path,
+                                             ScriptedModelOptions options = {});
+  ~ScriptedModel() override;
+
+  std::string kind() const override { return "torchscript"; }
+  std::string source() const override { return source_; }
+  std::vector<ModelModule> modules() const override { return modules_; }
+  NamedTensors named_parameters() const override;
+  NamedTensors named_buffers() const override;
+  void train(bool on) override { module_.train(on); }
+  bool is_training() const override { return module_.is_training(); }
+  torch::Tensor forward(const torch::Tensor& input) override;
+  std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) override;
+  void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
+  const std::shared_ptr<nn::StatsObserver>& stats_observer() const { return observer_; }
+
+  bool synchronized() const { return options_.synchronize(); }
+  // The module that runs (converted when synchronized). Its BatchNorm forward calls this
+  // library's operator: save() it, not this.
+  torch::jit::Module& module() { return module_; }
+  const torch::jit::Module& module() const { return module_; }
+  // The synchronized layers in module order (empty when not synchronized).
+  const std::vector<std::shared_ptr<script::detail::SyncLayer>>& sync_layers() const {
+    return layers_;
+  }
+  // A plain TorchScript module with this model's current parameters and buffers: BatchNorm is
+  // PyTorch's again, so Python's torch.jit.load can read what is saved from it.
+  torch::jit::Module export_plain() const;
+  // Saves export_plain() to `path` atomically (a temporary file, then a rename). Throws
+  // std::runtime_error naming the path if it cannot be written.
+  void save(const std::string& path) const;
+
+ private:
+  torch::jit::Module plain_;   // as loaded, never run
+  torch::jit::Module module_;  // a clone, converted when synchronizing
+  std::string source_;
+  ScriptedModelOptions options_;
+  std::vector<std::shared_ptr<script::detail::SyncLayer>> layers_;
+  std::vector<ModelModule> modules_;
+  std::shared_ptr<nn::StatsObserver> observer_;
+};
+
+}  // namespace replicascope

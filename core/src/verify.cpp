@@ -1,0 +1,203 @@
+#include "replicascope/verify.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <map>
+
+#include "replicascope/data_parallel.h"
+#include "replicascope/model/scripted_model.h"
+
+namespace replicascope {
+namespace {
+
+torch::Tensor random_tensor(at::IntArrayRef shape, uint64_t seed, torch::ScalarType dtype) {
+  return torch::randn(shape, at::detail::createCPUGenerator(seed), dtype);
+}
+
+class Tracker {
+ public:
+  Tracker(std::string quantity, double tolerance) {
+    difference_.quantity = std::move(quantity);
+    difference_.tolerance = tolerance;
+  }
+  // `floor`: the smallest scale a difference is measured against (see relative_floor).
+  void add(const std::string& name, torch::Tensor got, torch::Tensor expected, double floor = 0) {
+    if (!got.defined() && !expected.defined()) return;
+    if (!got.defined()) got = torch::zeros_like(expected);
+    if (!expected.defined()) expected = torch::zeros_like(got);
+    const auto g = got.detach().to(torch::kCPU, torch::kDouble);
+    const auto e = expected.detach().to(torch::kCPU, torch::kDouble);
+    if (!g.sizes().equals(e.sizes())) {
+      throw std::logic_error("verify: '" + name + "' has different shapes in the two runs");
+    }
+    const double abs = g.numel() ? (g - e).abs().max().item<double>() : 0.0;
+    const double scale = e.numel() ? e.abs().max().item<double>() : 0.0;
+    const double rel = abs == 0 ? 0.0 : abs / std::max({scale, floor, 1e-30});
+    difference_.max_abs = std::max(difference_.max_abs, abs);
+    if (rel > difference_.max_rel || difference_.worst.empty()) {
+      difference_.max_rel = std::max(difference_.max_rel, rel);
+      difference_.worst = name;
+    }
+    ++difference_.compared;
+  }
+  const Difference& result() const { return difference_; }
+
+ private:
+  Difference difference_;
+};
+
+std::map<std::string, torch::Tensor> by_name(const NamedTensors& tensors) {
+  return {tensors.begin(), tensors.end()};
+}
+
+// The floor of Difference::max_rel: 1% of the largest reference value among `tensors`.
+double relative_floor(const std::vector<torch::Tensor>& tensors) {
+  double largest = 0;
+  for (const auto& t : tensors) {
+    if (t.defined() && t.numel()) largest = std::max(largest, t.abs().max().item<double>());
+  }
+  return 0.01 * largest;
+}
+
+// Dropout draws different masks in the two runs; verify compares everything else.
+void disable_dropout(ScriptedModel& model) {
+  for (const auto& item : model.module().named_modules()) {
+    const auto& name = item.value.type()->name();
+    if (name && name->qualifiedName().find("torch.nn.modules.dropout.") != std::string::npos) {
+      torch::jit::Module(item.value).train(false);
+    }
+  }
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The second step moves one sample from the last copy to the first, when the last has two.
+std::vector<int64_t> split_for_step(int step, int64_t batch, size_t copies) {
+  auto sizes = split_sizes(batch, copies);
+  if (step == 1 && copies > 1 && sizes.back() >= 2) {
+    ++sizes.front();
+    --sizes.back();
+  }
+  return sizes;
+}
+
+void sgd_step(Model& model, double learning_rate) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, p] : model.named_parameters()) {
+    if (!p.grad().defined()) continue;
+    p.sub_(p.grad() * learning_rate);
+    p.mutable_grad() = torch::Tensor();
+  }
+}
+
+void check_options(const VerifyOptions& options) {
+  if (options.devices.empty()) throw std::invalid_argument("verify: expected at least one device");
+  if (options.input_shape.size() < 2) {
+    throw std::invalid_argument("verify: expected an input shape B,C,... with at least 2 sizes");
+  }
+  for (auto size : options.input_shape) {
+    if (size <= 0) throw std::invalid_argument("verify: expected positive input sizes");
+  }
+  if (options.steps < 1) throw std::invalid_argument("verify: expected at least 1 step");
+}
+
+}  // namespace
+
+VerifyTolerances verify_tolerances(torch::ScalarType dtype) {
+  if (dtype == torch::kDouble) return {1e-6, 1e-6, 1e-6};
+  if (dtype == torch::kFloat) return {1e-4, 1e-3, 1e-4};
+  throw std::invalid_argument("verify: expected float32 or float64, got " +
+                              std::string(c10::toString(dtype)));
+}
+
+bool VerifyReport::passed() const {
+  return std::all_of(differences.begin(), differences.end(),
+                     [](const Difference& d) { return d.passed(); });
+}
+
+VerifyReport verify(const std::string& model_path, const VerifyOptions& options) {
+  check_options(options);
+  verify_tolerances(options.dtype);  // refuses other dtypes before any work
+
+  const auto device = options.devices.front();
+  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().synchronize(false));
+  auto synced = ScriptedModel::load(model_path);
+  if (!device.is_cpu()) reference->module().to(device);
+  reference->train(true);
+  synced->train(true);
+  disable_dropout(*reference);
+  disable_dropout(*synced);
+  reference->module().to(options.dtype);
+  synced->module().to(options.dtype);
+  auto replicas = synced->replicate(options.devices);
+
+  const auto tolerances = verify_tolerances(options.dtype);
+  Tracker outputs("outputs", tolerances.outputs), input_grads("input grads", tolerances.grads),
+      param_grads("parameter grads", tolerances.grads),
+      running("running stats", tolerances.running_stats), tracked("num_batches_tracked", 0.0),
+      eval_outputs("eval outputs", tolerances.outputs);
+  VerifyReport report;
+  report.model = model_path;
+  report.dtype = options.dtype == torch::kDouble ? "float64" : "float32";
+  const int64_t batch = options.input_shape.front();
+  for (int step = 0; step < options.steps; ++step) {
+    const std::string at = " (step " + std::to_string(step + 1) + ")";
+    const auto x = random_tensor(options.input_shape, options.seed * 1000 + step, options.dtype);
+    auto x_ref = x.to(device, /*non_blocking=*/false, /*copy=*/true).requires_grad_();
+    auto x_sync = x.clone().requires_grad_();
+    const auto out_ref = reference->forward(x_ref);
+    const auto projection =
+        random_tensor(out_ref.sizes(), options.seed * 1000 + 500 + step, options.dtype);
+    (out_ref * projection.to(out_ref.device())).mean().backward();
+    report.splits.push_back(split_for_step(step, batch, options.devices.size()));
+    const auto out_sync = data_parallel_forward(*replicas, x_sync, report.splits.back(), device);
+    (out_sync * projection.to(out_sync.device())).mean().backward();
+
+    outputs.add("output" + at, out_sync, out_ref);
+    input_grads.add("input" + at, x_sync.grad(), x_ref.grad());
+    auto ref_params = by_name(reference->named_parameters());
+    std::vector<torch::Tensor> ref_grads;
+    for (const auto& [name, p] : ref_params) ref_grads.push_back(p.grad());
+    const double grad_floor = relative_floor(ref_grads);
+    for (const auto& [name, p] : synced->named_parameters()) {
+      param_grads.add(name + at, p.grad(), ref_params.at(name).grad(), grad_floor);
+    }
+    sgd_step(*reference, options.learning_rate);
+    sgd_step(*synced, options.learning_rate);
+    auto ref_buffers = by_name(reference->named_buffers());
+    std::vector<torch::Tensor> ref_running;
+    for (const auto& [name, b] : ref_buffers) {
+      if (ends_with(name, "running_mean") || ends_with(name, "running_var"))
+        ref_running.push_back(b);
+    }
+    const double running_floor = relative_floor(ref_running);
+    for (const auto& [name, b] : synced->named_buffers()) {
+      if (ends_with(name, "num_batches_tracked")) {
+        tracked.add(name + at, b, ref_buffers.at(name));
+      } else if (ends_with(name, "running_mean") || ends_with(name, "running_var")) {
+        running.add(name + at, b, ref_buffers.at(name), running_floor);
+      }
+    }
+  }
+  reference->train(false);
+  synced->train(false);
+  {
+    torch::NoGradGuard no_grad;
+    const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
+    eval_outputs.add(
+        "eval output",
+        data_parallel_forward(*replicas, x, split_sizes(batch, options.devices.size()), device),
+        reference->forward(x.to(device)));
+  }
+  for (const auto* t : {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs}) {
+    report.differences.push_back(t->result());
+  }
+  return report;
+}
+
+}  // namespace replicascope

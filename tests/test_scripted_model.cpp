@@ -1,0 +1,280 @@
+// Scripted models as Models: conversion to synchronized batch norm, replication with callbacks,
+// data-parallel training against PyTorch's own BatchNorm on the whole batch, and the round trip
+// back to Python.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "replicascope/model/scripted_model.h"
+#include "replicascope/nn/sync_batchnorm.h"
+#include "replicascope/script/script_model.h"
+#include "replicascope/verify.h"
+#include "test_util.h"
+
+namespace {
+
+using replicascope::ScriptedModel;
+using replicascope::ScriptedModelOptions;
+using replicascope::testing::cpu_copies;
+using replicascope::testing::expect_throw_containing;
+using replicascope::testing::fixture;
+
+// Counts sync events per layer and keeps the sync points seen.
+struct EventLog : replicascope::nn::StatsObserver {
+  std::mutex mutex;
+  std::map<std::string, std::vector<int64_t>> sync_points;
+  std::map<std::string, int64_t> counts;
+  void on_sync(const replicascope::nn::SyncEvent& event) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    sync_points[event.layer].push_back(event.sync_point);
+    counts[event.layer] = event.count;
+  }
+};
+
+// verify() in float64 for every fixture at N = 1, 2, 4 (the second step split unevenly).
+struct VerifyCase {
+  std::string model;
+  std::vector<int64_t> shape;
+  int steps;
+  friend void PrintTo(const VerifyCase& c, std::ostream* out) { *out << c.model; }
+};
+
+class VerifyFixture : public ::testing::TestWithParam<std::tuple<VerifyCase, int>> {};
+
+TEST_P(VerifyFixture, SynchronizedTrainingEqualsFullBatchTraining) {
+  const auto& [c, copies] = GetParam();
+  replicascope::VerifyOptions options;
+  options.devices = cpu_copies(copies);
+  options.input_shape = c.shape;
+  options.steps = c.steps;
+  const auto report = replicascope::verify(fixture(c.model + ".pt"), options);
+  ASSERT_EQ(report.splits.size(), static_cast<size_t>(c.steps));
+  if (copies > 1) {
+    EXPECT_NE(report.splits[1].front(), report.splits[1].back()) << "the second step is uneven";
+  }
+  for (const auto& d : report.differences) {
+    EXPECT_GT(d.compared, 0) << d.quantity;
+    EXPECT_TRUE(d.passed()) << c.model << " on " << copies << " copies: " << d.quantity
+                            << " max_rel " << d.max_rel << " at " << d.worst;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, VerifyFixture,
+    ::testing::Combine(::testing::Values(VerifyCase{"mlp", {8, 16}, 3},
+                                         VerifyCase{"reused_bn", {8, 3, 6, 6}, 3},
+                                         VerifyCase{"resnet18", {8, 3, 32, 32}, 2},
+                                         VerifyCase{"mobilenet_v2", {8, 3, 32, 32}, 2},
+                                         VerifyCase{"r3d_18", {8, 3, 1, 16, 16}, 2}),
+                       ::testing::Values(1, 2, 4)),
+    [](const auto& info) {
+      return std::get<0>(info.param).model + "_" + std::to_string(std::get<1>(info.param));
+    });
+
+TEST(Verify, Float32MatchesWithinItsTolerances) {
+  replicascope::VerifyOptions options;
+  options.devices = cpu_copies(3);
+  options.input_shape = {9, 16};
+  options.dtype = torch::kFloat;
+  const auto report = replicascope::verify(fixture("mlp.pt"), options);
+  EXPECT_TRUE(report.passed());
+  EXPECT_EQ(report.dtype, "float32");
+}
+
+TEST(Verify, RefusesBadOptions) {
+  replicascope::VerifyOptions options;
+  options.devices = cpu_copies(2);
+  options.input_shape = {8};
+  expect_throw_containing<std::invalid_argument>(
+      [&] { replicascope::verify(fixture("mlp.pt"), options); }, "B,C,...");
+  options.input_shape = {8, 16};
+  options.dtype = torch::kHalf;
+  expect_throw_containing<std::invalid_argument>(
+      [&] { replicascope::verify(fixture("mlp.pt"), options); }, "float32 or float64");
+  options.dtype = torch::kDouble;
+  options.input_shape = {8, 15};  // the model takes 16 features
+  EXPECT_THROW(replicascope::verify(fixture("mlp.pt"), options), std::exception);
+}
+
+TEST(ScriptedModel, DescribesItsModulesAndSynchronizedLayers) {
+  auto model = ScriptedModel::load(fixture("reused_bn.pt"));
+  EXPECT_EQ(model->kind(), "torchscript");
+  std::vector<std::string> synchronized;
+  for (const auto& m : model->modules()) {
+    if (m.synchronized) synchronized.push_back(m.name);
+    EXPECT_EQ(m.synchronized, m.receives_callbacks);
+  }
+  EXPECT_EQ(synchronized, (std::vector<std::string>{"bn", "bn_plain", "bn_average"}));
+  EXPECT_EQ(model->sync_layers().size(), 3u);
+
+  auto plain =
+      ScriptedModel::load(fixture("reused_bn.pt"), ScriptedModelOptions().synchronize(false));
+  for (const auto& m : plain->modules()) EXPECT_FALSE(m.synchronized) << m.name;
+  // The same parameters, by name and value.
+  const auto a = model->named_parameters(), b = plain->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(a[i].second.equal(b[i].second)) << a[i].first;
+  }
+}
+
+TEST(ScriptedModel, ModelWithoutBatchNormRunsWithNothingToSynchronize) {
+  auto model = ScriptedModel::load(fixture("no_batchnorm.pt"));
+  EXPECT_TRUE(model->sync_layers().empty());
+  auto replicas = model->replicate(cpu_copies(2));
+  const auto x = torch::randn({6, 16});
+  const auto out = replicascope::data_parallel_forward(*replicas, x);
+  EXPECT_TENSOR_NEAR(out, model->forward(x), 1e-6, "no-BatchNorm output");
+  for (const auto& ctx : replicas->contexts()) EXPECT_TRUE(ctx->calls().empty());
+}
+
+TEST(ScriptedModel, LayerCalledTwiceHasTwoSyncPointsPerStep) {
+  auto model = ScriptedModel::load(fixture("reused_bn.pt"));
+  auto log = std::make_shared<EventLog>();
+  model->set_stats_observer(log);
+  model->train(true);
+  auto replicas = model->replicate(cpu_copies(3));
+  for (int step = 0; step < 2; ++step) {
+    replicascope::data_parallel_forward(*replicas, torch::randn({7, 3, 5, 5}));
+  }
+  EXPECT_EQ(log->sync_points["bn"], (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(log->sync_points["bn_average"], (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(log->counts["bn"], 7 * 5 * 5);  // the whole batch's values per channel
+  // One running-stat update per call, on the model itself.
+  const auto buffers = model->named_buffers();
+  for (const auto& [name, value] : buffers) {
+    if (name == "bn.num_batches_tracked") EXPECT_EQ(value.item<int64_t>(), 4);
+    if (name == "bn_average.num_batches_tracked") EXPECT_EQ(value.item<int64_t>(), 2);
+  }
+}
+
+TEST(ScriptedModel, ObserverSetAfterReplicationIsUsed) {
+  auto model = ScriptedModel::load(fixture("mlp.pt"));
+  model->train(true);
+  auto replicas = model->replicate(cpu_copies(2));
+  replicascope::data_parallel_forward(*replicas, torch::randn({6, 16}));
+  auto log = std::make_shared<EventLog>();
+  model->set_stats_observer(log);
+  replicascope::data_parallel_forward(*replicas, torch::randn({6, 16}));
+  EXPECT_EQ(log->sync_points.size(), 2u);
+  EXPECT_EQ(log->counts["layers.1"], 6);
+}
+
+TEST(ScriptedModel, EmptyCopiesTakePartWithNoSamples) {
+  auto model = ScriptedModel::load(fixture("mlp.pt"));
+  auto plain = ScriptedModel::load(fixture("mlp.pt"), ScriptedModelOptions().synchronize(false));
+  model->train(true);
+  plain->train(true);
+  auto replicas = model->replicate(cpu_copies(4));
+  const auto x = torch::randn({3, 16});
+  const auto out = replicascope::data_parallel_forward(*replicas, x);
+  EXPECT_TENSOR_NEAR(out, plain->forward(x), 1e-5, "batch of 3 over 4 copies");
+}
+
+// The wiring of a scripted model equals that of the same model in the C++ frontend: one context
+// per module index in module order, the master's callbacks first.
+TEST(ScriptedModel, ContextMappingMatchesTheFrontendPath) {
+  namespace tnn = torch::nn;
+  namespace rnn = replicascope::nn;
+  struct MlpImpl : tnn::Cloneable<MlpImpl> {
+    tnn::Sequential layers;
+    MlpImpl() { reset(); }
+    void reset() override {
+      layers = register_module(
+          "layers",
+          tnn::Sequential(tnn::Linear(16, 32), rnn::SynchronizedBatchNorm1d(32), tnn::ReLU(),
+                          tnn::Linear(32, 32), rnn::SynchronizedBatchNorm1d(32), tnn::ReLU(),
+                          tnn::Linear(32, 4)));
+    }
+  };
+  auto frontend = std::make_shared<MlpImpl>();
+  const auto expected = replicascope::replicate(frontend, cpu_copies(3)).contexts;
+
+  auto model = ScriptedModel::load(fixture("mlp.pt"));
+  const auto replicas = model->replicate(cpu_copies(3));
+  const auto& got = replicas->contexts();
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t j = 0; j < got.size(); ++j) {
+    EXPECT_EQ(got[j]->id(), expected[j]->id());
+    EXPECT_EQ(got[j]->module_name(), expected[j]->module_name());
+    const auto a = got[j]->calls(), b = expected[j]->calls();
+    ASSERT_EQ(a.size(), b.size()) << got[j]->module_name();
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_EQ(a[k].copy_id, b[k].copy_id);
+      EXPECT_EQ(a[k].order, b[k].order);
+    }
+    EXPECT_EQ(got[j]->origin() != nullptr, !a.empty()) << "callback modules know their origin";
+  }
+}
+
+TEST(ScriptedModel, ConvertedModuleOutlivingItsModelFailsClearly) {
+  torch::jit::Module orphan;
+  {
+    auto model = ScriptedModel::load(fixture("mlp.pt"));
+    orphan = model->module();
+  }
+  expect_throw_containing<std::exception>(
+      [&] {
+        orphan.forward({torch::randn({4, 16})});
+      },
+      "no longer exists");
+}
+
+TEST(ScriptedModel, SaveRefusesAnUnwritablePathAndLeavesNothing) {
+  auto model = ScriptedModel::load(fixture("mlp.pt"));
+  const std::string path = "/nonexistent-dir/model.pt";
+  expect_throw_containing<std::runtime_error>([&] { model->save(path); }, path);
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+}
+
+void write_raw(const std::string& path, const torch::Tensor& t) {
+  const auto c = t.to(torch::kFloat).contiguous();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float));
+}
+
+// Trained in C++ on 2 copies, saved, then loaded and run by PyTorch in Python: plain BatchNorm
+// code, the trained weights and running statistics, the same eval output.
+TEST(ScriptedModel, SavedModelRoundTripsToPython) {
+  const std::string python = REPLICASCOPE_PYTHON;  // the python3 with torch that CMake found
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("replicascope_rt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto model = ScriptedModel::load(fixture("mlp.pt"));
+  model->train(true);
+  auto replicas = model->replicate(cpu_copies(2));
+  for (int step = 0; step < 3; ++step) {
+    auto loss =
+        replicascope::data_parallel_forward(*replicas, torch::randn({10, 16})).square().mean();
+    loss.backward();
+    torch::NoGradGuard no_grad;
+    for (auto& [name, p] : model->named_parameters()) {
+      p.sub_(0.1 * p.grad());
+      p.mutable_grad() = torch::Tensor();
+    }
+  }
+  model->train(false);
+  const auto x = torch::randn({5, 16});
+  const auto y = model->forward(x);
+  model->save((dir / "trained.pt").string());
+  write_raw((dir / "x.bin").string(), x);
+  write_raw((dir / "y.bin").string(), y);
+  torch::Tensor running_mean;
+  for (const auto& [name, b] : model->named_buffers())
+    if (name == "layers.1.running_mean") running_mean = b;
+  write_raw((dir / "running_mean.bin").string(), running_mean);
+  const std::string command = python + " " + std::string(REPLICASCOPE_SOURCE_DIR) +
+                              "/tests/fixtures/check_round_trip.py " + dir.string();
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
