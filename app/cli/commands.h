@@ -21,5 +21,11 @@ int run_wiring(const std::vector<std::string>& args);
 extern const char* const kWiringUsage;
 int run_verify(const std::vector<std::string>& args);
 extern const char* const kVerifyUsage;
+int run_train(const std::vector<std::string>& args);
+extern const char* const kTrainUsage;
+int run_export(const std::vector<std::string>& args);
+extern const char* const kExportUsage;
+int run_runs(const std::vector<std::string>& args);
+extern const char* const kRunsUsage;
 
 }  // namespace replicascope::cli

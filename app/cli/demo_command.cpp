@@ -9,6 +9,8 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "replicascope/data/dataset.h"
+#include "replicascope/engine/session.h"
 #include "replicascope/models/demo_net.h"
 #include "replicascope/module_walk.h"
 #include "replicascope/replicascope.h"
@@ -42,27 +44,6 @@ struct StepRecorder : nn::StatsObserver {
     events[event.layer] = event;
   }
 };
-
-// Images that carry their class: a fixed random pattern per class plus noise.
-struct SyntheticImages {
-  torch::Tensor patterns;  // [classes, 1, 28, 28]
-  explicit SyntheticImages(int64_t classes) : patterns(torch::randn({classes, 1, 28, 28})) {}
-  std::pair<torch::Tensor, torch::Tensor> batch(int64_t size) const {
-    auto labels = torch::randint(patterns.size(0), {size}, torch::kLong);
-    auto images = patterns.index_select(0, labels) + 1.5 * torch::randn({size, 1, 28, 28});
-    return {images, labels};
-  }
-};
-
-double divergence(const nn::SyncEvent& event, double eps) {
-  double worst = 0;
-  const auto std = (event.var + eps).sqrt();
-  for (const auto& copy : event.copies) {
-    if (copy.count == 0) continue;
-    worst = std::max(worst, ((copy.mean - event.mean).abs() / std).max().item<double>());
-  }
-  return worst;
-}
 
 void print_row(const std::string& label, int64_t count, const torch::Tensor& mean,
                const torch::Tensor& var, int64_t channels) {
@@ -107,7 +88,8 @@ int run_demo(const std::vector<std::string>& raw) {
   nn::set_stats_observer(*model, recorder);
   DataParallelWithCallback<models::DemoNetImpl> parallel(model.ptr(), devices);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
-  SyntheticImages data(10);
+  const auto data = data::make_synthetic({1, 28, 28}, 10, 4096, static_cast<uint64_t>(seed));
+  data::BatchLoader loader(*data, batch, static_cast<uint64_t>(seed));
 
   std::printf("ReplicaScope demo: %lld steps, batch %lld over %s (%zu copies), synchronized BN\n",
               static_cast<long long>(steps), static_cast<long long>(batch),
@@ -118,7 +100,7 @@ int run_demo(const std::vector<std::string>& raw) {
       layer.c_str());
   for (int64_t step = 1; step <= steps; ++step) {
     recorder->events.clear();
-    auto [images, labels] = data.batch(batch);
+    auto [images, labels] = loader.next();
     images = images.to(devices.front());
     labels = labels.to(devices.front());
     optimizer.zero_grad();
@@ -130,7 +112,7 @@ int run_demo(const std::vector<std::string>& raw) {
     std::printf("step %4lld  loss %.4f  accuracy %.3f  divergence:", static_cast<long long>(step),
                 loss.item<double>(), accuracy);
     for (const auto& [name, event] : recorder->events)
-      std::printf("  %s %.3f", name.c_str(), divergence(event, 1e-5));
+      std::printf("  %s %.3f", name.c_str(), engine::to_layer_stats(event).divergence);
     std::printf("\n");
     const auto it = recorder->events.find(layer);
     if (it == recorder->events.end()) continue;

@@ -20,6 +20,12 @@ const Command kCommands[] = {
      replicascope::cli::kWiringUsage, replicascope::cli::run_wiring},
     {"verify", "prove that synchronized training on N copies equals full-batch training",
      replicascope::cli::kVerifyUsage, replicascope::cli::run_verify},
+    {"train", "train on real or synthetic data and record every step to a run file",
+     replicascope::cli::kTrainUsage, replicascope::cli::run_train},
+    {"export", "write a recorded run's statistics as CSV or JSON", replicascope::cli::kExportUsage,
+     replicascope::cli::run_export},
+    {"runs", "list the recorded runs in a folder", replicascope::cli::kRunsUsage,
+     replicascope::cli::run_runs},
 };
 
 void print_overview(std::ostream& out) {

@@ -2,11 +2,9 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
-
 #include "../script/sync_layers.h"
+#include "replicascope/atomic_write.h"
 #include "replicascope/script/script_model.h"
-#include "replicascope/sync/sync_error.h"
 #include "scripted_replicas.h"
 
 namespace replicascope {
@@ -98,23 +96,7 @@ torch::jit::Module ScriptedModel::export_plain() const {
 }
 
 void ScriptedModel::save(const std::string& path) const {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path temporary = target.string() + ".partial";
-  try {
-    export_plain().save(temporary.string());
-  } catch (const std::exception&) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw std::runtime_error("cannot save the model to '" + path +
-                             "': " + sync::describe(std::current_exception()));
-  }
-  std::error_code error;
-  fs::rename(temporary, target, error);
-  if (error) {
-    fs::remove(temporary, error);
-    throw std::runtime_error("cannot save the model to '" + path + "': " + error.message());
-  }
+  write_atomically(path, [&](const std::string& temporary) { export_plain().save(temporary); });
 }
 
 }  // namespace replicascope

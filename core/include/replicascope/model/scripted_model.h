@@ -57,8 +57,8 @@ class ScriptedModel : public Model {
   // A plain TorchScript module with this model's current parameters and buffers: BatchNorm is
   // PyTorch's again, so Python's torch.jit.load can read what is saved from it.
   torch::jit::Module export_plain() const;
-  // Saves export_plain() to `path` atomically (a temporary file, then a rename). Throws
-  // std::runtime_error naming the path if it cannot be written.
+  // Saves export_plain() to `path` atomically (write_atomically). Throws std::runtime_error
+  // naming the path if it cannot be written.
   void save(const std::string& path) const;
 
  private:

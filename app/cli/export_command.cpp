@@ -1,0 +1,138 @@
+// replicascope-cli export: a recorded run as tidy CSV or JSON.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/arguments.h"
+#include "cli/commands.h"
+#include "cli/json_writer.h"
+#include "replicascope/atomic_write.h"
+#include "replicascope/store/export.h"
+#include "replicascope/store/run_store.h"
+#ifdef REPLICASCOPE_HAVE_UI
+#include "cli/plot_export.h"
+#endif
+
+namespace replicascope::cli {
+
+const char* const kExportUsage =
+    "usage: replicascope-cli export RUN.sqlite [--csv FILE] [--json FILE] [--plot FILE] "
+    "[options]\n\n"
+    "Writes the statistics of a recorded run. CSV is tidy, one value per row:\n"
+    "step,layer,sync_point,copy,channel,statistic,value (copy: 0, 1, ..., synchronized or\n"
+    "running; statistic: mean or var). JSON holds the run's metadata, every step's loss and\n"
+    "accuracy, and the same rows. --plot draws one layer's statistic over steps, each copy's\n"
+    "line (one colour per copy, every channel in the range), the synchronized one bold and the\n"
+    "running one dashed, as PNG, JPG, PDF or SVG by the file's extension, without a display.\n"
+    "Files are written whole or not at all.\n\n"
+    "options:\n"
+    "  --csv FILE         write CSV there\n"
+    "  --json FILE        write JSON there\n"
+    "  --plot FILE        draw a plot there (needs --layer; statistic default mean, channels\n"
+    "                     default 0:0)\n"
+    "  --size WxH         plot size in pixels (default 900x500)\n"
+    "  --layer NAME       only this layer (default: all)\n"
+    "  --channels A:B     only channels A to B, inclusive (default: all)\n"
+    "  --statistic NAME   only mean or var (default: both)\n";
+
+namespace {
+
+store::StatFilter filter_of(const Arguments& args) {
+  store::StatFilter filter;
+  filter.layer = args.get("layer", "");
+  filter.statistic = args.get("statistic", "");
+  if (!filter.statistic.empty() && filter.statistic != "mean" && filter.statistic != "var") {
+    throw UsageError("--statistic expects mean or var, got '" + filter.statistic + "'");
+  }
+  const auto channels = args.get("channels", "");
+  if (!channels.empty()) {
+    long long a = 0, b = 0;
+    char tail = 0;
+    if (std::sscanf(channels.c_str(), "%lld:%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a) {
+      throw UsageError("--channels expects A:B with 0 <= A <= B, got '" + channels + "'");
+    }
+    filter.first_channel = a;
+    filter.last_channel = b;
+  }
+  return filter;
+}
+
+void write_json(const store::RunReader& run, const store::StatFilter& filter,
+                const std::string& path) {
+  JsonWriter json;
+  json.begin_object().key("metadata").begin_object();
+  for (const auto& [key, value] : run.metadata()) json.key(key).value(value);
+  json.end_object().key("steps").begin_array();
+  for (const auto& s : run.steps()) {
+    json.begin_object().key("step").value(s.step).key("epoch").value(s.epoch);
+    json.key("loss").value(s.loss).key("accuracy").value(s.accuracy);
+    json.key("seconds").value(s.seconds).end_object();
+  }
+  json.end_array().key("statistics").begin_array();
+  run.for_each_stat(filter, [&](const store::StatRow& r) {
+    json.begin_object().key("step").value(r.step).key("layer").value(r.layer);
+    json.key("sync_point").value(r.sync_point).key("copy").value(store::copy_label(r.copy));
+    json.key("channel").value(r.channel).key("statistic").value(r.statistic);
+    json.key("value").value(r.value).end_object();
+  });
+  json.end_array().end_object();
+  write_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
+    out << json.str() << "\n";
+    out.flush();
+    if (!out) throw std::runtime_error("write failed (disk full?)");
+  });
+}
+
+}  // namespace
+
+int run_export(const std::vector<std::string>& raw) {
+  const Arguments args(raw, {"csv", "json", "plot", "size", "layer", "channels", "statistic"}, {});
+  if (args.positional().size() != 1) throw UsageError("expected one RUN.sqlite");
+  if (!args.has("csv") && !args.has("json") && !args.has("plot")) {
+    throw UsageError("expected --csv FILE, --json FILE or --plot FILE");
+  }
+#ifndef REPLICASCOPE_HAVE_UI
+  if (args.has("plot")) {
+    throw std::invalid_argument(
+        "--plot: this build has no Qt 6 and QCustomPlot (install qt6-base-dev qt6-svg-dev "
+        "libqcustomplot-dev and rebuild)");
+  }
+#endif
+  const store::RunReader run(args.positional()[0]);
+  const auto filter = filter_of(args);
+  if (!filter.layer.empty()) {
+    const auto layers = run.layers();
+    if (std::find(layers.begin(), layers.end(), filter.layer) == layers.end()) {
+      std::string known;
+      for (const auto& l : layers) known += (known.empty() ? "" : ", ") + l;
+      throw std::invalid_argument("--layer '" + filter.layer +
+                                  "' is not in the run (layers: " + known + ")");
+    }
+  }
+  if (args.has("csv")) store::write_csv(run, filter, args.get("csv", ""));
+  if (args.has("json")) write_json(run, filter, args.get("json", ""));
+#ifdef REPLICASCOPE_HAVE_UI
+  if (args.has("plot")) {
+    if (filter.layer.empty()) throw UsageError("--plot needs --layer NAME");
+    PlotRequest request;
+    request.path = args.get("plot", "");
+    request.layer = filter.layer;
+    request.statistic = filter.statistic.empty() ? "mean" : filter.statistic;
+    request.first_channel = filter.first_channel;
+    request.last_channel = args.has("channels") ? filter.last_channel : filter.first_channel;
+    const auto size = args.get("size", "900x500");
+    char tail = 0;
+    if (std::sscanf(size.c_str(), "%dx%d%c", &request.width, &request.height, &tail) != 2 ||
+        request.width < 16 || request.height < 16 || request.width > 20000 ||
+        request.height > 20000) {
+      throw UsageError("--size expects WxH in pixels (16 to 20000), got '" + size + "'");
+    }
+    export_plot(run, request);
+  }
+#endif
+  return 0;
+}
+
+}  // namespace replicascope::cli

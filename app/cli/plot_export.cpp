@@ -1,0 +1,34 @@
+// replicascope-cli export --plot: draws with QCustomPlot on Qt's offscreen platform.
+#include <qcustomplot.h>
+
+#include <QApplication>
+#include <cstdlib>
+#include <memory>
+
+#include "cli/plot_export.h"
+#include "plot/statistics_plot.h"
+#include "replicascope/store/series.h"
+
+namespace replicascope::cli {
+
+void export_plot(const store::RunReader& run, const PlotRequest& request) {
+  // A headless tool: never look for a display.
+  if (!std::getenv("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  std::unique_ptr<QApplication> app;
+  if (!QApplication::instance()) {
+    static int argc = 1;
+    static char name[] = "replicascope-cli";
+    static char* argv[] = {name, nullptr};
+    app = std::make_unique<QApplication>(argc, argv);
+  }
+  const auto series = store::statistic_series(run, request.layer, request.statistic,
+                                              request.first_channel, request.last_channel);
+  QCustomPlot plot;
+  plot.resize(request.width, request.height);
+  ui::show_statistics(plot, series,
+                      {QString::fromStdString(request.layer + ": " + request.statistic),
+                       QString::fromStdString(request.statistic)});
+  ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
+}
+
+}  // namespace replicascope::cli

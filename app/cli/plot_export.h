@@ -1,0 +1,20 @@
+// Plot export for replicascope-cli export (built when Qt and QCustomPlot are found).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "replicascope/store/run_store.h"
+
+namespace replicascope::cli {
+
+struct PlotRequest {
+  std::string path;  // .png, .jpg, .pdf or .svg
+  std::string layer, statistic;
+  int64_t first_channel = 0, last_channel = 0;
+  int width = 900, height = 500;
+};
+
+void export_plot(const store::RunReader& run, const PlotRequest& request);
+
+}  // namespace replicascope::cli

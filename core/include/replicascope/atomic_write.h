@@ -1,0 +1,16 @@
+// Files written whole or not at all.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace replicascope {
+
+// Calls write(temporary) to write the file under a temporary name beside `path`, then renames it
+// to `path`, so a reader never sees half a file and a failure leaves none. Throws
+// std::runtime_error naming `path` and the reason (an unwritable folder, say) if writing or the
+// rename fails, or rethrows write()'s own error with that context.
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string& temporary)>& write);
+
+}  // namespace replicascope

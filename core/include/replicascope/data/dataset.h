@@ -1,0 +1,85 @@
+// Datasets for training sessions: images and integer labels held in memory, read from IDX
+// (MNIST, Fashion-MNIST) or CIFAR-10 binary files, or made up; and a shuffling batch loader.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace replicascope::data {
+
+// A data file that cannot be used, with what was expected and what was found.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Batch {
+  torch::Tensor images;  // float [B, C, H, W]
+  torch::Tensor labels;  // int64 [B]
+};
+
+// Images normalized to zero mean and unit variance over the whole set (one mean and std for all
+// channels, computed at load), and their labels.
+class Dataset {
+ public:
+  Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes);
+  const std::string& name() const { return name_; }
+  int64_t size() const { return images_.size(0); }
+  int64_t classes() const { return classes_; }
+  std::vector<int64_t> sample_shape() const;  // C, H, W
+  Batch get(const torch::Tensor& indices) const;
+  double mean() const { return mean_; }  // of the raw values, before normalization
+  double std() const { return std_; }
+
+ private:
+  std::string name_;
+  torch::Tensor images_, labels_;
+  int64_t classes_;
+  double mean_ = 0, std_ = 1;
+};
+
+// IDX files as MNIST and Fashion-MNIST ship them, gzipped or plain: images (magic 2051,
+// [N, rows, cols] unsigned bytes) and labels (magic 2049, [N]). Throws DataError for a missing or
+// unreadable file, a bad magic number, truncated data, counts that differ, labels out of 0..9.
+std::unique_ptr<Dataset> load_idx(const std::string& images_path, const std::string& labels_path);
+
+// CIFAR-10 binary batches (data_batch_N.bin, test_batch.bin): records of 1 label byte and
+// 3x32x32 image bytes. Throws DataError for a missing file, a size that is not a whole number
+// of records, or a label above 9.
+std::unique_ptr<Dataset> load_cifar10(const std::vector<std::string>& paths);
+
+// Images that carry their class: a fixed random pattern per class plus noise (seeded).
+std::unique_ptr<Dataset> make_synthetic(const std::vector<int64_t>& sample_shape, int64_t classes,
+                                        int64_t count, uint64_t seed);
+
+// Where Debian's dataset-fashion-mnist installs the training set, if it is there.
+struct IdxPaths {
+  std::string images, labels;
+};
+std::optional<IdxPaths> installed_fashion_mnist();
+
+// Batches in a new random order every epoch (seeded: the same seed gives the same batches).
+// The last batch of an epoch is dropped if it is short.
+class BatchLoader {
+ public:
+  BatchLoader(const Dataset& dataset, int64_t batch_size, uint64_t seed);
+  Batch next();
+  int64_t epoch() const { return epoch_; }
+  void reset();  // back to the first batch of epoch 0
+
+ private:
+  void shuffle();
+  const Dataset& dataset_;
+  int64_t batch_size_;
+  uint64_t seed_;
+  int64_t epoch_ = 0, position_ = 0;
+  torch::Tensor order_;
+};
+
+}  // namespace replicascope::data

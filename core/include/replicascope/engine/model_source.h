@@ -1,0 +1,15 @@
+// Where a session's model comes from: the built-in demo or a TorchScript file.
+#pragma once
+
+#include <string>
+
+#include "replicascope/engine/session.h"
+
+namespace replicascope::engine {
+
+// The built-in demo CNN (models::DemoNet) for 1x28x28 images.
+ModelFactory demo_model(int64_t classes = 10);
+// A TorchScript file; loading errors (script::ModelLoadError) surface at the first call.
+ModelFactory scripted_model(const std::string& path);
+
+}  // namespace replicascope::engine

@@ -1,0 +1,109 @@
+// A data-parallel training session, stepped batch by batch, recording what every copy saw at
+// every synchronized layer. One thread owns a session; it is not thread-safe.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "replicascope/data/dataset.h"
+#include "replicascope/model/model.h"
+#include "replicascope/nn/stats_observer.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace replicascope::engine {
+
+enum class OptimizerKind { kSgd, kAdam };
+enum class LossKind { kCrossEntropy, kMse };
+
+struct SessionOptions {
+  std::vector<torch::Device> devices{torch::Device(torch::kCPU)};
+  int64_t batch_size = 32;  // the whole batch, split over the copies
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+  double learning_rate = 0.05;
+  double momentum = 0.9;  // SGD only
+  double weight_decay = 0;
+  LossKind loss = LossKind::kCrossEntropy;
+  uint64_t seed = 0;
+  // Synchronized BatchNorm (the default), or per-copy BatchNorm to compare against.
+  bool synchronized = true;
+  bool record_statistics = true;
+};
+
+// One copy's statistics at one sync point of one layer.
+struct CopyStats {
+  int copy = 0;
+  int64_t count = 0;  // values per channel
+  std::vector<double> mean, var;
+};
+
+// One sync point of one layer in one step.
+struct LayerStats {
+  std::string layer;
+  int64_t sync_point = 0;  // 0 for the first call of the layer in the step, then 1, ...
+  int64_t count = 0;       // values per channel over all copies
+  std::vector<CopyStats> copies;
+  std::vector<double> mean, var;                  // synchronized
+  std::vector<double> running_mean, running_var;  // after the update; empty without them
+  // max over copies and channels of |local mean - synchronized mean| / sqrt(var + eps): how far
+  // off unsynchronized BatchNorm would have normalized.
+  double divergence = 0;
+};
+
+struct StepRecord {
+  int64_t step = 0;  // 1 for the first step
+  int64_t epoch = 0;
+  double loss = 0, accuracy = 0;
+  double seconds = 0;  // wall time of the step
+  std::vector<LayerStats> layers;
+};
+
+// Makes the model afresh: same weights for the same seed (torch::manual_seed is set first).
+using ModelFactory = std::function<std::unique_ptr<Model>(bool synchronized)>;
+
+class Session {
+ public:
+  Session(ModelFactory make_model, std::shared_ptr<const data::Dataset> dataset,
+          SessionOptions options);
+  ~Session();
+
+  // One training step: the next batch, forward on the copies, loss, backward, optimizer step.
+  StepRecord step();
+  // Back to step 0: fresh model, optimizer and batch order.
+  void reset();
+
+  int64_t steps_done() const { return steps_done_; }
+  Model& model() { return *model_; }
+  const SessionOptions& options() const { return options_; }
+  const data::Dataset& dataset() const { return *dataset_; }
+
+ private:
+  struct Recorder;
+  void build();
+
+  ModelFactory make_model_;
+  std::shared_ptr<const data::Dataset> dataset_;
+  SessionOptions options_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<ModelReplicas> replicas_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<data::BatchLoader> loader_;
+  std::shared_ptr<Recorder> recorder_;
+  int64_t steps_done_ = 0;
+};
+
+// The divergence of LayerStats from its copies and synchronized statistics.
+double divergence(const LayerStats& stats, double eps);
+// BatchNorm's default eps, which the recorded divergence uses (events do not carry the layer's).
+constexpr double kDivergenceEps = 1e-5;
+// An observer's event as plain vectors, with its divergence.
+LayerStats to_layer_stats(const nn::SyncEvent& event);
+
+}  // namespace replicascope::engine

@@ -1,0 +1,103 @@
+// The run database: one SQLite file per training run (WAL mode, versioned schema), written one
+// step per transaction, so that a killed run keeps every step it finished. Per-channel
+// statistics live in the file, not in memory.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace replicascope::engine {
+struct StepRecord;
+}
+
+namespace replicascope::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr int kSchemaVersion = 1;
+// In the copy column: the synchronized statistics and the running ones, beside copies 0, 1, ...
+constexpr int kSynchronizedCopy = -1;
+constexpr int kRunningCopy = -2;
+
+using Metadata = std::map<std::string, std::string>;
+
+// A 64-bit FNV-1a hash of a file's bytes, as 16 hex digits (for the run's metadata).
+std::string file_hash(const std::string& path);
+
+// Writes a new run. Refuses an existing file: runs are never overwritten.
+class RunWriter {
+ public:
+  RunWriter(const std::string& path, const Metadata& metadata);
+  ~RunWriter();
+  RunWriter(const RunWriter&) = delete;
+  RunWriter& operator=(const RunWriter&) = delete;
+  void append(const engine::StepRecord& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Statements;
+  int64_t layer_id(const std::string& name);
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<Statements> statements_;
+  std::map<std::string, int64_t> layer_ids_;
+};
+
+struct StepRow {
+  int64_t step = 0, epoch = 0;
+  double loss = 0, accuracy = 0, seconds = 0;
+};
+
+// One value in tidy form.
+struct StatRow {
+  int64_t step = 0;
+  std::string layer;
+  int64_t sync_point = 0;
+  int copy = 0;  // 0, 1, ..., kSynchronizedCopy or kRunningCopy
+  int64_t channel = 0;
+  std::string statistic;  // "mean" or "var"
+  double value = 0;
+};
+
+// "0", "1", ..., "synchronized", "running".
+std::string copy_label(int copy);
+
+struct StatFilter {
+  std::string layer;  // empty: every layer
+  int64_t first_channel = 0, last_channel = INT64_MAX;
+  std::string statistic;  // empty: mean and var
+};
+
+// Opens a run read-only (a finished one, or one still being written).
+class RunReader {
+ public:
+  explicit RunReader(const std::string& path);
+  ~RunReader();
+  RunReader(const RunReader&) = delete;
+  RunReader& operator=(const RunReader&) = delete;
+
+  Metadata metadata() const;
+  std::vector<StepRow> steps() const;
+  std::vector<std::string> layers() const;
+  // Every value that matches, ordered by step, layer, sync point, copy, channel.
+  void for_each_stat(const StatFilter& filter, const std::function<void(const StatRow&)>& fn) const;
+  // Divergence per step (the largest over the layer's sync points) of one layer.
+  std::vector<std::pair<int64_t, double>> divergence(const std::string& layer) const;
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace replicascope::store

@@ -1,0 +1,40 @@
+#include "replicascope/atomic_write.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope {
+
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string& temporary)>& write) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) {
+    throw std::runtime_error("cannot write '" + path + "': no folder '" + folder.string() + "'");
+  }
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw std::runtime_error("cannot write '" + path + "': the folder '" + folder.string() +
+                             "' is not writable");
+  }
+  const std::string temporary = path + ".partial-" + std::to_string(::getpid());
+  try {
+    write(temporary);
+  } catch (...) {
+    fs::remove(temporary, error);
+    throw std::runtime_error("cannot write '" + path +
+                             "': " + sync::describe(std::current_exception()));
+  }
+  fs::rename(temporary, target, error);
+  if (error) {
+    fs::remove(temporary, error);
+    throw std::runtime_error("cannot write '" + path + "': " + error.message());
+  }
+}
+
+}  // namespace replicascope

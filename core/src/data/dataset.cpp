@@ -1,0 +1,87 @@
+#include "replicascope/data/dataset.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace replicascope::data {
+
+Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes)
+    : name_(std::move(name)), labels_(std::move(labels)), classes_(classes) {
+  if (images.dim() != 4 || labels_.dim() != 1 || images.size(0) != labels_.size(0)) {
+    throw DataError("dataset '" + name_ + "': expected images [N, C, H, W] and labels [N]");
+  }
+  if (images.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
+  auto values = images.to(torch::kFloat);
+  mean_ = values.mean().item<double>();
+  std_ = std::max(values.std().item<double>(), 1e-12);
+  images_ = ((values - mean_) / std_).contiguous();
+}
+
+std::vector<int64_t> Dataset::sample_shape() const {
+  return {images_.size(1), images_.size(2), images_.size(3)};
+}
+
+Batch Dataset::get(const torch::Tensor& indices) const {
+  return {images_.index_select(0, indices), labels_.index_select(0, indices)};
+}
+
+std::unique_ptr<Dataset> make_synthetic(const std::vector<int64_t>& sample_shape, int64_t classes,
+                                        int64_t count, uint64_t seed) {
+  if (sample_shape.size() != 3 || classes < 1 || count < 1) {
+    throw DataError("synthetic data: expected a C,H,W shape, at least one class and one sample");
+  }
+  auto generator = at::detail::createCPUGenerator(seed);
+  std::vector<int64_t> pattern_shape{classes};
+  pattern_shape.insert(pattern_shape.end(), sample_shape.begin(), sample_shape.end());
+  std::vector<int64_t> image_shape{count};
+  image_shape.insert(image_shape.end(), sample_shape.begin(), sample_shape.end());
+  const auto patterns = torch::randn(pattern_shape, generator);
+  auto labels = torch::randint(classes, {count}, generator, torch::kLong);
+  auto images = patterns.index_select(0, labels) + 1.5 * torch::randn(image_shape, generator);
+  return std::make_unique<Dataset>("synthetic", images, labels, classes);
+}
+
+std::optional<IdxPaths> installed_fashion_mnist() {
+  const std::string dir = "/usr/share/datasets/fashion-mnist/";
+  IdxPaths paths{dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz"};
+  std::error_code error;
+  if (std::filesystem::exists(paths.images, error) &&
+      std::filesystem::exists(paths.labels, error)) {
+    return paths;
+  }
+  return std::nullopt;
+}
+
+BatchLoader::BatchLoader(const Dataset& dataset, int64_t batch_size, uint64_t seed)
+    : dataset_(dataset), batch_size_(batch_size), seed_(seed) {
+  if (batch_size < 1 || batch_size > dataset.size()) {
+    throw DataError("batch size " + std::to_string(batch_size) + ": expected 1 to " +
+                    std::to_string(dataset.size()) + " (the samples in '" + dataset.name() + "')");
+  }
+  shuffle();
+}
+
+void BatchLoader::shuffle() {
+  order_ = torch::randperm(dataset_.size(),
+                           at::detail::createCPUGenerator(seed_ * 1000003 + epoch_), torch::kLong);
+  position_ = 0;
+}
+
+Batch BatchLoader::next() {
+  if (position_ + batch_size_ > dataset_.size()) {
+    ++epoch_;
+    shuffle();
+  }
+  auto indices = order_.narrow(0, position_, batch_size_);
+  position_ += batch_size_;
+  return dataset_.get(indices);
+}
+
+void BatchLoader::reset() {
+  epoch_ = 0;
+  shuffle();
+}
+
+}  // namespace replicascope::data

@@ -1,0 +1,146 @@
+#include "replicascope/engine/session.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+
+namespace replicascope::engine {
+namespace {
+
+std::vector<double> values(const torch::Tensor& t) {
+  if (!t.defined()) return {};
+  const auto d = t.to(torch::kCPU, torch::kDouble).contiguous();
+  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(Model& model,
+                                                        const SessionOptions& options) {
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : model.named_parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  if (options.optimizer == OptimizerKind::kAdam) {
+    return std::make_unique<torch::optim::Adam>(
+        params,
+        torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(options.learning_rate)
+                                                         .momentum(options.momentum)
+                                                         .weight_decay(options.weight_decay));
+}
+
+}  // namespace
+
+// Collects the sync events of one step. on_sync runs on the master copy's thread inside the
+// rendezvous, with the other copies waiting, so it only keeps the event; the conversion to
+// LayerStats happens after the step.
+struct Session::Recorder : nn::StatsObserver {
+  std::mutex mutex;
+  std::vector<nn::SyncEvent> events;
+  void on_sync(const nn::SyncEvent& event) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    events.push_back(event);
+  }
+  std::vector<LayerStats> take() {
+    std::vector<nn::SyncEvent> taken;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      taken.swap(events);
+    }
+    std::vector<LayerStats> out;
+    out.reserve(taken.size());
+    for (const auto& event : taken) out.push_back(to_layer_stats(event));
+    return out;
+  }
+};
+
+LayerStats to_layer_stats(const nn::SyncEvent& event) {
+  LayerStats out;
+  out.layer = event.layer;
+  out.sync_point = event.sync_point;
+  out.count = event.count;
+  for (const auto& copy : event.copies) {
+    out.copies.push_back({copy.copy_id, copy.count, values(copy.mean), values(copy.var)});
+  }
+  out.mean = values(event.mean);
+  out.var = values(event.var);
+  out.running_mean = values(event.running_mean);
+  out.running_var = values(event.running_var);
+  out.divergence = divergence(out, kDivergenceEps);
+  return out;
+}
+
+double divergence(const LayerStats& stats, double eps) {
+  double worst = 0;
+  for (const auto& copy : stats.copies) {
+    if (copy.count == 0) continue;
+    for (size_t c = 0; c < stats.mean.size() && c < copy.mean.size(); ++c) {
+      worst =
+          std::max(worst, std::abs(copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + eps));
+    }
+  }
+  return worst;
+}
+
+Session::Session(ModelFactory make_model, std::shared_ptr<const data::Dataset> dataset,
+                 SessionOptions options)
+    : make_model_(std::move(make_model)),
+      dataset_(std::move(dataset)),
+      options_(std::move(options)) {
+  if (!make_model_ || !dataset_) throw std::invalid_argument("Session: expected a model and data");
+  if (options_.devices.empty())
+    throw std::invalid_argument("Session: expected at least one device");
+  if (options_.batch_size < static_cast<int64_t>(options_.devices.size())) {
+    throw std::invalid_argument("Session: a batch of " + std::to_string(options_.batch_size) +
+                                " cannot feed " + std::to_string(options_.devices.size()) +
+                                " copies; expected at least one sample per copy");
+  }
+  build();
+}
+
+Session::~Session() = default;
+
+void Session::build() {
+  torch::manual_seed(options_.seed);
+  replicas_.reset();
+  model_ = make_model_(options_.synchronized);
+  model_->train(true);
+  recorder_ = std::make_shared<Recorder>();
+  model_->set_stats_observer(options_.record_statistics ? recorder_ : nullptr);
+  replicas_ = model_->replicate(options_.devices);
+  optimizer_ = make_optimizer(*model_, options_);
+  loader_ = std::make_unique<data::BatchLoader>(*dataset_, options_.batch_size, options_.seed);
+  steps_done_ = 0;
+}
+
+void Session::reset() {
+  build();
+}
+
+StepRecord Session::step() {
+  const auto start = std::chrono::steady_clock::now();
+  auto batch = loader_->next();
+  optimizer_->zero_grad();
+  const auto output = data_parallel_forward(*replicas_, batch.images);
+  const auto labels = batch.labels.to(output.device());
+  torch::Tensor loss;
+  if (options_.loss == LossKind::kMse) {
+    loss = torch::mse_loss(output, torch::one_hot(labels, output.size(1)).to(output.dtype()));
+  } else {
+    loss = torch::cross_entropy_loss(output, labels);
+  }
+  loss.backward();
+  optimizer_->step();
+  StepRecord record;
+  record.step = ++steps_done_;
+  record.epoch = loader_->epoch();
+  record.loss = loss.item<double>();
+  record.accuracy = output.argmax(1).eq(labels).to(torch::kDouble).mean().item<double>();
+  record.layers = recorder_->take();
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return record;
+}
+
+}  // namespace replicascope::engine

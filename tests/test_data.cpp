@@ -1,0 +1,158 @@
+// Dataset readers against small hand-made files, each malformed case included, and the loader.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "replicascope/data/dataset.h"
+#include "test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using replicascope::data::DataError;
+using replicascope::testing::expect_throw_containing;
+
+class DataFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("replicascope_data_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::vector<uint8_t>& bytes, bool gzip = false) {
+    const auto path = (dir_ / name).string();
+    if (gzip) {
+      gzFile f = gzopen(path.c_str(), "wb");
+      gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+      gzclose(f);
+    } else {
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+    return path;
+  }
+  static void put32(std::vector<uint8_t>& out, uint32_t v) {
+    for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<uint8_t>(v >> shift));
+  }
+  // n images of 2x3 with pixel values i*10 + k.
+  static std::vector<uint8_t> idx_images(uint32_t n, uint32_t magic = 0x803, size_t drop = 0) {
+    std::vector<uint8_t> out;
+    put32(out, magic);
+    put32(out, n);
+    put32(out, 2);
+    put32(out, 3);
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint8_t k = 0; k < 6; ++k) out.push_back(static_cast<uint8_t>(i * 10 + k));
+    out.resize(out.size() - drop);
+    return out;
+  }
+  static std::vector<uint8_t> idx_labels(std::vector<uint8_t> labels, uint32_t magic = 0x801) {
+    std::vector<uint8_t> out;
+    put32(out, magic);
+    put32(out, static_cast<uint32_t>(labels.size()));
+    out.insert(out.end(), labels.begin(), labels.end());
+    return out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(DataFiles, IdxPlainAndGzippedGiveTheSameData) {
+  const auto plain =
+      replicascope::data::load_idx(write("i", idx_images(4)), write("l", idx_labels({3, 1, 4, 1})));
+  const auto gz = replicascope::data::load_idx(write("i.gz", idx_images(4), true),
+                                               write("l.gz", idx_labels({3, 1, 4, 1}), true));
+  ASSERT_EQ(plain->size(), 4);
+  EXPECT_EQ(plain->sample_shape(), (std::vector<int64_t>{1, 2, 3}));
+  const auto a = plain->get(torch::arange(4)), b = gz->get(torch::arange(4));
+  EXPECT_TRUE(a.images.equal(b.images));
+  EXPECT_TRUE(a.labels.equal(torch::tensor({3, 1, 4, 1}, torch::kLong)));
+  // Normalized over the set; values keep their order and spacing.
+  EXPECT_NEAR(a.images.mean().item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(a.images.std().item<double>(), 1.0, 1e-5);
+  EXPECT_NEAR(plain->mean(), (0 + 35) / 2.0 / 255.0, 1e-6);  // pixels 0..35 in steps of 1 or 5
+}
+
+TEST_F(DataFiles, IdxMalformedFilesAreClearErrors) {
+  const auto labels = write("l", idx_labels({1, 2, 3}));
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx(write("i", idx_images(3, 0x0803 + 1)), labels); },
+      "bad magic number 0x00000804, expected 0x00000803");
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx(write("i", idx_images(3, 0x803, 5)), labels); },
+      "truncated: the header promises 18 values, the file holds 13");
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx(write("i", idx_images(2)), labels); },
+      "holds 2 images but");
+  expect_throw_containing<DataError>(
+      [&] {
+        replicascope::data::load_idx(write("i", idx_images(3)), write("l", idx_labels({1, 12, 3})));
+      },
+      "a label of 12, expected 0 to 9");
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx((dir_ / "missing").string(), labels); }, "no such file");
+  expect_throw_containing<DataError>(
+      [&] {
+        replicascope::data::load_idx(write("i", {1, 2}), labels);
+      },
+      "too short");
+  auto gz = idx_images(3);
+  const auto path = write("broken.gz", gz, true);
+  auto bytes = std::vector<char>(fs::file_size(path));
+  std::ifstream(path, std::ios::binary).read(bytes.data(), bytes.size());
+  bytes.resize(bytes.size() - 12);  // cut the gzip stream short
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+  EXPECT_THROW(replicascope::data::load_idx(path, labels), DataError);
+}
+
+TEST_F(DataFiles, Cifar10RecordsAndErrors) {
+  std::vector<uint8_t> records;
+  for (uint8_t label : {7, 2}) {
+    records.push_back(label);
+    for (int i = 0; i < 3 * 32 * 32; ++i) records.push_back(static_cast<uint8_t>(i % 251));
+  }
+  const auto data =
+      replicascope::data::load_cifar10({write("b1.bin", records), write("b2.bin", records)});
+  EXPECT_EQ(data->size(), 4);
+  EXPECT_EQ(data->sample_shape(), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_TRUE(data->get(torch::arange(4)).labels.equal(torch::tensor({7, 2, 7, 2}, torch::kLong)));
+  auto short_file = records;
+  short_file.pop_back();
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_cifar10({write("s.bin", short_file)}); },
+      "expected a whole number of CIFAR-10 records of 3073 bytes");
+  records[0] = 10;
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_cifar10({write("l.bin", records)}); }, "a label of 10");
+}
+
+TEST(BatchLoader, SameSeedSameBatchesNewOrderEachEpoch) {
+  const auto data = replicascope::data::make_synthetic({1, 4, 4}, 3, 10, 5);
+  replicascope::data::BatchLoader a(*data, 4, 9), b(*data, 4, 9), c(*data, 4, 10);
+  const auto first = a.next();
+  EXPECT_TRUE(first.images.equal(b.next().images));
+  EXPECT_FALSE(first.images.equal(c.next().images));
+  a.next();
+  EXPECT_EQ(a.epoch(), 0);
+  const auto third = a.next();  // 10 samples: two batches of 4, then a new epoch
+  EXPECT_EQ(a.epoch(), 1);
+  EXPECT_EQ(third.images.size(0), 4);
+  a.reset();
+  EXPECT_TRUE(a.next().images.equal(first.images));
+  expect_throw_containing<DataError>([&] { replicascope::data::BatchLoader(*data, 11, 0); },
+                                     "batch size 11: expected 1 to 10");
+}
+
+TEST(Datasets, InstalledFashionMnistLoads) {
+  const auto paths = replicascope::data::installed_fashion_mnist();
+  if (!paths) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const auto data = replicascope::data::load_idx(paths->images, paths->labels);
+  EXPECT_EQ(data->size(), 60000);
+  EXPECT_EQ(data->sample_shape(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(data->classes(), 10);
+}
+
+}  // namespace
