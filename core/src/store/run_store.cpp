@@ -153,7 +153,10 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata) : path_(
     exec(db_, path, kSchema);
     exec(db_, path, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     Statement meta(db_, path, "INSERT INTO meta VALUES(?,?)");
-    for (const auto& [key, value] : metadata) meta.bind(1, key).bind(2, value).run();
+    auto all = metadata;
+    all["schema_version"] = std::to_string(kSchemaVersion);
+    all["sqlite"] = sqlite3_libversion();
+    for (const auto& [key, value] : all) meta.bind(1, key).bind(2, value).run();
     exec(db_, path, "COMMIT");
     statements_ = std::make_unique<Statements>(db_, path);
   } catch (...) {
