@@ -114,8 +114,7 @@ TEST(ScriptedModel, DescribesItsModulesAndSynchronizedLayers) {
   EXPECT_EQ(synchronized, (std::vector<std::string>{"bn", "bn_plain", "bn_average"}));
   EXPECT_EQ(model->sync_layers().size(), 3u);
 
-  auto plain =
-      ScriptedModel::load(fixture("reused_bn.pt"), ScriptedModelOptions().synchronize(false));
+  auto plain = ScriptedModel::load(fixture("reused_bn.pt"), ScriptedModelOptions().convert(false));
   for (const auto& m : plain->modules()) EXPECT_FALSE(m.synchronized) << m.name;
   // The same parameters, by name and value.
   const auto a = model->named_parameters(), b = plain->named_parameters();
@@ -168,9 +167,39 @@ TEST(ScriptedModel, ObserverSetAfterReplicationIsUsed) {
   EXPECT_EQ(log->counts["layers.1"], 6);
 }
 
+// Per-copy BatchNorm through the library's layer (observed) equals PyTorch's own BatchNorm under
+// plain data parallelism: outputs, gradients, and running statistics from copy 0's batch.
+TEST(ScriptedModel, ObservedPerCopyModeEqualsPlainDataParallelBatchNorm) {
+  auto observed =
+      ScriptedModel::load(fixture("reused_bn.pt"), ScriptedModelOptions().synchronize(false));
+  auto plain = ScriptedModel::load(fixture("reused_bn.pt"), ScriptedModelOptions().convert(false));
+  auto log = std::make_shared<EventLog>();
+  observed->set_stats_observer(log);
+  observed->train(true);
+  plain->train(true);
+  auto a = observed->replicate(cpu_copies(3)), b = plain->replicate(cpu_copies(3));
+  for (int step = 0; step < 2; ++step) {
+    const auto x = torch::randn({9, 3, 5, 5});
+    const auto out_a = replicascope::data_parallel_forward(*a, x, {4, 3, 2});
+    const auto out_b = replicascope::data_parallel_forward(*b, x, {4, 3, 2});
+    EXPECT_TENSOR_NEAR(out_a, out_b, 1e-5, "per-copy output");
+    out_a.sum().backward();
+    out_b.sum().backward();
+  }
+  const auto pa = observed->named_parameters(), pb = plain->named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TENSOR_NEAR(pa[i].second.grad(), pb[i].second.grad(), 1e-4, pa[i].first);
+  }
+  const auto ba = observed->named_buffers(), bb = plain->named_buffers();
+  for (size_t i = 0; i < ba.size(); ++i)
+    EXPECT_TENSOR_NEAR(ba[i].second, bb[i].second, 1e-5, ba[i].first);
+  EXPECT_EQ(log->sync_points["bn"], (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(log->counts["bn"], 9 * 5 * 5);  // the observer sees the whole batch
+}
+
 TEST(ScriptedModel, EmptyCopiesTakePartWithNoSamples) {
   auto model = ScriptedModel::load(fixture("mlp.pt"));
-  auto plain = ScriptedModel::load(fixture("mlp.pt"), ScriptedModelOptions().synchronize(false));
+  auto plain = ScriptedModel::load(fixture("mlp.pt"), ScriptedModelOptions().convert(false));
   model->train(true);
   plain->train(true);
   auto replicas = model->replicate(cpu_copies(4));

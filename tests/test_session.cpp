@@ -77,6 +77,7 @@ TEST(Session, SynchronizedAndPerCopyAgreeAtOneCopyAndDifferAtFour) {
     for (int i = 0; i < 3; ++i) {
       const auto s = sync.step(), u = local.step();
       largest = std::max(largest, std::abs(s.loss - u.loss));
+      EXPECT_EQ(u.layers.size(), 3u) << "per-copy runs are observed too";
       for (const auto& layer : s.layers) divergence = std::max(divergence, layer.divergence);
     }
     if (copies == 1) {
@@ -87,6 +88,21 @@ TEST(Session, SynchronizedAndPerCopyAgreeAtOneCopyAndDifferAtFour) {
       EXPECT_GT(divergence, 0.05);
     }
   }
+}
+
+TEST(Session, RunStopsWhenToldAndCarriesOn) {
+  engine::Session session(engine::demo_model(), demo_data(), options(2, true));
+  std::atomic<bool> stop{false};
+  std::vector<int64_t> seen;
+  const auto ran = session.run(stop, 100, [&](const engine::StepRecord& r) {
+    seen.push_back(r.step);
+    if (r.step == 3) stop = true;  // a pause requested while step 3 ran
+  });
+  EXPECT_EQ(ran, 3);
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3}));
+  stop = false;
+  EXPECT_EQ(session.run(stop, 2, nullptr), 2);
+  EXPECT_EQ(session.steps_done(), 5);
 }
 
 TEST(Session, RefusesABatchSmallerThanTheCopies) {

@@ -125,7 +125,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   verify_tolerances(options.dtype);  // refuses other dtypes before any work
 
   const auto device = options.devices.front();
-  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().synchronize(false));
+  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().convert(false));
   auto synced = ScriptedModel::load(model_path);
   if (!device.is_cpu()) reference->module().to(device);
   reference->train(true);

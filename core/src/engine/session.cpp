@@ -119,6 +119,17 @@ void Session::reset() {
   build();
 }
 
+int64_t Session::run(const std::atomic<bool>& stop, int64_t max_steps,
+                     const std::function<void(const StepRecord&)>& on_step) {
+  int64_t done = 0;
+  while (done < max_steps && !stop.load()) {
+    const auto record = step();
+    ++done;
+    if (on_step) on_step(record);
+  }
+  return done;
+}
+
 StepRecord Session::step() {
   const auto start = std::chrono::steady_clock::now();
   auto batch = loader_->next();

@@ -17,7 +17,8 @@ NamedTensors named(const List& list) {
   return out;
 }
 
-std::vector<ModelModule> describe_modules(const torch::jit::Module& module, bool synchronized) {
+std::vector<ModelModule> describe_modules(const torch::jit::Module& module, bool converted,
+                                          bool synchronized) {
   std::vector<ModelModule> out;
   for (const auto& info : script::inspect(module)) {
     ModelModule m;
@@ -27,8 +28,8 @@ std::vector<ModelModule> describe_modules(const torch::jit::Module& module, bool
     m.depth = info.depth;
     m.own_parameter_count = info.own_parameter_count;
     m.subtree_parameter_count = info.subtree_parameter_count;
-    m.synchronized = synchronized && info.batch_norm.has_value();
-    m.receives_callbacks = m.synchronized;
+    m.synchronized = converted && synchronized && info.batch_norm.has_value();
+    m.receives_callbacks = converted && info.batch_norm.has_value();
     out.push_back(std::move(m));
   }
   return out;
@@ -42,8 +43,13 @@ ScriptedModel::ScriptedModel(torch::jit::Module loaded, std::string source,
       module_(script::detail::detached_clone(plain_)),
       source_(std::move(source)),
       options_(options) {
-  if (options_.synchronize()) layers_ = script::detail::convert_batchnorms(module_);
-  modules_ = describe_modules(module_, options_.synchronize());
+  if (options_.convert()) {
+    layers_ = script::detail::convert_batchnorms(module_);
+    for (const auto& layer : layers_) {
+      layer->layer().options.synchronize_copies(options_.synchronize());
+    }
+  }
+  modules_ = describe_modules(module_, options_.convert(), options_.synchronize());
 }
 
 ScriptedModel::~ScriptedModel() = default;

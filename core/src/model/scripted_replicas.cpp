@@ -72,8 +72,8 @@ void ScriptedReplicas::replicate_layers() {
   layers_.clear();
   lists_.clear();
   for (auto& copy : copies_) {
-    layers_.push_back(model_.synchronized() ? script::detail::attach_layers(copy, origin_layers)
-                                            : SyncLayers{});
+    layers_.push_back(model_.converted() ? script::detail::attach_layers(copy, origin_layers)
+                                         : SyncLayers{});
     lists_.push_back(module_list(copy, layers_.back()));
   }
   contexts_ = execute_replication_callbacks(lists_, module_list(model_.module(), origin_layers));

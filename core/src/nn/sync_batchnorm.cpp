@@ -119,11 +119,12 @@ void SynchronizedBatchNormBase::data_parallel_replicate(CallbackContext& ctx, in
   config->running_var = owner->running_var;
   config->num_batches_tracked = owner->num_batches_tracked;
   config->observer = observer_;
-  config->synchronized = true;
+  config->synchronized = options.synchronize_copies();
   replica->master = std::make_shared<detail::Master>(
       layer_name_,
       [config](std::vector<detail::SyncMessage>& messages, int64_t sync_point) {
-        return detail::reduce(messages, *config, sync_point);
+        return config->synchronized ? detail::reduce(messages, *config, sync_point)
+                                    : detail::reduce_per_copy(messages, *config, sync_point);
       },
       options.timeout().value_or(sync::default_timeout()));
   ctx.put(kMasterKey, replica->master);

@@ -58,6 +58,12 @@ struct ReduceConfig {
 std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceConfig& config,
                                int64_t sync_point);
 
+// SynchronizedBatchNormOptions::synchronize_copies off: each copy's own statistics (a reduction
+// of its message alone), running statistics from copy 0, and the observer told about all copies
+// with the statistics over all of them.
+std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
+                                        const ReduceConfig& config, int64_t sync_point);
+
 // What the backward of one copy needs; shared by the copy's two autograd nodes.
 struct BackwardState {
   torch::autograd::SavedVariable input;

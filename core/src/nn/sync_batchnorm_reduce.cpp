@@ -133,4 +133,24 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
   return results;
 }
 
+std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
+                                        const ReduceConfig& config, int64_t sync_point) {
+  std::vector<SyncResult> results;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    ReduceConfig own = config;
+    own.observer = nullptr;
+    own.update_running = config.update_running && i == 0;
+    std::vector<SyncMessage> one{messages[i]};
+    results.push_back(reduce(one, own, sync_point).front());
+  }
+  if (config.observer) {
+    std::vector<kernels::Moments> parts;
+    for (const auto& message : messages) parts.push_back(message.moments);
+    const auto merged = kernels::merge_moments(parts, messages.front().device);
+    notify_observer(config, messages, merged, variance_and_invstd(merged, config).first,
+                    sync_point);
+  }
+  return results;
+}
+
 }  // namespace replicascope::nn::detail

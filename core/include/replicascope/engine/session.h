@@ -4,6 +4,7 @@
 
 #include <torch/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,6 +77,11 @@ class Session {
 
   // One training step: the next batch, forward on the copies, loss, backward, optimizer step.
   StepRecord step();
+  // Steps until `stop` is set (from any thread: that is how a caller pauses) or `max_steps`
+  // steps ran, calling on_step with each record; the step in progress when `stop` is set
+  // finishes. Returns the steps run. A later run() carries on where this one stopped.
+  int64_t run(const std::atomic<bool>& stop, int64_t max_steps,
+              const std::function<void(const StepRecord&)>& on_step);
   // Back to step 0: fresh model, optimizer and batch order.
   void reset();
 

@@ -17,9 +17,13 @@ class SyncLayer;
 }
 
 struct ScriptedModelOptions {
-  // Convert BatchNorm to synchronized batch norm (the default). Off: BatchNorm stays PyTorch's,
-  // and each copy normalizes with its own batch, as plain data parallelism does.
+  // Reduce BatchNorm statistics over the copies (the default). Off: each copy normalizes with
+  // its own batch, as plain data parallelism does; with `convert` on, the copies' statistics
+  // are still observed (SynchronizedBatchNormOptions::synchronize_copies).
   TORCH_ARG(bool, synchronize) = true;
+  // Run BatchNorm through this library's layer (the default). Off: PyTorch's own BatchNorm,
+  // unsynchronized and unobserved (verify's reference).
+  TORCH_ARG(bool, convert) = true;
 };
 
 class ScriptedModel : public Model {
@@ -45,12 +49,13 @@ class ScriptedModel : public Model {
   void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
   const std::shared_ptr<nn::StatsObserver>& stats_observer() const { return observer_; }
 
-  bool synchronized() const { return options_.synchronize(); }
+  bool synchronized() const { return options_.convert() && options_.synchronize(); }
+  bool converted() const { return options_.convert(); }
   // The module that runs (converted when synchronized). Its BatchNorm forward calls this
   // library's operator: save() it, not this.
   torch::jit::Module& module() { return module_; }
   const torch::jit::Module& module() const { return module_; }
-  // The synchronized layers in module order (empty when not synchronized).
+  // The converted layers in module order (empty when not converted).
   const std::vector<std::shared_ptr<script::detail::SyncLayer>>& sync_layers() const {
     return layers_;
   }

@@ -35,6 +35,11 @@ struct SynchronizedBatchNormOptions {
   TORCH_ARG(bool, affine) = true;
   TORCH_ARG(bool, track_running_stats) = true;
   TORCH_ARG(EpsMode, eps_mode) = EpsMode::kAdd;
+  // Off: each copy normalizes with its own batch, as unsynchronized BatchNorm under data
+  // parallelism does (running statistics from copy 0's batch), while the copies still meet at
+  // each call so that an observer sees them all, beside what synchronization would have given.
+  // For comparing against synchronized training.
+  TORCH_ARG(bool, synchronize_copies) = true;
   // How long a copy waits at a sync point; unset: sync::default_timeout().
   TORCH_ARG(std::optional<std::chrono::milliseconds>, timeout) = std::nullopt;
 };
