@@ -20,7 +20,9 @@ namespace replicascope::cli {
 const char* const kDemoUsage =
     "usage: replicascope-cli demo [options]\n\n"
     "Trains the built-in demo CNN (BatchNorm2d and BatchNorm1d, 1x28x28 images, 10 classes) on\n"
-    "synthetic data with synchronized BatchNorm, and prints per step the loss, each copy's local\n"
+    "Fashion-MNIST (Debian's dataset-fashion-mnist; synthetic images when it is not installed,\n"
+    "or with --synthetic) with synchronized BatchNorm, and prints per step the loss, each copy's "
+    "local\n"
     "statistics at one layer beside the synchronized ones, and per layer how far the copies'\n"
     "local means are from the synchronized mean (in synchronized standard deviations): what\n"
     "unsynchronized BatchNorm would have normalized with instead.\n\n"
@@ -31,7 +33,8 @@ const char* const kDemoUsage =
     "  --lr X           SGD learning rate, momentum 0.9 (default 0.05)\n"
     "  --seed N         random seed for weights and data (default 0)\n"
     "  --layer NAME     the layer whose per-copy table is printed (default features.1)\n"
-    "  --channels N     channels shown in that table (default 3)\n";
+    "  --channels N     channels shown in that table (default 3)\n"
+    "  --synthetic      synthetic images instead of Fashion-MNIST\n";
 
 namespace {
 
@@ -57,7 +60,8 @@ void print_row(const std::string& label, int64_t count, const torch::Tensor& mea
 }  // namespace
 
 int run_demo(const std::vector<std::string>& raw) {
-  const Arguments args(raw, {"devices", "steps", "batch", "lr", "seed", "layer", "channels"}, {});
+  const Arguments args(raw, {"devices", "steps", "batch", "lr", "seed", "layer", "channels"},
+                       {"synthetic"});
   if (!args.positional().empty())
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const auto devices = parse_devices(args.get("devices", "cpu:4"));
@@ -88,12 +92,16 @@ int run_demo(const std::vector<std::string>& raw) {
   nn::set_stats_observer(*model, recorder);
   DataParallelWithCallback<models::DemoNetImpl> parallel(model.ptr(), devices);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
-  const auto data = data::make_synthetic({1, 28, 28}, 10, 4096, static_cast<uint64_t>(seed));
+  const auto fashion = args.has("synthetic") ? std::nullopt : data::installed_fashion_mnist();
+  const auto data = fashion
+                        ? data::load_idx(fashion->images, fashion->labels)
+                        : data::make_synthetic({1, 28, 28}, 10, 4096, static_cast<uint64_t>(seed));
   data::BatchLoader loader(*data, batch, static_cast<uint64_t>(seed));
 
-  std::printf("ReplicaScope demo: %lld steps, batch %lld over %s (%zu copies), synchronized BN\n",
-              static_cast<long long>(steps), static_cast<long long>(batch),
-              format_devices(devices).c_str(), devices.size());
+  std::printf(
+      "ReplicaScope demo: %lld steps, batch %lld over %s (%zu copies), synchronized BN, %s\n",
+      static_cast<long long>(steps), static_cast<long long>(batch), format_devices(devices).c_str(),
+      devices.size(), fashion ? "Fashion-MNIST" : "synthetic images");
   std::printf(
       "table: layer %s, per channel: local mean and var; divergence: max over copies and "
       "channels of |local mean - synced mean| / synced std\n\n",

@@ -1,5 +1,4 @@
 // replicascope-cli export: a recorded run as tidy CSV or JSON.
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -102,15 +101,7 @@ int run_export(const std::vector<std::string>& raw) {
 #endif
   const store::RunReader run(args.positional()[0]);
   const auto filter = filter_of(args);
-  if (!filter.layer.empty()) {
-    const auto layers = run.layers();
-    if (std::find(layers.begin(), layers.end(), filter.layer) == layers.end()) {
-      std::string known;
-      for (const auto& l : layers) known += (known.empty() ? "" : ", ") + l;
-      throw std::invalid_argument("--layer '" + filter.layer +
-                                  "' is not in the run (layers: " + known + ")");
-    }
-  }
+  if (!filter.layer.empty()) run.require_layer(filter.layer);
   if (args.has("csv")) store::write_csv(run, filter, args.get("csv", ""));
   if (args.has("json")) write_json(run, filter, args.get("json", ""));
 #ifdef REPLICASCOPE_HAVE_UI

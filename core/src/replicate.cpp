@@ -193,6 +193,22 @@ std::exception_ptr CopiesFailed::root_cause() const {
   return first;
 }
 
+std::vector<torch::Tensor> run_copy_steps(
+    const std::vector<torch::Device>& devices, const std::function<torch::Tensor(size_t)>& forward,
+    const std::function<void(size_t, std::exception_ptr)>& end_step) {
+  std::vector<torch::Tensor> outputs(devices.size());
+  run_copies(devices, [&](size_t i) {
+    try {
+      outputs[i] = forward(i);
+    } catch (...) {
+      end_step(i, std::current_exception());
+      throw;
+    }
+    end_step(i, nullptr);
+  });
+  return outputs;
+}
+
 void run_copies(const std::vector<torch::Device>& devices,
                 const std::function<void(size_t copy)>& work) {
   const size_t n = devices.size();

@@ -121,6 +121,12 @@ class CopiesFailed : public std::runtime_error {
 void run_copies(const std::vector<torch::Device>& devices,
                 const std::function<void(size_t copy)>& work);
 
+// One step of every copy, each on its own thread (run_copies): outputs[i] = forward(i), then, on
+// the same thread, end_step(i, error) with what forward threw (rethrown after) or null.
+std::vector<torch::Tensor> run_copy_steps(
+    const std::vector<torch::Device>& devices, const std::function<torch::Tensor(size_t)>& forward,
+    const std::function<void(size_t, std::exception_ptr)>& end_step);
+
 // Forward of copy i on inputs[i] for all copies, each on its own thread, ending each copy's step
 // on its callback modules. Outputs stay on their copy's device.
 template <class ModuleType>
@@ -133,17 +139,9 @@ std::vector<torch::Tensor> parallel_apply(const std::vector<std::shared_ptr<Modu
                                 std::to_string(inputs.size()) + " inputs and " +
                                 std::to_string(devices.size()) + " devices");
   }
-  std::vector<torch::Tensor> outputs(copies.size());
-  run_copies(devices, [&](size_t i) {
-    try {
-      outputs[i] = copies[i]->forward(inputs[i]);
-    } catch (...) {
-      end_copy_step(*copies[i], std::current_exception());
-      throw;
-    }
-    end_copy_step(*copies[i], nullptr);
-  });
-  return outputs;
+  return run_copy_steps(
+      devices, [&](size_t i) { return copies[i]->forward(inputs[i]); },
+      [&](size_t i, std::exception_ptr error) { end_copy_step(*copies[i], std::move(error)); });
 }
 
 }  // namespace replicascope

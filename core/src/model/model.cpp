@@ -61,16 +61,9 @@ torch::Tensor data_parallel_forward(ModelReplicas& replicas, const torch::Tensor
   const auto plan = plan_scatter(input, options);
   auto inputs = scatter(input, plan, /*dim=*/0);
   replicas.refresh();
-  std::vector<torch::Tensor> outputs(replicas.size());
-  run_copies(plan.devices, [&](size_t i) {
-    try {
-      outputs[i] = replicas.forward(i, inputs[i]);
-    } catch (...) {
-      replicas.end_step(i, std::current_exception());
-      throw;
-    }
-    replicas.end_step(i, nullptr);
-  });
+  const auto outputs = run_copy_steps(
+      plan.devices, [&](size_t i) { return replicas.forward(i, inputs[i]); },
+      [&](size_t i, std::exception_ptr error) { replicas.end_step(i, std::move(error)); });
   return gather(outputs, output_device.value_or(replicas.devices().front()), /*dim=*/0);
 }
 

@@ -260,6 +260,15 @@ std::vector<std::string> RunReader::layers() const {
   return out;
 }
 
+void RunReader::require_layer(const std::string& layer) const {
+  const auto names = layers();
+  if (std::find(names.begin(), names.end(), layer) != names.end()) return;
+  std::string known;
+  for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+  throw StoreError("layer '" + layer + "' is not in the run '" + path_ + "' (layers: " + known +
+                   ")");
+}
+
 void RunReader::for_each_stat(const StatFilter& filter,
                               const std::function<void(const StatRow&)>& fn) const {
   Statement s(db_, path_,

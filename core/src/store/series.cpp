@@ -1,6 +1,5 @@
 #include "replicascope/store/series.h"
 
-#include <algorithm>
 #include <map>
 
 namespace replicascope::store {
@@ -16,12 +15,7 @@ std::vector<Series> statistic_series(const RunReader& run, const std::string& la
   if (statistic != "mean" && statistic != "var") {
     throw StoreError("expected the statistic mean or var, got '" + statistic + "'");
   }
-  const auto layers = run.layers();
-  if (std::find(layers.begin(), layers.end(), layer) == layers.end()) {
-    std::string known;
-    for (const auto& l : layers) known += (known.empty() ? "" : ", ") + l;
-    throw StoreError("layer '" + layer + "' is not in the run (layers: " + known + ")");
-  }
+  run.require_layer(layer);
   // Copies in order, then synchronized (-1), then running (-2).
   auto rank = [](int copy) { return copy >= 0 ? copy : 1000000 - copy; };
   std::map<std::pair<int, int64_t>, Series> lines;

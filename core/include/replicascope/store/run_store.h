@@ -90,6 +90,8 @@ class RunReader {
   Metadata metadata() const;
   std::vector<StepRow> steps() const;
   std::vector<std::string> layers() const;
+  // Throws StoreError naming the run's layers if `layer` is not one of them.
+  void require_layer(const std::string& layer) const;
   // Every value that matches, ordered by step, layer, sync point, copy, channel.
   void for_each_stat(const StatFilter& filter, const std::function<void(const StatRow&)>& fn) const;
   // Divergence per step (the largest over the layer's sync points) of one layer.
