@@ -1,6 +1,5 @@
 // replicascope-cli export: a recorded run as tidy CSV or JSON.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/arguments.h"
@@ -76,12 +75,7 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter,
     json.key("value").value(r.value).end_object();
   });
   json.end_array().end_object();
-  write_atomically(path, [&](const std::string& temporary) {
-    std::ofstream out(temporary);
-    out << json.str() << "\n";
-    out.flush();
-    if (!out) throw std::runtime_error("write failed (disk full?)");
-  });
+  write_text_atomically(path, [&](std::ostream& out) { out << json.str() << "\n"; });
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "replicascope/sync/sync_error.h"
@@ -35,6 +36,16 @@ void write_atomically(const std::string& path,
     fs::remove(temporary, error);
     throw std::runtime_error("cannot write '" + path + "': " + error.message());
   }
+}
+
+void write_text_atomically(const std::string& path,
+                           const std::function<void(std::ostream& out)>& write) {
+  write_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
+    write(out);
+    out.flush();
+    if (!out) throw std::runtime_error("write failed (disk full?)");
+  });
 }
 
 }  // namespace replicascope

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 
 namespace replicascope {
@@ -12,5 +13,10 @@ namespace replicascope {
 // rename fails, or rethrows write()'s own error with that context.
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& temporary)>& write);
+
+// write_atomically for text: write(out) fills the file through a stream, and a stream that
+// failed (a full disk, say) is an error rather than a short file.
+void write_text_atomically(const std::string& path,
+                           const std::function<void(std::ostream& out)>& write);
 
 }  // namespace replicascope
