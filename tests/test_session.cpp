@@ -8,11 +8,14 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
+#include "replicascope/engine/breakpoints.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/store/export.h"
@@ -67,6 +70,54 @@ TEST(Session, SameSeedGivesTheSameStatistics) {
   EXPECT_EQ(a.steps_done(), 0);
   engine::Session c(engine::demo_model(), demo_data(), options(3, true));
   EXPECT_EQ(a.step().loss, c.step().loss);
+}
+
+// Pausing every copy at sync points changes nothing: the paused step equals an unpaused one.
+TEST(Session, BreakpointsPauseEveryCopyAndChangeNothing) {
+  engine::Session plain(engine::demo_model(), demo_data(), options(3, true));
+  const auto expected = plain.step();
+  ASSERT_EQ(expected.layers.size(), 3u);
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> hits;
+  std::vector<size_t> copies_at_hit;
+  auto gate = std::make_shared<engine::BreakpointGate>([&](const nn::SyncEvent& event) {
+    std::lock_guard<std::mutex> lock(mutex);
+    hits.push_back(event.layer);
+    copies_at_hit.push_back(event.copies.size());
+    cv.notify_all();
+  });
+  gate->set_breakpoints({expected.layers[0].layer});
+  engine::Session paused(engine::demo_model(), demo_data(), options(3, true));
+  paused.set_sync_listener(gate);
+  engine::StepRecord got;
+  std::thread stepper([&] {
+    gate->begin_step();
+    got = paused.step();
+  });
+  auto wait_for_hits = [&](size_t n) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return hits.size() >= n; });
+  };
+  ASSERT_TRUE(wait_for_hits(1));
+  EXPECT_TRUE(gate->paused());
+  gate->resume(engine::ResumeMode::kNextSyncPoint);  // stops again at the next layer
+  ASSERT_TRUE(wait_for_hits(2));
+  gate->resume(engine::ResumeMode::kEndOfBatch);
+  stepper.join();
+  EXPECT_EQ(hits, (std::vector<std::string>{expected.layers[0].layer, expected.layers[1].layer}));
+  EXPECT_EQ(copies_at_hit, (std::vector<size_t>{3, 3}));
+  EXPECT_EQ(got.loss, expected.loss);
+  ASSERT_EQ(got.layers.size(), expected.layers.size());
+  for (size_t l = 0; l < got.layers.size(); ++l) {
+    EXPECT_EQ(got.layers[l].mean, expected.layers[l].mean);
+    EXPECT_EQ(got.layers[l].running_var, expected.layers[l].running_var);
+  }
+  // Released, the gate pauses no more: a later step runs through.
+  gate->release();
+  paused.step();
+  EXPECT_EQ(hits.size(), 2u);
 }
 
 TEST(Session, SynchronizedAndPerCopyAgreeAtOneCopyAndDifferAtFour) {

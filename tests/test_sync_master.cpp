@@ -197,6 +197,30 @@ TEST(SyncMaster, TimeoutFailsTheStepAndNamesTheMissingCopy) {
   EXPECT_NE(what.find("copies 2"), std::string::npos) << what;
 }
 
+// A debugger pauses the master inside its reduction (the observer) for as long as the user
+// looks: the slaves must wait past their timeout instead of failing the step.
+TEST(SyncMaster, SlavesWaitPastTheTimeoutWhileTheMasterReduces) {
+  constexpr int n = 3;
+  auto master = std::make_shared<IntMaster>(
+      "paused",
+      [](std::vector<int>& messages, int64_t) {
+        std::this_thread::sleep_for(700ms);  // 3.5 timeouts
+        return std::vector<int>(messages.size(), 7);
+      },
+      200ms);
+  std::vector<rs::SlavePipe<int, int>> pipes(n);
+  for (int i = 1; i < n; ++i) pipes[i] = master->register_slave(i);
+  std::vector<int> results(n, 0);
+  auto errors = on_threads(n, [&](int copy) {
+    results[copy] = copy == 0 ? master->run_master(1) : pipes[copy].run_slave(1);
+    copy == 0 ? master->leave(0, nullptr) : pipes[copy].leave(nullptr);
+  });
+  for (int i = 0; i < n; ++i) {
+    EXPECT_FALSE(errors[i]) << "copy " << i << ": " << rs::describe(errors[i]);
+    EXPECT_EQ(results[i], 7) << "copy " << i;
+  }
+}
+
 TEST(SyncMaster, ReductionErrorReachesEveryCopy) {
   auto master =
       std::make_shared<IntMaster>("bad", [](std::vector<int>&, int64_t) -> std::vector<int> {

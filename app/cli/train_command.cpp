@@ -110,13 +110,6 @@ class Progress {
   clock::time_point start_ = clock::now();
 };
 
-std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return text;
-}
-
 }  // namespace
 
 int run_train(const std::vector<std::string>& raw) {
@@ -154,19 +147,7 @@ int run_train(const std::vector<std::string>& raw) {
 
   std::unique_ptr<store::RunWriter> run;
   if (args.has("run")) {
-    store::Metadata meta{{"model", model_path.empty() ? "demo" : model_path},
-                         {"model_hash", model_path.empty() ? "" : store::file_hash(model_path)},
-                         {"devices", format_devices(options.devices)},
-                         {"dataset", data_spec},
-                         {"batch", std::to_string(options.batch_size)},
-                         {"optimizer", optimizer},
-                         {"lr", std::to_string(options.learning_rate)},
-                         {"weight_decay", std::to_string(options.weight_decay)},
-                         {"loss", loss},
-                         {"seed", std::to_string(options.seed)},
-                         {"synchronized", options.synchronized ? "true" : "false"},
-                         {"libtorch", TORCH_VERSION},
-                         {"created", now_utc()}};
+    const auto meta = engine::run_metadata(options, model_path, data_spec);
     run = std::make_unique<store::RunWriter>(args.get("run", ""), meta);
   }
   std::fprintf(stderr, "training %s on %s (%s BatchNorm), %s, batch %lld, %lld steps\n",

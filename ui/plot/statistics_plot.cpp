@@ -19,10 +19,24 @@ QColor copy_colour(int copy) {
   return palette[copy % 8];
 }
 
-QPen pen_for(int copy) {
-  if (copy == store::kSynchronizedCopy) return QPen(Qt::black, 3.0);
-  if (copy == store::kRunningCopy) return QPen(QColor(90, 90, 90), 1.5, Qt::DashLine);
-  return QPen(copy_colour(copy), 1.2);
+}  // namespace
+
+QPen pen_for(int copy, bool faded) {
+  QPen pen;
+  if (copy == store::kSynchronizedCopy) {
+    pen = QPen(Qt::black, 3.0);
+  } else if (copy == store::kRunningCopy) {
+    pen = QPen(QColor(90, 90, 90), 1.5, Qt::DashLine);
+  } else {
+    pen = QPen(copy_colour(copy), 1.2);
+  }
+  if (faded) {
+    auto colour = pen.color();
+    colour.setAlpha(110);
+    pen.setColor(colour);
+    pen.setStyle(Qt::DashDotLine);
+  }
+  return pen;
 }
 
 QString legend_name(int copy) {
@@ -31,34 +45,53 @@ QString legend_name(int copy) {
   return QString("copy %1").arg(copy);
 }
 
-}  // namespace
-
-void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
-                     const PlotLabels& labels) {
+QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
   plot.clearGraphs();
   plot.plotLayout()->clear();
-  plot.plotLayout()->addElement(
-      0, 0, new QCPTextElement(&plot, labels.title, QFont("sans", 11, QFont::Bold)));
+  // Qt strokes wide and dashed polylines of thousands of points very slowly (minutes for the
+  // synchronized line over 10,000 steps); QCustomPlot's fast polylines draw them in
+  // milliseconds, with plainer joins.
+  plot.setPlottingHint(QCP::phFastPolylines, true);
+  auto* title = new QCPTextElement(&plot, labels.title, QFont("sans", 11, QFont::Bold));
+  plot.plotLayout()->addElement(0, 0, title);
   auto* axes = new QCPAxisRect(&plot);
   plot.plotLayout()->addElement(1, 0, axes);
   plot.xAxis = axes->axis(QCPAxis::atBottom);
   plot.yAxis = axes->axis(QCPAxis::atLeft);
-  plot.xAxis->setLabel("step");
+  plot.xAxis2 = axes->axis(QCPAxis::atTop);
+  plot.yAxis2 = axes->axis(QCPAxis::atRight);
+  plot.xAxis->setLabel(labels.x_axis);
+  // Steps and channels are whole numbers: ticks at 1, 2, 5, 10, ... times a power of ten.
+  QSharedPointer<QCPAxisTickerFixed> whole(new QCPAxisTickerFixed);
+  whole->setTickStep(1.0);
+  whole->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  plot.xAxis->setTicker(whole);
   plot.yAxis->setLabel(labels.y_axis);
   auto* legend = new QCPLegend;
   axes->insetLayout()->addElement(legend, Qt::AlignTop | Qt::AlignRight);
   legend->setLayer("legend");
   plot.legend = legend;
   legend->setVisible(true);
+  return title;
+}
+
+void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded,
+                const QString& legend_prefix) {
   std::set<int> named;
   for (const auto& s : series) {
     auto* graph = plot.addGraph(plot.xAxis, plot.yAxis);
     graph->setData(QVector<double>(s.steps.begin(), s.steps.end()),
                    QVector<double>(s.values.begin(), s.values.end()), /*alreadySorted=*/true);
-    graph->setPen(pen_for(s.copy));
-    graph->setName(legend_name(s.copy));
+    graph->setPen(pen_for(s.copy, faded));
+    graph->setName(legend_prefix + legend_name(s.copy));
     if (!named.insert(s.copy).second) graph->removeFromLegend();
   }
+}
+
+void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
+                     const PlotLabels& labels) {
+  prepare_plot(plot, labels);
+  add_series(plot, series);
   plot.rescaleAxes();
   plot.replot();
 }

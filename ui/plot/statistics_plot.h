@@ -3,6 +3,7 @@
 // too, for the CLI's exports.
 #pragma once
 
+#include <QPen>
 #include <QString>
 
 #include <vector>
@@ -10,16 +11,31 @@
 #include "replicascope/store/series.h"
 
 class QCustomPlot;
+class QCPTextElement;
 
 namespace replicascope::ui {
 
 struct PlotLabels {
-  QString title;   // "features.1: mean"
+  QString title;  // "features.1: mean"
+  QString x_axis = "step";
   QString y_axis;  // "mean"
 };
 
-// Replaces what `plot` shows with `series`. Copies get one colour each (every channel of a
-// copy the same colour); the legend names one line per copy.
+// Lays `plot` out once: a title above one axis rect whose legend sits inside, top right.
+// Returns the title element, to change its text later.
+QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels);
+
+// The line of a copy (or kSynchronizedCopy, kRunningCopy): a colour per copy, the synchronized
+// line black and bold, the running one grey and dashed. `faded` draws another run's line.
+QPen pen_for(int copy, bool faded = false);
+// "copy 2", "synchronized", "running".
+QString legend_name(int copy);
+
+// Adds one graph per series to a prepared plot; the legend names one line per copy.
+void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded = false,
+                const QString& legend_prefix = {});
+
+// Replaces what `plot` shows with `series`.
 void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
                      const PlotLabels& labels);
 

@@ -1,5 +1,11 @@
 #include "replicascope/engine/model_source.h"
 
+#include <torch/version.h>
+
+#include <ctime>
+
+#include "replicascope/devices.h"
+
 #include "replicascope/model/frontend_model.h"
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/models/demo_net.h"
@@ -24,6 +30,35 @@ ModelFactory scripted_model(const std::string& path) {
   return [path](bool synchronized) -> std::unique_ptr<Model> {
     return ScriptedModel::load(path, ScriptedModelOptions().synchronize(synchronized));
   };
+}
+
+namespace {
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+}  // namespace
+
+store::Metadata run_metadata(const SessionOptions& options, const std::string& model_path,
+                             const std::string& data_spec) {
+  const bool adam = options.optimizer == OptimizerKind::kAdam;
+  return {{"model", model_path.empty() ? "demo" : model_path},
+          {"model_hash", model_path.empty() ? "" : store::file_hash(model_path)},
+          {"devices", format_devices(options.devices)},
+          {"dataset", data_spec},
+          {"batch", std::to_string(options.batch_size)},
+          {"optimizer", adam ? "adam" : "sgd"},
+          {"lr", std::to_string(options.learning_rate)},
+          {"weight_decay", std::to_string(options.weight_decay)},
+          {"loss", options.loss == LossKind::kMse ? "mse" : "ce"},
+          {"seed", std::to_string(options.seed)},
+          {"synchronized", options.synchronized ? "true" : "false"},
+          {"libtorch", TORCH_VERSION},
+          {"created", now_utc()}};
 }
 
 }  // namespace replicascope::engine

@@ -39,9 +39,14 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(Model& model,
 struct Session::Recorder : nn::StatsObserver {
   std::mutex mutex;
   std::vector<nn::SyncEvent> events;
+  bool keep = true;
+  std::shared_ptr<nn::StatsObserver> listener;  // set between steps only
   void on_sync(const nn::SyncEvent& event) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    events.push_back(event);
+    if (keep) {
+      std::lock_guard<std::mutex> lock(mutex);
+      events.push_back(event);
+    }
+    if (listener) listener->on_sync(event);
   }
   std::vector<LayerStats> take() {
     std::vector<nn::SyncEvent> taken;
@@ -108,7 +113,9 @@ void Session::build() {
   model_ = make_model_(options_.synchronized);
   model_->train(true);
   recorder_ = std::make_shared<Recorder>();
-  model_->set_stats_observer(options_.record_statistics ? recorder_ : nullptr);
+  recorder_->keep = options_.record_statistics;
+  recorder_->listener = listener_;
+  model_->set_stats_observer(options_.record_statistics || listener_ ? recorder_ : nullptr);
   replicas_ = model_->replicate(options_.devices);
   optimizer_ = make_optimizer(*model_, options_);
   loader_ = std::make_unique<data::BatchLoader>(*dataset_, options_.batch_size, options_.seed);
@@ -117,6 +124,14 @@ void Session::build() {
 
 void Session::reset() {
   build();
+}
+
+void Session::set_sync_listener(std::shared_ptr<nn::StatsObserver> listener) {
+  listener_ = std::move(listener);
+  recorder_->listener = listener_;
+  // The observer is only installed when someone listens, so that nothing is computed otherwise.
+  // (Replicas refreshed after this report to the model's observer.)
+  model_->set_stats_observer(options_.record_statistics || listener_ ? recorder_ : nullptr);
 }
 
 int64_t Session::run(const std::atomic<bool>& stop, int64_t max_steps,

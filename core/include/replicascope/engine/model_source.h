@@ -4,6 +4,7 @@
 #include <string>
 
 #include "replicascope/engine/session.h"
+#include "replicascope/store/run_store.h"
 
 namespace replicascope::engine {
 
@@ -11,5 +12,10 @@ namespace replicascope::engine {
 ModelFactory demo_model(int64_t classes = 10);
 // A TorchScript file; loading errors (script::ModelLoadError) surface at the first call.
 ModelFactory scripted_model(const std::string& path);
+
+// A run's metadata: the model ("demo" for an empty path) and its hash, devices, data,
+// hyper-parameters, LibTorch version and the time it was created.
+store::Metadata run_metadata(const SessionOptions& options, const std::string& model_path,
+                             const std::string& data_spec);
 
 }  // namespace replicascope::engine

@@ -84,9 +84,15 @@ class Session {
               const std::function<void(const StepRecord&)>& on_step);
   // Back to step 0: fresh model, optimizer and batch order.
   void reset();
+  // Also told of every sync event, after it is recorded, on the master copy's thread inside the
+  // rendezvous with the other copies waiting: a debugger blocks there to pause every copy at a
+  // sync point. Kept across reset(); null clears it. Set it between steps only.
+  void set_sync_listener(std::shared_ptr<nn::StatsObserver> listener);
 
   int64_t steps_done() const { return steps_done_; }
   Model& model() { return *model_; }
+  // The copies the steps run on (their wiring is what the replication callbacks did).
+  const ModelReplicas& replicas() const { return *replicas_; }
   const SessionOptions& options() const { return options_; }
   const data::Dataset& dataset() const { return *dataset_; }
 
@@ -102,6 +108,7 @@ class Session {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<data::BatchLoader> loader_;
   std::shared_ptr<Recorder> recorder_;
+  std::shared_ptr<nn::StatsObserver> listener_;
   int64_t steps_done_ = 0;
 };
 

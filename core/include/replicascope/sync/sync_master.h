@@ -119,8 +119,15 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
       lock.unlock();
       // A slave waits half a timeout longer than the master, so that while the master is alive
       // its error, which names the missing copies, comes first.
-      auto result = results_[copy]->get(deadline + timeout / 2);  // throws the step's failure
-      if (result) return std::move(*result);
+      auto wait_until = deadline + timeout / 2;
+      for (;;) {
+        auto result = results_[copy]->get(wait_until);  // throws the step's failure
+        if (result) return std::move(*result);
+        // A master that is still reducing is alive: its observer may be a debugger paused at a
+        // breakpoint, which has no time limit.
+        if (!reducing_.load(std::memory_order_acquire)) break;
+        wait_until = Clock::now() + timeout;
+      }
       lock.lock();
       fail(copy, seq,
            "copy " + std::to_string(copy) + " timed out after " +
@@ -149,6 +156,12 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     lock.unlock();
 
     std::vector<Res> results;
+    // Cleared once the results are published (or the round failed), under the lock.
+    reducing_.store(true, std::memory_order_release);
+    struct ClearReducing {
+      std::atomic<bool>& flag;
+      ~ClearReducing() { flag.store(false, std::memory_order_release); }
+    } clear_reducing{reducing_};
     try {
       results = reduce_(messages, seq);
       if (static_cast<int>(results.size()) != n) {
@@ -254,6 +267,7 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::chrono::milliseconds timeout_;
+  std::atomic<bool> reducing_{false};  // the master is in reduce_ (and its observer)
   bool started_ = false;
   std::vector<int64_t> calls_;  // sync calls each copy made in this step
   std::vector<bool> left_;      // copies that have ended this step

@@ -1,0 +1,253 @@
+#include <qcustomplot.h>
+
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QSignalSpy>
+#include <QTest>
+#include <QTreeView>
+
+#include "engine/engine_controller.h"
+#include "plot/plot_tools.h"
+#include "replicascope/engine/model_source.h"
+#include "replicascope/store/run_store.h"
+#include "ui_tests.h"
+#include "widgets/breakpoint_panel.h"
+#include "widgets/main_window.h"
+#include "widgets/statistics_view.h"
+
+using namespace replicascope;
+using namespace replicascope::ui;
+
+namespace {
+
+constexpr int kWaitMs = 120000;
+
+SessionSpec demo_spec(int copies, int64_t batch) {
+  SessionSpec spec;
+  spec.devices = QString("cpu:%1").arg(copies);
+  spec.batch_size = batch;
+  spec.synthetic = true;
+  spec.seed = 3;
+  spec.runs_dir = temp_path("runs");
+  return spec;
+}
+
+ModelSnapshotPtr open_and_wait(EngineController& engine, const SessionSpec& spec) {
+  QSignalSpy opened(&engine, &EngineController::opened);
+  engine.open(spec);
+  if (!opened.wait(kWaitMs)) return nullptr;
+  return opened.takeFirst().at(0).value<ModelSnapshotPtr>();
+}
+
+std::vector<std::string> synchronized_layers(const ModelSnapshot& snapshot) {
+  std::vector<std::string> out;
+  for (const auto& m : snapshot.modules) {
+    if (m.synchronized) out.push_back(m.name);
+  }
+  return out;
+}
+
+StepRecordPtr step_and_wait(EngineController& engine) {
+  QSignalSpy stepped(&engine, &EngineController::stepped);
+  engine.step(1);
+  if (!stepped.wait(kWaitMs)) return nullptr;
+  return stepped.takeFirst().at(0).value<StepRecordPtr>();
+}
+
+}  // namespace
+
+void UiEngineTest::steppingUpdatesThePlots() {
+  MainWindow window;
+  window.configure("cpu:2", 16, /*synthetic=*/true, false);
+  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  window.open_demo();
+  QVERIFY(opened.wait(kWaitMs));
+  QCOMPARE(window.tree_model().rowCount(), 1);
+  QCOMPARE(window.wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
+  QSignalSpy stepped(&window.engine(), &EngineController::stepped);
+  window.engine().step(3);
+  QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 3, kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.engine().running(), kWaitMs);
+  auto* view = window.statistics();
+  view->show_tab(StatisticsView::kOverSteps);
+  view->replot_now();
+  auto* plot = view->plot(StatisticsView::kOverSteps);
+  // Copies 0 and 1, synchronized and running, channel 0: three steps each.
+  QCOMPARE(plot->graphCount(), 4);
+  for (int g = 0; g < plot->graphCount(); ++g) QCOMPARE(plot->graph(g)->dataCount(), 3);
+  view->show_tab(StatisticsView::kDivergence);
+  QCOMPARE(view->plot(StatisticsView::kDivergence)->graphCount(), 3);  // the demo's 3 layers
+  view->show_tab(StatisticsView::kPerChannel);
+  QVERIFY(view->plot(StatisticsView::kPerChannel)->graphCount() >= 3);
+  QVERIFY2(window.status_text().contains("step 3"), qPrintable(window.status_text()));
+  // Selecting another layer in the tree moves the wiring grid and the plot with it.
+  const auto layer = synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).back();
+  window.select_layer(layer);
+  QCOMPARE(window.history().selection().layer, layer);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
+  QCOMPARE(window.history().series().front().steps.size(), size_t{3});  // from the run file
+  const auto row = window.wiring_view()->currentIndex().row();
+  QCOMPARE(window.wiring_model().index(row, 0).data(WiringModel::kModuleRole).toString(),
+           QString::fromStdString(layer));
+  // The tracer reads the line under the cursor.
+  view->show_tab(StatisticsView::kLoss);
+  auto* loss = view->plot(StatisticsView::kLoss);
+  const QPointF at(loss->xAxis->coordToPixel(2),
+                   loss->yAxis->coordToPixel(loss->graph(0)->data()->at(1)->value));
+  QVERIFY(view->tracer(StatisticsView::kLoss)->trace_at(at));
+  QVERIFY2(view->tracer(StatisticsView::kLoss)->text().startsWith("loss\nstep 2:"),
+           qPrintable(view->tracer(StatisticsView::kLoss)->text()));
+}
+
+void UiEngineTest::breakpointPausesAndContinuingChangesNothing() {
+  EngineController plain;
+  const auto snapshot = open_and_wait(plain, demo_spec(3, 12));
+  QVERIFY(snapshot);
+  const auto layers = synchronized_layers(*snapshot);
+  QCOMPARE(layers.size(), size_t{3});
+  const auto expected = step_and_wait(plain);
+  QVERIFY(expected);
+
+  EngineController paused;
+  QVERIFY(open_and_wait(paused, demo_spec(3, 12)));
+  paused.setBreakpoints({layers[1]});
+  QSignalSpy hits(&paused, &EngineController::paused);
+  QSignalSpy stepped(&paused, &EngineController::stepped);
+  paused.step(1);
+  QVERIFY(hits.wait(kWaitMs));
+  QVERIFY(paused.isPaused());
+  QCOMPARE(stepped.count(), 0);  // the step waits at the rendezvous
+  const auto hit = hits.takeFirst().at(0).value<BreakpointHitPtr>();
+  QCOMPARE(hit->step, int64_t{1});
+  QCOMPARE(hit->stats.layer, layers[1]);
+  QCOMPARE(hit->stats.copies.size(), size_t{3});
+  // The reduced result is the count-weighted mean of the copies' messages.
+  int64_t total = 0;
+  for (const auto& c : hit->stats.copies) total += c.count;
+  QCOMPARE(total, hit->stats.count);
+  for (size_t ch = 0; ch < hit->stats.mean.size(); ++ch) {
+    double sum = 0;
+    for (const auto& c : hit->stats.copies) sum += c.mean[ch] * c.count;
+    QVERIFY(std::abs(sum / total - hit->stats.mean[ch]) < 1e-9);
+  }
+  // The panel shows one row per copy and the reduced row.
+  BreakpointPanel panel;
+  panel.show_hit(*hit);
+  QCOMPARE(panel.table()->rowCount(), 4);
+  QCOMPARE(panel.table()->item(3, 0)->text(), QString::number(hit->stats.count));
+  QCOMPARE(panel.table()->item(0, 1)->text(),
+           QString::number(hit->stats.copies[0].mean[0], 'g', 6));
+
+  paused.resume(engine::ResumeMode::kContinue);
+  QVERIFY(stepped.wait(kWaitMs));
+  const auto got = stepped.takeFirst().at(0).value<StepRecordPtr>();
+  QCOMPARE(got->loss, expected->loss);
+  QCOMPARE(got->layers.size(), expected->layers.size());
+  for (size_t l = 0; l < got->layers.size(); ++l) {
+    QCOMPARE(got->layers[l].mean, expected->layers[l].mean);
+    QCOMPARE(got->layers[l].var, expected->layers[l].var);
+    QCOMPARE(got->layers[l].running_mean, expected->layers[l].running_mean);
+  }
+  QCOMPARE(hits.count(), 0);
+}
+
+void UiEngineTest::stopWhilePausedReleasesEveryCopy() {
+  auto engine = std::make_unique<EngineController>();
+  const auto snapshot = open_and_wait(*engine, demo_spec(4, 16));
+  QVERIFY(snapshot);
+  engine->setBreakpoints({synchronized_layers(*snapshot).front()});
+  QSignalSpy hits(engine.get(), &EngineController::paused);
+  QSignalSpy stepped(engine.get(), &EngineController::stepped);
+  QSignalSpy running(engine.get(), &EngineController::runningChanged);
+  engine->run();
+  QVERIFY(hits.wait(kWaitMs));
+  engine->stop();
+  QVERIFY(stepped.wait(kWaitMs));  // the paused step finishes
+  QTRY_VERIFY_WITH_TIMEOUT(!engine->running(), kWaitMs);
+  QCOMPARE(stepped.count(), 1);
+  QCOMPARE(hits.count(), 1);  // no further pause in that step
+  // Paused again, then destroyed: the destructor releases the copies and joins the thread.
+  engine->step(1);
+  QVERIFY(hits.wait(kWaitMs));
+  engine.reset();
+}
+
+void UiEngineTest::openingARecordedRunShowsItsHistory() {
+  const auto path = temp_path("recorded.sqlite");
+  QFile::remove(path);
+  {
+    engine::SessionOptions options;
+    options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
+    options.batch_size = 8;
+    engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
+                            options);
+    store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"));
+    for (int i = 0; i < 4; ++i) writer.append(session.step());
+  }
+  MainWindow window;
+  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  window.open_file(path);
+  QVERIFY(opened.wait(kWaitMs));
+  QCOMPARE(window.history().steps().size(), size_t{4});
+  QCOMPARE(window.history().divergence().size(), size_t{3});
+  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
+  QCOMPARE(window.history().series().front().steps.size(), size_t{4});
+  // Overlaying the run on itself draws every line twice, the compared ones faded.
+  window.compare_with(path);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
+  QCOMPARE(window.history().overlay().size(), window.history().series().size());
+  window.statistics()->replot_now();
+  QCOMPARE(window.statistics()->plot(StatisticsView::kOverSteps)->graphCount(),
+           static_cast<int>(2 * window.history().series().size()));
+}
+
+void UiEngineTest::badInputIsAnErrorNotACrash() {
+  EngineController engine;
+  QSignalSpy failed(&engine, &EngineController::failed);
+  auto spec = demo_spec(2, 8);
+  spec.model_path = fixture("truncated.pt");
+  engine.open(spec);
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY2(failed.at(0).at(0).toString().contains("truncated.pt"),
+           qPrintable(failed.at(0).at(0).toString()));
+  spec = demo_spec(2, 1);  // one sample cannot feed two copies
+  engine.open(spec);
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY2(failed.at(1).at(0).toString().contains("expected at least one sample per copy"),
+           qPrintable(failed.at(1).at(0).toString()));
+  engine.step(1);  // nothing open
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY(failed.at(2).at(0).toString().contains("open a model first"));
+  engine.openRun(fixture("mlp.pt"));  // not a run
+  QVERIFY(failed.wait(kWaitMs));
+}
+
+void UiEngineTest::screenshotOfTheDemo() {
+  MainWindow window;
+  // The main job's demo: Fashion-MNIST when installed, 4 copies.
+  window.configure("cpu:4", 32, /*synthetic=*/false, false);
+  window.resize(1400, 900);
+  window.show();
+  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  window.open_demo();
+  QVERIFY(opened.wait(kWaitMs));
+  QSignalSpy stepped(&window.engine(), &EngineController::stepped);
+  window.engine().step(12);
+  QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 12, kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
+  window.statistics()->replot_now();
+  const auto path = qEnvironmentVariableIsEmpty("REPLICASCOPE_SCREENSHOT")
+                        ? temp_path("screenshot.png")
+                        : qEnvironmentVariable("REPLICASCOPE_SCREENSHOT");
+  window.save_screenshot(path);
+  const QImage image(path);
+  QCOMPARE(image.size(), window.size());
+  // Not a blank window: the plot's lines and the panels' text give many colours.
+  QSet<QRgb> colours;
+  for (int y = 0; y < image.height(); y += 7) {
+    for (int x = 0; x < image.width(); x += 7) colours.insert(image.pixel(x, y));
+  }
+  QVERIFY2(colours.size() > 20, qPrintable(QString::number(colours.size())));
+}

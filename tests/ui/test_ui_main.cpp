@@ -1,0 +1,41 @@
+// replicascope_ui_tests models|engine [QtTest options]: one QtTest class per ctest entry.
+#include <QApplication>
+#include <QDir>
+#include <QStandardPaths>
+#include <QTest>
+#include <cstring>
+
+#include "replicascope/allocator.h"
+#include "ui_tests.h"
+
+QString fixture(const QString& name) {
+  return QDir(qEnvironmentVariable("REPLICASCOPE_FIXTURES")).filePath(name);
+}
+
+QString temp_path(const QString& name) {
+  const auto dir = QDir::temp().filePath("replicascope-ui-tests-" +
+                                         QString::number(QCoreApplication::applicationPid()));
+  QDir().mkpath(dir);
+  return QDir(dir).filePath(name);
+}
+
+int main(int argc, char** argv) {
+  replicascope::keep_freed_memory_mapped();
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+  QApplication app(argc, argv);
+  QStandardPaths::setTestModeEnabled(true);  // settings and runs in a test location
+  QApplication::setOrganizationName("ReplicaScopeTests");
+  QApplication::setApplicationName("ReplicaScopeTests");
+  if (argc < 2 || (std::strcmp(argv[1], "models") != 0 && std::strcmp(argv[1], "engine") != 0)) {
+    std::fprintf(stderr, "usage: %s models|engine [QtTest options]\n", argv[0]);
+    return 2;
+  }
+  const bool models = std::strcmp(argv[1], "models") == 0;
+  argv[1] = argv[0];  // QtTest sees the remaining options
+  if (models) {
+    UiModelsTest test;
+    return QTest::qExec(&test, argc - 1, argv + 1);
+  }
+  UiEngineTest test;
+  return QTest::qExec(&test, argc - 1, argv + 1);
+}

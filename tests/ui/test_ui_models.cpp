@@ -1,0 +1,292 @@
+#include <qcustomplot.h>
+
+#include <QAbstractItemModelTester>
+#include <QApplication>
+#include <QClipboard>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMimeData>
+#include <QProcess>
+#include <QSortFilterProxyModel>
+#include <QTest>
+
+#include "engine/engine_types.h"
+#include "model/module_tree_model.h"
+#include "model/stats_history.h"
+#include "model/wiring_model.h"
+#include "plot/plot_tools.h"
+#include "plot/statistics_plot.h"
+#include "replicascope/model/scripted_model.h"
+#include "replicascope/script/script_model.h"
+#include "ui_tests.h"
+
+using namespace replicascope;
+using namespace replicascope::ui;
+
+namespace {
+
+std::vector<torch::Device> cpu_copies(int n) {
+  return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
+}
+
+struct LoadedFixture {
+  std::unique_ptr<ScriptedModel> model;
+  std::unique_ptr<ModelReplicas> replicas;
+  std::vector<ModelModule> modules;
+  std::vector<WiringRow> wiring;
+};
+
+LoadedFixture load(const QString& name, int copies) {
+  LoadedFixture f;
+  f.model = ScriptedModel::load(fixture(name).toStdString());
+  f.replicas = f.model->replicate(cpu_copies(copies));
+  f.modules = f.model->modules();
+  f.wiring = wiring_rows(*f.replicas, f.modules);
+  return f;
+}
+
+int count_rows(const QAbstractItemModel& model, const QModelIndex& parent = {}) {
+  int n = 0;
+  for (int r = 0; r < model.rowCount(parent); ++r)
+    n += 1 + count_rows(model, model.index(r, 0, parent));
+  return n;
+}
+
+std::vector<store::Series> sample_series() {
+  std::vector<store::Series> out;
+  for (int copy : {0, 1, store::kSynchronizedCopy, store::kRunningCopy}) {
+    store::Series s{copy, 0, {}, {}};
+    for (int step = 1; step <= 5; ++step) {
+      s.steps.push_back(step);
+      s.values.push_back(0.1 * step + copy);
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+QByteArray read_all(const QString& path) {
+  QFile file(path);
+  return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+}  // namespace
+
+void UiModelsTest::treeOfFixturesPassesTheModelTester() {
+  for (const auto* name : {"mlp.pt", "resnet18.pt", "reused_bn.pt"}) {
+    auto f = load(name, 2);
+    ModuleTreeModel tree;
+    QAbstractItemModelTester tester(&tree, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    tree.set_modules(f.modules, f.wiring);
+    QCOMPARE(count_rows(tree), static_cast<int>(f.modules.size()));
+    QCOMPARE(tree.rowCount(), 1);  // the model itself
+    int synchronized = 0, with_context = 0;
+    for (const auto& m : f.modules) {
+      const auto index = tree.index_of(m.name);
+      QVERIFY2(index.isValid(), m.name.c_str());
+      QCOMPARE(index.data(ModuleTreeModel::kQualifiedNameRole).toString().toStdString(), m.name);
+      QCOMPARE(index.data(ModuleTreeModel::kSynchronizedRole).toBool(), m.synchronized);
+      QCOMPARE(index.siblingAtColumn(ModuleTreeModel::kType).data().toString().toStdString(),
+               m.type);
+      synchronized += m.synchronized;
+      with_context += index.siblingAtColumn(ModuleTreeModel::kContext).data().isValid();
+      // Parent and child agree with the qualified names: "a.b.c" sits under "a.b".
+      const auto dot = m.name.rfind('.');
+      if (!m.name.empty()) {
+        const auto parent_name = dot == std::string::npos ? std::string() : m.name.substr(0, dot);
+        QCOMPARE(tree.parent(index), tree.index_of(parent_name));
+      }
+    }
+    QVERIFY(synchronized > 0);
+    QCOMPARE(with_context, static_cast<int>(f.wiring.size()));
+    tree.set_breakpoints({f.wiring.back().module.toStdString()});
+  }
+}
+
+void UiModelsTest::searchKeepsAncestorsOfMatches() {
+  auto f = load("resnet18.pt", 2);
+  ModuleTreeModel tree;
+  tree.set_modules(f.modules, f.wiring);
+  QSortFilterProxyModel filter;
+  QAbstractItemModelTester tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  filter.setSourceModel(&tree);
+  filter.setRecursiveFilteringEnabled(true);
+  filter.setFilterKeyColumn(-1);
+  filter.setFilterFixedString("downsample");
+  // layer2.0.downsample is visible under (model) > layer2 > 0; layer1 has none.
+  const auto root = filter.index(0, 0);
+  QVERIFY(root.isValid());
+  QStringList top;
+  for (int r = 0; r < filter.rowCount(root); ++r) top << filter.index(r, 0, root).data().toString();
+  QCOMPARE(top, (QStringList{"layer2", "layer3", "layer4"}));
+  const auto block = filter.index(0, 0, filter.index(0, 0, root));
+  QCOMPARE(block.data(ModuleTreeModel::kQualifiedNameRole).toString(), QString("layer2.0"));
+  const auto match = filter.index(0, 0, block);
+  QCOMPARE(match.data(ModuleTreeModel::kQualifiedNameRole).toString(),
+           QString("layer2.0.downsample"));
+}
+
+void UiModelsTest::wiringMatchesTheCli() {
+  const auto path = fixture("resnet18.pt");
+  QProcess cli;
+  cli.start(REPLICASCOPE_CLI, {"wiring", path, "--devices", "cpu:3", "--json"});
+  QVERIFY(cli.waitForFinished(120000));
+  QCOMPARE(cli.exitCode(), 0);
+  const auto json = QJsonDocument::fromJson(cli.readAllStandardOutput()).object();
+  const auto contexts = json["contexts"].toArray();
+  QVERIFY(!contexts.isEmpty());
+
+  auto f = load("resnet18.pt", 3);
+  WiringModel wiring;
+  QAbstractItemModelTester tester(&wiring, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QStringList devices;
+  for (const auto& d : json["devices"].toArray()) devices << d.toString();
+  wiring.set_wiring(f.wiring, devices);
+  QCOMPARE(wiring.columnCount(), WiringModel::kFixedColumns + 3);
+  int called_rows = 0;
+  for (int r = 0; r < wiring.rowCount(); ++r) {
+    called_rows +=
+        wiring.index(r, WiringModel::kFixedColumns).data(WiringModel::kOrderRole).toInt() >= 0;
+  }
+  QCOMPARE(called_rows, static_cast<int>(contexts.size()));
+  for (const auto& value : contexts) {
+    const auto ctx = value.toObject();
+    const int row = wiring.row_of(ctx["module"].toString());
+    QVERIFY2(row >= 0, qPrintable(ctx["module"].toString()));
+    QCOMPARE(wiring.index(row, 0).data(WiringModel::kContextRole).toInt(), ctx["id"].toInt());
+    QCOMPARE(wiring.index(row, 1).data().toString().toStdString(),
+             script::readable_type(ctx["type"].toString().toStdString()));
+    for (const auto& c : ctx["copies"].toArray()) {
+      const auto call = c.toObject();
+      const auto cell = wiring.index(row, WiringModel::kFixedColumns + call["copy"].toInt());
+      QCOMPARE(cell.data(WiringModel::kOrderRole).toInt(), call["order"].toInt());
+      QCOMPARE(cell.data(WiringModel::kRoleRole).toString(), call["role"].toString());
+      QCOMPARE(cell.data(WiringModel::kDeviceRole).toString(), call["device"].toString());
+      QCOMPARE(cell.data(WiringModel::kProblemRole).toBool(), false);
+    }
+  }
+  QCOMPARE(wiring.problem_count(), 0);
+}
+
+void UiModelsTest::wiringFlagsProblems() {
+  WiringRow bn;
+  bn.context_id = 3;
+  bn.module = "features.1";
+  bn.type = "BatchNorm2d";
+  bn.expects_callbacks = true;
+  bn.copies = {{true, true, 0}, {true, false, -1}, {false, false, -1}};
+  WiringRow relu = bn;
+  relu.module = "features.2";
+  relu.expects_callbacks = false;
+  relu.copies = {{true, false, -1}, {true, false, -1}, {true, false, -1}};
+  WiringModel wiring;
+  wiring.set_wiring({bn, relu}, {"cpu", "cpu", "cpu"});
+  QCOMPARE(wiring.problem_count(), 2);
+  const int c0 = WiringModel::kFixedColumns;
+  QCOMPARE(wiring.index(0, c0).data().toString(), QString("ctx 3 · master · cpu · #0"));
+  QCOMPARE(wiring.index(0, c0 + 1).data().toString(), QString("no callback"));
+  QCOMPARE(wiring.index(0, c0 + 2).data().toString(), QString("missing"));
+  QVERIFY(wiring.index(0, c0 + 2).data(WiringModel::kProblemRole).toBool());
+  QVERIFY(!wiring.index(1, c0 + 1).data(WiringModel::kProblemRole).toBool());
+}
+
+void UiModelsTest::historyDropsStepsTheAnswerHolds() {
+  engine::StepRecord record;
+  record.step = 1;
+  engine::LayerStats layer;
+  layer.layer = "bn";
+  layer.copies = {{0, 4, {1.0, 2.0}, {0.5, 0.5}}, {1, 4, {3.0, 4.0}, {0.5, 0.5}}};
+  layer.mean = {2.0, 3.0};
+  layer.var = {1.5, 1.5};
+  record.layers = {layer};
+  StatsHistory history;
+  auto request = history.select({"bn", "mean", 1, 1}, {});
+  QVERIFY(history.awaiting());
+  history.append(record);  // in flight before the answer: the answer holds it
+  QVERIFY(history.series().empty());
+  QCOMPARE(history.steps().size(), size_t{1});
+  SeriesReply stale;
+  stale.generation = request.generation - 1;
+  QVERIFY(!history.accept(stale));
+  SeriesReply reply;
+  reply.generation = request.generation;
+  reply.series = {
+      {0, 1, {1}, {2.0}}, {1, 1, {1}, {4.0}}, {store::kSynchronizedCopy, 1, {1}, {3.0}}};
+  QVERIFY(history.accept(reply));
+  record.step = 2;
+  history.append(record);
+  QCOMPARE(history.series().size(), size_t{3});
+  QCOMPARE(history.series()[1].values, (std::vector<double>{4.0, 4.0}));
+  QCOMPARE(history.series()[2].steps, (std::vector<double>{1, 2}));
+  // A selection made before any step: the first step defines the series (no running stats).
+  history.select({"bn", "var", 0, 1}, {});
+  SeriesReply empty;
+  empty.generation = request.generation + 1;
+  QVERIFY(history.accept(empty));
+  history.append(record);
+  QCOMPARE(history.series().size(), size_t{6});  // copies 0, 1 and synchronized, 2 channels
+  QCOMPARE(history.divergence().at("bn").values.size(), size_t{3});
+}
+
+void UiModelsTest::exportsWriteValidFiles() {
+  QCustomPlot plot;
+  show_statistics(plot, sample_series(), {"bn: mean", "step", "mean"});
+  const struct {
+    const char* name;
+    QByteArray magic;
+  } files[] = {{"plot.png", "\x89PNG"}, {"plot.jpg", "\xFF\xD8\xFF"}, {"plot.pdf", "%PDF"}};
+  for (const auto& f : files) {
+    const auto path = temp_path(f.name);
+    QFile::remove(path);
+    save_plot(plot, path, 640, 480);
+    QVERIFY2(read_all(path).startsWith(f.magic), f.name);
+  }
+  QCOMPARE(QImage(temp_path("plot.png")).size(), QSize(640, 480));
+  QCOMPARE(QImage(temp_path("plot.jpg")).size(), QSize(640, 480));
+  save_plot(plot, temp_path("plot.svg"), 640, 480);
+  const auto svg = read_all(temp_path("plot.svg"));
+  QVERIFY(svg.contains("<svg") && svg.contains("</svg>"));
+
+  // CSV: only what is visible, every visible line, inside the x range.
+  plot.xAxis->setRange(2, 3);
+  plot.graph(1)->setVisible(false);
+  save_visible_csv(plot, temp_path("plot.csv"));
+  const auto lines = QString(read_all(temp_path("plot.csv"))).split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(lines.front(), QString("series,x,y"));
+  QCOMPARE(lines.size(), 1 + 3 * 2);  // three visible lines, steps 2 and 3
+  QVERIFY(lines.contains("\"synchronized\",2,-0.80000000000000004"));
+  for (const auto& line : lines.mid(1)) QVERIFY2(!line.startsWith("\"copy 1\""), qPrintable(line));
+  // With a legend entry selected, only that series.
+  plot.legend->itemWithPlottable(plot.graph(3))->setSelected(true);
+  const auto running = visible_csv(plot).split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(running.size(), 1 + 2);
+  QVERIFY(running[1].startsWith("\"running\",2,"));
+}
+
+void UiModelsTest::exportErrorsLeaveNoFile() {
+  QCustomPlot plot;
+  show_statistics(plot, sample_series(), {"bn", "step", "mean"});
+  QVERIFY_THROWS_EXCEPTION(std::runtime_error, save_plot(plot, temp_path("plot.bmp"), 100, 100));
+  QVERIFY(!QFile::exists(temp_path("plot.bmp")));
+  try {
+    save_plot(plot, "/nonexistent-dir/plot.png", 100, 100);
+    QFAIL("expected an error for an unwritable path");
+  } catch (const std::runtime_error& e) {
+    QVERIFY2(QString(e.what()).contains("/nonexistent-dir/plot.png"), e.what());
+  }
+  QVERIFY_THROWS_EXCEPTION(std::runtime_error, save_visible_csv(plot, "/nonexistent-dir/p.csv"));
+}
+
+void UiModelsTest::copyPutsImageAndCsvOnTheClipboard() {
+  QCustomPlot plot;
+  show_statistics(plot, sample_series(), {"bn", "step", "mean"});
+  copy_plot_to_clipboard(plot, 300, 200);
+  const auto* mime = QApplication::clipboard()->mimeData();
+  QVERIFY(mime);
+  QVERIFY(mime->hasImage());
+  QCOMPARE(qvariant_cast<QImage>(mime->imageData()).size(), QSize(300, 200));
+  QVERIFY(mime->text().startsWith("series,x,y\n\"copy 0\",1,"));
+}

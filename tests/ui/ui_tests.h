@@ -1,0 +1,34 @@
+// The Qt side's tests (QtTest, offscreen): the item models, the plots and their exports, the
+// engine thread with stepping and breakpoints, and the main window.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+class UiModelsTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void treeOfFixturesPassesTheModelTester();
+  void searchKeepsAncestorsOfMatches();
+  void wiringMatchesTheCli();
+  void wiringFlagsProblems();
+  void historyDropsStepsTheAnswerHolds();
+  void exportsWriteValidFiles();
+  void exportErrorsLeaveNoFile();
+  void copyPutsImageAndCsvOnTheClipboard();
+};
+
+class UiEngineTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void steppingUpdatesThePlots();
+  void breakpointPausesAndContinuingChangesNothing();
+  void stopWhilePausedReleasesEveryCopy();
+  void openingARecordedRunShowsItsHistory();
+  void badInputIsAnErrorNotACrash();
+  void screenshotOfTheDemo();
+};
+
+// Where the fixtures and the build's programs are (from the environment and compile flags).
+QString fixture(const QString& name);
+QString temp_path(const QString& name);

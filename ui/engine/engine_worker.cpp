@@ -1,0 +1,203 @@
+#include "engine/engine_worker.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
+
+#include "replicascope/devices.h"
+#include "replicascope/engine/model_source.h"
+#include "replicascope/store/run_store.h"
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope::ui {
+namespace {
+
+// Fashion-MNIST for 1x28x28 models when installed (unless synthetic is asked for), else
+// synthetic images of that shape.
+std::pair<std::shared_ptr<const data::Dataset>, std::string> session_data(const SessionSpec& spec,
+                                                                          uint64_t seed) {
+  if (!spec.synthetic) {
+    if (const auto fashion = data::installed_fashion_mnist()) {
+      return {data::load_idx(fashion->images, fashion->labels), "fashion-mnist"};
+    }
+  }
+  return {data::make_synthetic({1, 28, 28}, 10, 4096, seed), "synthetic"};
+}
+
+QString new_run_path(const QString& dir) {
+  if (!QDir().mkpath(dir)) {
+    throw std::runtime_error("cannot create the runs folder '" + dir.toStdString() + "'");
+  }
+  const auto stamp = QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss-zzz");
+  return QDir(dir).filePath("run-" + stamp + ".sqlite");
+}
+
+QString describe_current_exception() {
+  return QString::fromStdString(sync::describe(std::current_exception()));
+}
+
+}  // namespace
+
+EngineWorker::EngineWorker(std::shared_ptr<EngineShared> shared) : shared_(std::move(shared)) {}
+
+EngineWorker::~EngineWorker() {
+  close();
+}
+
+void EngineWorker::close() {
+  shared_->steps_wanted.store(0);
+  writer_.reset();
+  session_.reset();
+  run_path_.clear();
+}
+
+void EngineWorker::open(const SessionSpec& spec) {
+  try {
+    close();
+    engine::SessionOptions options;
+    options.devices = parse_devices(spec.devices.toStdString());
+    options.batch_size = spec.batch_size;
+    options.synchronized = spec.synchronized;
+    options.seed = spec.seed;
+    options.learning_rate = spec.learning_rate;
+    auto [dataset, data_spec] = session_data(spec, spec.seed);
+    const auto model_path = spec.model_path.toStdString();
+    auto factory = model_path.empty() ? engine::demo_model(dataset->classes())
+                                      : engine::scripted_model(model_path);
+    auto session = std::make_unique<engine::Session>(factory, dataset, options);
+    session->set_sync_listener(shared_->gate);
+    const auto run_path = new_run_path(spec.runs_dir);
+    writer_ = std::make_unique<store::RunWriter>(
+        run_path.toStdString(), engine::run_metadata(options, model_path, data_spec));
+    session_ = std::move(session);
+    run_path_ = run_path;
+
+    auto snapshot = std::make_shared<ModelSnapshot>();
+    snapshot->source = model_path.empty() ? QString("demo") : spec.model_path;
+    snapshot->kind = QString::fromStdString(session_->model().kind());
+    snapshot->run_path = run_path_;
+    for (const auto& device : options.devices) {
+      snapshot->devices << QString::fromStdString(device.str());
+    }
+    snapshot->modules = session_->model().modules();
+    snapshot->wiring = wiring_rows(session_->replicas(), snapshot->modules);
+    emit opened(snapshot);
+  } catch (...) {
+    close();
+    emit failed(describe_current_exception());
+  }
+}
+
+void EngineWorker::openRun(const QString& path) {
+  try {
+    close();
+    const store::RunReader run(path.toStdString());
+    auto snapshot = std::make_shared<ModelSnapshot>();
+    const auto metadata = run.metadata();
+    const auto value = [&](const char* key) {
+      const auto it = metadata.find(key);
+      return it == metadata.end() ? QString() : QString::fromStdString(it->second);
+    };
+    snapshot->source = value("model");
+    snapshot->kind = "run";
+    snapshot->run_path = path;
+    snapshot->live = false;
+    snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
+    for (const auto& layer : run.layers()) {
+      ModelModule module;
+      module.name = layer;
+      module.type = "recorded layer";
+      module.depth = 1;
+      module.synchronized = value("synchronized") == "true";
+      snapshot->modules.push_back(module);
+      snapshot->recorded_divergence[layer] = run.divergence(layer);
+    }
+    snapshot->modules.insert(snapshot->modules.begin(), ModelModule{"", "run", "run", 0});
+    snapshot->recorded_steps = run.steps();
+    run_path_ = path;
+    emit opened(snapshot);
+  } catch (...) {
+    close();
+    emit failed(describe_current_exception());
+  }
+}
+
+void EngineWorker::startSteps() {
+  if (!session_) {
+    shared_->steps_wanted.store(0);
+    emit failed(run_path_.isEmpty() ? "nothing to train: open a model first"
+                                    : "a recorded run cannot be trained; open its model");
+    return;
+  }
+  if (stepping_) return;  // the running chain picks up the new count
+  stepping_ = true;
+  shared_->gate->arm();
+  emit runningChanged(true);
+  stepOnce();
+}
+
+void EngineWorker::stepOnce() {
+  if (!session_ || shared_->steps_wanted.load() <= 0) {
+    stepping_ = false;
+    emit runningChanged(false);
+    return;
+  }
+  shared_->steps_wanted.fetch_sub(1);
+  try {
+    shared_->current_step.store(session_->steps_done() + 1);
+    shared_->gate->begin_step();
+    auto record = std::make_shared<engine::StepRecord>(session_->step());
+    writer_->append(*record);
+    emit stepped(record);
+  } catch (...) {
+    shared_->steps_wanted.store(0);
+    emit failed("step " + QString::number(shared_->current_step.load()) +
+                " failed: " + describe_current_exception());
+  }
+  // The next step is queued behind whatever arrived meanwhile (a series request, a reset).
+  QMetaObject::invokeMethod(this, &EngineWorker::stepOnce, Qt::QueuedConnection);
+}
+
+void EngineWorker::reset() {
+  if (!session_) return;
+  shared_->steps_wanted.store(0);
+  try {
+    session_->reset();
+    // A fresh run file: the old one keeps the steps it recorded.
+    const auto dir = QFileInfo(run_path_).absolutePath();
+    const auto path = new_run_path(dir);
+    const auto metadata = store::RunReader(run_path_.toStdString()).metadata();
+    writer_ = std::make_unique<store::RunWriter>(path.toStdString(), metadata);
+    run_path_ = path;
+    emit sessionReset(run_path_);
+  } catch (...) {
+    emit failed("reset failed: " + describe_current_exception());
+  }
+}
+
+void EngineWorker::serveSeries() {
+  std::optional<SeriesRequest> request;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    request.swap(shared_->pending_series);
+  }
+  if (!request) return;
+  auto reply = std::make_shared<SeriesReply>();
+  reply->generation = request->generation;
+  const auto read = [&](const QString& path) -> std::vector<store::Series> {
+    const store::RunReader run(path.toStdString());
+    const auto layers = run.layers();
+    if (std::find(layers.begin(), layers.end(), request->layer) == layers.end()) return {};
+    return store::statistic_series(run, request->layer, request->statistic, request->first_channel,
+                                   request->last_channel);
+  };
+  try {
+    if (!run_path_.isEmpty()) reply->series = read(run_path_);
+    if (!request->overlay_path.isEmpty()) reply->overlay = read(request->overlay_path);
+  } catch (...) {
+    reply->error = describe_current_exception();
+  }
+  emit seriesReady(reply);
+}
+
+}  // namespace replicascope::ui

@@ -1,0 +1,143 @@
+#include "plot/plot_tools.h"
+
+#include <qcustomplot.h>
+
+#include <QApplication>
+#include <QClipboard>
+#include <QMimeData>
+#include <cmath>
+#include <limits>
+#include <ostream>
+
+#include "replicascope/atomic_write.h"
+
+namespace replicascope::ui {
+
+void enable_interactions(QCustomPlot& plot) {
+  plot.setInteractions(QCP::iRangeDrag | QCP::iRangeZoom | QCP::iSelectLegend |
+                       QCP::iSelectPlottables);
+  plot.setNoAntialiasingOnDrag(true);
+}
+
+void set_log_scale(QCustomPlot& plot, bool on) {
+  if (on) {
+    plot.yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot.yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  } else {
+    plot.yAxis->setScaleType(QCPAxis::stLinear);
+    plot.yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  }
+}
+
+PlotTracer::PlotTracer(QCustomPlot& plot) : QObject(&plot), plot_(plot) {
+  connect(&plot_, &QCustomPlot::mouseMove, this, &PlotTracer::on_mouse_move);
+  attach();
+}
+
+void PlotTracer::attach() {
+  tracer_ = new QCPItemTracer(&plot_);
+  tracer_->setStyle(QCPItemTracer::tsCircle);
+  tracer_->setSize(8);
+  tracer_->setPen(QPen(Qt::red));
+  tracer_->setVisible(false);
+  label_ = new QCPItemText(&plot_);
+  label_->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+  label_->position->setParentAnchor(tracer_->position);
+  label_->position->setCoords(8, -8);
+  label_->setBrush(QBrush(QColor(255, 255, 255, 220)));
+  label_->setPadding(QMargins(3, 2, 3, 2));
+  label_->setVisible(false);
+}
+
+bool PlotTracer::trace_at(const QPointF& pixel) {
+  const double x = plot_.xAxis->pixelToCoord(pixel.x());
+  QCPGraph* best = nullptr;
+  double best_distance = std::numeric_limits<double>::infinity();
+  double best_key = 0, best_value = 0;
+  for (int i = 0; i < plot_.graphCount(); ++i) {
+    auto* graph = plot_.graph(i);
+    if (!graph->visible() || graph->data()->isEmpty()) continue;
+    // The first point at or after x, or the one before it if that is nearer.
+    auto it = graph->data()->findBegin(x, /*expandedRange=*/false);
+    if (it == graph->data()->constEnd()) --it;
+    if (it != graph->data()->constBegin()) {
+      auto before = it - 1;
+      if (std::abs(before->key - x) < std::abs(it->key - x)) it = before;
+    }
+    const double distance = std::abs(graph->valueAxis()->coordToPixel(it->value) - pixel.y());
+    if (distance < best_distance) {
+      best = graph, best_distance = distance, best_key = it->key, best_value = it->value;
+    }
+  }
+  const bool found = best != nullptr;
+  tracer_->setVisible(found);
+  label_->setVisible(found);
+  if (found) {
+    tracer_->setGraph(best);
+    tracer_->setGraphKey(best_key);
+    label_->setText(QString("%1\n%2 %3: %4")
+                        .arg(best->name(), plot_.xAxis->label())
+                        .arg(best_key)
+                        .arg(best_value, 0, 'g', 6));
+  }
+  return found;
+}
+
+QString PlotTracer::text() const {
+  return label_->visible() ? label_->text() : QString();
+}
+
+void PlotTracer::on_mouse_move(QMouseEvent* event) {
+  trace_at(event->position());
+  plot_.replot(QCustomPlot::rpQueuedReplot);
+}
+
+namespace {
+
+// The names of the lines the user selected, by clicking a line or its legend entry.
+QSet<QString> selected_names(const QCustomPlot& plot) {
+  QSet<QString> names;
+  for (int i = 0; i < plot.graphCount(); ++i) {
+    auto* graph = plot.graph(i);
+    auto* item = plot.legend ? plot.legend->itemWithPlottable(graph) : nullptr;
+    if (graph->selected() || (item && item->selected())) names.insert(graph->name());
+  }
+  return names;
+}
+
+}  // namespace
+
+QString visible_csv(const QCustomPlot& plot) {
+  QString out = "series,x,y\n";
+  const auto range = plot.xAxis->range();
+  const auto selected = selected_names(plot);
+  for (int i = 0; i < plot.graphCount(); ++i) {
+    const auto* graph = plot.graph(i);
+    if (!graph->visible()) continue;
+    if (!selected.isEmpty() && !selected.contains(graph->name())) continue;
+    auto name = graph->name();
+    name.replace('"', "\"\"");
+    const QString quoted = '"' + name + '"';
+    for (auto it = graph->data()->findBegin(range.lower, false);
+         it != graph->data()->constEnd() && it->key <= range.upper; ++it) {
+      if (it->key < range.lower) continue;
+      out += quoted + ',' + QString::number(it->key, 'g', 17) + ',' +
+             QString::number(it->value, 'g', 17) + '\n';
+    }
+  }
+  return out;
+}
+
+void save_visible_csv(const QCustomPlot& plot, const QString& path) {
+  const auto text = visible_csv(plot).toStdString();
+  write_text_atomically(path.toStdString(), [&](std::ostream& out) { out << text; });
+}
+
+void copy_plot_to_clipboard(QCustomPlot& plot, int width, int height) {
+  auto* mime = new QMimeData;
+  mime->setImageData(plot.toPixmap(width, height).toImage());
+  mime->setText(visible_csv(plot));
+  QApplication::clipboard()->setMimeData(mime);
+}
+
+}  // namespace replicascope::ui

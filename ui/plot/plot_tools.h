@@ -1,0 +1,46 @@
+// What every interactive plot gets: zoom and drag, a tracer that reads the values under the
+// cursor, a log-scale switch, and export of exactly what is visible (CSV, clipboard).
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+class QCustomPlot;
+class QCPItemTracer;
+class QCPItemText;
+class QMouseEvent;
+
+namespace replicascope::ui {
+
+// Wheel zooms, drag pans, a click on a legend item selects its line.
+void enable_interactions(QCustomPlot& plot);
+void set_log_scale(QCustomPlot& plot, bool on);
+
+// A tracer on the line nearest the cursor, with a label giving its name, x and value.
+class PlotTracer : public QObject {
+  Q_OBJECT
+ public:
+  explicit PlotTracer(QCustomPlot& plot);
+  // Re-creates the items after the plot was laid out anew (prepare_plot).
+  void attach();
+  // Moves the tracer to the line nearest to the pixel position; false when no line is there.
+  bool trace_at(const QPointF& pixel);
+  QString text() const;
+
+ private:
+  void on_mouse_move(QMouseEvent* event);
+  QCustomPlot& plot_;
+  QCPItemTracer* tracer_ = nullptr;
+  QCPItemText* label_ = nullptr;
+};
+
+// The visible data as tidy CSV: "series,x,y", one row per point inside the x axis range of
+// every visible line, or of the selected ones when the user selected some (a click on a line or
+// its legend entry): what the plot shows, not the whole history.
+QString visible_csv(const QCustomPlot& plot);
+// Writes visible_csv atomically; throws std::runtime_error naming the file when it cannot.
+void save_visible_csv(const QCustomPlot& plot, const QString& path);
+// Puts the plot on the clipboard as an image (width x height) and its visible data as text.
+void copy_plot_to_clipboard(QCustomPlot& plot, int width, int height);
+
+}  // namespace replicascope::ui

@@ -1,0 +1,102 @@
+#include "widgets/breakpoint_panel.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace replicascope::ui {
+
+BreakpointPanel::BreakpointPanel(QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  where_ = new QLabel(
+      "No breakpoint hit. Right-click a synchronized layer in the module tree or "
+      "the wiring grid to set one.");
+  where_->setWordWrap(true);
+  layout->addWidget(where_);
+  auto* row = new QHBoxLayout;
+  const char* labels[] = {"Continue", "Step to next sync point", "Run to end of batch", "Stop"};
+  const char* tips[] = {"F8: run on to the next breakpoint", "F11: pause at the next sync point",
+                        "no more pauses in this step", "Shift+F5: release every copy and stop"};
+  for (int i = 0; i < 4; ++i) {
+    buttons_[i] = new QPushButton(labels[i]);
+    buttons_[i]->setToolTip(tips[i]);
+    buttons_[i]->setEnabled(false);
+    row->addWidget(buttons_[i]);
+  }
+  row->addStretch();
+  layout->addLayout(row);
+  table_ = new QTableWidget;
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  layout->addWidget(table_, 1);
+  connect(buttons_[0], &QPushButton::clicked, this,
+          [this] { emit resumeRequested(engine::ResumeMode::kContinue); });
+  connect(buttons_[1], &QPushButton::clicked, this,
+          [this] { emit resumeRequested(engine::ResumeMode::kNextSyncPoint); });
+  connect(buttons_[2], &QPushButton::clicked, this,
+          [this] { emit resumeRequested(engine::ResumeMode::kEndOfBatch); });
+  connect(buttons_[3], &QPushButton::clicked, this, &BreakpointPanel::stopRequested);
+}
+
+void BreakpointPanel::show_hit(const BreakpointHit& hit) {
+  const auto& s = hit.stats;
+  const int channels =
+      static_cast<int>(std::min<size_t>(s.mean.size(), static_cast<size_t>(kMaxChannelsShown)));
+  where_->setText(
+      QString("<b>Paused</b> in step %1 at <b>%2</b>, sync point %3: %4 copies "
+              "wait for the reduced result.%5")
+          .arg(hit.step)
+          .arg(QString::fromStdString(s.layer))
+          .arg(s.sync_point)
+          .arg(s.copies.size())
+          .arg(static_cast<int>(s.mean.size()) > channels
+                   ? QString(" First %1 of %2 channels shown.").arg(channels).arg(s.mean.size())
+                   : QString()));
+  table_->clear();
+  table_->setRowCount(static_cast<int>(s.copies.size()) + 1);
+  table_->setColumnCount(1 + 2 * channels);
+  QStringList headers{"count"};
+  for (int c = 0; c < channels; ++c)
+    headers << QString("mean[%1]").arg(c) << QString("var[%1]").arg(c);
+  table_->setHorizontalHeaderLabels(headers);
+  QStringList rows;
+  auto fill = [&](int row, int64_t count, const std::vector<double>& mean,
+                  const std::vector<double>& var) {
+    table_->setItem(row, 0, new QTableWidgetItem(QString::number(count)));
+    for (int c = 0; c < channels; ++c) {
+      if (c < static_cast<int>(mean.size())) {
+        table_->setItem(row, 1 + 2 * c, new QTableWidgetItem(QString::number(mean[c], 'g', 6)));
+      }
+      if (c < static_cast<int>(var.size())) {
+        table_->setItem(row, 2 + 2 * c, new QTableWidgetItem(QString::number(var[c], 'g', 6)));
+      }
+    }
+  };
+  for (size_t i = 0; i < s.copies.size(); ++i) {
+    const auto& copy = s.copies[i];
+    rows << QString("copy %1%2").arg(copy.copy).arg(copy.copy == 0 ? " (master)" : "");
+    fill(static_cast<int>(i), copy.count, copy.mean, copy.var);
+  }
+  rows << "reduced";
+  const int reduced = static_cast<int>(s.copies.size());
+  fill(reduced, s.count, s.mean, s.var);
+  for (int c = 0; c < table_->columnCount(); ++c) {
+    if (auto* item = table_->item(reduced, c)) {
+      auto font = item->font();
+      font.setBold(true);
+      item->setFont(font);
+    }
+  }
+  table_->setVerticalHeaderLabels(rows);
+  table_->resizeColumnsToContents();
+  for (auto* b : buttons_) b->setEnabled(true);
+}
+
+void BreakpointPanel::clear_hit() {
+  where_->setText("Running: the copies went on.");
+  for (auto* b : buttons_) b->setEnabled(false);
+}
+
+}  // namespace replicascope::ui
