@@ -31,7 +31,7 @@ void StatsHistory::clear() {
   overlay_.clear();
   latest_.reset();
   awaiting_ = false;
-  ++version_;
+  ++epoch_;
 }
 
 void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
@@ -66,7 +66,6 @@ void StatsHistory::append(const engine::StepRecord& record) {
     series.values.push_back(value);
   }
   if (!awaiting_) append_selected(record);
-  ++version_;
 }
 
 void StatsHistory::append_selected(const engine::StepRecord& record) {
@@ -103,7 +102,7 @@ SeriesRequest StatsHistory::select(const StatsSelection& selection, const QStrin
   series_.clear();
   overlay_.clear();
   awaiting_ = true;
-  ++version_;
+  ++epoch_;
   SeriesRequest request;
   request.generation = ++generation_;
   request.layer = selection.layer;
@@ -119,7 +118,7 @@ bool StatsHistory::accept(const SeriesReply& reply) {
   series_ = reply.series;
   overlay_ = reply.overlay;
   awaiting_ = false;
-  ++version_;
+  ++epoch_;
   return true;
 }
 

@@ -49,8 +49,9 @@ class StatsHistory {
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
   void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
-  // Grows with every change: plots redraw what changed since the version they drew.
-  uint64_t version() const { return version_; }
+  // Changes when the series are replaced (a clear, a new selection, an answer). Appends only
+  // add points at the end: a plot that drew this epoch adds the new points and keeps the rest.
+  uint64_t epoch() const { return epoch_; }
 
  private:
   void append_selected(const engine::StepRecord& record);
@@ -61,7 +62,7 @@ class StatsHistory {
   std::map<std::string, store::Series> divergence_;
   std::vector<store::Series> series_, overlay_;
   std::shared_ptr<const engine::StepRecord> latest_;
-  uint64_t version_ = 0;
+  uint64_t epoch_ = 0;
 };
 
 // The value of `statistic` for one copy (or kSynchronizedCopy, kRunningCopy) and channel in a

@@ -18,9 +18,21 @@
 namespace replicascope::ui {
 namespace {
 
-void set_graph_data(QCPGraph& graph, const std::vector<double>& x, const std::vector<double>& y) {
-  QVector<QCPGraphData> points(static_cast<int>(std::min(x.size(), y.size())));
-  for (int i = 0; i < points.size(); ++i) points[i] = QCPGraphData(x[i], y[i]);
+// Gives `graph` the points (x, y). With `append`, the points it has are taken to be the first
+// of them (same series, same epoch) and only the new ones are added.
+void set_graph_data(QCPGraph& graph, const std::vector<double>& x, const std::vector<double>& y,
+                    bool append = false) {
+  const int n = static_cast<int>(std::min(x.size(), y.size()));
+  const int have = graph.dataCount();
+  if (append && have <= n) {
+    if (have == n) return;
+    QVector<QCPGraphData> tail(n - have);
+    for (int i = have; i < n; ++i) tail[i - have] = QCPGraphData(x[i], y[i]);
+    graph.data()->add(tail, /*alreadySorted=*/true);
+    return;
+  }
+  QVector<QCPGraphData> points(n);
+  for (int i = 0; i < n; ++i) points[i] = QCPGraphData(x[i], y[i]);
   graph.data()->set(points, /*alreadySorted=*/true);
 }
 
@@ -43,25 +55,34 @@ void name_graph(QCustomPlot& plot, QCPGraph& graph, const QString& name, QSet<QS
   if (!first) graph.removeFromLegend();
 }
 
+}  // namespace
+
 // The largest value in each bucket of `bucket` steps, at the step where it was: one point per
-// pixel column instead of a band of thousands. For divergence the worst is what matters.
-void max_envelope(const std::vector<double>& x, const std::vector<double>& y, double bucket,
-                  std::vector<double>& out_x, std::vector<double>& out_y) {
-  out_x.clear();
-  out_y.clear();
+// pixel column instead of a band of thousands (for divergence the worst is what matters).
+// Extends what the envelope holds with the series' new points.
+static void extend_envelope(const store::Series& series, double bucket,
+                            StatisticsView::Envelope& e) {
+  if (e.bucket != bucket || e.used > series.steps.size()) {
+    e = StatisticsView::Envelope{};
+    e.bucket = bucket;
+    e.slot = std::numeric_limits<int64_t>::min();
+  }
   const double per_step = 1.0 / bucket;
-  int64_t current = std::numeric_limits<int64_t>::min();
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-    const auto slot = static_cast<int64_t>(x[i] * per_step);  // steps are positive
-    if (slot == current) {
-      if (y[i] > out_y.back()) out_x.back() = x[i], out_y.back() = y[i];
+  for (size_t i = e.used; i < series.steps.size() && i < series.values.size(); ++i) {
+    const auto slot = static_cast<int64_t>(series.steps[i] * per_step);  // steps are positive
+    if (slot == e.slot) {
+      if (series.values[i] > e.y.back())
+        e.x.back() = series.steps[i], e.y.back() = series.values[i];
     } else {
-      current = slot;
-      out_x.push_back(x[i]);
-      out_y.push_back(y[i]);
+      e.slot = slot;
+      e.x.push_back(series.steps[i]);
+      e.y.push_back(series.values[i]);
     }
   }
+  e.used = series.steps.size();
 }
+
+namespace {
 
 const QColor kLayerColours[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
                                 QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
@@ -200,9 +221,29 @@ void StatisticsView::replot_now() {
   const int pixels = std::max(1, plot.axisRect()->width());
   for (int g = 0; g < plot.graphCount(); ++g) {
     auto* graph = plot.graph(g);
-    graph->setAntialiased(graph->dataCount() < pixels / 4);
+    const bool dense = graph->dataCount() >= pixels / 4;
+    graph->setAntialiased(!dense);
+    if (dense && graph->pen().widthF() < 2) {
+      // A one-pixel cosmetic pen takes Qt's fast line path; 1.2 would go through the stroker.
+      auto pen = graph->pen();
+      pen.setWidth(1);
+      pen.setCosmetic(true);
+      graph->setPen(pen);
+    }
   }
   plot.replot(QCustomPlot::rpQueuedRefresh);
+}
+
+void StatisticsView::rebuild_now() {
+  drawn_epoch_.fill(0);
+  envelopes_.clear();
+  for (auto* plot : plots_) plot->clearGraphs();
+  replot_now();
+}
+
+bool StatisticsView::only_new_points(Tab tab) const {
+  // Epochs start at 1 once anything was selected or cleared; 0 means never drawn.
+  return drawn_epoch_[tab] != 0 && drawn_epoch_[tab] == history_.epoch();
 }
 
 void StatisticsView::rescale(QCustomPlot& plot) {
@@ -221,6 +262,10 @@ void StatisticsView::fill_over_steps() {
                                                        .arg(sel.first_channel)
                                                        .arg(sel.last_channel));
   plot.yAxis->setLabel(QString::fromStdString(sel.statistic));
+  const bool append =
+      only_new_points(kOverSteps) &&
+      plot.graphCount() == static_cast<int>(history_.overlay().size() + history_.series().size());
+  drawn_epoch_[kOverSteps] = history_.epoch();
   QSet<QString> named;
   int g = 0;
   // Another run first, so this run's lines are drawn over it.
@@ -228,7 +273,7 @@ void StatisticsView::fill_over_steps() {
     const bool faded = group == &history_.overlay();
     for (const auto& s : *group) {
       auto* graph = graph_at(plot, g++);
-      set_graph_data(*graph, s.steps, s.values);
+      set_graph_data(*graph, s.steps, s.values, append);
       graph->setPen(pen_for(s.copy, faded));
       name_graph(plot, *graph, (faded ? "compared: " : "") + legend_name(s.copy), named);
     }
@@ -287,11 +332,13 @@ void StatisticsView::fill_divergence() {
   const double steps = history_.steps().empty() ? 1.0 : history_.steps().back();
   const double visible = user_view_[kDivergence] ? plot.xAxis->range().size() : steps;
   const double bucket = std::max(1.0, visible / std::max(1, plot.axisRect()->width()));
-  std::vector<double> x, y;
+  if (drawn_epoch_[kDivergence] != history_.epoch()) envelopes_.clear();
+  drawn_epoch_[kDivergence] = history_.epoch();
   for (const auto& [layer, series] : history_.divergence()) {
     auto* graph = graph_at(plot, g);
-    max_envelope(series.steps, series.values, bucket, x, y);
-    set_graph_data(*graph, x, y);
+    auto& envelope = envelopes_[layer];
+    extend_envelope(series, bucket, envelope);
+    set_graph_data(*graph, envelope.x, envelope.y);
     auto pen = QPen(kLayerColours[g % 10], layer == history_.selection().layer ? 2.5 : 1.2);
     graph->setPen(pen);
     name_graph(plot, *graph, QString::fromStdString(layer), named);
@@ -302,13 +349,15 @@ void StatisticsView::fill_divergence() {
 
 void StatisticsView::fill_loss() {
   auto& plot = *plots_[kLoss];
+  const bool append = only_new_points(kLoss);
+  drawn_epoch_[kLoss] = history_.epoch();
   QSet<QString> named;
   auto* loss = graph_at(plot, 0);
-  set_graph_data(*loss, history_.steps(), history_.loss());
+  set_graph_data(*loss, history_.steps(), history_.loss(), append);
   loss->setPen(QPen(Qt::black, 1.5));
   name_graph(plot, *loss, "loss", named);
   auto* accuracy = graph_at(plot, 1);
-  set_graph_data(*accuracy, history_.steps(), history_.accuracy());
+  set_graph_data(*accuracy, history_.steps(), history_.accuracy(), append);
   accuracy->setPen(QPen(QColor(44, 160, 44), 1.5));
   name_graph(plot, *accuracy, "accuracy", named);
 }

@@ -13,6 +13,8 @@
 #include <QWidget>
 
 #include <array>
+#include <map>
+#include <string>
 
 #include "model/stats_history.h"
 
@@ -35,6 +37,14 @@ class StatisticsView : public QWidget {
 
   explicit StatisticsView(const StatsHistory& history, QWidget* parent = nullptr);
 
+  // A layer's divergence envelope (the largest value per pixel column), extended as steps come.
+  struct Envelope {
+    double bucket = 0;  // steps per point
+    size_t used = 0;    // points of the series already in it
+    int64_t slot = 0;
+    std::vector<double> x, y;
+  };
+
   // The controls' statistic and channels for `layer`, which has `channels` channels.
   StatsSelection selection_for(const std::string& layer) const;
   void set_channel_count(int64_t channels);
@@ -46,8 +56,10 @@ class StatisticsView : public QWidget {
   PlotTracer* tracer(Tab tab) const { return tracers_[tab]; }
   // Redraws soon (at most 25 times a second).
   void schedule_replot();
-  // Redraws the current plot now from the history (every line's data set afresh).
+  // Redraws the current plot now, adding the points that came since the last redraw.
   void replot_now();
+  // Redraws the current plot with every line's data set afresh.
+  void rebuild_now();
   int replots() const { return replots_; }
 
  signals:
@@ -60,6 +72,8 @@ class StatisticsView : public QWidget {
   void fill_divergence();
   void fill_loss();
   void rescale(QCustomPlot& plot);
+  // True when `tab` drew the history's current epoch: its lines only need the new points.
+  bool only_new_points(Tab tab) const;
 
   const StatsHistory& history_;
   QTabWidget* tabs_ = nullptr;
@@ -67,6 +81,8 @@ class StatisticsView : public QWidget {
   std::array<QCPTextElement*, kTabCount> titles_{};
   std::array<PlotTracer*, kTabCount> tracers_{};
   std::array<bool, kTabCount> user_view_{};  // zoomed or dragged: keep the user's ranges
+  std::array<uint64_t, kTabCount> drawn_epoch_{};
+  std::map<std::string, Envelope> envelopes_;
   QComboBox* statistic_ = nullptr;
   QSpinBox* first_channel_ = nullptr;
   QSpinBox* last_channel_ = nullptr;
