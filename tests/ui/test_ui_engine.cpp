@@ -1,9 +1,11 @@
 #include <qcustomplot.h>
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTest>
 #include <QTreeView>
 
@@ -91,6 +93,12 @@ void UiEngineTest::steppingUpdatesThePlots() {
   const auto row = window.wiring_view()->currentIndex().row();
   QCOMPARE(window.wiring_model().index(row, 0).data(WiringModel::kModuleRole).toString(),
            QString::fromStdString(layer));
+  // And the other way round: a row of the wiring grid selects its module in the tree.
+  const int first_row = window.wiring_model().row_of(QString::fromStdString(
+      synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).front()));
+  window.wiring_view()->setCurrentIndex(window.wiring_model().index(first_row, 0));
+  QCOMPARE(window.tree_view()->currentIndex().data(ModuleTreeModel::kQualifiedNameRole).toString(),
+           window.wiring_model().index(first_row, 0).data(WiringModel::kModuleRole).toString());
   // The tracer reads the line under the cursor.
   view->show_tab(StatisticsView::kLoss);
   auto* loss = view->plot(StatisticsView::kLoss);
@@ -172,6 +180,52 @@ void UiEngineTest::stopWhilePausedReleasesEveryCopy() {
   engine->step(1);
   QVERIFY(hits.wait(kWaitMs));
   engine.reset();
+}
+
+void UiEngineTest::aNewerSeriesRequestReplacesAQueuedOne() {
+  EngineController engine;
+  const auto snapshot = open_and_wait(engine, demo_spec(2, 8));
+  QVERIFY(snapshot);
+  const auto layers = synchronized_layers(*snapshot);
+  engine.setBreakpoints({layers[0]});
+  QSignalSpy hits(&engine, &EngineController::paused);
+  QSignalSpy replies(&engine, &EngineController::seriesReady);
+  engine.step(1);
+  QVERIFY(hits.wait(kWaitMs));  // the engine thread is inside the step: requests queue up
+  for (int generation = 1; generation <= 3; ++generation) {
+    SeriesRequest request;
+    request.generation = generation;
+    request.layer = layers[generation % layers.size()];
+    engine.requestSeries(request);
+  }
+  QTest::qWait(200);
+  QCOMPARE(replies.count(), 0);
+  engine.resume(engine::ResumeMode::kContinue);
+  QVERIFY(replies.wait(kWaitMs));
+  QTest::qWait(200);
+  QCOMPARE(replies.count(), 1);  // only the newest was served
+  const auto reply = replies.at(0).at(0).value<SeriesReplyPtr>();
+  QCOMPARE(reply->generation, 3);
+  QVERIFY2(reply->error.isEmpty(), qPrintable(reply->error));
+  QVERIFY(!reply->series.empty());  // layers[0]'s step is in the run file
+  QCOMPARE(reply->series.front().steps, (std::vector<double>{1}));
+}
+
+void UiEngineTest::redrawsAreThrottled() {
+  StatsHistory history;
+  StatisticsView view(history);
+  const int before = view.replots();
+  QElapsedTimer timer;
+  timer.start();
+  while (timer.elapsed() < 400) {
+    view.schedule_replot();  // a burst of steps asking for redraws
+    QTest::qWait(1);
+  }
+  QTest::qWait(StatisticsView::kMinReplotIntervalMs + 20);
+  const int replots = view.replots() - before;
+  QVERIFY(replots >= 2);
+  QVERIFY2(replots <= 400 / StatisticsView::kMinReplotIntervalMs + 2,
+           qPrintable(QString::number(replots)));
 }
 
 void UiEngineTest::openingARecordedRunShowsItsHistory() {

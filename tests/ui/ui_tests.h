@@ -24,6 +24,8 @@ class UiEngineTest : public QObject {
   void steppingUpdatesThePlots();
   void breakpointPausesAndContinuingChangesNothing();
   void stopWhilePausedReleasesEveryCopy();
+  void aNewerSeriesRequestReplacesAQueuedOne();
+  void redrawsAreThrottled();
   void openingARecordedRunShowsItsHistory();
   void badInputIsAnErrorNotACrash();
   void screenshotOfTheDemo();
