@@ -27,5 +27,7 @@ int run_export(const std::vector<std::string>& args);
 extern const char* const kExportUsage;
 int run_runs(const std::vector<std::string>& args);
 extern const char* const kRunsUsage;
+int run_launch(const std::vector<std::string>& args);
+extern const char* const kLaunchUsage;
 
 }  // namespace replicascope::cli

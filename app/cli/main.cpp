@@ -26,6 +26,8 @@ const Command kCommands[] = {
      replicascope::cli::run_export},
     {"runs", "list the recorded runs in a folder", replicascope::cli::kRunsUsage,
      replicascope::cli::run_runs},
+    {"launch", "start N local processes with torchrun's environment (for train --dist)",
+     replicascope::cli::kLaunchUsage, replicascope::cli::run_launch},
 };
 
 void print_overview(std::ostream& out) {
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
     if (args[0] != command.name) continue;
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     for (const auto& arg : rest) {
+      if (arg == "--") break;  // what follows belongs to another command (launch)
       if (arg == "--help" || arg == "-h") {
         std::cout << command.usage;
         return 0;

@@ -3,16 +3,20 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "replicascope/devices.h"
+#include "replicascope/dist/process_group.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/store/run_store.h"
+#include "replicascope/sync/sync_error.h"
 
 namespace replicascope::cli {
 
@@ -37,7 +41,13 @@ const char* const kTrainUsage =
     "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"
     "  --seed N            weights, data order and synthetic data (default 0)\n"
     "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"
-    "  --run FILE.sqlite   record the run there (a new file)\n";
+    "  --run FILE.sqlite   record the run there (a new file; with --dist, rank 0 records)\n"
+    "  --dist              one of several processes (torchrun's RANK, WORLD_SIZE, LOCAL_RANK,\n"
+    "                      MASTER_ADDR, MASTER_PORT; `replicascope-cli launch` sets them): every\n"
+    "                      rank draws the same batch and trains on its share on its --devices;\n"
+    "                      BatchNorm statistics and gradients are reduced over all ranks (Gloo)\n"
+    "  --timeout S         with --dist: joining and every collective fail after S seconds\n"
+    "                      (default 300)\n";
 
 namespace {
 
@@ -110,13 +120,24 @@ class Progress {
   clock::time_point start_ = clock::now();
 };
 
+// REPLICASCOPE_KILL_RANK_AT=R:K makes rank R kill itself (SIGKILL) before its step K, so that
+// tests can check what the other ranks do when one dies. 0 when it does not apply here.
+int64_t injected_fault(const dist::ProcessGroup* group) {
+  const char* spec = std::getenv("REPLICASCOPE_KILL_RANK_AT");
+  if (!group || !spec) return 0;
+  int rank = -1;
+  long long step = 0;
+  if (std::sscanf(spec, "%d:%lld", &rank, &step) != 2) return 0;
+  return rank == group->rank() ? step : 0;
+}
+
 }  // namespace
 
 int run_train(const std::vector<std::string>& raw) {
   const Arguments args(raw,
                        {"model", "data", "image", "devices", "batch", "steps", "optimizer", "lr",
-                        "weight-decay", "loss", "seed", "run"},
-                       {"unsync"});
+                        "weight-decay", "loss", "seed", "run", "timeout"},
+                       {"unsync", "dist"});
   if (!args.positional().empty())
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   engine::SessionOptions options;
@@ -136,33 +157,48 @@ int run_train(const std::vector<std::string>& raw) {
   options.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
   options.synchronized = !args.has("unsync");
 
+  std::unique_ptr<dist::Environment> dist_env;
+  if (args.has("dist")) {
+    dist_env = std::make_unique<dist::Environment>(dist::Environment::from_environment());
+    const auto timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(1000 * args.get_double("timeout", 300.0)));
+    options.group = dist::ProcessGroup::join(*dist_env, timeout);
+    sync::set_default_timeout(timeout);  // a rank that stops calling fails the others in time
+  }
+  const bool rank0 = !options.group || options.group->rank() == 0;
   const auto model_path = args.get("model", "");
   const auto data_spec =
       args.get("data", data::installed_fashion_mnist() ? "fashion-mnist" : "synthetic");
   std::shared_ptr<const data::Dataset> dataset = load_data(data_spec, args, options.seed);
   auto factory = model_path.empty() ? engine::demo_model(dataset->classes())
                                     : engine::scripted_model(model_path);
-  options.record_statistics = args.has("run");
+  options.record_statistics = args.has("run") && rank0;
   engine::Session session(factory, dataset, options);
 
   std::unique_ptr<store::RunWriter> run;
-  if (args.has("run")) {
+  if (args.has("run") && rank0) {
     const auto meta = engine::run_metadata(options, model_path, data_spec);
     run = std::make_unique<store::RunWriter>(args.get("run", ""), meta);
   }
-  std::fprintf(stderr, "training %s on %s (%s BatchNorm), %s, batch %lld, %lld steps\n",
-               model_path.empty() ? "the demo CNN" : model_path.c_str(),
-               format_devices(options.devices).c_str(),
-               options.synchronized ? "synchronized" : "per-copy", data_spec.c_str(),
-               static_cast<long long>(options.batch_size), static_cast<long long>(steps));
+  const std::string ranks =
+      options.group ? " x " + std::to_string(options.group->size()) + " processes" : "";
+  if (rank0)
+    std::fprintf(stderr, "training %s on %s%s (%s BatchNorm), %s, batch %lld, %lld steps\n",
+                 model_path.empty() ? "the demo CNN" : model_path.c_str(),
+                 format_devices(options.devices).c_str(), ranks.c_str(),
+                 options.synchronized ? "synchronized" : "per-copy", data_spec.c_str(),
+                 static_cast<long long>(options.batch_size), static_cast<long long>(steps));
   Progress progress(steps);
   engine::StepRecord last;
   const auto start = std::chrono::steady_clock::now();
+  const auto fault = injected_fault(options.group.get());
   for (int64_t i = 0; i < steps; ++i) {
+    if (i + 1 == fault) ::raise(SIGKILL);  // a rank dying mid-run, for the failure tests
     last = session.step();
     if (run) run->append(last);
-    progress.update(last);
+    if (rank0) progress.update(last);
   }
+  if (!rank0) return 0;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("trained %lld steps: loss %.4f, accuracy %.3f, %.2f steps/s%s%s\n",

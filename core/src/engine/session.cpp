@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include "replicascope/dist/gradient_reducer.h"
+#include "replicascope/dist/process_group.h"
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -97,10 +100,14 @@ Session::Session(ModelFactory make_model, std::shared_ptr<const data::Dataset> d
   if (!make_model_ || !dataset_) throw std::invalid_argument("Session: expected a model and data");
   if (options_.devices.empty())
     throw std::invalid_argument("Session: expected at least one device");
-  if (options_.batch_size < static_cast<int64_t>(options_.devices.size())) {
-    throw std::invalid_argument("Session: a batch of " + std::to_string(options_.batch_size) +
-                                " cannot feed " + std::to_string(options_.devices.size()) +
-                                " copies; expected at least one sample per copy");
+  const int64_t ranks = options_.group ? options_.group->size() : 1;
+  const auto copies = static_cast<int64_t>(options_.devices.size());
+  if (options_.batch_size < ranks * copies) {
+    throw std::invalid_argument(
+        "Session: a batch of " + std::to_string(options_.batch_size) + " cannot feed " +
+        std::to_string(copies) + " copies" +
+        (ranks > 1 ? " on each of " + std::to_string(ranks) + " processes" : std::string()) +
+        "; expected at least one sample per copy");
   }
   build();
 }
@@ -116,8 +123,17 @@ void Session::build() {
   recorder_->keep = options_.record_statistics;
   recorder_->listener = listener_;
   model_->set_stats_observer(options_.record_statistics || listener_ ? recorder_ : nullptr);
+  model_->set_process_group(options_.group);
   replicas_ = model_->replicate(options_.devices);
   optimizer_ = make_optimizer(*model_, options_);
+  reducer_.reset();
+  if (options_.group) {
+    std::vector<torch::Tensor> params;
+    for (const auto& group : optimizer_->param_groups()) {
+      for (const auto& p : group.params()) params.push_back(p);
+    }
+    reducer_ = std::make_unique<dist::GradientReducer>(params, options_.group);
+  }
   loader_ = std::make_unique<data::BatchLoader>(*dataset_, options_.batch_size, options_.seed);
   steps_done_ = 0;
 }
@@ -148,6 +164,17 @@ int64_t Session::run(const std::atomic<bool>& stop, int64_t max_steps,
 StepRecord Session::step() {
   const auto start = std::chrono::steady_clock::now();
   auto batch = loader_->next();
+  // With other processes: this rank's share of the batch every rank drew.
+  const int64_t whole = batch.images.size(0);
+  int64_t share = whole;
+  if (options_.group) {
+    const int64_t ranks = options_.group->size(), rank = options_.group->rank();
+    const int64_t base = whole / ranks, extra = whole % ranks;
+    share = base + (rank < extra ? 1 : 0);
+    const int64_t offset = rank * base + std::min(rank, extra);
+    batch.images = batch.images.narrow(0, offset, share);
+    batch.labels = batch.labels.narrow(0, offset, share);
+  }
   optimizer_->zero_grad();
   const auto output = data_parallel_forward(*replicas_, batch.images);
   const auto labels = batch.labels.to(output.device());
@@ -157,13 +184,20 @@ StepRecord Session::step() {
   } else {
     loss = torch::cross_entropy_loss(output, labels);
   }
-  loss.backward();
+  // The whole batch's mean loss is the ranks' means weighted by their shares; backward from
+  // this rank's term gives its part of every gradient, and the reducer adds the parts.
+  const double weight = static_cast<double>(share) / static_cast<double>(whole);
+  (options_.group ? loss * weight : loss).backward();
+  if (reducer_) reducer_->reduce();
   optimizer_->step();
   StepRecord record;
   record.step = ++steps_done_;
   record.epoch = loader_->epoch();
-  record.loss = loss.item<double>();
-  record.accuracy = output.argmax(1).eq(labels).to(torch::kDouble).mean().item<double>();
+  const double correct = output.argmax(1).eq(labels).to(torch::kDouble).sum().item<double>();
+  auto totals = torch::tensor({loss.item<double>() * weight, correct}, torch::kDouble);
+  if (options_.group) options_.group->all_reduce_sum(totals, "the step's loss and accuracy");
+  record.loss = totals[0].item<double>();
+  record.accuracy = totals[1].item<double>() / static_cast<double>(whole);
   record.layers = recorder_->take();
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return record;

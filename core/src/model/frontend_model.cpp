@@ -104,4 +104,8 @@ void FrontendModel::set_stats_observer(std::shared_ptr<nn::StatsObserver> observ
   nn::set_stats_observer(*module_, std::move(observer));
 }
 
+void FrontendModel::set_process_group(std::shared_ptr<dist::ProcessGroup> group) {
+  nn::set_process_group(*module_, std::move(group));
+}
+
 }  // namespace replicascope

@@ -80,6 +80,10 @@ void ScriptedModel::set_stats_observer(std::shared_ptr<nn::StatsObserver> observ
   for (const auto& layer : layers_) layer->layer().set_stats_observer(observer_);
 }
 
+void ScriptedModel::set_process_group(std::shared_ptr<dist::ProcessGroup> group) {
+  for (const auto& layer : layers_) layer->layer().set_process_group(group);
+}
+
 torch::jit::Module ScriptedModel::export_plain() const {
   auto out = script::detail::detached_clone(plain_);
   const auto params = module_.named_parameters(/*recurse=*/true);

@@ -120,6 +120,7 @@ void SynchronizedBatchNormBase::data_parallel_replicate(CallbackContext& ctx, in
   config->num_batches_tracked = owner->num_batches_tracked;
   config->observer = observer_;
   config->synchronized = options.synchronize_copies();
+  config->group = group_;
   replica->master = std::make_shared<detail::Master>(
       layer_name_,
       [config](std::vector<detail::SyncMessage>& messages, int64_t sync_point) {
@@ -197,6 +198,7 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
     config.running_var = running_var;
     config.num_batches_tracked = num_batches_tracked;
     config.observer = observer_;
+    config.group = group_;  // alone in this process, but not in the group
     result = detail::reduce(messages, config, unreplicated_calls_++).front();
   }
 
@@ -215,6 +217,12 @@ void set_stats_observer(torch::nn::Module& module, std::shared_ptr<StatsObserver
   for_each_module(module, [&](const std::string&, torch::nn::Module& child) {
     if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&child))
       bn->set_stats_observer(observer);
+  });
+}
+
+void set_process_group(torch::nn::Module& module, std::shared_ptr<dist::ProcessGroup> group) {
+  for_each_module(module, [&](const std::string&, torch::nn::Module& child) {
+    if (auto* bn = dynamic_cast<SynchronizedBatchNormBase*>(&child)) bn->set_process_group(group);
   });
 }
 

@@ -45,8 +45,12 @@ struct LocalMomentsBackward : Node {
 };
 
 struct MergeBackward : Node {
-  MergeBackward(std::vector<torch::Device> devices_, int64_t channels_)
-      : devices(std::move(devices_)), channels(channels_) {}
+  MergeBackward(std::vector<torch::Device> devices_, int64_t channels_,
+                std::shared_ptr<dist::ProcessGroup> group_, std::string where_)
+      : devices(std::move(devices_)),
+        channels(channels_),
+        group(std::move(group_)),
+        where(std::move(where_)) {}
 
   variable_list apply(variable_list&& grads) override {
     const auto master = devices.front();
@@ -58,6 +62,13 @@ struct MergeBackward : Node {
     if (!total.defined()) {
       total = torch::zeros({2, channels}, torch::dtype(torch::kDouble).device(master));
     }
+    if (group) {  // then over the processes: one collective per sync point and process
+      // A copy: `total` may be the very tensor NormalizeBackward also gave as the parameters'
+      // gradients (one copy), and the collective works in place.
+      auto sums = total.to(torch::kCPU).clone().contiguous();
+      group->all_reduce_sum(sums, where + ", backward");
+      total = sums.to(master);
+    }
     variable_list out(grads.size());
     for (size_t i = 0; i < out.size(); ++i) {
       if (should_compute_output(i)) out[i] = total.to(devices[i]);
@@ -68,6 +79,8 @@ struct MergeBackward : Node {
 
   std::vector<torch::Device> devices;
   int64_t channels;
+  std::shared_ptr<dist::ProcessGroup> group;
+  std::string where;
 };
 
 struct NormalizeBackward : Node {
@@ -112,7 +125,8 @@ torch::Tensor attach_local_node(const torch::Tensor& input,
   return token;
 }
 
-void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<SyncResult>& results) {
+void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<SyncResult>& results,
+                       const std::shared_ptr<dist::ProcessGroup>& group, const std::string& where) {
   bool any_token = false;
   for (const auto& message : messages) any_token = any_token || message.token.defined();
   if (!any_token || !torch::GradMode::is_enabled()) return;
@@ -123,7 +137,7 @@ void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<Syn
     edges.push_back(message.token.defined() ? torch::autograd::impl::gradient_edge(message.token)
                                             : Edge());
   }
-  auto node = std::make_shared<MergeBackward>(devices, results.front().mean.size(0));
+  auto node = std::make_shared<MergeBackward>(devices, results.front().mean.size(0), group, where);
   node->set_next_edges(std::move(edges));
   for (auto& result : results) {
     result.linked = torch::stack({result.mean, result.invstd});

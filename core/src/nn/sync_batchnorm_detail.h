@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/dist/process_group.h"
 #include "replicascope/nn/batchnorm_kernels.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/nn/sync_batchnorm.h"
@@ -51,6 +52,9 @@ struct ReduceConfig {
   torch::Tensor running_mean, running_var, num_batches_tracked;  // the original module's buffers
   std::shared_ptr<StatsObserver> observer;
   bool synchronized = false;
+  // Other processes to synchronize with, after this process's copies: one collective per sync
+  // point in the forward (the merged moments) and one in the backward (the summed sums).
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 // Merges the copies' moments, updates the running statistics once, tells the observer, and
@@ -81,7 +85,9 @@ torch::Tensor attach_local_node(const torch::Tensor& input,
 
 // Connects each result's `linked` tensor to one merge node whose backward sums the copies'
 // backward sums (the cross-copy reduction of sum(dy) and sum(dy * x_hat)).
-void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<SyncResult>& results);
+// With `group`, the sums are also summed over the processes.
+void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<SyncResult>& results,
+                       const std::shared_ptr<dist::ProcessGroup>& group, const std::string& where);
 
 // Gives `output` its NormalizeBackward node (gradients of weight, bias and the merge node).
 void attach_normalize_node(torch::Tensor& output, const SyncResult& result,

@@ -102,19 +102,46 @@ std::pair<torch::Tensor, torch::Tensor> variance_and_invstd(const kernels::Momen
   return {var, invstd};
 }
 
+// This process's moments merged with every other process's: each sends [count, mean, m2], and
+// every rank merges them in rank order with the same Chan formula, so all get the same result.
+kernels::Moments merge_over_processes(const kernels::Moments& local, const ReduceConfig& config,
+                                      const std::string& where, std::string& counts) {
+  const int64_t channels = local.mean.size(0);
+  auto packed = torch::empty({1 + 2 * channels}, torch::kDouble);
+  packed[0] = static_cast<double>(local.count);
+  packed.slice(0, 1, 1 + channels).copy_(local.mean.to(torch::kCPU));
+  packed.slice(0, 1 + channels).copy_(local.m2.to(torch::kCPU));
+  const auto all = config.group->all_gather(packed, where + ", forward");
+  std::vector<kernels::Moments> parts;
+  for (size_t r = 0; r < all.size(); ++r) {
+    kernels::Moments m;
+    m.count = static_cast<int64_t>(all[r][0].item<double>());
+    m.mean = all[r].slice(0, 1, 1 + channels);
+    m.m2 = all[r].slice(0, 1 + channels);
+    counts += (r ? ", " : "") + std::to_string(m.count);
+    parts.push_back(m);
+  }
+  return kernels::merge_moments(parts, local.mean.device());
+}
+
 }  // namespace
 
 std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceConfig& config,
                                int64_t sync_point) {
   std::vector<kernels::Moments> parts;
   for (const auto& message : messages) parts.push_back(message.moments);
-  const auto merged = kernels::merge_moments(parts, messages.front().device);
+  auto merged = kernels::merge_moments(parts, messages.front().device);
+  const std::string where =
+      "layer '" + config.layer + "', sync point " + std::to_string(sync_point);
+  std::string rank_counts;
+  if (config.group) merged = merge_over_processes(merged, config, where, rank_counts);
   if (merged.count == 1) {
     throw std::invalid_argument(
         "layer '" + config.layer +
         "': expected more than 1 value per channel when training, got 1 in all (values per "
         "channel on each copy: " +
-        per_copy_counts(messages) + ")");
+        per_copy_counts(messages) +
+        (config.group ? "; on each process: " + rank_counts : std::string()) + ")");
   }
   torch::Tensor var, invstd;
   std::tie(var, invstd) = variance_and_invstd(merged, config);
@@ -129,7 +156,7 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
     results[i].invstd = same ? invstd : invstd.to(device);
     results[i].count = merged.count;
   }
-  attach_merge_node(messages, results);
+  attach_merge_node(messages, results, config.group, where);
   return results;
 }
 
@@ -139,6 +166,7 @@ std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
   for (size_t i = 0; i < messages.size(); ++i) {
     ReduceConfig own = config;
     own.observer = nullptr;
+    own.group = nullptr;  // per-copy statistics: nothing to share
     own.update_running = config.update_running && i == 0;
     std::vector<SyncMessage> one{messages[i]};
     results.push_back(reduce(one, own, sync_point).front());

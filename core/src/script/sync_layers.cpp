@@ -192,6 +192,7 @@ SyncLayers attach_layers(torch::jit::Module& clone, const SyncLayers& like) {
   for (size_t i = 0; i < modules.size(); ++i) {
     auto layer = std::make_shared<SyncLayer>(like[i]->info(), like[i]->name());
     layer->layer().set_stats_observer(like[i]->layer().stats_observer());
+    layer->layer().set_process_group(like[i]->layer().process_group());
     layer->layer().options.synchronize_copies(like[i]->layer().options.synchronize_copies());
     set_layer_id(modules[i].module, layer->id());
     layers.push_back(std::move(layer));

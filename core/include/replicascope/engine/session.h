@@ -18,6 +18,10 @@
 namespace torch::optim {
 class Optimizer;
 }
+namespace replicascope::dist {
+class GradientReducer;
+class ProcessGroup;
+}  // namespace replicascope::dist
 
 namespace replicascope::engine {
 
@@ -36,6 +40,11 @@ struct SessionOptions {
   // Synchronized BatchNorm (the default), or per-copy BatchNorm to compare against.
   bool synchronized = true;
   bool record_statistics = true;
+  // Other processes training the same model (null: this process alone). Every rank draws the
+  // same batch of batch_size and trains on its share (ranks in order, as even as can be), with
+  // its share of `devices`; the synchronized layers synchronize over all ranks' copies and the
+  // gradients are summed over the ranks, so training equals one process on the whole batch.
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 // One copy's statistics at one sync point of one layer.
@@ -61,8 +70,8 @@ struct LayerStats {
 struct StepRecord {
   int64_t step = 0;  // 1 for the first step
   int64_t epoch = 0;
-  double loss = 0, accuracy = 0;
-  double seconds = 0;  // wall time of the step
+  double loss = 0, accuracy = 0;  // over the whole batch (every rank's share)
+  double seconds = 0;             // wall time of the step
   std::vector<LayerStats> layers;
 };
 
@@ -106,6 +115,7 @@ class Session {
   std::unique_ptr<Model> model_;
   std::unique_ptr<ModelReplicas> replicas_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<dist::GradientReducer> reducer_;
   std::unique_ptr<data::BatchLoader> loader_;
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<nn::StatsObserver> listener_;

@@ -42,6 +42,7 @@ class FrontendModel : public Model {
   torch::Tensor forward(const torch::Tensor& input) override { return forward_(*module_, input); }
   std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) override;
   void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
+  void set_process_group(std::shared_ptr<dist::ProcessGroup> group) override;
 
   const std::shared_ptr<torch::nn::Module>& module() const { return module_; }
 

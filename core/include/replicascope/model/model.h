@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "replicascope/data_parallel.h"
+#include "replicascope/dist/process_group.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/replicate.h"
 
@@ -69,6 +70,9 @@ class Model {
   // The observer of every synchronized layer (null clears it); replicas made or refreshed after
   // this call report to it.
   virtual void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) = 0;
+  // Other processes whose copies every synchronized layer also synchronizes with (null: none);
+  // set it before replicate().
+  virtual void set_process_group(std::shared_ptr<dist::ProcessGroup> group) = 0;
 };
 
 // Copies every parameter and buffer of `from` into `to` by name, in place (so optimizers and

@@ -47,6 +47,7 @@ class ScriptedModel : public Model {
   torch::Tensor forward(const torch::Tensor& input) override;
   std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) override;
   void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
+  void set_process_group(std::shared_ptr<dist::ProcessGroup> group) override;
   const std::shared_ptr<nn::StatsObserver>& stats_observer() const { return observer_; }
 
   bool synchronized() const { return options_.convert() && options_.synchronize(); }

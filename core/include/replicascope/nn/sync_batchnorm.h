@@ -13,6 +13,10 @@
 #include <string>
 
 #include "replicascope/nn/stats_observer.h"
+
+namespace replicascope::dist {
+class ProcessGroup;
+}
 #include "replicascope/replication_callback.h"
 
 namespace replicascope::nn {
@@ -66,6 +70,10 @@ class SynchronizedBatchNormBase : public ReplicationCallback {
     observer_ = std::move(observer);
   }
   const std::shared_ptr<StatsObserver>& stats_observer() const { return observer_; }
+  // Processes to synchronize with beyond this process's copies (null: this process only);
+  // shared by every copy cloned after it is set.
+  void set_process_group(std::shared_ptr<dist::ProcessGroup> group) { group_ = std::move(group); }
+  const std::shared_ptr<dist::ProcessGroup>& process_group() const { return group_; }
 
   // The copy id this module got at replication, or -1 for a module that was not replicated.
   int copy_id() const;
@@ -104,6 +112,7 @@ class SynchronizedBatchNormBase : public ReplicationCallback {
  private:
   std::shared_ptr<detail::ReplicaSync> sync_;  // null unless replicated
   std::shared_ptr<StatsObserver> observer_;
+  std::shared_ptr<dist::ProcessGroup> group_;
   std::string layer_name_;
   int64_t unreplicated_calls_ = 0;  // sync_point of an unreplicated module's observer events
 };
@@ -186,5 +195,7 @@ TORCH_MODULE(SynchronizedBatchNorm3d);
 
 // Sets `observer` on every synchronized layer of `module`'s tree (null clears it).
 void set_stats_observer(torch::nn::Module& module, std::shared_ptr<StatsObserver> observer);
+// Sets `group` on every synchronized layer of `module`'s tree (null clears it).
+void set_process_group(torch::nn::Module& module, std::shared_ptr<dist::ProcessGroup> group);
 
 }  // namespace replicascope::nn

@@ -1,0 +1,152 @@
+// replicascope-cli launch: N local processes with torchrun's environment, for a quick
+// multi-process run. If one fails, the others are stopped: no orphans, no hang.
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/arguments.h"
+#include "cli/commands.h"
+
+extern char** environ;
+
+namespace replicascope::cli {
+
+const char* const kLaunchUsage =
+    "usage: replicascope-cli launch --nproc N [--port P] [--grace S] -- COMMAND [ARGS...]\n\n"
+    "Starts N copies of COMMAND on this machine, each with torchrun's environment: RANK and\n"
+    "LOCAL_RANK (0..N-1), WORLD_SIZE=N, MASTER_ADDR=127.0.0.1, MASTER_PORT. Waits for all; when\n"
+    "one fails (exits non-zero or dies by a signal), gives the others the grace period to fail\n"
+    "on their own (they do, within their --timeout, saying where), then stops them (SIGTERM,\n"
+    "and SIGKILL 2 s later) and exits 1 naming the rank. The children die with this process.\n\n"
+    "  replicascope-cli launch --nproc 2 -- replicascope-cli train --dist --devices cpu:2\n\n"
+    "options:\n"
+    "  --nproc N   processes (1 to 64)\n"
+    "  --port P    MASTER_PORT (default: a free port)\n"
+    "  --grace S   seconds the others get after a failure before SIGTERM (default 10)\n";
+
+namespace {
+
+int free_port() {
+  // Port 0 lets the kernel choose; the port is free again once the probe closes.
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 29500;
+  if (probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (probe >= 0) ::close(probe);
+  return port;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "stopped";
+}
+
+}  // namespace
+
+int run_launch(const std::vector<std::string>& raw) {
+  const auto separator = std::find(raw.begin(), raw.end(), "--");
+  if (separator == raw.end() || separator + 1 == raw.end()) {
+    throw UsageError("expected -- and the command to start");
+  }
+  const Arguments args(std::vector<std::string>(raw.begin(), separator), {"nproc", "port", "grace"},
+                       {});
+  if (!args.has("nproc")) throw UsageError("expected --nproc N");
+  const int nproc = static_cast<int>(args.get_int("nproc", 1, 1, 64));
+  const int port =
+      static_cast<int>(args.has("port") ? args.get_int("port", 0, 1, 65535) : free_port());
+  const double grace = args.get_double("grace", 10.0);
+  const std::vector<std::string> command(separator + 1, raw.end());
+
+  std::vector<pid_t> children;
+  for (int rank = 0; rank < nproc; ++rank) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      for (pid_t child : children) ::kill(child, SIGKILL);
+      throw std::runtime_error(std::string("cannot start a process: ") + std::strerror(errno));
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan if launch itself dies
+      ::setenv("RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      std::vector<char*> argv;
+      for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      std::fprintf(stderr, "launch: cannot run '%s': %s\n", argv[0], std::strerror(errno));
+      ::_exit(127);
+    }
+    children.push_back(pid);
+  }
+
+  using clock = std::chrono::steady_clock;
+  int failed_rank = -1;
+  std::string failure;
+  size_t running = children.size();
+  std::vector<bool> done(children.size(), false);
+  auto signal_at = clock::time_point::max();
+  int next_signal = SIGTERM;
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, failed_rank >= 0 ? WNOHANG : 0);
+    if (pid > 0) {
+      for (size_t r = 0; r < children.size(); ++r) {
+        if (children[r] != pid) continue;
+        done[r] = true;
+        --running;
+        const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!ok && failed_rank < 0) {
+          failed_rank = static_cast<int>(r);
+          failure = describe_status(status);
+          std::fprintf(stderr, "launch: rank %zu %s; the other ranks get %.0f s to end\n", r,
+                       failure.c_str(), grace);
+          signal_at = clock::now() + std::chrono::milliseconds(static_cast<int64_t>(grace * 1000));
+        }
+      }
+      continue;
+    }
+    if (pid < 0 && errno != EINTR) break;
+    if (failed_rank >= 0) {
+      if (clock::now() > signal_at) {
+        for (size_t o = 0; o < children.size(); ++o) {
+          if (!done[o]) ::kill(children[o], next_signal);
+        }
+        next_signal = SIGKILL;
+        signal_at = clock::now() + std::chrono::seconds(2);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (failed_rank >= 0) {
+    std::fprintf(stderr, "launch: failed: rank %d %s\n", failed_rank, failure.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace replicascope::cli

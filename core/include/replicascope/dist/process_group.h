@@ -1,0 +1,64 @@
+// Processes that synchronize over c10d, PyTorch's own distributed engine: a Gloo process group
+// (CPU) joined through a TCPStore, with torchrun's environment conventions. No c10d header
+// leaks out of here: users see ranks, sizes and three collectives.
+#pragma once
+
+#include <torch/types.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace replicascope::dist {
+
+class DistError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Where this process stands, from torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK (optional,
+// default RANK), MASTER_ADDR, MASTER_PORT.
+struct Environment {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr;
+  int master_port = 0;
+  // Reads them; throws DistError naming a variable that is missing or malformed, what it holds
+  // and what was expected.
+  static Environment from_environment();
+  // True when WORLD_SIZE is set: the process was started by torchrun or `launch`.
+  static bool present();
+};
+
+class ProcessGroup {
+ public:
+  // Joins the group (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT); every rank waits for
+  // the others up to `timeout`, which also bounds every collective.
+  static std::shared_ptr<ProcessGroup> join(const Environment& env,
+                                            std::chrono::milliseconds timeout);
+  ~ProcessGroup();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // Sums `values` (CPU, contiguous) over every process, in place. `what` names the collective in
+  // errors ("layer 'features.1', sync point 0, backward").
+  void all_reduce_sum(torch::Tensor& values, const std::string& what);
+  // Every process's `values` (the same shape on each), in rank order.
+  std::vector<torch::Tensor> all_gather(const torch::Tensor& values, const std::string& what);
+  void barrier(const std::string& what);
+
+ private:
+  struct Impl;
+  ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size, std::chrono::milliseconds timeout);
+  [[noreturn]] void fail(const std::string& what, const std::exception& error) const;
+  std::unique_ptr<Impl> impl_;
+  int rank_ = 0, size_ = 1;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace replicascope::dist

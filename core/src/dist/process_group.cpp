@@ -1,0 +1,136 @@
+#include "replicascope/dist/process_group.h"
+
+// The Gloo process group is declared only under this macro, which Debian's LibTorch was built
+// with (its library holds ProcessGroupGloo) but does not export to users.
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope::dist {
+namespace {
+
+const char* const kHint = " (torchrun and `replicascope-cli launch` set it)";
+
+std::string variable(const char* name, bool required) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) {
+    if (required)
+      throw DistError(std::string("environment variable ") + name + " is not set" + kHint);
+    return {};
+  }
+  return value;
+}
+
+int integer(const char* name, const std::string& text, long low, long high) {
+  errno = 0;
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || value < low || value > high) {
+    throw DistError(std::string("environment variable ") + name + "='" + text +
+                    "': expected a whole number from " + std::to_string(low) + " to " +
+                    std::to_string(high));
+  }
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+bool Environment::present() {
+  const char* world = std::getenv("WORLD_SIZE");
+  return world && *world;
+}
+
+Environment Environment::from_environment() {
+  Environment env;
+  env.world_size = integer("WORLD_SIZE", variable("WORLD_SIZE", true), 1, 1 << 16);
+  env.rank = integer("RANK", variable("RANK", true), 0, env.world_size - 1);
+  const auto local = variable("LOCAL_RANK", false);
+  env.local_rank = local.empty() ? env.rank : integer("LOCAL_RANK", local, 0, env.world_size - 1);
+  env.master_addr = variable("MASTER_ADDR", true);
+  env.master_port = integer("MASTER_PORT", variable("MASTER_PORT", true), 1, 65535);
+  return env;
+}
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+ProcessGroup::ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size,
+                           std::chrono::milliseconds timeout)
+    : impl_(std::move(impl)), rank_(rank), size_(size), timeout_(timeout) {}
+
+ProcessGroup::~ProcessGroup() = default;
+
+std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
+                                                 std::chrono::milliseconds timeout) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<std::uint16_t>(env.master_port);
+    store_options.isServer = env.rank == 0;
+    store_options.numWorkers = static_cast<std::size_t>(env.world_size);
+    store_options.waitWorkers = true;
+    store_options.timeout = timeout;
+    impl->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    auto options = c10d::ProcessGroupGloo::Options::create();
+    options->timeout = timeout;
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    impl->group =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, options);
+  } catch (const std::exception& e) {
+    throw DistError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+                    " could not join the process group at " + env.master_addr + ":" +
+                    std::to_string(env.master_port) + " within " + std::to_string(timeout.count()) +
+                    " ms: " + sync::describe(std::current_exception()));
+  }
+  return std::shared_ptr<ProcessGroup>(
+      new ProcessGroup(std::move(impl), env.rank, env.world_size, timeout));
+}
+
+void ProcessGroup::fail(const std::string& what, const std::exception&) const {
+  throw DistError("rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + what +
+                  " failed (another rank died, or stopped calling, within " +
+                  std::to_string(timeout_.count()) +
+                  " ms): " + sync::describe(std::current_exception()));
+}
+
+void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what) {
+  try {
+    std::vector<torch::Tensor> tensors{values};
+    impl_->group->allreduce(tensors)->wait(timeout_);
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+}
+
+std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& values,
+                                                    const std::string& what) {
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (int r = 0; r < size_; ++r) out[0].push_back(torch::empty_like(values));
+  try {
+    std::vector<torch::Tensor> in{values};
+    impl_->group->allgather(out, in)->wait(timeout_);
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+  return out[0];
+}
+
+void ProcessGroup::barrier(const std::string& what) {
+  try {
+    impl_->group->barrier()->wait(timeout_);
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+}
+
+}  // namespace replicascope::dist

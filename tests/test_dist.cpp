@@ -1,0 +1,146 @@
+// Processes over c10d, simulated by threads of one process (each its own rank, Gloo over
+// localhost): the collectives, and synchronized BatchNorm across ranks against BatchNorm on the
+// whole batch. Multi-process runs of the CLI are ctest entries (tests/dist/).
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "replicascope/dist/gradient_reducer.h"
+#include "replicascope/dist/process_group.h"
+#include "replicascope/nn/sync_batchnorm.h"
+#include "replicascope/sync/sync_error.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace replicascope;
+using namespace std::chrono_literals;
+
+int free_port() {
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(probe);
+  return ntohs(address.sin_port);
+}
+
+// Runs body(group) on `world` threads, one rank each; rethrows the first failure.
+void on_ranks(int world, const std::function<void(dist::ProcessGroup&)>& body) {
+  const int port = free_port();
+  std::vector<std::exception_ptr> errors(world);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        dist::Environment env;
+        env.rank = rank;
+        env.world_size = world;
+        env.master_addr = "127.0.0.1";
+        env.master_port = port;
+        auto group = dist::ProcessGroup::join(env, 30s);
+        body(*group);
+      } catch (...) {
+        errors[rank] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int rank = 0; rank < world; ++rank) {
+    if (errors[rank]) FAIL() << "rank " << rank << ": " << sync::describe(errors[rank]);
+  }
+}
+
+TEST(Dist, CollectivesSumAndGatherInRankOrder) {
+  on_ranks(3, [](dist::ProcessGroup& group) {
+    auto values = torch::full({4}, static_cast<double>(group.rank() + 1), torch::kDouble);
+    group.all_reduce_sum(values, "test sum");
+    EXPECT_TRUE(values.equal(torch::full({4}, 6.0, torch::kDouble)));
+    const auto all = group.all_gather(torch::tensor({double(group.rank())}), "test gather");
+    ASSERT_EQ(all.size(), 3u);
+    for (int r = 0; r < 3; ++r) EXPECT_EQ(all[r].item<double>(), r);
+  });
+}
+
+// Each rank normalizes its share of the batch with one synchronized layer (not replicated:
+// one copy per rank); forward, input grads and parameter grads (summed over ranks) equal
+// BatchNorm2d on the whole batch, and the running statistics are the same on every rank.
+TEST(Dist, SynchronizedBatchNormOverRanksEqualsWholeBatch) {
+  torch::manual_seed(5);
+  const auto input = torch::randn({7, 3, 4, 4}, torch::kDouble) * 2 + 1;
+  const auto upstream = torch::randn({7, 3, 4, 4}, torch::kDouble);
+  torch::nn::BatchNorm2d reference(3);
+  reference->to(torch::kDouble);
+  auto whole = input.clone().requires_grad_(true);
+  (reference(whole) * upstream).sum().backward();
+  const std::vector<int64_t> shares{3, 4};  // uneven
+  on_ranks(2, [&](dist::ProcessGroup& group) {
+    nn::SynchronizedBatchNorm2d layer(3);
+    layer->to(torch::kDouble);
+    auto shared = std::shared_ptr<dist::ProcessGroup>(&group, [](dist::ProcessGroup*) {});
+    layer->set_process_group(shared);
+    const int64_t offset = group.rank() == 0 ? 0 : shares[0];
+    auto part = input.narrow(0, offset, shares[group.rank()]).clone().requires_grad_(true);
+    const auto out = layer(part);
+    (out * upstream.narrow(0, offset, shares[group.rank()])).sum().backward();
+    const auto expected_out = [&] {
+      torch::NoGradGuard no_grad;
+      const auto mean = input.mean({0, 2, 3}, true);
+      const auto var = input.var({0, 2, 3}, /*unbiased=*/false, true);
+      return ((input - mean) / (var + 1e-5).sqrt()).narrow(0, offset, shares[group.rank()]);
+    }();
+    EXPECT_TENSOR_NEAR(out, expected_out, 1e-10, "output");
+    EXPECT_TENSOR_NEAR(part.grad(), whole.grad().narrow(0, offset, shares[group.rank()]), 1e-10,
+                       "input grad");
+    dist::GradientReducer reducer({layer->weight, layer->bias}, shared);
+    reducer.reduce();
+
+    EXPECT_TENSOR_NEAR(layer->weight.grad(), reference->weight.grad(), 1e-10, "weight grad");
+    EXPECT_TENSOR_NEAR(layer->bias.grad(), reference->bias.grad(), 1e-10, "bias grad");
+    EXPECT_TENSOR_NEAR(layer->running_mean, reference->running_mean, 1e-12, "running mean");
+    EXPECT_TENSOR_NEAR(layer->running_var, reference->running_var, 1e-12, "running var");
+  });
+}
+
+TEST(Dist, EnvironmentErrorsNameTheVariable) {
+  ::unsetenv("WORLD_SIZE");
+  EXPECT_FALSE(dist::Environment::present());
+  try {
+    dist::Environment::from_environment();
+    FAIL() << "expected an error";
+  } catch (const dist::DistError& e) {
+    EXPECT_NE(std::string(e.what()).find("WORLD_SIZE is not set"), std::string::npos) << e.what();
+  }
+  ::setenv("WORLD_SIZE", "two", 1);
+  try {
+    dist::Environment::from_environment();
+    FAIL() << "expected an error";
+  } catch (const dist::DistError& e) {
+    EXPECT_NE(std::string(e.what()).find("WORLD_SIZE='two': expected a whole number"),
+              std::string::npos)
+        << e.what();
+  }
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("RANK", "1", 1);
+  ::unsetenv("MASTER_ADDR");
+  EXPECT_THROW(dist::Environment::from_environment(), dist::DistError);
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", "29400", 1);
+  ::unsetenv("LOCAL_RANK");
+  const auto env = dist::Environment::from_environment();
+  EXPECT_EQ(env.rank, 1);
+  EXPECT_EQ(env.world_size, 2);
+  EXPECT_EQ(env.local_rank, 1);
+  EXPECT_EQ(env.master_port, 29400);
+  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"}) ::unsetenv(name);
+}
+
+}  // namespace
