@@ -2,10 +2,7 @@
 // localhost): the collectives, and synchronized BatchNorm across ranks against BatchNorm on the
 // whole batch. Multi-process runs of the CLI are ctest entries (tests/dist/).
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
@@ -21,21 +18,9 @@ namespace {
 using namespace replicascope;
 using namespace std::chrono_literals;
 
-int free_port() {
-  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(probe);
-  return ntohs(address.sin_port);
-}
-
 // Runs body(group) on `world` threads, one rank each; rethrows the first failure.
 void on_ranks(int world, const std::function<void(dist::ProcessGroup&)>& body) {
-  const int port = free_port();
+  const int port = dist::free_local_port();
   std::vector<std::exception_ptr> errors(world);
   std::vector<std::thread> threads;
   for (int rank = 0; rank < world; ++rank) {
@@ -87,6 +72,12 @@ TEST(Dist, SynchronizedBatchNormOverRanksEqualsWholeBatch) {
     layer->to(torch::kDouble);
     auto shared = std::shared_ptr<dist::ProcessGroup>(&group, [](dist::ProcessGroup*) {});
     layer->set_process_group(shared);
+    struct Keep : nn::StatsObserver {
+      nn::SyncEvent event;
+      void on_sync(const nn::SyncEvent& e) override { event = e; }
+    };
+    auto observer = std::make_shared<Keep>();
+    layer->set_stats_observer(observer);
     const int64_t offset = group.rank() == 0 ? 0 : shares[0];
     auto part = input.narrow(0, offset, shares[group.rank()]).clone().requires_grad_(true);
     const auto out = layer(part);
@@ -98,6 +89,14 @@ TEST(Dist, SynchronizedBatchNormOverRanksEqualsWholeBatch) {
       return ((input - mean) / (var + 1e-5).sqrt()).narrow(0, offset, shares[group.rank()]);
     }();
     EXPECT_TENSOR_NEAR(out, expected_out, 1e-10, "output");
+    // The observer sees every rank's statistics from the same all-gather.
+    ASSERT_EQ(observer->event.ranks.size(), 2u);
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(observer->event.ranks[r].count, shares[r] * 16);
+      const auto mine = input.narrow(0, r == 0 ? 0 : shares[0], shares[r]);
+      EXPECT_TENSOR_NEAR(observer->event.ranks[r].mean, mine.mean({0, 2, 3}), 1e-12, "rank mean");
+    }
+    EXPECT_EQ(observer->event.count, 7 * 16);
     EXPECT_TENSOR_NEAR(part.grad(), whole.grad().narrow(0, offset, shares[group.rank()]), 1e-10,
                        "input grad");
     dist::GradientReducer reducer({layer->weight, layer->bias}, shared);

@@ -19,6 +19,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "replicascope/dist/process_group.h"
 
 extern char** environ;
 
@@ -38,22 +39,6 @@ const char* const kLaunchUsage =
     "  --grace S   seconds the others get after a failure before SIGTERM (default 10)\n";
 
 namespace {
-
-int free_port() {
-  // Port 0 lets the kernel choose; the port is free again once the probe closes.
-  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 29500;
-  if (probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  if (probe >= 0) ::close(probe);
-  return port;
-}
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -75,8 +60,8 @@ int run_launch(const std::vector<std::string>& raw) {
                        {});
   if (!args.has("nproc")) throw UsageError("expected --nproc N");
   const int nproc = static_cast<int>(args.get_int("nproc", 1, 1, 64));
-  const int port =
-      static_cast<int>(args.has("port") ? args.get_int("port", 0, 1, 65535) : free_port());
+  const int port = static_cast<int>(args.has("port") ? args.get_int("port", 0, 1, 65535)
+                                                     : dist::free_local_port());
   const double grace = args.get_double("grace", 10.0);
   const std::vector<std::string> command(separator + 1, raw.end());
 

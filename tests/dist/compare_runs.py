@@ -23,11 +23,17 @@ def load(path):
     stats = {}
     first_copy = {(s, layers[l], p): c for s, l, p, c in db.execute(
         "SELECT step, layer, sync_point, count FROM channel_stats WHERE copy = 0")}
+    # Each rank's statistics over its copies (copy -3 - rank), in runs of several processes.
+    rank_counts = {}
+    for s, l, p, copy, c in db.execute(
+            "SELECT step, layer, sync_point, copy, count FROM channel_stats WHERE copy <= -3"):
+        rank_counts.setdefault((s, layers[l], p), {})[-3 - copy] = c
     for s, l, p, copy, mean, var in db.execute(
-            "SELECT step, layer, sync_point, copy, mean, var FROM channel_stats WHERE copy < 0"):
+            "SELECT step, layer, sync_point, copy, mean, var FROM channel_stats "
+            "WHERE copy IN (-1, -2)"):
         unpack = lambda blob: struct.unpack(f"<{len(blob) // 8}d", blob)
         stats[(s, layers[l], p, copy)] = (unpack(mean), unpack(var))
-    return steps, counts, stats, first_copy
+    return steps, counts, stats, first_copy, rank_counts
 
 
 def close(a, b, tolerance):
@@ -51,6 +57,14 @@ def main():
         if set(ref) != set(got):
             print(f"{name} differ: only in the reference {sorted(set(ref) - set(got))[:5]}, "
                   f"only in the candidate {sorted(set(got) - set(ref))[:5]}")
+            return 1
+    ranks = candidate[4]
+    if shares > 1 and not ranks:
+        print("the candidate recorded no rank's statistics")
+        return 1
+    for key, by_rank in ranks.items():
+        if sum(by_rank.values()) != candidate[1][key]:
+            print(f"{key}: the ranks' counts {by_rank} do not add up to {candidate[1][key]}")
             return 1
     for key, count in candidate[3].items():
         total = candidate[1][key]

@@ -27,6 +27,8 @@ QPen pen_for(int copy, bool faded) {
     pen = QPen(Qt::black, 3.0);
   } else if (copy == store::kRunningCopy) {
     pen = QPen(QColor(90, 90, 90), 1.5, Qt::DashLine);
+  } else if (copy <= store::kFirstRankCopy) {  // a rank's statistics over its copies
+    pen = QPen(copy_colour(store::kFirstRankCopy - copy), 2.0, Qt::DotLine);
   } else {
     pen = QPen(copy_colour(copy), 1.2);
   }
@@ -42,6 +44,7 @@ QPen pen_for(int copy, bool faded) {
 QString legend_name(int copy) {
   if (copy == store::kSynchronizedCopy) return "synchronized";
   if (copy == store::kRunningCopy) return "running";
+  if (copy <= store::kFirstRankCopy) return QString("rank %1").arg(store::kFirstRankCopy - copy);
   return QString("copy %1").arg(copy);
 }
 

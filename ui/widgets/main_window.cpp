@@ -85,7 +85,6 @@ void MainWindow::build_panels() {
   tree_ = new QTreeView;
   tree_->setModel(&tree_filter_);
   tree_->setUniformRowHeights(true);  // fast with thousands of rows
-  tree_->setContextMenuPolicy(Qt::CustomContextMenu);
   tree_->header()->setSectionResizeMode(QHeaderView::Interactive);
   tree_layout->addWidget(search_);
   tree_layout->addWidget(tree_, 1);
@@ -95,29 +94,16 @@ void MainWindow::build_panels() {
   });
   connect(tree_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex& current) { sync_selection_from_tree(current); });
-  connect(tree_, &QTreeView::customContextMenuRequested, this, [this](const QPoint& at) {
-    const auto index = tree_->indexAt(at);
-    if (index.isValid()) {
-      show_context_menu(index.data(ModuleTreeModel::kQualifiedNameRole).toString(),
-                        tree_->viewport()->mapToGlobal(at));
-    }
-  });
+  add_breakpoint_menu(tree_, ModuleTreeModel::kQualifiedNameRole);
 
   wiring_ = new QTableView;
   wiring_->setModel(&wiring_model_);
   wiring_->setSelectionBehavior(QAbstractItemView::SelectRows);
   wiring_->setSelectionMode(QAbstractItemView::SingleSelection);
-  wiring_->setContextMenuPolicy(Qt::CustomContextMenu);
   wiring_->verticalHeader()->setDefaultSectionSize(20);
   connect(wiring_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex& current) { sync_selection_from_wiring(current); });
-  connect(wiring_, &QTableView::customContextMenuRequested, this, [this](const QPoint& at) {
-    const auto index = wiring_->indexAt(at);
-    if (index.isValid()) {
-      show_context_menu(index.data(WiringModel::kModuleRole).toString(),
-                        wiring_->viewport()->mapToGlobal(at));
-    }
-  });
+  add_breakpoint_menu(wiring_, WiringModel::kModuleRole);
 
   breakpoints_ = new BreakpointPanel;
   connect(breakpoints_, &BreakpointPanel::resumeRequested, this,
@@ -140,6 +126,18 @@ void MainWindow::build_panels() {
   for (auto* label : {status_state_, status_step_, status_loss_, status_speed_}) {
     statusBar()->addPermanentWidget(label);
   }
+}
+
+void MainWindow::add_breakpoint_menu(QAbstractItemView* view, int module_role) {
+  view->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(view, &QAbstractItemView::customContextMenuRequested, this,
+          [this, view, module_role](const QPoint& at) {
+            const auto index = view->indexAt(at);
+            if (index.isValid()) {
+              show_context_menu(index.data(module_role).toString(),
+                                view->viewport()->mapToGlobal(at));
+            }
+          });
 }
 
 void MainWindow::build_actions() {

@@ -15,6 +15,7 @@
 #include "model/stats_history.h"
 #include "model/wiring_model.h"
 
+class QAbstractItemView;
 class QAction;
 class QCheckBox;
 class QLabel;
@@ -78,6 +79,8 @@ class MainWindow : public QMainWindow {
   void sync_selection_from_wiring(const QModelIndex& index);
   void toggle_breakpoint_at(const QString& module);
   void show_context_menu(const QString& module, const QPoint& global);
+  // The breakpoint menu on right-click in `view`, whose items give the module under `module_role`.
+  void add_breakpoint_menu(QAbstractItemView* view, int module_role);
   void remember_recent(const QString& path);
   void rebuild_recent_menu();
   void update_controls();

@@ -8,6 +8,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -42,6 +46,22 @@ int integer(const char* name, const std::string& text, long low, long high) {
 }
 
 }  // namespace
+
+int free_local_port() {
+  // Port 0 lets the kernel choose; the port is free again once the probe closes.
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 29500;
+  if (probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (probe >= 0) ::close(probe);
+  return port;
+}
 
 bool Environment::present() {
   const char* world = std::getenv("WORLD_SIZE");

@@ -72,6 +72,9 @@ LayerStats to_layer_stats(const nn::SyncEvent& event) {
   for (const auto& copy : event.copies) {
     out.copies.push_back({copy.copy_id, copy.count, values(copy.mean), values(copy.var)});
   }
+  for (const auto& rank : event.ranks) {
+    out.ranks.push_back({rank.copy_id, rank.count, values(rank.mean), values(rank.var)});
+  }
   out.mean = values(event.mean);
   out.var = values(event.var);
   out.running_mean = values(event.running_mean);

@@ -58,7 +58,8 @@ void update_running_stats(const ReduceConfig& config, const kernels::Moments& me
 }
 
 void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>& messages,
-                     const kernels::Moments& merged, const torch::Tensor& var, int64_t sync_point) {
+                     const kernels::Moments& merged, const torch::Tensor& var, int64_t sync_point,
+                     const std::vector<kernels::Moments>& ranks = {}) {
   SyncEvent event;
   event.layer = config.layer;
   event.sync_point = sync_point;
@@ -68,6 +69,11 @@ void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>&
     const double n = static_cast<double>(std::max<int64_t>(m.count, 1));
     event.copies.push_back(
         {static_cast<int>(i), messages[i].device, m.count, cpu(m.mean), cpu(m.m2) / n});
+  }
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    const double n = static_cast<double>(std::max<int64_t>(ranks[r].count, 1));
+    event.ranks.push_back({static_cast<int>(r), torch::Device(torch::kCPU), ranks[r].count,
+                           cpu(ranks[r].mean), cpu(ranks[r].m2) / n});
   }
   event.count = merged.count;
   event.mean = cpu(merged.mean);
@@ -105,14 +111,15 @@ std::pair<torch::Tensor, torch::Tensor> variance_and_invstd(const kernels::Momen
 // This process's moments merged with every other process's: each sends [count, mean, m2], and
 // every rank merges them in rank order with the same Chan formula, so all get the same result.
 kernels::Moments merge_over_processes(const kernels::Moments& local, const ReduceConfig& config,
-                                      const std::string& where, std::string& counts) {
+                                      const std::string& where, std::string& counts,
+                                      std::vector<kernels::Moments>& parts) {
   const int64_t channels = local.mean.size(0);
   auto packed = torch::empty({1 + 2 * channels}, torch::kDouble);
   packed[0] = static_cast<double>(local.count);
   packed.slice(0, 1, 1 + channels).copy_(local.mean.to(torch::kCPU));
   packed.slice(0, 1 + channels).copy_(local.m2.to(torch::kCPU));
   const auto all = config.group->all_gather(packed, where + ", forward");
-  std::vector<kernels::Moments> parts;
+  parts.clear();
   for (size_t r = 0; r < all.size(); ++r) {
     kernels::Moments m;
     m.count = static_cast<int64_t>(all[r][0].item<double>());
@@ -134,7 +141,8 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
   const std::string where =
       "layer '" + config.layer + "', sync point " + std::to_string(sync_point);
   std::string rank_counts;
-  if (config.group) merged = merge_over_processes(merged, config, where, rank_counts);
+  std::vector<kernels::Moments> rank_parts;
+  if (config.group) merged = merge_over_processes(merged, config, where, rank_counts, rank_parts);
   if (merged.count == 1) {
     throw std::invalid_argument(
         "layer '" + config.layer +
@@ -146,7 +154,7 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
   torch::Tensor var, invstd;
   std::tie(var, invstd) = variance_and_invstd(merged, config);
   if (config.update_running) update_running_stats(config, merged, var);
-  if (config.observer) notify_observer(config, messages, merged, var, sync_point);
+  if (config.observer) notify_observer(config, messages, merged, var, sync_point, rank_parts);
 
   std::vector<SyncResult> results(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {

@@ -106,6 +106,7 @@ class Statement {
 std::string copy_label(int copy) {
   if (copy == kSynchronizedCopy) return "synchronized";
   if (copy == kRunningCopy) return "running";
+  if (copy <= kFirstRankCopy) return "rank " + std::to_string(kFirstRankCopy - copy);
   return std::to_string(copy);
 }
 
@@ -198,6 +199,9 @@ void RunWriter::append(const engine::StepRecord& r) {
       for (const auto& copy : layer.copies) channels(copy.copy, copy.count, copy.mean, copy.var);
       channels(kSynchronizedCopy, layer.count, layer.mean, layer.var);
       channels(kRunningCopy, layer.count, layer.running_mean, layer.running_var);
+      for (const auto& rank : layer.ranks) {
+        channels(kFirstRankCopy - rank.copy, rank.count, rank.mean, rank.var);
+      }
     }
     exec(db_, path_, "COMMIT");
   } catch (...) {

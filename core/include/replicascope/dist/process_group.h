@@ -33,6 +33,10 @@ struct Environment {
   static bool present();
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on now (for MASTER_PORT on one machine); 29500,
+// torchrun's default, if the system will not say.
+int free_local_port();
+
 class ProcessGroup {
  public:
   // Joins the group (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT); every rank waits for

@@ -62,6 +62,8 @@ struct LayerStats {
   std::vector<CopyStats> copies;
   std::vector<double> mean, var;                  // synchronized
   std::vector<double> running_mean, running_var;  // after the update; empty without them
+  // With several processes: each rank's statistics over its copies (copy = the rank).
+  std::vector<CopyStats> ranks;
   // max over copies and channels of |local mean - synchronized mean| / sqrt(var + eps): how far
   // off unsynchronized BatchNorm would have normalized.
   double divergence = 0;

@@ -30,6 +30,9 @@ struct SyncEvent {
   torch::Tensor var;           // synchronized biased variance (what the layer normalizes with)
   torch::Tensor running_mean;  // after this step's update; undefined without running stats
   torch::Tensor running_var;
+  // With a process group: every rank's statistics over its own copies (copy_id = the rank),
+  // from the same all-gather that synchronizes them; empty otherwise.
+  std::vector<CopyStats> ranks;
 };
 
 // Set one on a module tree with set_stats_observer(). It is called on the master copy's thread

@@ -29,6 +29,9 @@ constexpr int kSchemaVersion = 1;
 // In the copy column: the synchronized statistics and the running ones, beside copies 0, 1, ...
 constexpr int kSynchronizedCopy = -1;
 constexpr int kRunningCopy = -2;
+// Rank r's statistics over its copies (runs of several processes) are stored as copy
+// kFirstRankCopy - r.
+constexpr int kFirstRankCopy = -3;
 
 using Metadata = std::map<std::string, std::string>;
 
@@ -70,7 +73,7 @@ struct StatRow {
   double value = 0;
 };
 
-// "0", "1", ..., "synchronized", "running".
+// "0", "1", ..., "synchronized", "running", "rank 0", "rank 1", ...
 std::string copy_label(int copy);
 
 struct StatFilter {
