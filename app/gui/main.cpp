@@ -79,25 +79,34 @@ int main(int argc, char** argv) {
   } else {
     window.open_file(parser.positionalArguments().front());
   }
-  if (step_count > 0 || parser.isSet(screenshot)) {
-    auto& engine = window.engine();
-    QObject::connect(&engine, &replicascope::ui::EngineController::opened, &window,
-                     [&engine, step_count] {
-                       if (step_count > 0) engine.step(step_count);
-                     });
-    if (parser.isSet(screenshot)) {
-      const auto path = parser.value(screenshot);
-      auto save = [&window, path] {
-        window.save_screenshot(path);
-        QApplication::quit();
-      };
-      QObject::connect(&engine, &replicascope::ui::EngineController::runningChanged, &window,
-                       [save](bool running) {
-                         if (!running) QTimer::singleShot(300, save);
-                       });
-      QObject::connect(&engine, &replicascope::ui::EngineController::failed, &window,
-                       [](const QString&) { QApplication::exit(1); });
+  // --steps and --screenshot: train once open, then save the window and quit (docs, tests).
+  auto& engine = window.engine();
+  const bool shoot = parser.isSet(screenshot);
+  const auto shot_path = parser.value(screenshot);
+  auto save = [&window, shot_path] {
+    try {
+      window.save_screenshot(shot_path);
+      QApplication::quit();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "replicascope: %s\n", e.what());
+      QApplication::exit(1);
     }
+  };
+  QObject::connect(&engine, &replicascope::ui::EngineController::opened, &window,
+                   [&engine, step_count, shoot, save] {
+                     if (step_count > 0) {
+                       engine.step(step_count);
+                     } else if (shoot) {
+                       QTimer::singleShot(300, save);
+                     }
+                   });
+  if (shoot) {
+    QObject::connect(&engine, &replicascope::ui::EngineController::runningChanged, &window,
+                     [save](bool running) {
+                       if (!running) QTimer::singleShot(300, save);
+                     });
+    QObject::connect(&engine, &replicascope::ui::EngineController::failed, &window,
+                     [](const QString&) { QApplication::exit(1); });
   }
   return app.exec();
 }
