@@ -138,8 +138,10 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
   std::vector<kernels::Moments> parts;
   for (const auto& message : messages) parts.push_back(message.moments);
   auto merged = kernels::merge_moments(parts, messages.front().device);
+  // Names the collectives in errors; only built when there are any (a hot path otherwise).
   const std::string where =
-      "layer '" + config.layer + "', sync point " + std::to_string(sync_point);
+      config.group ? "layer '" + config.layer + "', sync point " + std::to_string(sync_point)
+                   : std::string();
   std::string rank_counts;
   std::vector<kernels::Moments> rank_parts;
   if (config.group) merged = merge_over_processes(merged, config, where, rank_counts, rank_parts);
