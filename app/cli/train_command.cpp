@@ -120,10 +120,11 @@ class Progress {
   clock::time_point start_ = clock::now();
 };
 
-// REPLICASCOPE_KILL_RANK_AT=R:K makes rank R kill itself (SIGKILL) before its step K, so that
-// tests can check what the other ranks do when one dies. 0 when it does not apply here.
-int64_t injected_fault(const dist::ProcessGroup* group) {
-  const char* spec = std::getenv("REPLICASCOPE_KILL_RANK_AT");
+// Faults for the failure tests, from the environment: REPLICASCOPE_KILL_RANK_AT=R:K makes rank R
+// kill itself (SIGKILL) before its step K; REPLICASCOPE_STALL_RANK_AT=R:K makes it stop calling
+// there (it sleeps until killed). 0 when the variable does not apply to this rank.
+int64_t fault_step(const char* variable, const dist::ProcessGroup* group) {
+  const char* spec = std::getenv(variable);
   if (!group || !spec) return 0;
   int rank = -1;
   long long step = 0;
@@ -191,9 +192,11 @@ int run_train(const std::vector<std::string>& raw) {
   Progress progress(steps);
   engine::StepRecord last;
   const auto start = std::chrono::steady_clock::now();
-  const auto fault = injected_fault(options.group.get());
+  const auto kill_at = fault_step("REPLICASCOPE_KILL_RANK_AT", options.group.get());
+  const auto stall_at = fault_step("REPLICASCOPE_STALL_RANK_AT", options.group.get());
   for (int64_t i = 0; i < steps; ++i) {
-    if (i + 1 == fault) ::raise(SIGKILL);  // a rank dying mid-run, for the failure tests
+    if (i + 1 == kill_at) ::raise(SIGKILL);  // a rank dying mid-run
+    while (i + 1 == stall_at) ::pause();     // a rank that stops calling
     last = session.step();
     if (run) run->append(last);
     if (rank0) progress.update(last);
