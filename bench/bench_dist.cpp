@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bench_util.h"
 #include "replicascope/allocator.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/nn/sync_batchnorm.h"
@@ -23,10 +24,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using replicascope::bench::median;
 
 torch::Tensor torch_scheme(dist::ProcessGroup& group, const torch::Tensor& x, double eps) {
   const auto [var, mean] = torch::var_mean(x, {0, 2, 3}, /*unbiased=*/false);
@@ -43,8 +41,7 @@ torch::Tensor torch_scheme(dist::ProcessGroup& group, const torch::Tensor& x, do
   const auto vars = invstds.pow(-2) - eps;
   const auto global_var =
       ((vars + (means - global_mean).pow(2)) * counts).sum(0) / total;  // biased
-  return torch::batch_norm(x, {}, {}, global_mean, global_var, /*training=*/false, 0.0, eps,
-                           false);
+  return torch::batch_norm(x, {}, {}, global_mean, global_var, /*training=*/false, 0.0, eps, false);
 }
 
 }  // namespace
@@ -57,8 +54,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--iterations")) iterations = std::atoll(argv[i + 1]);
   }
   torch::NoGradGuard no_grad;
-  auto group = dist::ProcessGroup::join(dist::Environment::from_environment(),
-                                        std::chrono::seconds(60));
+  auto group =
+      dist::ProcessGroup::join(dist::Environment::from_environment(), std::chrono::seconds(60));
   torch::manual_seed(group->rank());
   const auto x = torch::randn({8, channels, 8, 8});
   nn::SynchronizedBatchNorm2d layer(channels);
@@ -82,11 +79,12 @@ int main(int argc, char** argv) {
     }
   }
   if (group->rank() == 0) {
-    std::printf("sync point across %d processes, BatchNorm2d forward of [8, %lld, 8, 8] per rank: "
-                "ours %.1f us, torch.nn.SyncBatchNorm's scheme %.1f us (medians of %zu rounds of "
-                "%lld)\n",
-                group->size(), static_cast<long long>(channels), median(ours), median(theirs),
-                ours.size(), static_cast<long long>(iterations));
+    std::printf(
+        "sync point across %d processes, BatchNorm2d forward of [8, %lld, 8, 8] per rank: "
+        "ours %.1f us, torch.nn.SyncBatchNorm's scheme %.1f us (medians of %zu rounds of "
+        "%lld)\n",
+        group->size(), static_cast<long long>(channels), median(ours), median(theirs), ours.size(),
+        static_cast<long long>(iterations));
   }
   return 0;
 }

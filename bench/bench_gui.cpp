@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_util.h"
 #include "engine/engine_controller.h"
 #include "model/module_tree_model.h"
 #include "replicascope/allocator.h"
@@ -32,10 +33,7 @@ using namespace replicascope::ui;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using replicascope::bench::median;
 
 // A history of 8 copies, 50 layers and 10,000 steps. `band`: each layer's divergence swings
 // over its whole range every few steps, so each line fills the plot's height in every pixel

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 
+#include "bench_util.h"
 #include "replicascope/models/demo_net.h"
 #include "replicascope/replicascope.h"
 
@@ -20,13 +21,10 @@ namespace rs = replicascope;
 
 namespace {
 
+using replicascope::bench::median;
+
 std::vector<torch::Device> cpu_copies(int64_t n) {
   return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values.empty() ? 0.0 : values[values.size() / 2];
 }
 
 // Times `sync` and `baseline` back to back in every iteration.

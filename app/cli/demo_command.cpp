@@ -9,7 +9,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "replicascope/data/dataset.h"
+#include "replicascope/data/demo_data.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/models/demo_net.h"
 #include "replicascope/module_walk.h"
@@ -92,11 +92,9 @@ int run_demo(const std::vector<std::string>& raw) {
   nn::set_stats_observer(*model, recorder);
   DataParallelWithCallback<models::DemoNetImpl> parallel(model.ptr(), devices);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
-  const auto fashion = args.has("synthetic") ? std::nullopt : data::installed_fashion_mnist();
-  const auto data = fashion
-                        ? data::load_idx(fashion->images, fashion->labels)
-                        : data::make_synthetic({1, 28, 28}, 10, 4096, static_cast<uint64_t>(seed));
-  data::BatchLoader loader(*data, batch, static_cast<uint64_t>(seed));
+  const auto data = data::demo_data(args.has("synthetic"), static_cast<uint64_t>(seed));
+  const bool fashion = data.spec == "fashion-mnist";
+  data::BatchLoader loader(*data.dataset, batch, static_cast<uint64_t>(seed));
 
   std::printf(
       "ReplicaScope demo: %lld steps, batch %lld over %s (%zu copies), synchronized BN, %s\n",

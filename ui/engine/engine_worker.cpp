@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QFileInfo>
 
+#include "replicascope/data/demo_data.h"
 #include "replicascope/devices.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/store/run_store.h"
@@ -11,18 +12,6 @@
 
 namespace replicascope::ui {
 namespace {
-
-// Fashion-MNIST for 1x28x28 models when installed (unless synthetic is asked for), else
-// synthetic images of that shape.
-std::pair<std::shared_ptr<const data::Dataset>, std::string> session_data(const SessionSpec& spec,
-                                                                          uint64_t seed) {
-  if (!spec.synthetic) {
-    if (const auto fashion = data::installed_fashion_mnist()) {
-      return {data::load_idx(fashion->images, fashion->labels), "fashion-mnist"};
-    }
-  }
-  return {data::make_synthetic({1, 28, 28}, 10, 4096, seed), "synthetic"};
-}
 
 QString new_run_path(const QString& dir) {
   if (!QDir().mkpath(dir)) {
@@ -60,7 +49,7 @@ void EngineWorker::open(const SessionSpec& spec) {
     options.synchronized = spec.synchronized;
     options.seed = spec.seed;
     options.learning_rate = spec.learning_rate;
-    auto [dataset, data_spec] = session_data(spec, spec.seed);
+    auto [dataset, data_spec] = data::demo_data(spec.synthetic, spec.seed);
     const auto model_path = spec.model_path.toStdString();
     auto factory = model_path.empty() ? engine::demo_model(dataset->classes())
                                       : engine::scripted_model(model_path);

@@ -55,13 +55,10 @@ void name_graph(QCustomPlot& plot, QCPGraph& graph, const QString& name, QSet<QS
   if (!first) graph.removeFromLegend();
 }
 
-}  // namespace
-
 // The largest value in each bucket of `bucket` steps, at the step where it was: one point per
 // pixel column instead of a band of thousands (for divergence the worst is what matters).
 // Extends what the envelope holds with the series' new points.
-static void extend_envelope(const store::Series& series, double bucket,
-                            StatisticsView::Envelope& e) {
+void extend_envelope(const store::Series& series, double bucket, StatisticsView::Envelope& e) {
   if (e.bucket != bucket || e.used > series.steps.size()) {
     e = StatisticsView::Envelope{};
     e.bucket = bucket;
@@ -81,8 +78,6 @@ static void extend_envelope(const store::Series& series, double bucket,
   }
   e.used = series.steps.size();
 }
-
-namespace {
 
 const QColor kLayerColours[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
                                 QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
