@@ -7,15 +7,22 @@
 //            (batch_norm_gather_stats_with_counts' formula), then batch_norm with them.
 // Run it under launch: replicascope-cli launch --nproc 2 -- replicascope_bench_dist [--channels 64]
 // Rank 0 prints the median microseconds per sync point of each, measured in alternating rounds.
+//
+// With --gradients: one training step (forward, backward, gradients summed over the ranks) of an
+// MLP of --layers Linear(--width, --width) on a batch of 64 per rank, with dist::GradientReducer
+//   overlap - buckets start from the hooks as backward produces their gradients;
+//   after   - every bucket starts once backward is done (the same reducer, overlap off).
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "bench_util.h"
 #include "replicascope/allocator.h"
+#include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/nn/sync_batchnorm.h"
 
@@ -44,46 +51,94 @@ torch::Tensor torch_scheme(dist::ProcessGroup& group, const torch::Tensor& x, do
   return torch::batch_norm(x, {}, {}, global_mean, global_var, /*training=*/false, 0.0, eps, false);
 }
 
+// Alternating rounds of `iterations` calls of each of `runs`; round 0 warms up. Medians, in ms
+// per call.
+std::vector<double> alternate(dist::ProcessGroup& group, int64_t iterations,
+                              const std::vector<std::function<void()>>& runs) {
+  std::vector<std::vector<double>> times(runs.size());
+  for (int round = 0; round < 6; ++round) {
+    for (size_t which = 0; which < runs.size(); ++which) {
+      group.barrier("bench");
+      const auto start = clock_type::now();
+      for (int64_t i = 0; i < iterations; ++i) runs[which]();
+      const double ms =
+          std::chrono::duration<double, std::milli>(clock_type::now() - start).count() /
+          static_cast<double>(iterations);
+      if (round > 0) times[which].push_back(ms);
+    }
+  }
+  std::vector<double> medians;
+  for (const auto& t : times) medians.push_back(median(t));
+  return medians;
+}
+
+int gradient_step(const std::shared_ptr<dist::ProcessGroup>& group, int64_t layers, int64_t width,
+                  int64_t iterations) {
+  torch::manual_seed(0);
+  torch::nn::Sequential net;
+  for (int64_t i = 0; i < layers; ++i) {
+    net->push_back(torch::nn::Linear(width, width));
+    net->push_back(torch::nn::Tanh());
+  }
+  const auto x = torch::randn({64, width});
+  std::vector<std::unique_ptr<dist::GradientReducer>> reducers(2);
+  auto step = [&](bool overlap) {
+    // One reducer at a time holds hooks on the parameters.
+    auto& reducer = reducers[overlap ? 0 : 1];
+    if (!reducer) {
+      reducers[0].reset();
+      reducers[1].reset();
+      dist::GradientReducerOptions options;
+      options.overlap = overlap;
+      reducer = std::make_unique<dist::GradientReducer>(net->parameters(), group, options);
+    }
+    net->zero_grad();
+    net->forward(x).pow(2).mean().backward();
+    reducer->finish();
+  };
+  const auto ms = alternate(*group, iterations, {[&] { step(true); }, [&] { step(false); }});
+  if (group->rank() == 0) {
+    int64_t params = 0;
+    for (const auto& p : net->parameters()) params += p.numel();
+    std::printf(
+        "training step across %d processes, MLP of %lld x Linear(%lld, %lld) (%.1f M parameters), "
+        "batch 64 per rank, %zu buckets: overlapped %.2f ms, after backward %.2f ms, ratio %.3f\n",
+        group->size(), static_cast<long long>(layers), static_cast<long long>(width),
+        static_cast<long long>(width), static_cast<double>(params) / 1e6,
+        reducers[1] ? reducers[1]->buckets() : reducers[0]->buckets(), ms[0], ms[1], ms[0] / ms[1]);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   keep_freed_memory_mapped();
-  int64_t channels = 64, iterations = 300;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  int64_t channels = 64, iterations = 300, layers = 8, width = 512;
+  bool gradients = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--gradients")) gradients = true;
+    if (i + 1 == argc) break;
     if (!std::strcmp(argv[i], "--channels")) channels = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--iterations")) iterations = std::atoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--layers")) layers = std::atoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
   }
-  torch::NoGradGuard no_grad;
   auto group =
       dist::ProcessGroup::join(dist::Environment::from_environment(), std::chrono::seconds(60));
+  if (gradients) return gradient_step(group, layers, width, std::min<int64_t>(iterations, 20));
+  torch::NoGradGuard no_grad;
   torch::manual_seed(group->rank());
   const auto x = torch::randn({8, channels, 8, 8});
   nn::SynchronizedBatchNorm2d layer(channels);
   layer->set_process_group(group);
-  std::vector<double> ours, theirs;
-  for (int round = 0; round < 6; ++round) {
-    for (int which = 0; which < 2; ++which) {
-      group->barrier("bench");
-      const auto start = clock_type::now();
-      for (int64_t i = 0; i < iterations; ++i) {
-        if (which == 0) {
-          layer(x);
-        } else {
-          torch_scheme(*group, x, 1e-5);
-        }
-      }
-      const double us =
-          std::chrono::duration<double, std::micro>(clock_type::now() - start).count() /
-          static_cast<double>(iterations);
-      if (round > 0) (which == 0 ? ours : theirs).push_back(us);  // round 0 warms up
-    }
-  }
+  const auto ms =
+      alternate(*group, iterations, {[&] { layer(x); }, [&] { torch_scheme(*group, x, 1e-5); }});
   if (group->rank() == 0) {
     std::printf(
         "sync point across %d processes, BatchNorm2d forward of [8, %lld, 8, 8] per rank: "
-        "ours %.1f us, torch.nn.SyncBatchNorm's scheme %.1f us (medians of %zu rounds of "
-        "%lld)\n",
-        group->size(), static_cast<long long>(channels), median(ours), median(theirs), ours.size(),
+        "ours %.1f us, torch.nn.SyncBatchNorm's scheme %.1f us (medians of 5 rounds of %lld)\n",
+        group->size(), static_cast<long long>(channels), 1000 * ms[0], 1000 * ms[1],
         static_cast<long long>(iterations));
   }
   return 0;

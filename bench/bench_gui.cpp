@@ -132,7 +132,7 @@ void bench_open(const QString& model) {
     QElapsedTimer tree_timer;
     tree_timer.start();
     ModuleTreeModel tree;
-    tree.set_modules(snapshot->modules, snapshot->wiring);
+    tree.set_modules(snapshot->modules, snapshot->wiring.rows);
     std::printf(
         "open %s on cpu:2: %.0f ms until the engine reported (load, convert, replicate, "
         "wiring), %.2f ms for the tree model of %zu modules\n",

@@ -9,6 +9,7 @@
 
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/engine/wiring.h"
 #include "replicascope/nn/sync_batchnorm.h"
 #include "replicascope/sync/sync_error.h"
 #include "test_util.h"
@@ -80,8 +81,10 @@ TEST(Dist, SynchronizedBatchNormOverRanksEqualsWholeBatch) {
     layer->set_stats_observer(observer);
     const int64_t offset = group.rank() == 0 ? 0 : shares[0];
     auto part = input.narrow(0, offset, shares[group.rank()]).clone().requires_grad_(true);
+    dist::GradientReducer reducer({layer->weight, layer->bias}, shared);
     const auto out = layer(part);
     (out * upstream.narrow(0, offset, shares[group.rank()])).sum().backward();
+    reducer.finish();
     const auto expected_out = [&] {
       torch::NoGradGuard no_grad;
       const auto mean = input.mean({0, 2, 3}, true);
@@ -99,13 +102,97 @@ TEST(Dist, SynchronizedBatchNormOverRanksEqualsWholeBatch) {
     EXPECT_EQ(observer->event.count, 7 * 16);
     EXPECT_TENSOR_NEAR(part.grad(), whole.grad().narrow(0, offset, shares[group.rank()]), 1e-10,
                        "input grad");
-    dist::GradientReducer reducer({layer->weight, layer->bias}, shared);
-    reducer.reduce();
-
     EXPECT_TENSOR_NEAR(layer->weight.grad(), reference->weight.grad(), 1e-10, "weight grad");
     EXPECT_TENSOR_NEAR(layer->bias.grad(), reference->bias.grad(), 1e-10, "bias grad");
     EXPECT_TENSOR_NEAR(layer->running_mean, reference->running_mean, 1e-12, "running mean");
     EXPECT_TENSOR_NEAR(layer->running_var, reference->running_var, 1e-12, "running var");
+  });
+}
+
+// Gradient buckets that start from hooks inside backward: each parameter gets the sum over
+// ranks of their gradients added to what it held (so two backward passes accumulate, as they do
+// without processes), the same with the overlap off, and a parameter no rank uses gets zeros.
+TEST(Dist, GradientReducerSumsOverRanksDuringBackward) {
+  torch::manual_seed(3);
+  const auto input = torch::randn({6, 5}, torch::kDouble);
+  on_ranks(2, [&](dist::ProcessGroup& group) {
+    auto shared = std::shared_ptr<dist::ProcessGroup>(&group, [](dist::ProcessGroup*) {});
+    for (const bool overlap : {true, false}) {
+      torch::manual_seed(11);
+      torch::nn::Sequential net(torch::nn::Linear(5, 40), torch::nn::Tanh(),
+                                torch::nn::Linear(40, 30), torch::nn::Tanh(),
+                                torch::nn::Linear(30, 3));
+      net->to(torch::kDouble);
+      auto reference = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(net->clone());
+      reference->forward(input).pow(2).sum().backward();
+      // The unused parameter comes first, so it lands in the last bucket (buckets run backward's
+      // order) and every other bucket can start inside backward.
+      auto unused = torch::ones({4}, torch::kDouble).requires_grad_(true);
+      std::vector<torch::Tensor> params{unused};
+      for (const auto& p : net->parameters()) params.push_back(p);
+      dist::GradientReducerOptions options;
+      options.first_bucket_bytes = 512;
+      options.bucket_bytes = 2048;
+      options.overlap = overlap;
+      dist::GradientReducer reducer(params, shared, options);
+      ASSERT_GT(reducer.buckets(), 2u);
+      const auto part = input.narrow(0, 3 * group.rank(), 3);
+      for (int round = 0; round < 2; ++round) {
+        net->forward(part).pow(2).sum().backward();
+        reducer.finish();
+        EXPECT_EQ(reducer.overlapped_buckets(), overlap ? reducer.buckets() - 1 : 0u);
+      }
+      const auto expected = reference->parameters();
+      const auto got = net->parameters();
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_TENSOR_NEAR(got[i].grad(), 2 * expected[i].grad(), 1e-12,
+                           "parameter " + std::to_string(i) + (overlap ? " (overlap)" : ""));
+      }
+      ASSERT_TRUE(unused.grad().defined());
+      EXPECT_EQ(unused.grad().abs().max().item<double>(), 0.0);
+    }
+  });
+}
+
+// Every rank's copies side by side, in rank order, on every rank; ranks whose copies differ in
+// number are refused on every rank, by name.
+TEST(Dist, WiringGathersRanksTimesCopies) {
+  on_ranks(2, [](dist::ProcessGroup& group) {
+    engine::Wiring mine;
+    mine.devices = {"cpu", "cpu"};
+    mine.copies_per_rank = 2;
+    engine::WiringRow row;
+    row.context_id = 4;
+    row.module = "bn";
+    row.expects_callbacks = true;
+    row.copies = {{true, true, 2 * group.rank()}, {group.rank() == 0, true, 7}};
+    mine.rows = {row};
+    const auto all = engine::gather_wiring(mine, group);
+    EXPECT_EQ(all.ranks(), 2);
+    ASSERT_EQ(all.devices.size(), 4u);
+    ASSERT_EQ(all.rows.size(), 1u);
+    const auto& cells = all.rows[0].copies;
+    ASSERT_EQ(cells.size(), 4u);
+    EXPECT_EQ(cells[0].order, 0);
+    EXPECT_EQ(cells[2].order, 2);
+    EXPECT_TRUE(cells[1].present);
+    EXPECT_FALSE(cells[3].present);
+    EXPECT_TRUE(all.rows[0].problem(3));
+    EXPECT_EQ(engine::wiring_to_text(engine::wiring_from_text(engine::wiring_to_text(all))),
+              engine::wiring_to_text(all));
+
+    if (group.rank() == 1) {
+      mine.devices.push_back("cpu");
+      mine.rows[0].copies.push_back({});
+    }
+    try {
+      engine::gather_wiring(mine, group);
+      ADD_FAILURE() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("expected the same number on every rank"),
+                std::string::npos)
+          << e.what();
+    }
   });
 }
 

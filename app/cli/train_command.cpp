@@ -11,9 +11,11 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/dist_options.h"
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/model_source.h"
+#include "replicascope/engine/wiring.h"
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
@@ -41,13 +43,12 @@ const char* const kTrainUsage =
     "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"
     "  --seed N            weights, data order and synthetic data (default 0)\n"
     "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"
-    "  --run FILE.sqlite   record the run there (a new file; with --dist, rank 0 records)\n"
-    "  --dist              one of several processes (torchrun's RANK, WORLD_SIZE, LOCAL_RANK,\n"
-    "                      MASTER_ADDR, MASTER_PORT; `replicascope-cli launch` sets them): every\n"
-    "                      rank draws the same batch and trains on its share on its --devices;\n"
-    "                      BatchNorm statistics and gradients are reduced over all ranks (Gloo)\n"
-    "  --timeout S         with --dist: joining and every collective fail after S seconds\n"
-    "                      (default 300)\n";
+    "  --run FILE.sqlite   record the run there (a new file; with --dist, rank 0 "
+    "records)\n" REPLICASCOPE_DIST_USAGE
+    "\nWith --dist every rank draws the same batch and trains on its share on its --devices;\n"
+    "BatchNorm statistics and gradients are reduced over all ranks (Gloo), the gradients in\n"
+    "buckets that start during backward. Rank 0 prints and records, with every rank's\n"
+    "statistics and the wiring of every rank's copies.\n";
 
 namespace {
 
@@ -158,14 +159,7 @@ int run_train(const std::vector<std::string>& raw) {
   options.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
   options.synchronized = !args.has("unsync");
 
-  std::unique_ptr<dist::Environment> dist_env;
-  if (args.has("dist")) {
-    dist_env = std::make_unique<dist::Environment>(dist::Environment::from_environment());
-    const auto timeout =
-        std::chrono::milliseconds(static_cast<int64_t>(1000 * args.get_double("timeout", 300.0)));
-    options.group = dist::ProcessGroup::join(*dist_env, timeout);
-    sync::set_default_timeout(timeout);  // a rank that stops calling fails the others in time
-  }
+  options.group = join_if_dist(args);
   const bool rank0 = !options.group || options.group->rank() == 0;
   const auto model_path = args.get("model", "");
   const auto data_spec =
@@ -177,9 +171,15 @@ int run_train(const std::vector<std::string>& raw) {
   engine::Session session(factory, dataset, options);
 
   std::unique_ptr<store::RunWriter> run;
-  if (args.has("run") && rank0) {
-    const auto meta = engine::run_metadata(options, model_path, data_spec);
-    run = std::make_unique<store::RunWriter>(args.get("run", ""), meta);
+  if (args.has("run")) {
+    // Every rank takes part in gathering the wiring; rank 0 records it.
+    auto wiring = engine::wiring_of(session.replicas(), session.model().modules());
+    if (options.group) wiring = engine::gather_wiring(wiring, *options.group);
+    if (rank0) {
+      auto meta = engine::run_metadata(options, model_path, data_spec);
+      meta["wiring"] = engine::wiring_to_text(wiring);
+      run = std::make_unique<store::RunWriter>(args.get("run", ""), meta);
+    }
   }
   const std::string ranks =
       options.group ? " x " + std::to_string(options.group->size()) + " processes" : "";

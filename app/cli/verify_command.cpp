@@ -5,8 +5,10 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/dist_options.h"
 #include "cli/json_writer.h"
 #include "replicascope/devices.h"
+#include "replicascope/dist/process_group.h"
 #include "replicascope/verify.h"
 
 namespace replicascope::cli {
@@ -24,6 +26,10 @@ const char* const kVerifyUsage =
     "count rounding noise as error). Exits 0 when every one is within its tolerance, 3 if not:\n"
     "float64 1e-6; float32 1e-4 for outputs and running stats, 1e-3 for grads; and\n"
     "num_batches_tracked exact.\n\n"
+    "With --dist, each of several processes runs the reference on the whole batch and the\n"
+    "synchronized model on its share (the batch split over processes x copies, in rank order),\n"
+    "with statistics and gradients reduced over the processes; rank 0 prints the largest\n"
+    "differences over every rank, and every rank exits with the same status.\n\n"
     "float64 (the default) checks the algorithm: the runs differ only by rounding. float32 checks\n"
     "at training precision, where ill-conditioned layers (a channel with almost no variance over\n"
     "a small batch) amplify rounding, in PyTorch's own BatchNorm as much as here.\n\n"
@@ -34,7 +40,7 @@ const char* const kVerifyUsage =
     "  --seed S               seed of the data (default 0)\n"
     "  --lr X                 SGD learning rate (default 0.01)\n"
     "  --dtype T              float64 or float32 (default float64)\n"
-    "  --json                 the report as JSON\n";
+    "  --json                 the report as JSON\n" REPLICASCOPE_DIST_USAGE;
 
 namespace {
 
@@ -42,6 +48,7 @@ void print_json(const VerifyReport& report, const std::vector<torch::Device>& de
   JsonWriter json;
   json.begin_object().key("model").value(report.model);
   json.key("devices").value(format_devices(devices));
+  json.key("processes").value(int64_t{report.processes});
   json.key("dtype").value(report.dtype).key("splits").begin_array();
   for (const auto& split : report.splits) json.values(split);
   json.end_array().key("differences").begin_array();
@@ -56,8 +63,11 @@ void print_json(const VerifyReport& report, const std::vector<torch::Device>& de
 }
 
 void print_table(const VerifyReport& report, const std::vector<torch::Device>& devices) {
-  std::printf("%s: %zu steps in %s on %s, samples per copy:", report.model.c_str(),
-              report.splits.size(), report.dtype.c_str(), format_devices(devices).c_str());
+  const auto processes =
+      report.processes > 1 ? " x " + std::to_string(report.processes) + " processes" : "";
+  std::printf("%s: %zu steps in %s on %s%s, samples per copy:", report.model.c_str(),
+              report.splits.size(), report.dtype.c_str(), format_devices(devices).c_str(),
+              processes.c_str());
   for (const auto& split : report.splits) {
     std::string sizes;
     for (auto s : split) sizes += (sizes.empty() ? "" : "+") + std::to_string(s);
@@ -76,7 +86,8 @@ void print_table(const VerifyReport& report, const std::vector<torch::Device>& d
 }  // namespace
 
 int run_verify(const std::vector<std::string>& raw) {
-  const Arguments args(raw, {"devices", "input-shape", "steps", "seed", "lr", "dtype"}, {"json"});
+  const Arguments args(raw, {"devices", "input-shape", "steps", "seed", "lr", "dtype", "timeout"},
+                       {"json", "dist"});
   if (args.positional().size() != 1) throw UsageError("expected one MODEL.pt");
   VerifyOptions options;
   options.input_shape = args.get_sizes("input-shape");
@@ -92,8 +103,11 @@ int run_verify(const std::vector<std::string>& raw) {
     throw UsageError("--dtype expects float64 or float32, got '" + dtype + "'");
   }
   options.dtype = dtype == "float64" ? torch::kDouble : torch::kFloat;
+  options.group = join_if_dist(args);
   const auto report = verify(args.positional()[0], options);
-  if (args.has("json")) {
+  if (options.group && options.group->rank() != 0) {
+    // The report is the same on every rank; rank 0 prints it.
+  } else if (args.has("json")) {
     print_json(report, options.devices);
   } else {
     print_table(report, options.devices);

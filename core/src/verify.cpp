@@ -7,6 +7,8 @@
 #include <map>
 
 #include "replicascope/data_parallel.h"
+#include "replicascope/dist/gradient_reducer.h"
+#include "replicascope/dist/process_group.h"
 #include "replicascope/model/scripted_model.h"
 
 namespace replicascope {
@@ -39,13 +41,35 @@ class Tracker {
     if (rel > difference_.max_rel || difference_.worst.empty()) {
       difference_.max_rel = std::max(difference_.max_rel, rel);
       difference_.worst = name;
+      worst_index_ = difference_.compared;
     }
+    names_.push_back(name);
     ++difference_.compared;
+  }
+  // The largest differences over every process (each compared the same tensors, by name and
+  // order, on its share): the worst is named with its rank.
+  void merge_over(dist::ProcessGroup& group) {
+    const auto all = group.all_gather(
+        torch::tensor({difference_.max_abs, difference_.max_rel, double(worst_index_)},
+                      torch::kDouble),
+        "verify's " + difference_.quantity);
+    int worst_rank = 0;
+    for (int r = 0; r < group.size(); ++r) {
+      const double abs = all[r][0].item<double>(), rel = all[r][1].item<double>();
+      difference_.max_abs = std::max(difference_.max_abs, abs);
+      if (rel > all[worst_rank][1].item<double>()) worst_rank = r;
+    }
+    difference_.max_rel = all[worst_rank][1].item<double>();
+    const auto index = static_cast<size_t>(all[worst_rank][2].item<double>());
+    if (index < names_.size())
+      difference_.worst = names_[index] + " on rank " + std::to_string(worst_rank);
   }
   const Difference& result() const { return difference_; }
 
  private:
   Difference difference_;
+  std::vector<std::string> names_;  // in the order compared
+  int64_t worst_index_ = 0;
 };
 
 std::map<std::string, torch::Tensor> by_name(const NamedTensors& tensors) {
@@ -104,6 +128,34 @@ void check_options(const VerifyOptions& options) {
     if (size <= 0) throw std::invalid_argument("verify: expected positive input sizes");
   }
   if (options.steps < 1) throw std::invalid_argument("verify: expected at least 1 step");
+  const int64_t processes = options.group ? options.group->size() : 1;
+  const auto parts = processes * static_cast<int64_t>(options.devices.size());
+  if (options.input_shape.front() < parts) {
+    throw std::invalid_argument(
+        "verify: a batch of " + std::to_string(options.input_shape.front()) + " cannot feed " +
+        std::to_string(options.devices.size()) + " copies" +
+        (processes > 1 ? " on each of " + std::to_string(processes) + " processes" : "") +
+        "; expected at least one sample per copy");
+  }
+}
+
+// This process's rows of the whole batch: its copies' parts of the split over every process.
+struct Share {
+  int64_t offset = 0, size = 0;
+  std::vector<int64_t> copies;  // samples per copy
+};
+Share share_of(const std::vector<int64_t>& parts, int rank, size_t copies) {
+  const auto first = static_cast<size_t>(rank) * copies;
+  Share share;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i < first) {
+      share.offset += parts[i];
+    } else if (i < first + copies) {
+      share.size += parts[i];
+      share.copies.push_back(parts[i]);
+    }
+  }
+  return share;
 }
 
 }  // namespace
@@ -134,7 +186,18 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   disable_dropout(*synced);
   reference->module().to(options.dtype);
   synced->module().to(options.dtype);
+  synced->set_process_group(options.group);
   auto replicas = synced->replicate(options.devices);
+  const int rank = options.group ? options.group->rank() : 0;
+  const size_t copies = options.devices.size();
+  std::unique_ptr<dist::GradientReducer> reducer;
+  if (options.group) {
+    std::vector<torch::Tensor> params;
+    for (const auto& [name, p] : synced->named_parameters()) {
+      if (p.requires_grad()) params.push_back(p);
+    }
+    reducer = std::make_unique<dist::GradientReducer>(params, options.group);
+  }
 
   const auto tolerances = verify_tolerances(options.dtype);
   Tracker outputs("outputs", tolerances.outputs), input_grads("input grads", tolerances.grads),
@@ -144,22 +207,27 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   VerifyReport report;
   report.model = model_path;
   report.dtype = options.dtype == torch::kDouble ? "float64" : "float32";
+  report.processes = options.group ? options.group->size() : 1;
   const int64_t batch = options.input_shape.front();
   for (int step = 0; step < options.steps; ++step) {
     const std::string at = " (step " + std::to_string(step + 1) + ")";
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + step, options.dtype);
     auto x_ref = x.to(device, /*non_blocking=*/false, /*copy=*/true).requires_grad_();
-    auto x_sync = x.clone().requires_grad_();
     const auto out_ref = reference->forward(x_ref);
     const auto projection =
         random_tensor(out_ref.sizes(), options.seed * 1000 + 500 + step, options.dtype);
     (out_ref * projection.to(out_ref.device())).mean().backward();
-    report.splits.push_back(split_for_step(step, batch, options.devices.size()));
-    const auto out_sync = data_parallel_forward(*replicas, x_sync, report.splits.back(), device);
-    (out_sync * projection.to(out_sync.device())).mean().backward();
+    report.splits.push_back(split_for_step(step, batch, report.processes * copies));
+    const auto share = share_of(report.splits.back(), rank, copies);
+    auto x_sync = x.narrow(0, share.offset, share.size).clone().requires_grad_();
+    const auto out_sync = data_parallel_forward(*replicas, x_sync, share.copies, device);
+    // This share's terms of the whole batch's mean; the reducer adds the processes' gradients.
+    const auto mine = projection.narrow(0, share.offset, share.size).to(out_sync.device());
+    ((out_sync * mine).sum() / static_cast<double>(out_ref.numel())).backward();
+    if (reducer) reducer->finish();
 
-    outputs.add("output" + at, out_sync, out_ref);
-    input_grads.add("input" + at, x_sync.grad(), x_ref.grad());
+    outputs.add("output" + at, out_sync, out_ref.narrow(0, share.offset, share.size));
+    input_grads.add("input" + at, x_sync.grad(), x_ref.grad().narrow(0, share.offset, share.size));
     auto ref_params = by_name(reference->named_parameters());
     std::vector<torch::Tensor> ref_grads;
     for (const auto& [name, p] : ref_params) ref_grads.push_back(p.grad());
@@ -189,12 +257,14 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   {
     torch::NoGradGuard no_grad;
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
-    eval_outputs.add(
-        "eval output",
-        data_parallel_forward(*replicas, x, split_sizes(batch, options.devices.size()), device),
-        reference->forward(x.to(device)));
+    const auto share = share_of(split_sizes(batch, report.processes * copies), rank, copies);
+    eval_outputs.add("eval output",
+                     data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
+                                           share.copies, device),
+                     reference->forward(x.to(device)).narrow(0, share.offset, share.size));
   }
-  for (const auto* t : {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs}) {
+  for (auto* t : {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs}) {
+    if (options.group) t->merge_over(*options.group);
     report.differences.push_back(t->result());
   }
   return report;

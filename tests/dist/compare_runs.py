@@ -7,7 +7,10 @@ Compares, step by step: the loss and accuracy; per layer and sync point the valu
 all copies and ranks; the synchronized mean and variance (copy -1) and the running statistics
 (copy -2), channel by channel. Values agree when |a - b| <= T * max(1, |a|). Exits 1 naming the
 first difference. With --shares N, also checks that the candidate's copy 0 saw 1/N of the values
-or little more (shares differ by a sample) at every sync point: the batch was shared out. Uses only Python's sqlite3.
+or little more (shares differ by a sample) at every sync point: the batch was shared out, and
+that the candidate's recorded wiring has N columns (processes x copies), every one of them wired
+(each module that takes replication callbacks got one on every copy of every rank). Uses only
+Python's sqlite3.
 """
 import sqlite3
 import struct
@@ -33,7 +36,31 @@ def load(path):
             "WHERE copy IN (-1, -2)"):
         unpack = lambda blob: struct.unpack(f"<{len(blob) // 8}d", blob)
         stats[(s, layers[l], p, copy)] = (unpack(mean), unpack(var))
-    return steps, counts, stats, first_copy, rank_counts
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    return steps, counts, stats, first_copy, rank_counts, meta
+
+
+def check_wiring(meta, columns):
+    """None when the wiring in `meta` has `columns` columns and no problem, else what is wrong."""
+    if "wiring" not in meta:
+        return "no wiring recorded"
+    lines = meta["wiring"].splitlines()
+    if lines[0] != "replicascope-wiring 1":
+        return f"unknown wiring format {lines[0]!r}"
+    devices = lines[1].split("\t")[1:]
+    if len(devices) != columns:
+        return f"{len(devices)} columns of copies, expected {columns}"
+    wired = 0
+    for line in lines[2:]:
+        fields = line.split("\t")
+        cells = [cell.split(",") for cell in fields[4:]]
+        if any(present != "1" for present, _, _ in cells):
+            return f"module '{fields[2]}' is missing on a copy"
+        if fields[1] == "1":
+            if any(called != "1" for _, called, _ in cells):
+                return f"module '{fields[2]}' missed a replication callback"
+            wired += 1
+    return None if wired else "no module took replication callbacks"
 
 
 def close(a, b, tolerance):
@@ -65,6 +92,11 @@ def main():
     for key, by_rank in ranks.items():
         if sum(by_rank.values()) != candidate[1][key]:
             print(f"{key}: the ranks' counts {by_rank} do not add up to {candidate[1][key]}")
+            return 1
+    if shares > 1:
+        problem = check_wiring(candidate[5], shares)
+        if problem:
+            print(f"the candidate's wiring: {problem}")
             return 1
     for key, count in candidate[3].items():
         total = candidate[1][key]

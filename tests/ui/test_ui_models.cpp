@@ -36,7 +36,7 @@ struct LoadedFixture {
   std::unique_ptr<ScriptedModel> model;
   std::unique_ptr<ModelReplicas> replicas;
   std::vector<ModelModule> modules;
-  std::vector<WiringRow> wiring;
+  engine::Wiring wiring;
 };
 
 LoadedFixture load(const QString& name, int copies) {
@@ -44,7 +44,7 @@ LoadedFixture load(const QString& name, int copies) {
   f.model = ScriptedModel::load(fixture(name).toStdString());
   f.replicas = f.model->replicate(cpu_copies(copies));
   f.modules = f.model->modules();
-  f.wiring = wiring_rows(*f.replicas, f.modules);
+  f.wiring = engine::wiring_of(*f.replicas, f.modules);
   return f;
 }
 
@@ -80,7 +80,7 @@ void UiModelsTest::treeOfFixturesPassesTheModelTester() {
     auto f = load(name, 2);
     ModuleTreeModel tree;
     QAbstractItemModelTester tester(&tree, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    tree.set_modules(f.modules, f.wiring);
+    tree.set_modules(f.modules, f.wiring.rows);
     QCOMPARE(count_rows(tree), static_cast<int>(f.modules.size()));
     QCOMPARE(tree.rowCount(), 1);  // the model itself
     int synchronized = 0, with_context = 0;
@@ -101,15 +101,15 @@ void UiModelsTest::treeOfFixturesPassesTheModelTester() {
       }
     }
     QVERIFY(synchronized > 0);
-    QCOMPARE(with_context, static_cast<int>(f.wiring.size()));
-    tree.set_breakpoints({f.wiring.back().module.toStdString()});
+    QCOMPARE(with_context, static_cast<int>(f.wiring.rows.size()));
+    tree.set_breakpoints({f.wiring.rows.back().module});
   }
 }
 
 void UiModelsTest::searchKeepsAncestorsOfMatches() {
   auto f = load("resnet18.pt", 2);
   ModuleTreeModel tree;
-  tree.set_modules(f.modules, f.wiring);
+  tree.set_modules(f.modules, f.wiring.rows);
   QSortFilterProxyModel filter;
   QAbstractItemModelTester tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
   filter.setSourceModel(&tree);
@@ -144,7 +144,8 @@ void UiModelsTest::wiringMatchesTheCli() {
   QAbstractItemModelTester tester(&wiring, QAbstractItemModelTester::FailureReportingMode::QtTest);
   QStringList devices;
   for (const auto& d : json["devices"].toArray()) devices << d.toString();
-  wiring.set_wiring(f.wiring, devices);
+  QCOMPARE(QString::fromStdString(f.wiring.devices.at(2)), devices.at(2));
+  wiring.set_wiring(f.wiring);
   QCOMPARE(wiring.columnCount(), WiringModel::kFixedColumns + 3);
   int called_rows = 0;
   for (int r = 0; r < wiring.rowCount(); ++r) {
@@ -183,7 +184,11 @@ void UiModelsTest::wiringFlagsProblems() {
   relu.expects_callbacks = false;
   relu.copies = {{true, false, -1}, {true, false, -1}, {true, false, -1}};
   WiringModel wiring;
-  wiring.set_wiring({bn, relu}, {"cpu", "cpu", "cpu"});
+  engine::Wiring grid;
+  grid.devices = {"cpu", "cpu", "cpu"};
+  grid.copies_per_rank = 3;
+  grid.rows = {bn, relu};
+  wiring.set_wiring(grid);
   QCOMPARE(wiring.problem_count(), 2);
   const int c0 = WiringModel::kFixedColumns;
   QCOMPARE(wiring.index(0, c0).data().toString(), QString("ctx 3 · master · cpu · #0"));
@@ -191,6 +196,40 @@ void UiModelsTest::wiringFlagsProblems() {
   QCOMPARE(wiring.index(0, c0 + 2).data().toString(), QString("missing"));
   QVERIFY(wiring.index(0, c0 + 2).data(WiringModel::kProblemRole).toBool());
   QVERIFY(!wiring.index(1, c0 + 1).data(WiringModel::kProblemRole).toBool());
+}
+
+// Two processes of two copies each, as a run recorded with --dist keeps them (through the text
+// form in its metadata): four columns, headed by rank and copy; each rank's copy 0 is its master.
+void UiModelsTest::wiringShowsRanksTimesCopies() {
+  auto f = load("resnet18.pt", 2);
+  engine::Wiring two_ranks = f.wiring;
+  two_ranks.devices = {"cpu", "cpu", "cpu", "cpu"};
+  for (auto& row : two_ranks.rows) {
+    const auto mine = row.copies;
+    row.copies.insert(row.copies.end(), mine.begin(), mine.end());
+  }
+  two_ranks.rows.front().copies[3].present = false;  // rank 1's copy 1 lacks the root module
+  const auto read_back = engine::wiring_from_text(engine::wiring_to_text(two_ranks));
+  QCOMPARE(read_back.ranks(), 2);
+  WiringModel wiring;
+  QAbstractItemModelTester tester(&wiring, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  wiring.set_wiring(read_back);
+  const int c0 = WiringModel::kFixedColumns;
+  QCOMPARE(wiring.columnCount(), c0 + 4);
+  QCOMPARE(wiring.headerData(c0 + 2, Qt::Horizontal).toString(), QString("rank 1 · copy 0 (cpu)"));
+  const int bn = wiring.row_of("bn1");
+  QVERIFY(bn >= 0);
+  for (int column = 0; column < 4; ++column) {
+    const auto cell = wiring.index(bn, c0 + column);
+    QCOMPARE(cell.data(WiringModel::kRankRole).toInt(), column / 2);
+    QCOMPARE(cell.data(WiringModel::kRoleRole).toString(),
+             QString(column % 2 == 0 ? "master" : "slave"));
+    QCOMPARE(cell.data(WiringModel::kOrderRole).toInt(),
+             wiring.index(bn, c0 + column % 2).data(WiringModel::kOrderRole).toInt());
+  }
+  QCOMPARE(wiring.problem_count(), 1);
+  QVERIFY(wiring.index(0, c0 + 3).data(Qt::ToolTipRole).toString().startsWith("rank 1 copy 1"));
+  QVERIFY_EXCEPTION_THROWN(engine::wiring_from_text("not a wiring"), std::invalid_argument);
 }
 
 void UiModelsTest::historyDropsStepsTheAnswerHolds() {

@@ -12,6 +12,7 @@ class UiModelsTest : public QObject {
   void searchKeepsAncestorsOfMatches();
   void wiringMatchesTheCli();
   void wiringFlagsProblems();
+  void wiringShowsRanksTimesCopies();
   void historyDropsStepsTheAnswerHolds();
   void exportsWriteValidFiles();
   void exportErrorsLeaveNoFile();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "replicascope/engine/session.h"
+#include "replicascope/engine/wiring.h"
 #include "replicascope/model/model.h"
 #include "replicascope/store/series.h"
 
@@ -31,25 +32,9 @@ struct SessionSpec {
   QString runs_dir;  // where the run database is written
 };
 
-// One cell of the wiring grid: a module index on one copy.
-struct WiringCell {
-  bool present = true;  // the copy has a module at this index, of the master's type
-  bool called = false;  // its replication callback ran
-  int order = -1;       // its place in the order the callbacks ran
-};
-
-// One module index across the copies: its context and what each copy's callback did.
-struct WiringRow {
-  int context_id = 0;
-  QString module, type;
-  bool expects_callbacks = false;  // the module opts in to replication callbacks
-  std::vector<WiringCell> copies;
-  // A module missing on a copy, or a callback that should have run and did not.
-  bool problem(size_t copy) const {
-    const auto& cell = copies.at(copy);
-    return !cell.present || (expects_callbacks && !cell.called);
-  }
-};
+using engine::Wiring;
+using engine::WiringCell;
+using engine::WiringRow;
 
 // What a session (or a recorded run) shows before any step: the model and its wiring.
 struct ModelSnapshot {
@@ -59,7 +44,7 @@ struct ModelSnapshot {
   bool live = true;  // false: a recorded run, nothing to train
   QStringList devices;
   std::vector<ModelModule> modules;
-  std::vector<WiringRow> wiring;
+  engine::Wiring wiring;  // a recorded run's from its metadata (empty for older runs)
   // A recorded run's history (empty for a live session).
   std::vector<store::StepRow> recorded_steps;
   std::map<std::string, std::vector<std::pair<int64_t, double>>> recorded_divergence;
@@ -90,10 +75,6 @@ using StepRecordPtr = std::shared_ptr<const engine::StepRecord>;
 using ModelSnapshotPtr = std::shared_ptr<const ModelSnapshot>;
 using SeriesReplyPtr = std::shared_ptr<const SeriesReply>;
 using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
-
-// Builds the wiring grid of replicated copies; `modules` is the model's module list.
-std::vector<WiringRow> wiring_rows(const ModelReplicas& replicas,
-                                   const std::vector<ModelModule>& modules);
 
 }  // namespace replicascope::ui
 

@@ -55,9 +55,12 @@ void EngineWorker::open(const SessionSpec& spec) {
                                       : engine::scripted_model(model_path);
     auto session = std::make_unique<engine::Session>(factory, dataset, options);
     session->set_sync_listener(shared_->gate);
+    const auto modules = session->model().modules();
+    auto wiring = engine::wiring_of(session->replicas(), modules);
+    auto metadata = engine::run_metadata(options, model_path, data_spec);
+    metadata["wiring"] = engine::wiring_to_text(wiring);
     const auto run_path = new_run_path(spec.runs_dir);
-    writer_ = std::make_unique<store::RunWriter>(
-        run_path.toStdString(), engine::run_metadata(options, model_path, data_spec));
+    writer_ = std::make_unique<store::RunWriter>(run_path.toStdString(), metadata);
     session_ = std::move(session);
     run_path_ = run_path;
 
@@ -68,8 +71,8 @@ void EngineWorker::open(const SessionSpec& spec) {
     for (const auto& device : options.devices) {
       snapshot->devices << QString::fromStdString(device.str());
     }
-    snapshot->modules = session_->model().modules();
-    snapshot->wiring = wiring_rows(session_->replicas(), snapshot->modules);
+    snapshot->modules = modules;
+    snapshot->wiring = std::move(wiring);
     emit opened(snapshot);
   } catch (...) {
     close();
@@ -103,6 +106,9 @@ void EngineWorker::openRun(const QString& path) {
     }
     snapshot->modules.insert(snapshot->modules.begin(), ModelModule{"", "run", "run", 0});
     snapshot->recorded_steps = run.steps();
+    // Runs recorded before the wiring was kept have none; a malformed one is an error.
+    if (metadata.count("wiring"))
+      snapshot->wiring = engine::wiring_from_text(metadata.at("wiring"));
     run_path_ = path;
     emit opened(snapshot);
   } catch (...) {

@@ -17,7 +17,7 @@ void ModuleTreeModel::set_modules(const std::vector<ModelModule>& modules,
   modules_ = modules;
   nodes_.assign(modules_.size() + 1, Node{});
   std::unordered_map<std::string, int> contexts;
-  for (const auto& row : wiring) contexts.emplace(row.module.toStdString(), row.context_id);
+  for (const auto& row : wiring) contexts.emplace(row.module, row.context_id);
   // Pre-order with depths: a module's parent is the nearest earlier module one level up.
   std::vector<int> open_at_depth{0};
   for (size_t i = 0; i < modules_.size(); ++i) {

@@ -59,9 +59,9 @@ void MainWindow::connect_engine() {
 
 void MainWindow::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
-  tree_model_.set_modules(snapshot->modules, snapshot->wiring);
+  tree_model_.set_modules(snapshot->modules, snapshot->wiring.rows);
   tree_model_.set_breakpoints(engine_.breakpoints());
-  wiring_model_.set_wiring(snapshot->wiring, snapshot->devices);
+  wiring_model_.set_wiring(snapshot->wiring);
   tree_->expandToDepth(1);
   tree_->resizeColumnToContents(0);
   wiring_->resizeColumnsToContents();

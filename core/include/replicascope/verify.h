@@ -6,10 +6,14 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace replicascope {
+namespace dist {
+class ProcessGroup;
+}  // namespace dist
 
 struct VerifyOptions {
   std::vector<torch::Device> devices;  // the copies
@@ -21,6 +25,11 @@ struct VerifyOptions {
   // the model. float32 checks at training precision, where rounding differences are amplified by
   // ill-conditioned layers (a channel with almost no variance over a small batch, say).
   torch::ScalarType dtype = torch::kDouble;
+  // Several processes: each runs the reference on the whole batch and the synchronized model on
+  // its share (the batch is split over processes x copies, in rank order), synchronizing over
+  // the group; gradients are summed with dist::GradientReducer. Every rank returns the same
+  // report, its differences the largest over the ranks.
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 // The largest difference of one quantity over every step and tensor.
@@ -39,8 +48,10 @@ struct Difference {
 
 struct VerifyReport {
   std::string model;
-  std::string dtype;                         // "float64" or "float32"
-  std::vector<std::vector<int64_t>> splits;  // samples per copy, per step
+  std::string dtype;  // "float64" or "float32"
+  int processes = 1;
+  // samples per copy, per step (with several processes: every process's copies, in rank order)
+  std::vector<std::vector<int64_t>> splits;
   std::vector<Difference> differences;
   bool passed() const;
 };

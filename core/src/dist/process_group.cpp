@@ -5,6 +5,7 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -82,6 +83,7 @@ Environment Environment::from_environment() {
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gradients;  // see start_gradient_sum
 };
 
 ProcessGroup::ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size,
@@ -106,6 +108,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     impl->group =
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, options);
+    impl->gradients = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gradients", impl->store), env.rank, env.world_size,
+        options);
   } catch (const std::exception& e) {
     throw DistError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                     " could not join the process group at " + env.master_addr + ":" +
@@ -116,7 +121,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
       new ProcessGroup(std::move(impl), env.rank, env.world_size, timeout));
 }
 
-void ProcessGroup::fail(const std::string& what, const std::exception&) const {
+void ProcessGroup::fail(const std::string& what) const {
   throw DistError("rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + what +
                   " failed (another rank died, or stopped calling, within " +
                   std::to_string(timeout_.count()) +
@@ -127,8 +132,8 @@ void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what
   try {
     std::vector<torch::Tensor> tensors{values};
     impl_->group->allreduce(tensors)->wait(timeout_);
-  } catch (const std::exception& e) {
-    fail(what, e);
+  } catch (const std::exception&) {
+    fail(what);
   }
 }
 
@@ -139,8 +144,8 @@ std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& values,
   try {
     std::vector<torch::Tensor> in{values};
     impl_->group->allgather(out, in)->wait(timeout_);
-  } catch (const std::exception& e) {
-    fail(what, e);
+  } catch (const std::exception&) {
+    fail(what);
   }
   return out[0];
 }
@@ -148,8 +153,25 @@ std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& values,
 void ProcessGroup::barrier(const std::string& what) {
   try {
     impl_->group->barrier()->wait(timeout_);
-  } catch (const std::exception& e) {
-    fail(what, e);
+  } catch (const std::exception&) {
+    fail(what);
+  }
+}
+
+ProcessGroup::Wait ProcessGroup::start_gradient_sum(torch::Tensor values, const std::string& what) {
+  try {
+    std::vector<torch::Tensor> tensors{values};
+    auto work = impl_->gradients->allreduce(tensors);
+    // The work holds the tensor until it completes; the caller holds the work through Wait.
+    return [this, work, what] {
+      try {
+        work->wait(timeout_);
+      } catch (const std::exception&) {
+        fail(what);
+      }
+    };
+  } catch (const std::exception&) {
+    fail(what);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "replicascope/devices.h"
+#include "replicascope/dist/process_group.h"
 
 #include "replicascope/model/frontend_model.h"
 #include "replicascope/model/scripted_model.h"
@@ -57,6 +58,7 @@ store::Metadata run_metadata(const SessionOptions& options, const std::string& m
           {"loss", options.loss == LossKind::kMse ? "mse" : "ce"},
           {"seed", std::to_string(options.seed)},
           {"synchronized", options.synchronized ? "true" : "false"},
+          {"processes", std::to_string(options.group ? options.group->size() : 1)},
           {"libtorch", TORCH_VERSION},
           {"created", now_utc()}};
 }

@@ -190,8 +190,13 @@ StepRecord Session::step() {
   // The whole batch's mean loss is the ranks' means weighted by their shares; backward from
   // this rank's term gives its part of every gradient, and the reducer adds the parts.
   const double weight = static_cast<double>(share) / static_cast<double>(whole);
-  (options_.group ? loss * weight : loss).backward();
-  if (reducer_) reducer_->reduce();
+  try {
+    (options_.group ? loss * weight : loss).backward();
+  } catch (...) {
+    if (reducer_) reducer_->discard();
+    throw;
+  }
+  if (reducer_) reducer_->finish();
   optimizer_->step();
   StepRecord record;
   record.step = ++steps_done_;

@@ -1,11 +1,12 @@
 // Processes that synchronize over c10d, PyTorch's own distributed engine: a Gloo process group
 // (CPU) joined through a TCPStore, with torchrun's environment conventions. No c10d header
-// leaks out of here: users see ranks, sizes and three collectives.
+// leaks out of here: users see ranks, sizes and a few collectives.
 #pragma once
 
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -56,10 +57,19 @@ class ProcessGroup {
   std::vector<torch::Tensor> all_gather(const torch::Tensor& values, const std::string& what);
   void barrier(const std::string& what);
 
+  // Starts summing `values` (CPU, contiguous; kept alive until done) over every process and
+  // returns at once; the returned function waits for the sum (throwing DistError like the
+  // others). These run on a second Gloo group of their own: collectives pair up by the order in
+  // which each process calls them, and gradient buckets started from inside backward must never
+  // pair with a synchronized layer's collective that another process happened to call first.
+  using Wait = std::function<void()>;
+  Wait start_gradient_sum(torch::Tensor values, const std::string& what);
+
  private:
   struct Impl;
   ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size, std::chrono::milliseconds timeout);
-  [[noreturn]] void fail(const std::string& what, const std::exception& error) const;
+  // Inside a catch block: rethrows the error in flight as a DistError naming `what`.
+  [[noreturn]] void fail(const std::string& what) const;
   std::unique_ptr<Impl> impl_;
   int rank_ = 0, size_ = 1;
   std::chrono::milliseconds timeout_;

@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "replicascope/data_parallel.h"
-#include "replicascope/dist/process_group.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/replicate.h"
 
 namespace replicascope {
+namespace dist {
+class ProcessGroup;
+}  // namespace dist
 
 // One module of a model's tree, in module order.
 struct ModelModule {
