@@ -11,7 +11,8 @@
 // With --gradients: one training step (forward, backward, gradients summed over the ranks) of an
 // MLP of --layers Linear(--width, --width) on a batch of 64 per rank, with dist::GradientReducer
 //   overlap - buckets start from the hooks as backward produces their gradients;
-//   after   - every bucket starts once backward is done (the same reducer, overlap off).
+//   after   - every bucket starts once backward is done (the same reducer, overlap off);
+// and, for scale, the same step without any reduction.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -96,16 +97,24 @@ int gradient_step(const std::shared_ptr<dist::ProcessGroup>& group, int64_t laye
     net->forward(x).pow(2).mean().backward();
     reducer->finish();
   };
-  const auto ms = alternate(*group, iterations, {[&] { step(true); }, [&] { step(false); }});
+  auto local = [&] {  // this rank's gradients only: what the reduction adds to a step
+    reducers[0].reset();
+    reducers[1].reset();
+    net->zero_grad();
+    net->forward(x).pow(2).mean().backward();
+  };
+  const auto ms = alternate(*group, iterations, {[&] { step(true); }, [&] { step(false); }, local});
   if (group->rank() == 0) {
     int64_t params = 0;
     for (const auto& p : net->parameters()) params += p.numel();
     std::printf(
         "training step across %d processes, MLP of %lld x Linear(%lld, %lld) (%.1f M parameters), "
-        "batch 64 per rank, %zu buckets: overlapped %.2f ms, after backward %.2f ms, ratio %.3f\n",
+        "batch 64 per rank, %zu buckets: overlapped %.2f ms, after backward %.2f ms, ratio %.3f "
+        "(without any reduction %.2f ms)\n",
         group->size(), static_cast<long long>(layers), static_cast<long long>(width),
         static_cast<long long>(width), static_cast<double>(params) / 1e6,
-        reducers[1] ? reducers[1]->buckets() : reducers[0]->buckets(), ms[0], ms[1], ms[0] / ms[1]);
+        dist::GradientReducer(net->parameters(), group).buckets(), ms[0], ms[1], ms[0] / ms[1],
+        ms[2]);
   }
   return 0;
 }
