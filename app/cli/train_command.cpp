@@ -46,7 +46,7 @@ const char* const kTrainUsage =
     "  --run FILE.sqlite   record the run there (a new file; with --dist, rank 0 "
     "records)\n" REPLICASCOPE_DIST_USAGE
     "\nWith --dist every rank draws the same batch and trains on its share on its --devices;\n"
-    "BatchNorm statistics and gradients are reduced over all ranks (Gloo), the gradients in\n"
+    "BatchNorm statistics and gradients are reduced over all ranks, the gradients in\n"
     "buckets that start during backward. Rank 0 prints and records, with every rank's\n"
     "statistics and the wiring of every rank's copies.\n";
 
@@ -138,7 +138,7 @@ int64_t fault_step(const char* variable, const dist::ProcessGroup* group) {
 int run_train(const std::vector<std::string>& raw) {
   const Arguments args(raw,
                        {"model", "data", "image", "devices", "batch", "steps", "optimizer", "lr",
-                        "weight-decay", "loss", "seed", "run", "timeout"},
+                        "weight-decay", "loss", "seed", "run", "timeout", "backend"},
                        {"unsync", "dist"});
   if (!args.positional().empty())
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -159,7 +159,7 @@ int run_train(const std::vector<std::string>& raw) {
   options.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
   options.synchronized = !args.has("unsync");
 
-  options.group = join_if_dist(args);
+  options.group = join_if_dist(args, options.devices);
   const bool rank0 = !options.group || options.group->rank() == 0;
   const auto model_path = args.get("model", "");
   const auto data_spec =

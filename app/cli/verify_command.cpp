@@ -86,8 +86,9 @@ void print_table(const VerifyReport& report, const std::vector<torch::Device>& d
 }  // namespace
 
 int run_verify(const std::vector<std::string>& raw) {
-  const Arguments args(raw, {"devices", "input-shape", "steps", "seed", "lr", "dtype", "timeout"},
-                       {"json", "dist"});
+  const Arguments args(
+      raw, {"devices", "input-shape", "steps", "seed", "lr", "dtype", "timeout", "backend"},
+      {"json", "dist"});
   if (args.positional().size() != 1) throw UsageError("expected one MODEL.pt");
   VerifyOptions options;
   options.input_shape = args.get_sizes("input-shape");
@@ -103,7 +104,7 @@ int run_verify(const std::vector<std::string>& raw) {
     throw UsageError("--dtype expects float64 or float32, got '" + dtype + "'");
   }
   options.dtype = dtype == "float64" ? torch::kDouble : torch::kFloat;
-  options.group = join_if_dist(args);
+  options.group = join_if_dist(args, options.devices);
   const auto report = verify(args.positional()[0], options);
   if (options.group && options.group->rank() != 0) {
     // The report is the same on every rank; rank 0 prints it.

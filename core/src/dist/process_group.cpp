@@ -5,9 +5,10 @@
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "backend.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -80,11 +81,22 @@ Environment Environment::from_environment() {
   return env;
 }
 
-struct ProcessGroup::Impl {
-  c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gradients;  // see start_gradient_sum
-};
+bool ProcessGroup::has_nccl() {
+#ifdef REPLICASCOPE_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+// `t` where the backend wants it: itself when it is there already, else a copy.
+torch::Tensor staged(const torch::Tensor& t, const torch::Device& device) {
+  return t.device() == device ? t : t.to(device);
+}
+
+}  // namespace
 
 ProcessGroup::ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size,
                            std::chrono::milliseconds timeout)
@@ -93,8 +105,14 @@ ProcessGroup::ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size,
 ProcessGroup::~ProcessGroup() = default;
 
 std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
-                                                 std::chrono::milliseconds timeout) {
-  auto impl = std::make_unique<Impl>();
+                                                 std::chrono::milliseconds timeout,
+                                                 Backend backend) {
+  if (backend == Backend::kNccl && !has_nccl()) {
+    throw DistError(
+        "this build has no NCCL backend (it needs LibTorch with CUDA, and nccl.h when building); "
+        "use Gloo");
+  }
+  std::unique_ptr<Impl> impl;
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<std::uint16_t>(env.master_port);
@@ -102,19 +120,25 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
     store_options.numWorkers = static_cast<std::size_t>(env.world_size);
     store_options.waitWorkers = true;
     store_options.timeout = timeout;
-    impl->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
-    auto options = c10d::ProcessGroupGloo::Options::create();
-    options->timeout = timeout;
-    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    impl->group =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, options);
-    impl->gradients = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>("gradients", impl->store), env.rank, env.world_size,
-        options);
+    c10::intrusive_ptr<c10d::Store> store =
+        c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    if (backend == Backend::kNccl) {
+#ifdef REPLICASCOPE_HAVE_NCCL
+      impl = make_nccl(std::move(store), env, timeout);
+#endif
+    } else {
+      auto options = c10d::ProcessGroupGloo::Options::create();
+      options->timeout = timeout;
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+      impl = std::make_unique<GroupPair<c10d::ProcessGroupGloo>>(std::move(store), env.rank,
+                                                                 env.world_size, options);
+      impl->name = "gloo";
+    }
   } catch (const std::exception& e) {
     throw DistError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-                    " could not join the process group at " + env.master_addr + ":" +
-                    std::to_string(env.master_port) + " within " + std::to_string(timeout.count()) +
+                    " could not join the " + (backend == Backend::kNccl ? "NCCL" : "Gloo") +
+                    " process group at " + env.master_addr + ":" + std::to_string(env.master_port) +
+                    " within " + std::to_string(timeout.count()) +
                     " ms: " + sync::describe(std::current_exception()));
   }
   return std::shared_ptr<ProcessGroup>(
@@ -128,10 +152,15 @@ void ProcessGroup::fail(const std::string& what) const {
                   " ms): " + sync::describe(std::current_exception()));
 }
 
+const std::string& ProcessGroup::backend_name() const {
+  return impl_->name;
+}
+
 void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what) {
   try {
-    std::vector<torch::Tensor> tensors{values};
-    impl_->group->allreduce(tensors)->wait(timeout_);
+    std::vector<torch::Tensor> tensors{staged(values, impl_->device)};
+    impl_->allreduce(tensors, /*gradients=*/false)->wait(timeout_);
+    if (!tensors[0].is_same(values)) values.copy_(tensors[0]);
   } catch (const std::exception&) {
     fail(what);
   }
@@ -139,20 +168,21 @@ void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what
 
 std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& values,
                                                     const std::string& what) {
+  std::vector<torch::Tensor> in{staged(values, impl_->device)};
   std::vector<std::vector<torch::Tensor>> out(1);
-  for (int r = 0; r < size_; ++r) out[0].push_back(torch::empty_like(values));
+  for (int r = 0; r < size_; ++r) out[0].push_back(torch::empty_like(in[0]));
   try {
-    std::vector<torch::Tensor> in{values};
-    impl_->group->allgather(out, in)->wait(timeout_);
+    impl_->allgather(out, in)->wait(timeout_);
   } catch (const std::exception&) {
     fail(what);
   }
+  for (auto& t : out[0]) t = t.to(values.device());
   return out[0];
 }
 
 void ProcessGroup::barrier(const std::string& what) {
   try {
-    impl_->group->barrier()->wait(timeout_);
+    impl_->barrier()->wait(timeout_);
   } catch (const std::exception&) {
     fail(what);
   }
@@ -160,12 +190,13 @@ void ProcessGroup::barrier(const std::string& what) {
 
 ProcessGroup::Wait ProcessGroup::start_gradient_sum(torch::Tensor values, const std::string& what) {
   try {
-    std::vector<torch::Tensor> tensors{values};
-    auto work = impl_->gradients->allreduce(tensors);
-    // The work holds the tensor until it completes; the caller holds the work through Wait.
-    return [this, work, what] {
+    std::vector<torch::Tensor> tensors{staged(values, impl_->device)};
+    auto work = impl_->allreduce(tensors, /*gradients=*/true);
+    // The work holds its tensor until it completes; the caller holds the work through Wait.
+    return [this, work, what, values, sum = tensors[0]]() mutable {
       try {
         work->wait(timeout_);
+        if (!sum.is_same(values)) values.copy_(sum);
       } catch (const std::exception&) {
         fail(what);
       }

@@ -1,6 +1,7 @@
 // Processes that synchronize over c10d, PyTorch's own distributed engine: a Gloo process group
-// (CPU) joined through a TCPStore, with torchrun's environment conventions. No c10d header
-// leaks out of here: users see ranks, sizes and a few collectives.
+// (CPU), or NCCL (GPU, where LibTorch has CUDA), joined through a TCPStore, with torchrun's
+// environment conventions. No c10d header leaks out of here: users see ranks, sizes and a few
+// collectives, which take tensors on any device.
 #pragma once
 
 #include <torch/types.h>
@@ -38,26 +39,37 @@ struct Environment {
 // torchrun's default, if the system will not say.
 int free_local_port();
 
+enum class Backend {
+  kGloo,  // CPU tensors, any machine
+  kNccl,  // GPU tensors; each rank uses the GPU LOCAL_RANK modulo the visible GPUs
+};
+
 class ProcessGroup {
  public:
   // Joins the group (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT); every rank waits for
-  // the others up to `timeout`, which also bounds every collective.
+  // the others up to `timeout`, which also bounds every collective. Throws DistError, also for
+  // kNccl in a build without it (see has_nccl()).
   static std::shared_ptr<ProcessGroup> join(const Environment& env,
-                                            std::chrono::milliseconds timeout);
+                                            std::chrono::milliseconds timeout,
+                                            Backend backend = Backend::kGloo);
+  // Whether this build has the NCCL backend (LibTorch with CUDA, and nccl.h at build time).
+  static bool has_nccl();
   ~ProcessGroup();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  const std::string& backend_name() const;
   std::chrono::milliseconds timeout() const { return timeout_; }
 
-  // Sums `values` (CPU, contiguous) over every process, in place. `what` names the collective in
-  // errors ("layer 'features.1', sync point 0, backward").
+  // Sums `values` (contiguous) over every process, in place. `what` names the collective in
+  // errors ("layer 'features.1', sync point 0, backward"). Tensors on another device than the
+  // backend's (the CPU for Gloo, this rank's GPU for NCCL) travel there and back.
   void all_reduce_sum(torch::Tensor& values, const std::string& what);
   // Every process's `values` (the same shape on each), in rank order.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& values, const std::string& what);
   void barrier(const std::string& what);
 
-  // Starts summing `values` (CPU, contiguous; kept alive until done) over every process and
+  // Starts summing `values` (contiguous; kept alive until done) over every process and
   // returns at once; the returned function waits for the sum (throwing DistError like the
   // others). These run on a second Gloo group of their own: collectives pair up by the order in
   // which each process calls them, and gradient buckets started from inside backward must never
@@ -65,8 +77,10 @@ class ProcessGroup {
   using Wait = std::function<void()>;
   Wait start_gradient_sum(torch::Tensor values, const std::string& what);
 
- private:
+  // The backend, private to core/src/dist (backend.h).
   struct Impl;
+
+ private:
   ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size, std::chrono::milliseconds timeout);
   // Inside a catch block: rethrows the error in flight as a DistError naming `what`.
   [[noreturn]] void fail(const std::string& what) const;
