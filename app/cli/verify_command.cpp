@@ -34,13 +34,14 @@ const char* const kVerifyUsage =
     "at training precision, where ill-conditioned layers (a channel with almost no variance over\n"
     "a small batch) amplify rounding, in PyTorch's own BatchNorm as much as here.\n\n"
     "options:\n"
-    "  --input-shape B,C,...  the whole batch's shape (required)\n"
-    "  --devices LIST         copies: cpu:N, or cuda:I,J (default cpu:2)\n"
-    "  --steps K              SGD steps (default 3)\n"
-    "  --seed S               seed of the data (default 0)\n"
-    "  --lr X                 SGD learning rate (default 0.01)\n"
-    "  --dtype T              float64 or float32 (default float64)\n"
-    "  --json                 the report as JSON\n" REPLICASCOPE_DIST_USAGE;
+    "  --input-shape B,C,...\n"
+    "                      the whole batch's shape (required)\n"
+    "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:2)\n"
+    "  --steps K           SGD steps (default 3)\n"
+    "  --seed S            seed of the data (default 0)\n"
+    "  --lr X              SGD learning rate (default 0.01)\n"
+    "  --dtype T           float64 or float32 (default float64)\n"
+    "  --json              the report as JSON\n" REPLICASCOPE_DIST_USAGE;
 
 namespace {
 
