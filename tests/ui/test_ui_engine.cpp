@@ -237,13 +237,25 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
     options.batch_size = 8;
     engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
                             options);
-    store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"));
+    auto metadata = engine::run_metadata(options, "", "synthetic");
+    metadata["wiring"] =
+        engine::wiring_to_text(engine::wiring_of(session.replicas(), session.model().modules()));
+    store::RunWriter writer(path.toStdString(), metadata);
     for (int i = 0; i < 4; ++i) writer.append(session.step());
   }
   MainWindow window;
   QSignalSpy opened(&window.engine(), &EngineController::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
+  // The model's own tree and wiring, from the wiring the run kept.
+  const auto layer = window.tree_model().index_of("features.1");
+  QVERIFY(layer.isValid());
+  QCOMPARE(layer.parent(), window.tree_model().index_of("features"));
+  QCOMPARE(layer.siblingAtColumn(ModuleTreeModel::kType).data().toString(),
+           QString("SynchronizedBatchNorm2d"));
+  QCOMPARE(window.wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
+  QCOMPARE(window.wiring_model().problem_count(), 0);
+  QCOMPARE(window.history().selection().layer, std::string("features.1"));
   QCOMPARE(window.history().steps().size(), size_t{4});
   QCOMPARE(window.history().divergence().size(), size_t{3});
   QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);

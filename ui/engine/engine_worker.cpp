@@ -2,7 +2,9 @@
 
 #include <QDateTime>
 #include <QDir>
+
 #include <QFileInfo>
+#include <algorithm>
 
 #include "replicascope/data/demo_data.h"
 #include "replicascope/devices.h"
@@ -80,6 +82,36 @@ void EngineWorker::open(const SessionSpec& spec) {
   }
 }
 
+namespace {
+
+// A recorded run's module tree: the model's, from the wiring it kept (module order, names and
+// types; parameter counts unknown), else its recorded layers under one root.
+std::vector<ModelModule> recorded_modules(const ModelSnapshot& run, bool synchronized) {
+  std::vector<ModelModule> modules;
+  auto add = [&](const std::string& name, const std::string& type, int depth) {
+    ModelModule m;
+    m.name = name;
+    m.type = m.full_type = type;
+    m.depth = depth;
+    m.own_parameter_count = m.subtree_parameter_count = -1;
+    m.synchronized = synchronized && run.recorded_divergence.count(name) > 0;
+    modules.push_back(m);
+  };
+  if (run.wiring.rows.empty()) {
+    add("", "run", 0);
+    for (const auto& [layer, divergence] : run.recorded_divergence) add(layer, "recorded layer", 1);
+    return modules;
+  }
+  for (const auto& row : run.wiring.rows) {
+    const auto dots = std::count(row.module.begin(), row.module.end(), '.');
+    add(row.module, row.type, row.module.empty() ? 0 : 1 + static_cast<int>(dots));
+    modules.back().receives_callbacks = row.expects_callbacks;
+  }
+  return modules;
+}
+
+}  // namespace
+
 void EngineWorker::openRun(const QString& path) {
   try {
     close();
@@ -95,20 +127,13 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->run_path = path;
     snapshot->live = false;
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
-    for (const auto& layer : run.layers()) {
-      ModelModule module;
-      module.name = layer;
-      module.type = "recorded layer";
-      module.depth = 1;
-      module.synchronized = value("synchronized") == "true";
-      snapshot->modules.push_back(module);
+    for (const auto& layer : run.layers())
       snapshot->recorded_divergence[layer] = run.divergence(layer);
-    }
-    snapshot->modules.insert(snapshot->modules.begin(), ModelModule{"", "run", "run", 0});
     snapshot->recorded_steps = run.steps();
     // Runs recorded before the wiring was kept have none; a malformed one is an error.
     if (metadata.count("wiring"))
       snapshot->wiring = engine::wiring_from_text(metadata.at("wiring"));
+    snapshot->modules = recorded_modules(*snapshot, value("synchronized") == "true");
     run_path_ = path;
     emit opened(snapshot);
   } catch (...) {

@@ -109,7 +109,8 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
         }
         case kType:
           return QString::fromStdString(m.type);
-        case kParameters:
+        case kParameters:  // unknown (negative) for a recorded run
+          if (m.subtree_parameter_count < 0) return QVariant();
           return QLocale().toString(static_cast<qlonglong>(m.subtree_parameter_count));
         case kContext:
           return n->context >= 0 ? QVariant(n->context) : QVariant();

@@ -19,6 +19,15 @@
 #include "widgets/statistics_view.h"
 
 namespace replicascope::ui {
+namespace {
+
+// Whether the statistics plots can show `m`: a synchronized layer of a live session, or a layer
+// a recorded run kept statistics for.
+bool has_statistics(const ModelSnapshot& snapshot, const ModelModule& m) {
+  return snapshot.live ? m.synchronized : snapshot.recorded_divergence.count(m.name) > 0;
+}
+
+}  // namespace
 
 void MainWindow::connect_engine() {
   connect(&engine_, &EngineController::opened, this, &MainWindow::on_opened);
@@ -78,7 +87,7 @@ void MainWindow::on_opened(const ModelSnapshotPtr& snapshot) {
   // The first synchronized layer is the one shown until the user picks another.
   std::string first;
   for (const auto& m : snapshot->modules) {
-    if (m.synchronized || (!snapshot->live && !m.name.empty())) {
+    if (has_statistics(*snapshot, m)) {
       first = m.name;
       break;
     }
@@ -146,7 +155,7 @@ void MainWindow::sync_selection_from_tree(const QModelIndex& proxy_index) {
       wiring_->selectRow(row);
       wiring_->scrollTo(wiring_model_.index(row, 0));
     }
-    const bool plottable = module->synchronized || (snapshot_ && !snapshot_->live);
+    const bool plottable = snapshot_ && has_statistics(*snapshot_, *module);
     if (plottable && module->name != history_.selection().layer) {
       history_.select(statistics_->selection_for(module->name), overlay_path_);
       request_series();
