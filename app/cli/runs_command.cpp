@@ -29,18 +29,22 @@ int run_runs(const std::vector<std::string>& raw) {
     if (entry.path().extension() == ".sqlite") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
-  std::printf("%-28s %6s %9s %8s  %-14s %-8s %-14s %-6s %s\n", "run", "steps", "loss", "accuracy",
+  std::printf("%-28s %6s %9s %8s  %-14s %-12s %-14s %-6s %s\n", "run", "steps", "loss", "accuracy",
               "model", "devices", "data", "BN", "created");
   for (const auto& file : files) {
     try {
       const store::RunReader run(file.string());
       auto meta = run.metadata();
       const auto steps = run.steps();
-      std::printf("%-28s %6zu %9.4f %8.3f  %-14s %-8s %-14s %-6s %s\n",
+      // "cpu:2 x 2" for a run of 2 processes of 2 copies each.
+      auto devices = meta["devices"];
+      if (!meta["processes"].empty() && meta["processes"] != "1")
+        devices += " x " + meta["processes"];
+      std::printf("%-28s %6zu %9.4f %8.3f  %-14s %-12s %-14s %-6s %s\n",
                   file.filename().string().c_str(), steps.size(),
                   steps.empty() ? 0.0 : steps.back().loss,
                   steps.empty() ? 0.0 : steps.back().accuracy,
-                  fs::path(meta["model"]).filename().string().c_str(), meta["devices"].c_str(),
+                  fs::path(meta["model"]).filename().string().c_str(), devices.c_str(),
                   meta["dataset"].c_str(), meta["synchronized"] == "true" ? "sync" : "unsync",
                   meta["created"].c_str());
     } catch (const store::StoreError& e) {

@@ -15,6 +15,12 @@ execute_process(COMMAND "${CLI}" launch --nproc ${NPROC} -- "${CLI}" train --dis
 if(NOT result EQUAL 0)
   message(FATAL_ERROR "the ${NPROC}-process run failed (${result})")
 endif()
+# The runs listing names the processes.
+execute_process(COMMAND "${CLI}" runs "${WORK}" OUTPUT_VARIABLE listing RESULT_VARIABLE result
+  TIMEOUT 60)
+if(NOT result EQUAL 0 OR NOT listing MATCHES "dist.sqlite +[0-9]+ [^\n]* x ${NPROC} ")
+  message(FATAL_ERROR "runs does not list the ${NPROC}-process run as such:\n${listing}")
+endif()
 execute_process(COMMAND "${PYTHON}" "${CMAKE_CURRENT_LIST_DIR}/compare_runs.py"
                         "${WORK}/reference.sqlite" "${WORK}/dist.sqlite" --tolerance ${TOLERANCE}
                         --shares ${SHARES}

@@ -256,6 +256,7 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QCOMPARE(window.wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
   QCOMPARE(window.wiring_model().problem_count(), 0);
   QCOMPARE(window.history().selection().layer, std::string("features.1"));
+  QVERIFY2(window.status_text().contains("step 4 (recorded)"), qPrintable(window.status_text()));
   QCOMPARE(window.history().steps().size(), size_t{4});
   QCOMPARE(window.history().divergence().size(), size_t{3});
   QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);

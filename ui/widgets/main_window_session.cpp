@@ -77,6 +77,10 @@ void MainWindow::on_opened(const ModelSnapshotPtr& snapshot) {
   history_.clear();
   step_times_ms_.clear();
   if (!snapshot->live) history_.load_recorded(*snapshot);
+  // A recorded run's status: its last step; a live session's: none yet.
+  const auto* last = snapshot->recorded_steps.empty() ? nullptr : &snapshot->recorded_steps.back();
+  status_step_->setText(last ? QString("step %1 (recorded)").arg(last->step) : QString("step 0"));
+  status_loss_->setText(last ? QString("loss %1").arg(last->loss, 0, 'f', 4) : QString("loss -"));
   statistics_->set_channel_count(snapshot->live ? 1 : 4096);
   setWindowTitle(QString("ReplicaScope - %1").arg(QFileInfo(snapshot->source).fileName()));
   const int problems = wiring_model_.problem_count();
