@@ -101,35 +101,42 @@ void GradientReducer::finish() {
   torch::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(mutex_);
   overlapped_ = next_to_start_;
-  // Buckets with a parameter that got no gradient start now, still in order.
-  while (next_to_start_ < buckets_.size()) start(next_to_start_++);
-  for (auto& bucket : buckets_) {
-    bucket.wait();
-    for (size_t k : bucket.parameters) {
-      auto& p = parameters_[k];
-      const auto sum = bucket.flat
-                           .slice(0, static_cast<int64_t>(offset_of_[k]),
-                                  static_cast<int64_t>(offset_of_[k]) + p.numel())
-                           .view(p.sizes())
-                           .to(p.device(), p.scalar_type());
-      if (p.grad().defined()) {
-        p.mutable_grad().add_(sum);
-      } else {
-        p.mutable_grad() = sum.clone();
+  try {
+    // Buckets with a parameter that got no gradient start now, still in order.
+    while (next_to_start_ < buckets_.size()) start(next_to_start_++);
+    for (auto& bucket : buckets_) {
+      bucket.wait();
+      for (size_t k : bucket.parameters) {
+        auto& p = parameters_[k];
+        const auto sum = bucket.flat
+                             .slice(0, static_cast<int64_t>(offset_of_[k]),
+                                    static_cast<int64_t>(offset_of_[k]) + p.numel())
+                             .view(p.sizes())
+                             .to(p.device(), p.scalar_type());
+        if (p.grad().defined()) {
+          p.mutable_grad().add_(sum);
+        } else {
+          p.mutable_grad() = sum.clone();
+        }
       }
     }
+  } catch (...) {
+    drop_in_flight();
+    throw;
   }
   reset();
 }
 
 void GradientReducer::discard() {
   std::lock_guard<std::mutex> lock(mutex_);
+  drop_in_flight();
+}
+
+void GradientReducer::drop_in_flight() {
+  // A sum still in flight keeps its buffer (its c10d work holds it); the bucket gets a new one,
+  // so nothing waits on a rank that may be gone.
   for (auto& bucket : buckets_) {
-    try {
-      if (bucket.wait) bucket.wait();
-    } catch (const std::exception&) {
-      // The backward that failed already reported why.
-    }
+    if (bucket.wait) bucket.flat = torch::zeros_like(bucket.flat);
   }
   reset();
 }

@@ -43,8 +43,8 @@ class GradientReducer {
   // parameter's gradient (as backward alone would add the local ones, so gradient accumulation
   // over several steps works). A parameter that got no gradient on a rank counts as zeros there.
   void finish();
-  // After a backward that threw: drops what was gathered, waiting for the sums already started
-  // (whose buffers they use) without letting their errors escape.
+  // After a backward that threw: drops what was gathered and the sums in flight (without waiting
+  // for them), so that the next backward starts clean. finish() does the same when it throws.
   void discard();
 
   size_t buckets() const { return buckets_.size(); }
@@ -62,6 +62,7 @@ class GradientReducer {
   void start_ready_buckets();  // with mutex_ held
   void start(size_t bucket);
   void reset();
+  void drop_in_flight();  // with mutex_ held
 
   std::vector<torch::Tensor> parameters_;
   std::vector<unsigned> hooks_;
