@@ -18,7 +18,6 @@
 #include "replicascope/engine/wiring.h"
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/store/run_store.h"
-#include "replicascope/sync/sync_error.h"
 
 namespace replicascope::cli {
 

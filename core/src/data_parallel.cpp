@@ -11,6 +11,16 @@ std::vector<int64_t> split_sizes(int64_t total, size_t parts) {
   return sizes;
 }
 
+void require_sample_per_copy(const std::string& who, int64_t batch, size_t copies,
+                             int64_t processes) {
+  if (batch >= processes * static_cast<int64_t>(copies)) return;
+  throw std::invalid_argument(
+      who + ": a batch of " + std::to_string(batch) + " cannot feed " + std::to_string(copies) +
+      " copies" +
+      (processes > 1 ? " on each of " + std::to_string(processes) + " processes" : std::string()) +
+      "; expected at least one sample per copy");
+}
+
 ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& options) {
   if (!input.defined() || input.dim() == 0 || options.dim() < 0 || options.dim() >= input.dim()) {
     throw std::invalid_argument(

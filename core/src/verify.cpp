@@ -128,15 +128,8 @@ void check_options(const VerifyOptions& options) {
     if (size <= 0) throw std::invalid_argument("verify: expected positive input sizes");
   }
   if (options.steps < 1) throw std::invalid_argument("verify: expected at least 1 step");
-  const int64_t processes = options.group ? options.group->size() : 1;
-  const auto parts = processes * static_cast<int64_t>(options.devices.size());
-  if (options.input_shape.front() < parts) {
-    throw std::invalid_argument(
-        "verify: a batch of " + std::to_string(options.input_shape.front()) + " cannot feed " +
-        std::to_string(options.devices.size()) + " copies" +
-        (processes > 1 ? " on each of " + std::to_string(processes) + " processes" : "") +
-        "; expected at least one sample per copy");
-  }
+  require_sample_per_copy("verify", options.input_shape.front(), options.devices.size(),
+                          options.group ? options.group->size() : 1);
 }
 
 // This process's rows of the whole batch: its copies' parts of the split over every process.

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "replicascope/replicate.h"
@@ -36,6 +37,11 @@ struct DataParallelOptions {
 // Split sizes for `total` samples over `parts` copies: as even as possible, the first copies
 // taking the remainder (10 over 4: 3, 3, 2, 2; 3 over 4: 1, 1, 1, 0).
 std::vector<int64_t> split_sizes(int64_t total, size_t parts);
+
+// Throws std::invalid_argument, naming `who`, unless a batch of `batch` gives every one of
+// `copies` copies on each of `processes` processes at least one sample.
+void require_sample_per_copy(const std::string& who, int64_t batch, size_t copies,
+                             int64_t processes = 1);
 
 // One step's layout: the devices that take part and their chunk sizes.
 struct ScatterPlan {

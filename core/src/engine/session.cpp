@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <numeric>
 
 namespace replicascope::engine {
 namespace {
@@ -103,15 +104,8 @@ Session::Session(ModelFactory make_model, std::shared_ptr<const data::Dataset> d
   if (!make_model_ || !dataset_) throw std::invalid_argument("Session: expected a model and data");
   if (options_.devices.empty())
     throw std::invalid_argument("Session: expected at least one device");
-  const int64_t ranks = options_.group ? options_.group->size() : 1;
-  const auto copies = static_cast<int64_t>(options_.devices.size());
-  if (options_.batch_size < ranks * copies) {
-    throw std::invalid_argument(
-        "Session: a batch of " + std::to_string(options_.batch_size) + " cannot feed " +
-        std::to_string(copies) + " copies" +
-        (ranks > 1 ? " on each of " + std::to_string(ranks) + " processes" : std::string()) +
-        "; expected at least one sample per copy");
-  }
+  require_sample_per_copy("Session", options_.batch_size, options_.devices.size(),
+                          options_.group ? options_.group->size() : 1);
   build();
 }
 
@@ -171,10 +165,10 @@ StepRecord Session::step() {
   const int64_t whole = batch.images.size(0);
   int64_t share = whole;
   if (options_.group) {
-    const int64_t ranks = options_.group->size(), rank = options_.group->rank();
-    const int64_t base = whole / ranks, extra = whole % ranks;
-    share = base + (rank < extra ? 1 : 0);
-    const int64_t offset = rank * base + std::min(rank, extra);
+    const auto shares = split_sizes(whole, static_cast<size_t>(options_.group->size()));
+    const auto rank = options_.group->rank();
+    share = shares[rank];
+    const int64_t offset = std::accumulate(shares.begin(), shares.begin() + rank, int64_t{0});
     batch.images = batch.images.narrow(0, offset, share);
     batch.labels = batch.labels.narrow(0, offset, share);
   }
