@@ -11,7 +11,9 @@
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/wiring.h"
 #include "replicascope/nn/sync_batchnorm.h"
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
+#include "replicascope/store/run_model.h"
 #include "test_util.h"
 
 namespace {
@@ -41,7 +43,7 @@ void on_ranks(int world, const std::function<void(dist::ProcessGroup&)>& body) {
   }
   for (auto& t : threads) t.join();
   for (int rank = 0; rank < world; ++rank) {
-    if (errors[rank]) FAIL() << "rank " << rank << ": " << sync::describe(errors[rank]);
+    if (errors[rank]) FAIL() << "rank " << rank << ": " << describe(errors[rank]);
   }
 }
 
@@ -190,8 +192,8 @@ TEST(Dist, WiringGathersRanksTimesCopies) {
     EXPECT_TRUE(cells[1].present);
     EXPECT_FALSE(cells[3].present);
     EXPECT_TRUE(all.rows[0].problem(3));
-    EXPECT_EQ(engine::wiring_to_text(engine::wiring_from_text(engine::wiring_to_text(all))),
-              engine::wiring_to_text(all));
+    EXPECT_EQ(store::wiring_to_text(store::wiring_from_text(store::wiring_to_text(all))),
+              store::wiring_to_text(all));
 
     if (group.rank() == 1) {
       mine.devices.push_back("cpu");

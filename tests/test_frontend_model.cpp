@@ -5,7 +5,7 @@
 
 #include "replicascope/data_parallel.h"
 #include "replicascope/model/frontend_model.h"
-#include "replicascope/models/demo_net.h"
+#include "replicascope/model/demo_net.h"
 #include "test_util.h"
 
 namespace {

@@ -14,8 +14,8 @@
 
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/nn/sync_batchnorm.h"
-#include "replicascope/script/script_model.h"
-#include "replicascope/verify.h"
+#include "replicascope/script/module_file.h"
+#include "replicascope/script/verify.h"
 #include "test_util.h"
 
 namespace {

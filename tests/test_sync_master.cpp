@@ -89,7 +89,7 @@ TEST(SyncMaster, EveryCopyGetsItsOwnResult) {
     auto errors = on_threads(n, [&](int copy) { results[copy] = group.run(copy, copy * 10); });
     const int total = 10 * n * (n - 1) / 2;
     for (int i = 0; i < n; ++i) {
-      ASSERT_FALSE(errors[i]) << rs::describe(errors[i]);
+      ASSERT_FALSE(errors[i]) << replicascope::describe(errors[i]);
       EXPECT_EQ(results[i], total + i) << "n=" << n << " copy " << i;
     }
   }
@@ -110,7 +110,7 @@ TEST(SyncMaster, StressWithoutWorkBetweenSyncPoints) {
       }
     });
     for (int i = 0; i < n; ++i)
-      ASSERT_FALSE(errors[i]) << "n=" << n << ": " << rs::describe(errors[i]);
+      ASSERT_FALSE(errors[i]) << "n=" << n << ": " << replicascope::describe(errors[i]);
     EXPECT_EQ(wrong.load(), 0) << "n=" << n;
   }
 }
@@ -151,7 +151,7 @@ TEST(SyncMaster, FailingCopyFailsEveryWaiterAndNextStepWorks) {
       group.leave(copy);
     });
     for (int i = 0; i < n; ++i) {
-      ASSERT_FALSE(next[i]) << rs::describe(next[i]);
+      ASSERT_FALSE(next[i]) << replicascope::describe(next[i]);
       EXPECT_EQ(results[i], 2 * n + i);
     }
   }
@@ -172,7 +172,7 @@ TEST(SyncMaster, DifferentCallCountsAreAClearError) {
       group.leave(copy);
     });
     ASSERT_TRUE(errors[extra]);
-    const auto what = rs::describe(errors[extra]);
+    const auto what = replicascope::describe(errors[extra]);
     EXPECT_NE(what.find("different number of times"), std::string::npos) << what;
     EXPECT_NE(what.find("sync point 1"), std::string::npos) << what;
   }
@@ -192,7 +192,7 @@ TEST(SyncMaster, TimeoutFailsTheStepAndNamesTheMissingCopy) {
     group.leave(copy);
   });
   for (int i = 0; i < n; ++i) ASSERT_TRUE(errors[i]) << "copy " << i;
-  const auto what = rs::describe(errors[0]);
+  const auto what = replicascope::describe(errors[0]);
   EXPECT_NE(what.find("timed out"), std::string::npos) << what;
   EXPECT_NE(what.find("copies 2"), std::string::npos) << what;
 }
@@ -216,7 +216,7 @@ TEST(SyncMaster, SlavesWaitPastTheTimeoutWhileTheMasterReduces) {
     copy == 0 ? master->leave(0, nullptr) : pipes[copy].leave(nullptr);
   });
   for (int i = 0; i < n; ++i) {
-    EXPECT_FALSE(errors[i]) << "copy " << i << ": " << rs::describe(errors[i]);
+    EXPECT_FALSE(errors[i]) << "copy " << i << ": " << replicascope::describe(errors[i]);
     EXPECT_EQ(results[i], 7) << "copy " << i;
   }
 }
@@ -236,7 +236,7 @@ TEST(SyncMaster, ReductionErrorReachesEveryCopy) {
   });
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(errors[i]);
-    EXPECT_NE(rs::describe(errors[i]).find("cannot reduce"), std::string::npos);
+    EXPECT_NE(replicascope::describe(errors[i]).find("cannot reduce"), std::string::npos);
   }
 }
 

@@ -4,9 +4,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "replicascope/data/dataset.h"
+#include "replicascope/describe_error.h"
+#include "replicascope/engine/session.h"
 #include "replicascope/sync/sync_error.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -51,8 +57,32 @@ inline std::vector<torch::Device> cpu_copies(int n) {
   return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
 }
 
+// 256 synthetic 1x28x28 images of 10 classes, for the demo model's sessions.
+inline std::shared_ptr<const data::Dataset> demo_data() {
+  static std::shared_ptr<const data::Dataset> data = data::make_synthetic({1, 28, 28}, 10, 256, 1);
+  return data;
+}
+
+// A session of `copies` CPU copies, batch 16, seed 7.
+inline engine::SessionOptions options(int copies, bool synchronized) {
+  engine::SessionOptions o;
+  o.devices = cpu_copies(copies);
+  o.batch_size = 16;
+  o.synchronized = synchronized;
+  o.seed = 7;
+  return o;
+}
+
+// A new empty folder in the temporary directory, named after `name` and this process.
+inline std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 // The message of an exception_ptr, without LibTorch's backtrace.
-using ::replicascope::sync::describe;
+using ::replicascope::describe;
 
 // Runs `body`, expecting it to throw E whose message contains `needle`.
 template <class E, class F>

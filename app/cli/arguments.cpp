@@ -1,7 +1,5 @@
 #include "cli/arguments.h"
 
-#include <algorithm>
-#include <cstdlib>
 
 namespace replicascope::cli {
 
@@ -40,45 +38,17 @@ std::string Arguments::get(const std::string& name, const std::string& fallback)
 int64_t Arguments::get_int(const std::string& name, int64_t fallback, int64_t min,
                            int64_t max) const {
   auto it = values_.find(name);
-  if (it == values_.end()) return fallback;
-  char* end = nullptr;
-  const long long value = std::strtoll(it->second.c_str(), &end, 10);
-  if (it->second.empty() || *end != '\0' || value < min || value > max) {
-    throw UsageError("--" + name + " expects a whole number from " + std::to_string(min) + " to " +
-                     std::to_string(max) + ", got '" + it->second + "'");
-  }
-  return value;
+  return it == values_.end() ? fallback : parse_whole_number("--" + name, it->second, min, max);
 }
 
 double Arguments::get_double(const std::string& name, double fallback) const {
   auto it = values_.find(name);
-  if (it == values_.end()) return fallback;
-  char* end = nullptr;
-  const double value = std::strtod(it->second.c_str(), &end);
-  if (it->second.empty() || *end != '\0') {
-    throw UsageError("--" + name + " expects a number, got '" + it->second + "'");
-  }
-  return value;
+  return it == values_.end() ? fallback : parse_number("--" + name, it->second);
 }
 
 std::vector<int64_t> Arguments::get_sizes(const std::string& name) const {
   auto it = values_.find(name);
-  if (it == values_.end()) return {};
-  std::vector<int64_t> sizes;
-  size_t start = 0;
-  while (start <= it->second.size()) {
-    const size_t comma = std::min(it->second.find(',', start), it->second.size());
-    const std::string item = it->second.substr(start, comma - start);
-    char* end = nullptr;
-    const long long value = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || value < 1) {
-      throw UsageError("--" + name + " expects positive whole numbers separated by commas (" +
-                       "B,C,H,W, say), got '" + it->second + "'");
-    }
-    sizes.push_back(value);
-    start = comma + 1;
-  }
-  return sizes;
+  return it == values_.end() ? std::vector<int64_t>{} : parse_sizes("--" + name, it->second);
 }
 
 }  // namespace replicascope::cli

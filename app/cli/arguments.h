@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/usage.h"
+
 namespace replicascope::cli {
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Exits with status 2 and the command's usage (core's, so that its parsers' errors count too).
+using replicascope::UsageError;
 
 class Arguments {
  public:

@@ -5,15 +5,13 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <mutex>
+#include <set>
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "replicascope/data/demo_data.h"
-#include "replicascope/engine/session.h"
-#include "replicascope/models/demo_net.h"
-#include "replicascope/module_walk.h"
-#include "replicascope/replicascope.h"
+#include "cli/session_args.h"
+#include "replicascope/devices.h"
+#include "replicascope/engine/session_factory.h"
 
 namespace replicascope::cli {
 
@@ -38,100 +36,73 @@ const char* const kDemoUsage =
 
 namespace {
 
-// Stores each sync event of the current step, keyed by layer.
-struct StepRecorder : nn::StatsObserver {
-  std::mutex mutex;
-  std::map<std::string, nn::SyncEvent> events;
-  void on_sync(const nn::SyncEvent& event) override {
-    std::lock_guard<std::mutex> lock(mutex);
-    events[event.layer] = event;
-  }
-};
-
-void print_row(const std::string& label, int64_t count, const torch::Tensor& mean,
-               const torch::Tensor& var, int64_t channels) {
+void print_row(const std::string& label, int64_t count, const std::vector<double>& mean,
+               const std::vector<double>& var, int64_t channels) {
   std::printf("    %-14s %7lld", label.c_str(), static_cast<long long>(count));
-  for (int64_t c = 0; c < channels; ++c) {
-    std::printf("  %+9.4f %8.4f", mean[c].item<double>(), var[c].item<double>());
-  }
+  for (int64_t c = 0; c < channels; ++c) std::printf("  %+9.4f %8.4f", mean[c], var[c]);
   std::printf("\n");
+}
+
+void print_step(const engine::StepRecord& record, const std::string& layer, int64_t channels) {
+  std::printf("step %4lld  loss %.4f  accuracy %.3f  divergence:",
+              static_cast<long long>(record.step), record.loss, record.accuracy);
+  std::map<std::string, const engine::LayerStats*> by_name;  // in name order, first sync point
+  for (const auto& stats : record.layers) by_name.emplace(stats.layer, &stats);
+  for (const auto& [name, stats] : by_name) std::printf("  %s %.3f", name.c_str(), stats->divergence);
+  std::printf("\n");
+  const auto it = by_name.find(layer);
+  if (it == by_name.end()) return;
+  const auto& stats = *it->second;
+  channels = std::min<int64_t>(channels, static_cast<int64_t>(stats.mean.size()));
+  std::printf("    %-14s %7s", "", "count");
+  for (int64_t c = 0; c < channels; ++c)
+    std::printf("  %9s %8s", ("mean[" + std::to_string(c) + "]").c_str(), "var");
+  std::printf("\n");
+  for (const auto& copy : stats.copies)
+    print_row("copy " + std::to_string(copy.copy), copy.count, copy.mean, copy.var, channels);
+  print_row("synchronized", stats.count, stats.mean, stats.var, channels);
 }
 
 }  // namespace
 
 int run_demo(const std::vector<std::string>& raw) {
-  const Arguments args(raw, {"devices", "steps", "batch", "lr", "seed", "layer", "channels"},
-                       {"synthetic"});
+  std::set<std::string> options{"steps", "layer", "channels"}, switches{"synthetic"};
+  add_session_flags(options, switches, {"devices", "batch", "lr", "seed"});
+  const Arguments args(raw, options, switches);
   if (!args.positional().empty())
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
-  const auto devices = parse_devices(args.get("devices", "cpu:4"));
+  engine::SessionSpec spec;
+  if (args.has("synthetic")) spec.data = "synthetic";
+  spec = session_spec(args, spec);
   const int64_t steps = args.get_int("steps", 20, 1, 10'000'000);
-  const int64_t batch = args.get_int("batch", 32, 2, 1 << 20);
-  const double lr = args.get_double("lr", 0.05);
+  if (spec.batch < 2) throw UsageError("--batch expects at least 2 (BatchNorm needs two values)");
   const auto layer = args.get("layer", "features.1");
-  const int64_t seed = args.get_int("seed", 0, 0, INT64_MAX);
-  torch::manual_seed(static_cast<uint64_t>(seed));
+  auto built = engine::make_session(spec, /*keep_statistics=*/true);
+  auto& session = *built.session;
 
-  models::DemoNet model;
-  model->to(devices.front());
-  const nn::SynchronizedBatchNormBase* shown = nullptr;
   std::string layers;
-  for_each_module(*model, [&](const std::string& name, torch::nn::Module& module) {
-    if (auto* bn = dynamic_cast<const nn::SynchronizedBatchNormBase*>(&module)) {
-      layers += (layers.empty() ? "" : ", ") + name;
-      if (name == layer) shown = bn;
-    }
-  });
-  if (!shown) {
+  bool found = false;
+  for (const auto& module : session.model().modules()) {
+    if (!module.synchronized) continue;
+    layers += (layers.empty() ? "" : ", ") + module.name;
+    found = found || module.name == layer;
+  }
+  if (!found) {
     throw UsageError("--layer '" + layer + "' is not a synchronized layer of the demo model (" +
                      layers + ")");
   }
-  const int64_t channels =
-      std::min<int64_t>(args.get_int("channels", 3, 1, 64), shown->options.num_features());
-  auto recorder = std::make_shared<StepRecorder>();
-  nn::set_stats_observer(*model, recorder);
-  DataParallelWithCallback<models::DemoNetImpl> parallel(model.ptr(), devices);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
-  const auto data = data::demo_data(args.has("synthetic"), static_cast<uint64_t>(seed));
-  const bool fashion = data.spec == "fashion-mnist";
-  data::BatchLoader loader(*data.dataset, batch, static_cast<uint64_t>(seed));
-
+  const int64_t channels = args.get_int("channels", 3, 1, 64);
+  const auto& devices = session.options().devices;
   std::printf(
       "ReplicaScope demo: %lld steps, batch %lld over %s (%zu copies), synchronized BN, %s\n",
-      static_cast<long long>(steps), static_cast<long long>(batch), format_devices(devices).c_str(),
-      devices.size(), fashion ? "Fashion-MNIST" : "synthetic images");
+      static_cast<long long>(steps), static_cast<long long>(spec.batch),
+      format_devices(devices).c_str(), devices.size(),
+      built.data_spec == "fashion-mnist" ? "Fashion-MNIST" : "synthetic images");
   std::printf(
       "table: layer %s, per channel: local mean and var; divergence: max over copies and "
       "channels of |local mean - synced mean| / synced std\n\n",
       layer.c_str());
-  for (int64_t step = 1; step <= steps; ++step) {
-    recorder->events.clear();
-    auto [images, labels] = loader.next();
-    images = images.to(devices.front());
-    labels = labels.to(devices.front());
-    optimizer.zero_grad();
-    const auto logits = parallel(images);
-    const auto loss = torch::cross_entropy_loss(logits, labels);
-    loss.backward();
-    optimizer.step();
-    const double accuracy = logits.argmax(1).eq(labels).to(torch::kDouble).mean().item<double>();
-    std::printf("step %4lld  loss %.4f  accuracy %.3f  divergence:", static_cast<long long>(step),
-                loss.item<double>(), accuracy);
-    for (const auto& [name, event] : recorder->events)
-      std::printf("  %s %.3f", name.c_str(), engine::to_layer_stats(event).divergence);
-    std::printf("\n");
-    const auto it = recorder->events.find(layer);
-    if (it == recorder->events.end()) continue;
-    const auto& event = it->second;
-    std::printf("    %-14s %7s", "", "count");
-    for (int64_t c = 0; c < channels; ++c)
-      std::printf("  %9s %8s", ("mean[" + std::to_string(c) + "]").c_str(), "var");
-    std::printf("\n");
-    for (const auto& copy : event.copies) {
-      print_row("copy " + std::to_string(copy.copy_id), copy.count, copy.mean, copy.var, channels);
-    }
-    print_row("synchronized", event.count, event.mean, event.var, channels);
-  }
+  for (int64_t step = 1; step <= steps; ++step) print_step(session.step(), layer, channels);
   std::fflush(stdout);
   return 0;
 }

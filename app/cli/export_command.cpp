@@ -39,9 +39,11 @@ namespace {
 store::StatFilter filter_of(const Arguments& args) {
   store::StatFilter filter;
   filter.layer = args.get("layer", "");
-  filter.statistic = args.get("statistic", "");
-  if (!filter.statistic.empty() && filter.statistic != "mean" && filter.statistic != "var") {
-    throw UsageError("--statistic expects mean or var, got '" + filter.statistic + "'");
+  if (args.has("statistic")) {
+    const auto name = args.get("statistic", "");
+    if (name != "mean" && name != "var")
+      throw UsageError("--statistic expects mean or var, got '" + name + "'");
+    filter.statistic = parse_statistic(name);
   }
   const auto channels = args.get("channels", "");
   if (!channels.empty()) {
@@ -70,8 +72,8 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter,
   json.end_array().key("statistics").begin_array();
   run.for_each_stat(filter, [&](const store::StatRow& r) {
     json.begin_object().key("step").value(r.step).key("layer").value(r.layer);
-    json.key("sync_point").value(r.sync_point).key("copy").value(store::copy_label(r.copy));
-    json.key("channel").value(r.channel).key("statistic").value(r.statistic);
+    json.key("sync_point").value(r.sync_point).key("copy").value(r.key.label());
+    json.key("channel").value(r.channel).key("statistic").value(statistic_name(r.statistic));
     json.key("value").value(r.value).end_object();
   });
   json.end_array().end_object();
@@ -103,10 +105,11 @@ int run_export(const std::vector<std::string>& raw) {
     if (filter.layer.empty()) throw UsageError("--plot needs --layer NAME");
     PlotRequest request;
     request.path = args.get("plot", "");
-    request.layer = filter.layer;
-    request.statistic = filter.statistic.empty() ? "mean" : filter.statistic;
-    request.first_channel = filter.first_channel;
-    request.last_channel = args.has("channels") ? filter.last_channel : filter.first_channel;
+    request.selection.layer = filter.layer;
+    request.selection.statistic = filter.statistic.value_or(Statistic::kMean);
+    request.selection.first_channel = filter.first_channel;
+    request.selection.last_channel =
+        args.has("channels") ? filter.last_channel : filter.first_channel;
     const auto size = args.get("size", "900x500");
     char tail = 0;
     if (std::sscanf(size.c_str(), "%dx%d%c", &request.width, &request.height, &tail) != 2 ||

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "replicascope/allocator.h"
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 #include "cli/arguments.h"
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
       return 2;
     } catch (const std::exception&) {
       std::cerr << "replicascope-cli " << command.name
-                << ": error: " << replicascope::sync::describe(std::current_exception()) << "\n";
+                << ": error: " << replicascope::describe(std::current_exception()) << "\n";
       return 1;
     }
   }

@@ -21,13 +21,13 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
     static char* argv[] = {name, nullptr};
     app = std::make_unique<QApplication>(argc, argv);
   }
-  const auto series = store::statistic_series(run, request.layer, request.statistic,
-                                              request.first_channel, request.last_channel);
+  const auto& selection = request.selection;
+  const auto series = store::statistic_series(run, selection);
+  const QString statistic = statistic_name(selection.statistic);
   QCustomPlot plot;
   plot.resize(request.width, request.height);
   ui::show_statistics(plot, series,
-                      {QString::fromStdString(request.layer + ": " + request.statistic),
-                       QString::fromStdString(request.statistic)});
+                      {QString::fromStdString(selection.layer) + ": " + statistic, "step", statistic});
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }
 

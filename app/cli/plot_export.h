@@ -4,14 +4,13 @@
 #include <cstdint>
 #include <string>
 
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/series.h"
 
 namespace replicascope::cli {
 
 struct PlotRequest {
   std::string path;  // .png, .jpg, .pdf or .svg
-  std::string layer, statistic;
-  int64_t first_channel = 0, last_channel = 0;
+  store::SeriesSelection selection;
   int width = 900, height = 500;
 };
 

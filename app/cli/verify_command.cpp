@@ -5,11 +5,11 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "cli/dist_options.h"
+#include "cli/session_args.h"
 #include "cli/json_writer.h"
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
-#include "replicascope/verify.h"
+#include "replicascope/script/verify.h"
 
 namespace replicascope::cli {
 
@@ -105,7 +105,7 @@ int run_verify(const std::vector<std::string>& raw) {
     throw UsageError("--dtype expects float64 or float32, got '" + dtype + "'");
   }
   options.dtype = dtype == "float64" ? torch::kDouble : torch::kFloat;
-  options.group = join_if_dist(args, options.devices);
+  options.group = join_if_dist(args, args.get("devices", "cpu:2"));
   const auto report = verify(args.positional()[0], options);
   if (options.group && options.group->rank() != 0) {
     // The report is the same on every rank; rank 0 prints it.

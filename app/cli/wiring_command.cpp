@@ -7,7 +7,7 @@
 #include "cli/json_writer.h"
 #include "replicascope/devices.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/script/script_model.h"
+#include "replicascope/script/module_file.h"
 
 namespace replicascope::cli {
 

@@ -5,20 +5,28 @@
 #include <QFileInfo>
 #include <QTimer>
 #include <cstdio>
+#include <optional>
 
-#include "engine/engine_controller.h"
+#include "controller/engine_controller.h"
 #include "replicascope/allocator.h"
-#include "widgets/main_window.h"
+#include "window/main_window.h"
 
+using replicascope::ui::EngineController;
 using replicascope::ui::MainWindow;
 
-int main(int argc, char** argv) {
-  replicascope::keep_freed_memory_mapped();
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("ReplicaScope");
-  QApplication::setApplicationName("ReplicaScope");
-  QApplication::setApplicationVersion("0.1.0");
+namespace {
 
+struct CommandLine {
+  QString file;  // empty: the demo
+  QString devices;
+  int64_t batch = 0;  // 0: unchanged
+  bool synthetic = false, unsync = false;
+  int64_t steps = 0;
+  QString screenshot;  // empty: none
+};
+
+// The options, or an exit status after saying what is wrong (--help and --version exit inside).
+std::optional<CommandLine> parse(QApplication& app, int& status) {
   QCommandLineParser parser;
   parser.setApplicationDescription(
       "ReplicaScope: a visual debugger for data-parallel training with synchronized BatchNorm.");
@@ -37,76 +45,95 @@ int main(int argc, char** argv) {
       "screenshot", "after --steps, save the window as PNG to this file and quit", "file");
   parser.addOptions({devices, batch, synthetic, unsync, steps, screenshot});
   parser.process(app);
-  if (parser.positionalArguments().size() > 1) {
+  status = 2;
+  const auto files = parser.positionalArguments();
+  if (files.size() > 1) {
     std::fprintf(stderr, "replicascope: expected at most one file, got %lld\n",
-                 static_cast<long long>(parser.positionalArguments().size()));
-    return 2;
+                 static_cast<long long>(files.size()));
+    return std::nullopt;
   }
-
-  if (!parser.positionalArguments().isEmpty()) {
-    const QFileInfo file(parser.positionalArguments().front());
+  CommandLine line;
+  if (!files.isEmpty()) {
+    const QFileInfo file(files.front());
     const auto suffix = file.suffix().toLower();
     if (suffix != "pt" && suffix != "pth" && suffix != "sqlite") {
       std::fprintf(stderr,
                    "replicascope: cannot open '%s': expected a TorchScript model (.pt) or a "
                    "recorded run (.sqlite)\n",
                    qPrintable(file.filePath()));
-      return 2;
+      return std::nullopt;
     }
     if (!file.isReadable()) {
       std::fprintf(stderr, "replicascope: cannot read '%s'\n", qPrintable(file.filePath()));
-      return 2;
+      return std::nullopt;
     }
+    line.file = file.filePath();
   }
-
-  MainWindow window;
   bool ok = true;
-  const int64_t batch_size = parser.isSet(batch) ? parser.value(batch).toLongLong(&ok) : 32;
-  const int64_t step_count = parser.isSet(steps) ? parser.value(steps).toLongLong(&ok) : 0;
-  if (!ok || batch_size < 1 || step_count < 0) {
+  line.batch = parser.isSet(batch) ? parser.value(batch).toLongLong(&ok) : 0;
+  line.steps = ok && parser.isSet(steps) ? parser.value(steps).toLongLong(&ok) : 0;
+  if (!ok || (parser.isSet(batch) && line.batch < 1) || line.steps < 0) {
     std::fprintf(stderr, "replicascope: --batch and --steps expect positive whole numbers\n");
-    return 2;
+    return std::nullopt;
   }
-  window.show();
-  if (parser.isSet(devices) || parser.isSet(batch) || parser.isSet(synthetic) ||
-      parser.isSet(unsync)) {
-    window.configure(parser.isSet(devices) ? parser.value(devices) : QString(),
-                     parser.isSet(batch) ? batch_size : 0, parser.isSet(synthetic),
-                     parser.isSet(unsync));
-  }
-  if (parser.positionalArguments().isEmpty()) {
-    window.open_demo();
-  } else {
-    window.open_file(parser.positionalArguments().front());
-  }
-  // --steps and --screenshot: train once open, then save the window and quit (docs, tests).
-  auto& engine = window.engine();
-  const bool shoot = parser.isSet(screenshot);
-  const auto shot_path = parser.value(screenshot);
-  auto save = [&window, shot_path] {
+  line.devices = parser.value(devices);
+  line.synthetic = parser.isSet(synthetic);
+  line.unsync = parser.isSet(unsync);
+  line.screenshot = parser.value(screenshot);
+  status = 0;
+  return line;
+}
+
+// --steps and --screenshot: train once open, then save the window and quit (docs, tests).
+void train_then_shoot(MainWindow& window, const CommandLine& line) {
+  auto& engine = window.context().engine();
+  const bool shoot = !line.screenshot.isEmpty();
+  auto save = [&window, path = line.screenshot] {
     try {
-      window.save_screenshot(shot_path);
+      window.save_screenshot(path);
       QApplication::quit();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "replicascope: %s\n", e.what());
       QApplication::exit(1);
     }
   };
-  QObject::connect(&engine, &replicascope::ui::EngineController::opened, &window,
-                   [&engine, step_count, shoot, save] {
-                     if (step_count > 0) {
-                       engine.step(step_count);
+  QObject::connect(&engine, &EngineController::opened, &window,
+                   [&engine, steps = line.steps, shoot, save] {
+                     if (steps > 0) {
+                       engine.step(steps);
                      } else if (shoot) {
                        QTimer::singleShot(300, save);
                      }
                    });
-  if (shoot) {
-    QObject::connect(&engine, &replicascope::ui::EngineController::runningChanged, &window,
-                     [save](bool running) {
-                       if (!running) QTimer::singleShot(300, save);
-                     });
-    QObject::connect(&engine, &replicascope::ui::EngineController::failed, &window,
-                     [](const QString&) { QApplication::exit(1); });
+  if (!shoot) return;
+  QObject::connect(&engine, &EngineController::runningChanged, &window, [save](bool running) {
+    if (!running) QTimer::singleShot(300, save);
+  });
+  QObject::connect(&engine, &EngineController::failed, &window,
+                   [](const QString&) { QApplication::exit(1); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  replicascope::keep_freed_memory_mapped();
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("ReplicaScope");
+  QApplication::setApplicationName("ReplicaScope");
+  QApplication::setApplicationVersion("0.1.0");
+  int status = 0;
+  const auto line = parse(app, status);
+  if (!line) return status;
+
+  MainWindow window;
+  window.show();
+  if (!line->devices.isEmpty() || line->batch > 0 || line->synthetic || line->unsync)
+    window.configure(line->devices, line->batch, line->synthetic, line->unsync);
+  train_then_shoot(window, *line);
+  if (line->file.isEmpty()) {
+    window.open_demo();
+  } else {
+    window.open_file(line->file);
   }
   return app.exec();
 }

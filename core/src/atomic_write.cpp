@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -29,7 +30,7 @@ void write_atomically(const std::string& path,
   } catch (...) {
     fs::remove(temporary, error);
     throw std::runtime_error("cannot write '" + path +
-                             "': " + sync::describe(std::current_exception()));
+                             "': " + describe(std::current_exception()));
   }
   fs::rename(temporary, target, error);
   if (error) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "replicascope/module_walk.h"
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -32,7 +33,7 @@ std::string summarize(const std::vector<std::exception_ptr>& errors) {
   std::string out =
       std::to_string(failed) + " of " + std::to_string(errors.size()) + " copies failed";
   for (size_t i = 0; i < errors.size(); ++i) {
-    if (errors[i]) out += "\n  copy " + std::to_string(i) + ": " + sync::describe(errors[i]);
+    if (errors[i]) out += "\n  copy " + std::to_string(i) + ": " + describe(errors[i]);
   }
   return out;
 }

@@ -37,28 +37,31 @@ def load(path):
         unpack = lambda blob: struct.unpack(f"<{len(blob) // 8}d", blob)
         stats[(s, layers[l], p, copy)] = (unpack(mean), unpack(var))
     meta = dict(db.execute("SELECT key, value FROM meta"))
+    # Schema version 2 keeps the wiring in tables: columns, rows (module, whether it takes
+    # callbacks) and one cell per row and column.
+    meta["wiring_columns"] = [d for (d,) in db.execute("SELECT device FROM wiring_columns ORDER BY id")]
+    meta["wiring_rows"] = [
+        (module, expects, [(p, c) for p, c in db.execute(
+            "SELECT present, called FROM wiring_cells WHERE context_id = ? ORDER BY column_id",
+            (context,))])
+        for context, module, expects in db.execute(
+            "SELECT context_id, module, expects_callbacks FROM wiring_rows ORDER BY context_id")]
     return steps, counts, stats, first_copy, rank_counts, meta
 
 
 def check_wiring(meta, columns):
-    """None when the wiring in `meta` has `columns` columns and no problem, else what is wrong."""
-    if "wiring" not in meta:
+    """None when the recorded wiring has `columns` columns and no problem, else what is wrong."""
+    if not meta["wiring_columns"]:
         return "no wiring recorded"
-    lines = meta["wiring"].splitlines()
-    if lines[0] != "replicascope-wiring 1":
-        return f"unknown wiring format {lines[0]!r}"
-    devices = lines[1].split("\t")[1:]
-    if len(devices) != columns:
-        return f"{len(devices)} columns of copies, expected {columns}"
+    if len(meta["wiring_columns"]) != columns:
+        return f"{len(meta['wiring_columns'])} columns of copies, expected {columns}"
     wired = 0
-    for line in lines[2:]:
-        fields = line.split("\t")
-        cells = [cell.split(",") for cell in fields[4:]]
-        if any(present != "1" for present, _, _ in cells):
-            return f"module '{fields[2]}' is missing on a copy"
-        if fields[1] == "1":
-            if any(called != "1" for _, called, _ in cells):
-                return f"module '{fields[2]}' missed a replication callback"
+    for module, expects, cells in meta["wiring_rows"]:
+        if len(cells) != columns or any(present != 1 for present, _ in cells):
+            return f"module '{module}' is missing on a copy"
+        if expects:
+            if any(called != 1 for _, called in cells):
+                return f"module '{module}' missed a replication callback"
             wired += 1
     return None if wired else "no module took replication callbacks"
 

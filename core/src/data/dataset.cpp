@@ -9,8 +9,10 @@ namespace replicascope::data {
 
 Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes)
     : name_(std::move(name)), labels_(std::move(labels)), classes_(classes) {
-  if (images.dim() != 4 || labels_.dim() != 1 || images.size(0) != labels_.size(0)) {
-    throw DataError("dataset '" + name_ + "': expected images [N, C, H, W] and labels [N]");
+  if (images.dim() < 3 || images.dim() > 5 || labels_.dim() != 1 ||
+      images.size(0) != labels_.size(0)) {
+    throw DataError("dataset '" + name_ +
+                    "': expected samples [N, C, L], [N, C, H, W] or [N, C, T, H, W] and labels [N]");
   }
   if (images.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
   auto values = images.to(torch::kFloat);
@@ -20,7 +22,7 @@ Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, i
 }
 
 std::vector<int64_t> Dataset::sample_shape() const {
-  return {images_.size(1), images_.size(2), images_.size(3)};
+  return images_.sizes().slice(1).vec();
 }
 
 Batch Dataset::get(const torch::Tensor& indices) const {
@@ -29,8 +31,10 @@ Batch Dataset::get(const torch::Tensor& indices) const {
 
 std::unique_ptr<Dataset> make_synthetic(const std::vector<int64_t>& sample_shape, int64_t classes,
                                         int64_t count, uint64_t seed) {
-  if (sample_shape.size() != 3 || classes < 1 || count < 1) {
-    throw DataError("synthetic data: expected a C,H,W shape, at least one class and one sample");
+  if (sample_shape.size() < 2 || sample_shape.size() > 4 || classes < 1 || count < 1) {
+    throw DataError(
+        "synthetic data: expected a C,L / C,H,W / C,T,H,W shape, at least one class and one "
+        "sample");
   }
   auto generator = at::detail::createCPUGenerator(seed);
   std::vector<int64_t> pattern_shape{classes};

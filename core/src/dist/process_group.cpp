@@ -18,6 +18,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::dist {
@@ -139,7 +140,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
                     " could not join the " + (backend == Backend::kNccl ? "NCCL" : "Gloo") +
                     " process group at " + env.master_addr + ":" + std::to_string(env.master_port) +
                     " within " + std::to_string(timeout.count()) +
-                    " ms: " + sync::describe(std::current_exception()));
+                    " ms: " + describe(std::current_exception()));
   }
   return std::shared_ptr<ProcessGroup>(
       new ProcessGroup(std::move(impl), env.rank, env.world_size, timeout));
@@ -149,7 +150,7 @@ void ProcessGroup::fail(const std::string& what) const {
   throw DistError("rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + what +
                   " failed (another rank died, or stopped calling, within " +
                   std::to_string(timeout_.count()) +
-                  " ms): " + sync::describe(std::current_exception()));
+                  " ms): " + describe(std::current_exception()));
 }
 
 const std::string& ProcessGroup::backend_name() const {

@@ -9,7 +9,7 @@
 
 #include "replicascope/model/frontend_model.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/models/demo_net.h"
+#include "replicascope/model/demo_net.h"
 #include "replicascope/nn/sync_batchnorm.h"
 
 namespace replicascope::engine {
@@ -33,16 +33,12 @@ ModelFactory scripted_model(const std::string& path) {
   };
 }
 
-namespace {
-
-std::string now_utc() {
+std::string utc_timestamp() {
   const std::time_t t = std::time(nullptr);
   char text[32];
   std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
 }
-
-}  // namespace
 
 store::Metadata run_metadata(const SessionOptions& options, const std::string& model_path,
                              const std::string& data_spec) {
@@ -60,7 +56,7 @@ store::Metadata run_metadata(const SessionOptions& options, const std::string& m
           {"synchronized", options.synchronized ? "true" : "false"},
           {"processes", std::to_string(options.group ? options.group->size() : 1)},
           {"libtorch", TORCH_VERSION},
-          {"created", now_utc()}};
+          {"created", utc_timestamp()}};
 }
 
 }  // namespace replicascope::engine

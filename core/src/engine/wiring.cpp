@@ -2,42 +2,12 @@
 
 #include <torch/torch.h>
 
-#include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "replicascope/dist/process_group.h"
 
 namespace replicascope::engine {
-namespace {
-
-constexpr const char* kTextHeader = "replicascope-wiring 1";
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, separator)) out.push_back(item);
-  if (!text.empty() && text.back() == separator) out.emplace_back();
-  return out;
-}
-
-[[noreturn]] void malformed(const std::string& what) {
-  throw std::invalid_argument("wiring metadata: " + what);
-}
-
-int to_int(const std::string& text, const std::string& what) {
-  try {
-    size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used != text.size()) malformed("expected a number for " + what + ", got '" + text + "'");
-    return value;
-  } catch (const std::logic_error&) {
-    malformed("expected a number for " + what + ", got '" + text + "'");
-  }
-}
-
-}  // namespace
 
 Wiring wiring_of(const ModelReplicas& replicas, const std::vector<ModelModule>& modules) {
   std::unordered_map<std::string, const ModelModule*> by_name;
@@ -120,61 +90,6 @@ Wiring gather_wiring(const Wiring& mine, dist::ProcessGroup& group) {
         row.copies.push_back({in[0] != 0, in[1] != 0, static_cast<int>(in[2])});
       }
     }
-  }
-  return wiring;
-}
-
-std::string wiring_to_text(const Wiring& wiring) {
-  // Tab-separated lines; names of modules and types hold neither tabs nor newlines.
-  std::ostringstream out;
-  out << kTextHeader << "\n" << wiring.copies_per_rank;
-  for (const auto& device : wiring.devices) out << "\t" << device;
-  out << "\n";
-  for (const auto& row : wiring.rows) {
-    out << row.context_id << "\t" << row.expects_callbacks << "\t" << row.module << "\t"
-        << row.type;
-    for (const auto& cell : row.copies) {
-      out << "\t" << cell.present << "," << cell.called << "," << cell.order;
-    }
-    out << "\n";
-  }
-  return out.str();
-}
-
-Wiring wiring_from_text(const std::string& text) {
-  const auto lines = split(text, '\n');
-  if (lines.empty() || lines[0] != kTextHeader) {
-    malformed("expected a first line '" + std::string(kTextHeader) + "'");
-  }
-  Wiring wiring;
-  if (lines.size() < 2) malformed("expected a line of devices");
-  const auto head = split(lines[1], '\t');
-  wiring.copies_per_rank = to_int(head.at(0), "copies per rank");
-  wiring.devices.assign(head.begin() + 1, head.end());
-  const auto columns = wiring.devices.size();
-  if (wiring.copies_per_rank <= 0 || columns % static_cast<size_t>(wiring.copies_per_rank) != 0) {
-    malformed(std::to_string(columns) + " devices do not make whole ranks of " +
-              std::to_string(wiring.copies_per_rank) + " copies");
-  }
-  for (size_t i = 2; i < lines.size(); ++i) {
-    if (lines[i].empty()) continue;
-    const auto fields = split(lines[i], '\t');
-    if (fields.size() != 4 + columns) {
-      malformed("line " + std::to_string(i + 1) + " has " + std::to_string(fields.size()) +
-                " fields; expected " + std::to_string(4 + columns));
-    }
-    WiringRow row;
-    row.context_id = to_int(fields[0], "a context id");
-    row.expects_callbacks = fields[1] == "1";
-    row.module = fields[2];
-    row.type = fields[3];
-    for (size_t c = 0; c < columns; ++c) {
-      const auto parts = split(fields[4 + c], ',');
-      if (parts.size() != 3)
-        malformed("expected a cell 'present,called,order', got '" + fields[4 + c] + "'");
-      row.copies.push_back({parts[0] == "1", parts[1] == "1", to_int(parts[2], "a call order")});
-    }
-    wiring.rows.push_back(std::move(row));
   }
   return wiring;
 }

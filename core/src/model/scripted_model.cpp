@@ -4,7 +4,7 @@
 
 #include "../script/sync_layers.h"
 #include "replicascope/atomic_write.h"
-#include "replicascope/script/script_model.h"
+#include "replicascope/script/module_file.h"
 #include "scripted_replicas.h"
 
 namespace replicascope {

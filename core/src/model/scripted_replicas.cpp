@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "../script/sync_layers.h"
-#include "replicascope/script/script_model.h"
+#include "replicascope/script/module_file.h"
 
 namespace replicascope::detail {
 

@@ -19,6 +19,35 @@ std::string shape_of(const torch::Tensor& t) {
   return out.str();
 }
 
+// Refuses an input of the wrong rank, channel count or type; `name` is the layer's display name.
+// `shape` says the rank the layer takes ("4D (N, C, H, W)"): min_dims to max_dims.
+void check_input(const torch::Tensor& input, int64_t channels, const std::string& name,
+                 int64_t min_dims, int64_t max_dims, const char* shape) {
+  if (!input.defined() || input.dim() < min_dims || input.dim() > max_dims ||
+      input.size(1) != channels) {
+    throw std::invalid_argument(
+        name + ": expected a " + shape + " input with C = " + std::to_string(channels) +
+        ", got " +
+        (input.defined() ? "an input of shape " + shape_of(input) : "an undefined tensor"));
+  }
+  if (!input.is_floating_point()) {
+    throw std::invalid_argument(name + ": expected a floating-point input, got " +
+                                std::string(c10::toString(input.scalar_type())));
+  }
+}
+
+// Eval mode with running statistics: plain batch norm, `eps` as the options' mode says.
+torch::Tensor eval_forward(const torch::Tensor& input, const torch::Tensor& weight,
+                           const torch::Tensor& bias, const torch::Tensor& running_mean,
+                           const torch::Tensor& running_var,
+                           const SynchronizedBatchNormOptions& options) {
+  const bool clamp = options.eps_mode() == EpsMode::kClamp;
+  return torch::batch_norm(input, weight, bias, running_mean,
+                           clamp ? running_var.clamp_min(options.eps()) : running_var,
+                           /*training=*/false, /*momentum=*/0.0, clamp ? 0.0 : options.eps(),
+                           /*cudnn_enabled=*/true);
+}
+
 }  // namespace
 
 SynchronizedBatchNormOptions SynchronizedBatchNormOptions::from(
@@ -144,25 +173,12 @@ void SynchronizedBatchNormBase::data_parallel_step_end(std::exception_ptr error)
 torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input, bool training,
                                                       const InputSpec& spec) {
   const char* type = spec.type;
-  if (!input.defined() || input.dim() < spec.min_dims || input.dim() > spec.max_dims ||
-      input.size(1) != options.num_features()) {
-    throw std::invalid_argument(
-        display_name(type) + ": expected a " + spec.shape +
-        " input with C = " + std::to_string(options.num_features()) + ", got " +
-        (input.defined() ? "an input of shape " + shape_of(input) : "an undefined tensor"));
-  }
-  if (!input.is_floating_point()) {
-    throw std::invalid_argument(display_name(type) + ": expected a floating-point input, got " +
-                                std::string(c10::toString(input.scalar_type())));
-  }
+  check_input(input, options.num_features(), display_name(type), spec.min_dims, spec.max_dims,
+              spec.shape);
 
   if (!training && options.track_running_stats()) {
     // Eval: the running statistics, no synchronization.
-    const bool clamp = options.eps_mode() == EpsMode::kClamp;
-    return torch::batch_norm(input, weight, bias, running_mean,
-                             clamp ? running_var.clamp_min(options.eps()) : running_var,
-                             /*training=*/false, /*momentum=*/0.0, clamp ? 0.0 : options.eps(),
-                             /*cudnn_enabled=*/true);
+    return eval_forward(input, weight, bias, running_mean, running_var, options);
   }
 
   // The backward's state, only when there will be a backward.

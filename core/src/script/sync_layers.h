@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "replicascope/nn/sync_batchnorm.h"
-#include "replicascope/script/script_model.h"
+#include "replicascope/script/module_file.h"
 
 namespace replicascope::script::detail {
 

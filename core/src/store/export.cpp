@@ -9,8 +9,8 @@ void write_csv(const RunReader& run, const StatFilter& filter, const std::string
     out.precision(17);
     out << "step,layer,sync_point,copy,channel,statistic,value\n";
     run.for_each_stat(filter, [&](const StatRow& r) {
-      out << r.step << ',' << r.layer << ',' << r.sync_point << ',' << copy_label(r.copy) << ','
-          << r.channel << ',' << r.statistic << ',' << r.value << '\n';
+      out << r.step << ',' << r.layer << ',' << r.sync_point << ',' << r.key.label() << ','
+          << r.channel << ',' << statistic_name(r.statistic) << ',' << r.value << '\n';
     });
   });
 }

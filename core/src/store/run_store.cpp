@@ -1,7 +1,5 @@
 #include "replicascope/store/run_store.h"
 
-#include "replicascope/engine/session.h"
-
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -9,7 +7,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sqlite_statement.h"
+
 namespace replicascope::store {
+
+using detail::exec;
+using detail::Statement;
+
 namespace {
 
 constexpr const char* kSchema = R"(
@@ -24,91 +28,57 @@ CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
                            sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
                            count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
                            UNIQUE(step, layer, sync_point, copy));
+CREATE TABLE modules(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                     full_type TEXT NOT NULL, depth INTEGER NOT NULL,
+                     own_parameters INTEGER NOT NULL, subtree_parameters INTEGER NOT NULL,
+                     synchronized INTEGER NOT NULL, receives_callbacks INTEGER NOT NULL);
+CREATE TABLE wiring_columns(id INTEGER PRIMARY KEY, device TEXT NOT NULL, rank INTEGER NOT NULL,
+                            copy INTEGER NOT NULL);
+CREATE TABLE wiring_rows(context_id INTEGER PRIMARY KEY, module TEXT NOT NULL, type TEXT NOT NULL,
+                         expects_callbacks INTEGER NOT NULL);
+CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NULL,
+                          present INTEGER NOT NULL, called INTEGER NOT NULL,
+                          call_order INTEGER NOT NULL,
+                          PRIMARY KEY(context_id, column_id)) WITHOUT ROWID;
 )";
+// modules: the model's module tree in module order (id = index). wiring_*: the ranks x copies
+// wiring, one column per copy (rank, its copy), one row per module index (context), one cell
+// per both. Version 1 files have neither; their wiring is text in meta("wiring").
 // channel_stats holds one row per copy with every channel's value in a BLOB of float64s in
 // the machine's byte order (little-endian on every platform LibTorch supports): one insert per
 // copy rather than per channel keeps recording off the training's critical path. A rowid table
 // (not WITHOUT ROWID, whose rows spill to overflow pages beyond a few hundred bytes) keeps the
 // BLOBs in the B-tree's pages: 10,000 demo steps take 107 MB instead of 307 MB.
 
-[[noreturn]] void fail(sqlite3* db, const std::string& path, const std::string& what) {
-  throw StoreError("run '" + path + "': " + what +
-                   (db ? std::string(": ") + sqlite3_errmsg(db) : ""));
-}
-
-void exec(sqlite3* db, const std::string& path, const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    throw StoreError("run '" + path + "': " + message);
+// The copy column's coding (docs/run-format.md): copies 0, 1, ...; the synchronized statistics
+// -1; the running ones -2; rank r's over its copies -3 - r.
+int64_t stored_copy(const SeriesKey& key) {
+  switch (key.kind) {
+    case SeriesKey::Kind::kSynchronized:
+      return -1;
+    case SeriesKey::Kind::kRunning:
+      return -2;
+    case SeriesKey::Kind::kRank:
+      return -3 - int64_t{key.index};
+    default:
+      return key.index;
   }
 }
 
-// A prepared statement, finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& path, const char* sql) : db_(db), path_(path) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail(db, path, "bad query");
+SeriesKey key_of_stored(int64_t copy, const std::string& path) {
+  constexpr int64_t kMost = 1 << 20;  // copies or ranks; far more than any machine has
+  if (copy < -3 - kMost || copy >= kMost) {
+    throw StoreError("run '" + path + "': copy id " + std::to_string(copy) +
+                     " is out of range (expected -" + std::to_string(3 + kMost) + " to " +
+                     std::to_string(kMost - 1) + ")");
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement& bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Statement& bind(int i, double v) {
-    sqlite3_bind_double(stmt_, i, v);
-    return *this;
-  }
-  Statement& bind(int i, const std::vector<double>& v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size() * sizeof(double)),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.c_str(), -1, SQLITE_TRANSIENT);
-    return *this;
-  }
-  // Runs a statement that returns no rows, then resets it for the next use.
-  void run() {
-    if (sqlite3_step(stmt_) != SQLITE_DONE) fail(db_, path_, "cannot write");
-    sqlite3_reset(stmt_);
-  }
-  bool next() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) fail(db_, path_, "cannot read");
-    return false;
-  }
-  int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
-  double real(int i) const { return sqlite3_column_double(stmt_, i); }
-  // Values [first, last] of a float64 BLOB column, clamped to what it holds.
-  std::vector<double> doubles(int i, int64_t first, int64_t last) const {
-    const auto* data = static_cast<const double*>(sqlite3_column_blob(stmt_, i));
-    const int64_t n = sqlite3_column_bytes(stmt_, i) / static_cast<int64_t>(sizeof(double));
-    std::vector<double> out;
-    for (int64_t c = std::max<int64_t>(first, 0); c <= last && c < n; ++c) out.push_back(data[c]);
-    return out;
-  }
-  std::string text(int i) const {
-    const auto* t = sqlite3_column_text(stmt_, i);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-
- private:
-  sqlite3* db_;
-  std::string path_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+  if (copy >= 0) return SeriesKey::copy(static_cast<int>(copy));
+  if (copy == -1) return SeriesKey::synchronized();
+  if (copy == -2) return SeriesKey::running();
+  return SeriesKey::rank(static_cast<int>(-3 - copy));
+}
 
 }  // namespace
-
-std::string copy_label(int copy) {
-  if (copy == kSynchronizedCopy) return "synchronized";
-  if (copy == kRunningCopy) return "running";
-  if (copy <= kFirstRankCopy) return "rank " + std::to_string(kFirstRankCopy - copy);
-  return std::to_string(copy);
-}
 
 std::string file_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -134,7 +104,8 @@ struct RunWriter::Statements {
         channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)") {}
 };
 
-RunWriter::RunWriter(const std::string& path, const Metadata& metadata) : path_(path) {
+RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model)
+    : path_(path) {
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
     throw StoreError("run '" + path + "': the file exists; runs are not overwritten");
@@ -158,6 +129,7 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata) : path_(
     all["schema_version"] = std::to_string(kSchemaVersion);
     all["sqlite"] = sqlite3_libversion();
     for (const auto& [key, value] : all) meta.bind(1, key).bind(2, value).run();
+    detail::write_model_tables(db_, path, model);
     exec(db_, path, "COMMIT");
     statements_ = std::make_unique<Statements>(db_, path);
   } catch (...) {
@@ -189,18 +161,13 @@ void RunWriter::append(const engine::StepRecord& r) {
       const int64_t id = layer_id(layer.layer);
       statements_->sync_point.bind(1, r.step).bind(2, id).bind(3, layer.sync_point);
       statements_->sync_point.bind(4, layer.count).bind(5, layer.divergence).run();
-      auto channels = [&](int copy, int64_t count, const std::vector<double>& mean,
-                          const std::vector<double>& var) {
-        if (mean.empty()) return;  // no running statistics
+      for (const auto& key : layer.keys()) {
+        const auto* mean = layer.values(key, Statistic::kMean);
+        const auto* var = layer.values(key, Statistic::kVar);
+        if (!mean || !var) continue;  // no running statistics
         auto& s = statements_->channel;
-        s.bind(1, r.step).bind(2, id).bind(3, layer.sync_point).bind(4, int64_t{copy});
-        s.bind(5, count).bind(6, mean).bind(7, var).run();
-      };
-      for (const auto& copy : layer.copies) channels(copy.copy, copy.count, copy.mean, copy.var);
-      channels(kSynchronizedCopy, layer.count, layer.mean, layer.var);
-      channels(kRunningCopy, layer.count, layer.running_mean, layer.running_var);
-      for (const auto& rank : layer.ranks) {
-        channels(kFirstRankCopy - rank.copy, rank.count, rank.mean, rank.var);
+        s.bind(1, r.step).bind(2, id).bind(3, layer.sync_point).bind(4, stored_copy(key));
+        s.bind(5, layer.count_of(key)).bind(6, *mean).bind(7, *var).run();
       }
     }
     exec(db_, path_, "COMMIT");
@@ -227,11 +194,12 @@ RunReader::RunReader(const std::string& path) : path_(path) {
     const int64_t found = version.integer(0);
     Statement tables(db_, path, "SELECT count(*) FROM sqlite_master WHERE name='channel_stats'");
     tables.next();
-    if (tables.integer(0) != 1 || found != kSchemaVersion) {
-      throw StoreError("run '" + path + "': not a ReplicaScope run of schema version " +
+    if (tables.integer(0) != 1 || found < 1 || found > kSchemaVersion) {
+      throw StoreError("run '" + path + "': not a ReplicaScope run of schema version 1 to " +
                        std::to_string(kSchemaVersion) + " (found version " + std::to_string(found) +
                        ")");
     }
+    version_ = static_cast<int>(found);
   } catch (const StoreError&) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -264,9 +232,32 @@ std::vector<std::string> RunReader::layers() const {
   return out;
 }
 
-void RunReader::require_layer(const std::string& layer) const {
+RunModel RunReader::model() const {
+  if (version_ >= 2) return detail::read_model_tables(db_, path_);
+  // Version 1: the wiring as text in the metadata (runs before it was kept have none), and the
+  // module tree rebuilt from it.
+  const auto meta = metadata();
+  RunModel out;
+  try {
+    if (meta.count("wiring")) out.wiring = wiring_from_text(meta.at("wiring"));
+  } catch (const std::invalid_argument& e) {
+    throw StoreError("run '" + path_ + "': " + e.what());
+  }
   const auto names = layers();
-  if (std::find(names.begin(), names.end(), layer) != names.end()) return;
+  const auto synchronized = meta.find("synchronized");
+  out.modules = modules_from_wiring(out.wiring, {names.begin(), names.end()},
+                                    synchronized != meta.end() && synchronized->second == "true");
+  return out;
+}
+
+bool RunReader::has_layer(const std::string& layer) const {
+  const auto names = layers();
+  return std::find(names.begin(), names.end(), layer) != names.end();
+}
+
+void RunReader::require_layer(const std::string& layer) const {
+  if (has_layer(layer)) return;
+  const auto names = layers();
   std::string known;
   for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
   throw StoreError("layer '" + layer + "' is not in the run '" + path_ + "' (layers: " + known +
@@ -278,28 +269,46 @@ void RunReader::for_each_stat(const StatFilter& filter,
   Statement s(db_, path_,
               "SELECT c.step, l.name, c.sync_point, c.copy, c.mean, c.var "
               "FROM channel_stats c JOIN layers l ON l.id = c.layer "
-              "WHERE (?1 = '' OR l.name = ?1) "
-              "ORDER BY c.step, c.layer, c.sync_point, "
-              "CASE WHEN c.copy < 0 THEN 1000000 - c.copy ELSE c.copy END");
+              "WHERE (?1 = '' OR l.name = ?1) ORDER BY c.step, c.layer, c.sync_point");
   s.bind(1, filter.layer);
+  // One sync point's rows (a few copies' worth) are put in SeriesKey's order before they go out.
+  struct Stored {
+    SeriesKey key;
+    std::vector<double> mean, var;
+  };
+  std::vector<Stored> group;
   StatRow row;
-  while (s.next()) {
-    row.step = s.integer(0);
-    row.layer = s.text(1);
-    row.sync_point = s.integer(2);
-    row.copy = static_cast<int>(s.integer(3));
-    const auto mean = s.doubles(4, filter.first_channel, filter.last_channel);
-    const auto var = s.doubles(5, filter.first_channel, filter.last_channel);
-    for (size_t k = 0; k < mean.size() && k < var.size(); ++k) {
-      row.channel = std::max<int64_t>(filter.first_channel, 0) + static_cast<int64_t>(k);
-      for (const char* statistic : {"mean", "var"}) {
-        if (!filter.statistic.empty() && filter.statistic != statistic) continue;
-        row.statistic = statistic;
-        row.value = statistic[0] == 'm' ? mean[k] : var[k];
-        fn(row);
+  auto flush = [&] {
+    std::sort(group.begin(), group.end(),
+              [](const Stored& a, const Stored& b) { return a.key < b.key; });
+    for (const auto& stored : group) {
+      row.key = stored.key;
+      for (size_t k = 0; k < stored.mean.size() && k < stored.var.size(); ++k) {
+        row.channel = std::max<int64_t>(filter.first_channel, 0) + static_cast<int64_t>(k);
+        for (const auto statistic : {Statistic::kMean, Statistic::kVar}) {
+          if (filter.statistic && *filter.statistic != statistic) continue;
+          row.statistic = statistic;
+          row.value = statistic == Statistic::kMean ? stored.mean[k] : stored.var[k];
+          fn(row);
+        }
       }
     }
+    group.clear();
+  };
+  while (s.next()) {
+    const auto step = s.integer(0);
+    auto layer = s.text(1);
+    const auto sync_point = s.integer(2);
+    if (!group.empty() && (step != row.step || layer != row.layer || sync_point != row.sync_point))
+      flush();
+    row.step = step;
+    row.layer = std::move(layer);
+    row.sync_point = sync_point;
+    group.push_back({key_of_stored(s.integer(3), path_),
+                     s.doubles(4, filter.first_channel, filter.last_channel),
+                     s.doubles(5, filter.first_channel, filter.last_channel)});
   }
+  if (!group.empty()) flush();
 }
 
 std::vector<std::pair<int64_t, double>> RunReader::divergence(const std::string& layer) const {

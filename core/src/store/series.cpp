@@ -1,40 +1,59 @@
 #include "replicascope/store/series.h"
 
-#include <map>
-
 namespace replicascope::store {
 
 std::string Series::name() const {
-  const auto who = copy >= 0 ? "copy " + copy_label(copy) : copy_label(copy);
-  return who + ", channel " + std::to_string(channel);
+  return key.label() + ", channel " + std::to_string(channel);
 }
 
-std::vector<Series> statistic_series(const RunReader& run, const std::string& layer,
-                                     const std::string& statistic, int64_t first_channel,
-                                     int64_t last_channel, int64_t sync_point) {
-  if (statistic != "mean" && statistic != "var") {
-    throw StoreError("expected the statistic mean or var, got '" + statistic + "'");
+void SeriesBuilder::add(int64_t step, const std::string& layer, int64_t sync_point,
+                        const SeriesKey& key, int64_t channel, Statistic statistic, double value) {
+  const auto& s = selection_;
+  if (layer != s.layer || sync_point != s.sync_point || statistic != s.statistic ||
+      channel < s.first_channel || channel > s.last_channel)
+    return;
+  auto [it, fresh] = index_.emplace(std::make_pair(key, channel), series_.size());
+  if (fresh) series_.push_back({key, channel, {}, {}});
+  auto& series = series_[it->second];
+  series.steps.push_back(static_cast<double>(step));
+  series.values.push_back(value);
+}
+
+void SeriesBuilder::add(const engine::StepRecord& record) {
+  for (const auto& layer : record.layers) {
+    if (layer.layer != selection_.layer || layer.sync_point != selection_.sync_point) continue;
+    for (const auto& key : layer.keys()) {
+      const auto* values = layer.values(key, selection_.statistic);
+      if (!values) continue;
+      const auto last = std::min<int64_t>(selection_.last_channel,
+                                          static_cast<int64_t>(values->size()) - 1);
+      for (int64_t ch = std::max<int64_t>(selection_.first_channel, 0); ch <= last; ++ch) {
+        add(record.step, layer.layer, layer.sync_point, key, ch, selection_.statistic,
+            (*values)[ch]);
+      }
+    }
   }
-  run.require_layer(layer);
-  // Copies in order, then synchronized (-1), then running (-2).
-  auto rank = [](int copy) { return copy >= 0 ? copy : 1000000 - copy; };
-  std::map<std::pair<int, int64_t>, Series> lines;
+}
+
+void SeriesBuilder::reset(std::vector<Series> series) {
+  series_ = std::move(series);
+  index_.clear();
+  for (size_t i = 0; i < series_.size(); ++i)
+    index_.emplace(std::make_pair(series_[i].key, series_[i].channel), i);
+}
+
+std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection& selection) {
+  run.require_layer(selection.layer);
   StatFilter filter;
-  filter.layer = layer;
-  filter.statistic = statistic;
-  filter.first_channel = first_channel;
-  filter.last_channel = last_channel;
+  filter.layer = selection.layer;
+  filter.statistic = selection.statistic;
+  filter.first_channel = selection.first_channel;
+  filter.last_channel = selection.last_channel;
+  SeriesBuilder builder(selection);
   run.for_each_stat(filter, [&](const StatRow& r) {
-    if (r.sync_point != sync_point) return;
-    auto& s = lines[{rank(r.copy), r.channel}];
-    s.copy = r.copy;
-    s.channel = r.channel;
-    s.steps.push_back(static_cast<double>(r.step));
-    s.values.push_back(r.value);
+    builder.add(r.step, r.layer, r.sync_point, r.key, r.channel, r.statistic, r.value);
   });
-  std::vector<Series> out;
-  for (auto& [key, series] : lines) out.push_back(std::move(series));
-  return out;
+  return builder.series();
 }
 
 }  // namespace replicascope::store

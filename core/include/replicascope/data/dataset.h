@@ -20,7 +20,7 @@ class DataError : public std::runtime_error {
 };
 
 struct Batch {
-  torch::Tensor images;  // float [B, C, H, W]
+  torch::Tensor images;  // float [B, C, H, W] (or [B, C, L], [B, C, T, H, W])
   torch::Tensor labels;  // int64 [B]
 };
 
@@ -32,7 +32,7 @@ class Dataset {
   const std::string& name() const { return name_; }
   int64_t size() const { return images_.size(0); }
   int64_t classes() const { return classes_; }
-  std::vector<int64_t> sample_shape() const;  // C, H, W
+  std::vector<int64_t> sample_shape() const;  // C, H, W (or C, L or C, T, H, W)
   Batch get(const torch::Tensor& indices) const;
   double mean() const { return mean_; }  // of the raw values, before normalization
   double std() const { return std_; }

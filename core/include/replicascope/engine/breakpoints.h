@@ -9,15 +9,10 @@
 #include <set>
 #include <string>
 
+#include "replicascope/engine/resume_mode.h"
 #include "replicascope/nn/stats_observer.h"
 
 namespace replicascope::engine {
-
-enum class ResumeMode {
-  kContinue,       // to the next breakpoint
-  kNextSyncPoint,  // to the next sync point of any layer
-  kEndOfBatch,     // no more pauses in this step
-};
 
 class BreakpointGate : public nn::StatsObserver {
  public:

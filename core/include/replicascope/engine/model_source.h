@@ -17,5 +17,7 @@ ModelFactory scripted_model(const std::string& path);
 // hyper-parameters, LibTorch version and the time it was created.
 store::Metadata run_metadata(const SessionOptions& options, const std::string& model_path,
                              const std::string& data_spec);
+// The time now as ISO 8601 in UTC ("2026-11-30T12:00:00Z"), as run metadata keeps it.
+std::string utc_timestamp();
 
 }  // namespace replicascope::engine

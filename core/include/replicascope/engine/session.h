@@ -14,6 +14,8 @@
 #include "replicascope/data/dataset.h"
 #include "replicascope/model/model.h"
 #include "replicascope/nn/stats_observer.h"
+#include "replicascope/records.h"
+#include "replicascope/engine/session_kinds.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -24,9 +26,6 @@ class ProcessGroup;
 }  // namespace replicascope::dist
 
 namespace replicascope::engine {
-
-enum class OptimizerKind { kSgd, kAdam };
-enum class LossKind { kCrossEntropy, kMse };
 
 struct SessionOptions {
   std::vector<torch::Device> devices{torch::Device(torch::kCPU)};
@@ -45,36 +44,6 @@ struct SessionOptions {
   // its share of `devices`; the synchronized layers synchronize over all ranks' copies and the
   // gradients are summed over the ranks, so training equals one process on the whole batch.
   std::shared_ptr<dist::ProcessGroup> group;
-};
-
-// One copy's statistics at one sync point of one layer.
-struct CopyStats {
-  int copy = 0;
-  int64_t count = 0;  // values per channel
-  std::vector<double> mean, var;
-};
-
-// One sync point of one layer in one step.
-struct LayerStats {
-  std::string layer;
-  int64_t sync_point = 0;  // 0 for the first call of the layer in the step, then 1, ...
-  int64_t count = 0;       // values per channel over all copies
-  std::vector<CopyStats> copies;
-  std::vector<double> mean, var;                  // synchronized
-  std::vector<double> running_mean, running_var;  // after the update; empty without them
-  // With several processes: each rank's statistics over its copies (copy = the rank).
-  std::vector<CopyStats> ranks;
-  // max over copies and channels of |local mean - synchronized mean| / sqrt(var + eps): how far
-  // off unsynchronized BatchNorm would have normalized.
-  double divergence = 0;
-};
-
-struct StepRecord {
-  int64_t step = 0;  // 1 for the first step
-  int64_t epoch = 0;
-  double loss = 0, accuracy = 0;  // over the whole batch (every rank's share)
-  double seconds = 0;             // wall time of the step
-  std::vector<LayerStats> layers;
 };
 
 // Makes the model afresh: same weights for the same seed (torch::manual_seed is set first).

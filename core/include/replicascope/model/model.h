@@ -13,6 +13,7 @@
 
 #include "replicascope/data_parallel.h"
 #include "replicascope/nn/stats_observer.h"
+#include "replicascope/records.h"
 #include "replicascope/replicate.h"
 
 namespace replicascope {
@@ -20,17 +21,6 @@ namespace dist {
 class ProcessGroup;
 }  // namespace dist
 
-// One module of a model's tree, in module order.
-struct ModelModule {
-  std::string name;       // qualified name, "" for the root
-  std::string type;       // readable type name ("BatchNorm2d")
-  std::string full_type;  // the full type name, as stored
-  int depth = 0;
-  int64_t own_parameter_count = 0;      // elements of its own parameters
-  int64_t subtree_parameter_count = 0;  // elements of its and its descendants' parameters
-  bool synchronized = false;            // a batch norm layer whose statistics are synchronized
-  bool receives_callbacks = false;      // a replicated copy gets replication callbacks
-};
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 

@@ -8,7 +8,8 @@
 namespace replicascope::store {
 
 // Tidy CSV, one value per row: step,layer,sync_point,copy,channel,statistic,value (copy as
-// copy_label writes it), written atomically (write_atomically).
+// SeriesKey::label writes it: "copy 0", "synchronized", "running", "rank 1"), written
+// atomically (write_atomically).
 void write_csv(const RunReader& run, const StatFilter& filter, const std::string& path);
 
 }  // namespace replicascope::store

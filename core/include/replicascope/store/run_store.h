@@ -8,15 +8,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-struct sqlite3;
+#include "replicascope/records.h"
+#include "replicascope/store/run_model.h"
 
-namespace replicascope::engine {
-struct StepRecord;
-}
+struct sqlite3;
 
 namespace replicascope::store {
 
@@ -25,13 +25,9 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr int kSchemaVersion = 1;
-// In the copy column: the synchronized statistics and the running ones, beside copies 0, 1, ...
-constexpr int kSynchronizedCopy = -1;
-constexpr int kRunningCopy = -2;
-// Rank r's statistics over its copies (runs of several processes) are stored as copy
-// kFirstRankCopy - r.
-constexpr int kFirstRankCopy = -3;
+// Version 2 keeps the model's module tree and wiring in tables (store/run_model.h); version 1
+// files still open.
+constexpr int kSchemaVersion = 2;
 
 using Metadata = std::map<std::string, std::string>;
 
@@ -41,7 +37,7 @@ std::string file_hash(const std::string& path);
 // Writes a new run. Refuses an existing file: runs are never overwritten.
 class RunWriter {
  public:
-  RunWriter(const std::string& path, const Metadata& metadata);
+  RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model = {});
   ~RunWriter();
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
@@ -67,19 +63,16 @@ struct StatRow {
   int64_t step = 0;
   std::string layer;
   int64_t sync_point = 0;
-  int copy = 0;  // 0, 1, ..., kSynchronizedCopy or kRunningCopy
+  SeriesKey key;
   int64_t channel = 0;
-  std::string statistic;  // "mean" or "var"
+  Statistic statistic = Statistic::kMean;
   double value = 0;
 };
-
-// "0", "1", ..., "synchronized", "running", "rank 0", "rank 1", ...
-std::string copy_label(int copy);
 
 struct StatFilter {
   std::string layer;  // empty: every layer
   int64_t first_channel = 0, last_channel = INT64_MAX;
-  std::string statistic;  // empty: mean and var
+  std::optional<Statistic> statistic;  // empty: mean and var
 };
 
 // Opens a run read-only (a finished one, or one still being written).
@@ -91,11 +84,17 @@ class RunReader {
   RunReader& operator=(const RunReader&) = delete;
 
   Metadata metadata() const;
+  int schema_version() const { return version_; }
+  // The model's module tree and wiring: from its tables (version 2), or rebuilt from the wiring
+  // text a version-1 run kept (modules_from_wiring). Throws StoreError for a malformed one.
+  RunModel model() const;
   std::vector<StepRow> steps() const;
   std::vector<std::string> layers() const;
+  bool has_layer(const std::string& layer) const;
   // Throws StoreError naming the run's layers if `layer` is not one of them.
   void require_layer(const std::string& layer) const;
-  // Every value that matches, ordered by step, layer, sync point, copy, channel.
+  // Every value that matches, ordered by step, layer, sync point, key (SeriesKey's order),
+  // channel. Throws StoreError for a copy id the file cannot have.
   void for_each_stat(const StatFilter& filter, const std::function<void(const StatRow&)>& fn) const;
   // Divergence per step (the largest over the layer's sync points) of one layer.
   std::vector<std::pair<int64_t, double>> divergence(const std::string& layer) const;
@@ -103,6 +102,7 @@ class RunReader {
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
+  int version_ = 0;
 };
 
 }  // namespace replicascope::store

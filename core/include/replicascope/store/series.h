@@ -1,26 +1,61 @@
-// A recorded statistic as lines over steps, for plots.
+// A layer's statistic as lines over steps, one per key (copy, synchronized, running, rank) and
+// channel, for plots: built the same way from a run file's rows and from live steps.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "replicascope/records.h"
 #include "replicascope/store/run_store.h"
 
 namespace replicascope::store {
 
 struct Series {
-  int copy = 0;  // 0, 1, ..., kSynchronizedCopy or kRunningCopy
+  SeriesKey key;
   int64_t channel = 0;
   std::vector<double> steps, values;
   std::string name() const;  // "copy 0, channel 3", "synchronized, channel 3", ...
 };
 
-// One series per copy and channel of `statistic` ("mean" or "var") at `layer`'s sync point
-// `sync_point`, channels first_channel..last_channel: the copies first, then the synchronized
-// and the running ones. Throws StoreError for an unknown layer or statistic.
-std::vector<Series> statistic_series(const RunReader& run, const std::string& layer,
-                                     const std::string& statistic, int64_t first_channel,
-                                     int64_t last_channel, int64_t sync_point = 0);
+// What a set of series shows: one layer's statistic at one sync point, channels first..last.
+struct SeriesSelection {
+  std::string layer;
+  Statistic statistic = Statistic::kMean;
+  int64_t first_channel = 0, last_channel = 0;
+  int64_t sync_point = 0;
+  bool operator==(const SeriesSelection& o) const {
+    return layer == o.layer && statistic == o.statistic && first_channel == o.first_channel &&
+           last_channel == o.last_channel && sync_point == o.sync_point;
+  }
+};
+
+// Builds the series of a selection from values as they come. The series are made in the order
+// of their first values (for a run file's rows and for live steps alike: keys in SeriesKey's
+// order, channels ascending), and later values extend them in place, so a plot that drew them
+// only needs the new points.
+class SeriesBuilder {
+ public:
+  explicit SeriesBuilder(SeriesSelection selection = {}) : selection_(std::move(selection)) {}
+  // One value; ignored when it is outside the selection.
+  void add(int64_t step, const std::string& layer, int64_t sync_point, const SeriesKey& key,
+           int64_t channel, Statistic statistic, double value);
+  // Every selected value of a live step.
+  void add(const engine::StepRecord& record);
+  // Replaces the series (an answer read from the run file).
+  void reset(std::vector<Series> series);
+  const std::vector<Series>& series() const { return series_; }
+  const SeriesSelection& selection() const { return selection_; }
+
+ private:
+  SeriesSelection selection_;
+  std::vector<Series> series_;
+  std::map<std::pair<SeriesKey, int64_t>, size_t> index_;  // (key, channel) -> position
+};
+
+// The series of `selection` in a recorded run. Throws StoreError for an unknown layer.
+std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection& selection);
 
 }  // namespace replicascope::store

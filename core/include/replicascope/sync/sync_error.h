@@ -32,10 +32,6 @@ class SyncError : public std::runtime_error {
   int64_t sequence_;
 };
 
-// The message of an error for people: what() without the C++ backtrace that LibTorch's errors
-// append ("Exception raised from ...").
-std::string describe(const std::exception_ptr& error);
-
 // How long a copy waits at a sync point before the step fails. Five minutes unless set.
 std::chrono::milliseconds default_timeout();
 void set_default_timeout(std::chrono::milliseconds timeout);

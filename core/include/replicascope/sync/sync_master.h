@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/future_result.h"
 #include "replicascope/sync/spin_wait.h"
 #include "replicascope/sync/sync_error.h"
@@ -94,6 +95,16 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     std::unique_lock<std::mutex> lock(mutex_);
     const auto timeout = timeout_;
     const auto deadline = Clock::now() + timeout;
+    const int64_t seq = deposit(lock, copy, std::move(message), deadline, timeout);
+    if (copy != 0) return await_result(lock, copy, seq, deadline, timeout);
+    auto messages = collect(lock, seq, deadline, timeout);
+    return reduce_and_publish(lock, std::move(messages), seq);
+  }
+
+  // Puts `message` in the copy's slot for its next sync point; returns that point's sequence
+  // number. Throws the step's failure, or a SyncError when the copy comes back too early.
+  int64_t deposit(std::unique_lock<std::mutex>& lock, int copy, Msg message,
+                  Clock::time_point deadline, std::chrono::milliseconds timeout) {
     if (static_cast<size_t>(copy) >= calls_.size()) {
       throw std::logic_error(where() + "copy " + std::to_string(copy) + " is not registered");
     }
@@ -114,28 +125,36 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     round_done_.store(filled_ == static_cast<int>(calls_.size()), std::memory_order_release);
     check_departures();
     if (failure_) std::rethrow_exception(failure_);
-    if (copy != 0) {
-      cv_.notify_all();
-      lock.unlock();
-      // A slave waits half a timeout longer than the master, so that while the master is alive
-      // its error, which names the missing copies, comes first.
-      auto wait_until = deadline + timeout / 2;
-      for (;;) {
-        auto result = results_[copy]->get(wait_until);  // throws the step's failure
-        if (result) return std::move(*result);
-        // A master that is still reducing is alive: its observer may be a debugger paused at a
-        // breakpoint, which has no time limit.
-        if (!reducing_.load(std::memory_order_acquire)) break;
-        wait_until = Clock::now() + timeout;
-      }
-      lock.lock();
-      fail(copy, seq,
-           "copy " + std::to_string(copy) + " timed out after " +
-               std::to_string((timeout + timeout / 2).count()) +
-               " ms waiting for the master's result");
-      std::rethrow_exception(failure_);
-    }
+    return seq;
+  }
 
+  // A slave's wait for the master's result of its sync point `seq`.
+  Res await_result(std::unique_lock<std::mutex>& lock, int copy, int64_t seq,
+                   Clock::time_point deadline, std::chrono::milliseconds timeout) {
+    cv_.notify_all();
+    lock.unlock();
+    // A slave waits half a timeout longer than the master, so that while the master is alive
+    // its error, which names the missing copies, comes first.
+    auto wait_until = deadline + timeout / 2;
+    for (;;) {
+      auto result = results_[copy]->get(wait_until);  // throws the step's failure
+      if (result) return std::move(*result);
+      // A master that is still reducing is alive: its observer may be a debugger paused at a
+      // breakpoint, which has no time limit.
+      if (!reducing_.load(std::memory_order_acquire)) break;
+      wait_until = Clock::now() + timeout;
+    }
+    lock.lock();
+    fail(copy, seq,
+         "copy " + std::to_string(copy) + " timed out after " +
+             std::to_string((timeout + timeout / 2).count()) +
+             " ms waiting for the master's result");
+    std::rethrow_exception(failure_);
+  }
+
+  // The master's wait for every copy's message of sync point `seq`; empties the slots.
+  std::vector<Msg> collect(std::unique_lock<std::mutex>& lock, int64_t seq,
+                           Clock::time_point deadline, std::chrono::milliseconds timeout) {
     const int n = static_cast<int>(calls_.size());
     if (filled_ != n) {
       lock.unlock();
@@ -153,8 +172,14 @@ class SyncMaster : public std::enable_shared_from_this<SyncMaster<Msg, Res>> {
     for (auto& slot : slots_) messages.push_back(std::move(*slot)), slot.reset();
     filled_ = 0;
     round_done_.store(false, std::memory_order_relaxed);
-    lock.unlock();
+    return messages;
+  }
 
+  // Reduces outside the lock, then hands every slave its result; returns the master's.
+  Res reduce_and_publish(std::unique_lock<std::mutex>& lock, std::vector<Msg> messages,
+                         int64_t seq) {
+    const int n = static_cast<int>(messages.size());
+    lock.unlock();
     std::vector<Res> results;
     // Cleared once the results are published (or the round failed), under the lock.
     reducing_.store(true, std::memory_order_release);

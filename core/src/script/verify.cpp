@@ -1,4 +1,4 @@
-#include "replicascope/verify.h"
+#include "replicascope/script/verify.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -165,38 +165,92 @@ bool VerifyReport::passed() const {
                      [](const Difference& d) { return d.passed(); });
 }
 
+namespace {
+
+// What verify compares, one tracker per quantity.
+struct Trackers {
+  explicit Trackers(const VerifyTolerances& t)
+      : outputs("outputs", t.outputs),
+        input_grads("input grads", t.grads),
+        param_grads("parameter grads", t.grads),
+        running("running stats", t.running_stats),
+        tracked("num_batches_tracked", 0.0),
+        eval_outputs("eval outputs", t.outputs) {}
+  Tracker outputs, input_grads, param_grads, running, tracked, eval_outputs;
+  std::vector<Tracker*> all() {
+    return {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs};
+  }
+};
+
+// After a step's backward: the parameter gradients, then one SGD step on both models, then the
+// running statistics and num_batches_tracked. `at` names the step.
+void compare_step(ScriptedModel& reference, ScriptedModel& synced, double learning_rate,
+                  Trackers& t, const std::string& at) {
+  auto ref_params = by_name(reference.named_parameters());
+  std::vector<torch::Tensor> ref_grads;
+  for (const auto& [name, p] : ref_params) ref_grads.push_back(p.grad());
+  const double grad_floor = relative_floor(ref_grads);
+  for (const auto& [name, p] : synced.named_parameters()) {
+    t.param_grads.add(name + at, p.grad(), ref_params.at(name).grad(), grad_floor);
+  }
+  sgd_step(reference, learning_rate);
+  sgd_step(synced, learning_rate);
+  auto ref_buffers = by_name(reference.named_buffers());
+  std::vector<torch::Tensor> ref_running;
+  for (const auto& [name, b] : ref_buffers) {
+    if (ends_with(name, "running_mean") || ends_with(name, "running_var")) ref_running.push_back(b);
+  }
+  const double running_floor = relative_floor(ref_running);
+  for (const auto& [name, b] : synced.named_buffers()) {
+    if (ends_with(name, "num_batches_tracked")) {
+      t.tracked.add(name + at, b, ref_buffers.at(name));
+    } else if (ends_with(name, "running_mean") || ends_with(name, "running_var")) {
+      t.running.add(name + at, b, ref_buffers.at(name), running_floor);
+    }
+  }
+}
+
+// The unconverted reference and the converted model, in training mode (Dropout off), in
+// options.dtype, the reference on the first device.
+std::pair<std::unique_ptr<ScriptedModel>, std::unique_ptr<ScriptedModel>> load_models(
+    const std::string& model_path, const VerifyOptions& options) {
+  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().convert(false));
+  auto synced = ScriptedModel::load(model_path);
+  if (!options.devices.front().is_cpu()) reference->module().to(options.devices.front());
+  for (auto* model : {reference.get(), synced.get()}) {
+    model->train(true);
+    disable_dropout(*model);
+    model->module().to(options.dtype);
+  }
+  synced->set_process_group(options.group);
+  return {std::move(reference), std::move(synced)};
+}
+
+// Sums the gradients over the processes, when there are several.
+std::unique_ptr<dist::GradientReducer> make_reducer(ScriptedModel& synced,
+                                                    const std::shared_ptr<dist::ProcessGroup>& group) {
+  if (!group) return nullptr;
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : synced.named_parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  return std::make_unique<dist::GradientReducer>(params, group);
+}
+
+}  // namespace
+
 VerifyReport verify(const std::string& model_path, const VerifyOptions& options) {
   check_options(options);
   verify_tolerances(options.dtype);  // refuses other dtypes before any work
 
   const auto device = options.devices.front();
-  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().convert(false));
-  auto synced = ScriptedModel::load(model_path);
-  if (!device.is_cpu()) reference->module().to(device);
-  reference->train(true);
-  synced->train(true);
-  disable_dropout(*reference);
-  disable_dropout(*synced);
-  reference->module().to(options.dtype);
-  synced->module().to(options.dtype);
-  synced->set_process_group(options.group);
+  auto [reference, synced] = load_models(model_path, options);
   auto replicas = synced->replicate(options.devices);
   const int rank = options.group ? options.group->rank() : 0;
   const size_t copies = options.devices.size();
-  std::unique_ptr<dist::GradientReducer> reducer;
-  if (options.group) {
-    std::vector<torch::Tensor> params;
-    for (const auto& [name, p] : synced->named_parameters()) {
-      if (p.requires_grad()) params.push_back(p);
-    }
-    reducer = std::make_unique<dist::GradientReducer>(params, options.group);
-  }
+  auto reducer = make_reducer(*synced, options.group);
 
-  const auto tolerances = verify_tolerances(options.dtype);
-  Tracker outputs("outputs", tolerances.outputs), input_grads("input grads", tolerances.grads),
-      param_grads("parameter grads", tolerances.grads),
-      running("running stats", tolerances.running_stats), tracked("num_batches_tracked", 0.0),
-      eval_outputs("eval outputs", tolerances.outputs);
+  Trackers t(verify_tolerances(options.dtype));
   VerifyReport report;
   report.model = model_path;
   report.dtype = options.dtype == torch::kDouble ? "float64" : "float32";
@@ -219,31 +273,10 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     ((out_sync * mine).sum() / static_cast<double>(out_ref.numel())).backward();
     if (reducer) reducer->finish();
 
-    outputs.add("output" + at, out_sync, out_ref.narrow(0, share.offset, share.size));
-    input_grads.add("input" + at, x_sync.grad(), x_ref.grad().narrow(0, share.offset, share.size));
-    auto ref_params = by_name(reference->named_parameters());
-    std::vector<torch::Tensor> ref_grads;
-    for (const auto& [name, p] : ref_params) ref_grads.push_back(p.grad());
-    const double grad_floor = relative_floor(ref_grads);
-    for (const auto& [name, p] : synced->named_parameters()) {
-      param_grads.add(name + at, p.grad(), ref_params.at(name).grad(), grad_floor);
-    }
-    sgd_step(*reference, options.learning_rate);
-    sgd_step(*synced, options.learning_rate);
-    auto ref_buffers = by_name(reference->named_buffers());
-    std::vector<torch::Tensor> ref_running;
-    for (const auto& [name, b] : ref_buffers) {
-      if (ends_with(name, "running_mean") || ends_with(name, "running_var"))
-        ref_running.push_back(b);
-    }
-    const double running_floor = relative_floor(ref_running);
-    for (const auto& [name, b] : synced->named_buffers()) {
-      if (ends_with(name, "num_batches_tracked")) {
-        tracked.add(name + at, b, ref_buffers.at(name));
-      } else if (ends_with(name, "running_mean") || ends_with(name, "running_var")) {
-        running.add(name + at, b, ref_buffers.at(name), running_floor);
-      }
-    }
+    t.outputs.add("output" + at, out_sync, out_ref.narrow(0, share.offset, share.size));
+    t.input_grads.add("input" + at, x_sync.grad(),
+                      x_ref.grad().narrow(0, share.offset, share.size));
+    compare_step(*reference, *synced, options.learning_rate, t, at);
   }
   reference->train(false);
   synced->train(false);
@@ -251,14 +284,14 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     torch::NoGradGuard no_grad;
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
     const auto share = share_of(split_sizes(batch, report.processes * copies), rank, copies);
-    eval_outputs.add("eval output",
+    t.eval_outputs.add("eval output",
                      data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
                                            share.copies, device),
                      reference->forward(x.to(device)).narrow(0, share.offset, share.size));
   }
-  for (auto* t : {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs}) {
-    if (options.group) t->merge_over(*options.group);
-    report.differences.push_back(t->result());
+  for (auto* tracker : t.all()) {
+    if (options.group) tracker->merge_over(*options.group);
+    report.differences.push_back(tracker->result());
   }
   return report;
 }

@@ -1,4 +1,4 @@
-#include "replicascope/models/demo_net.h"
+#include "replicascope/model/demo_net.h"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "replicascope/script/script_model.h"
+#include "replicascope/script/module_file.h"
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "replicascope/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::script {
@@ -98,7 +99,7 @@ torch::jit::Module load_module(const std::string& path) {
     records = reader.getAllRecords();
   } catch (const std::exception&) {
     throw ModelLoadError("model '" + path + "': a damaged or truncated archive (" +
-                         sync::describe(std::current_exception()) + ")");
+                         describe(std::current_exception()) + ")");
   }
   bool has_code = false;
   for (const auto& record : records) has_code = has_code || record.rfind("code/", 0) == 0;
@@ -111,7 +112,7 @@ torch::jit::Module load_module(const std::string& path) {
     return torch::jit::load(path, torch::kCPU);
   } catch (const std::exception&) {
     throw ModelLoadError("model '" + path + "': not a loadable TorchScript module (" +
-                         sync::describe(std::current_exception()) + ")");
+                         describe(std::current_exception()) + ")");
   }
 }
 

@@ -1,0 +1,82 @@
+// One description of a training session, as the CLI's train and demo commands and the GUI all
+// spell it, and its one parser for command-line flags (--model, --data, --image, ...). What a
+// spec becomes, a Session and its run file, is made by make_session (session_factory.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "replicascope/engine/session_kinds.h"
+#include "replicascope/usage.h"
+
+namespace replicascope::data {
+class Dataset;
+}  // namespace replicascope::data
+
+namespace replicascope::engine {
+
+struct SessionSpec {
+  std::string model;           // a TorchScript file; empty: the built-in demo CNN (1x28x28)
+  std::string data;            // a data spec (data_spec_help()); empty: default_data_spec()
+  std::vector<int64_t> image;  // synthetic samples' shape; empty: 1,28,28
+  std::string devices = "cpu:4";
+  int64_t batch = 32;  // the whole batch, split over the copies (and processes)
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+  std::optional<double> learning_rate;  // empty: 0.05 for SGD, 0.001 for Adam
+  double weight_decay = 0;
+  LossKind loss = LossKind::kCrossEntropy;
+  uint64_t seed = 0;
+  bool synchronized = true;
+  // One of several processes, from torchrun's variables (dist::Environment).
+  bool dist = false;
+  std::string backend;  // gloo or nccl; empty: nccl when every copy is on a GPU and built
+  std::optional<double> timeout_seconds;  // empty: 300
+  std::string run;  // record every step to this new run file; empty: nothing recorded
+
+  double lr() const { return learning_rate.value_or(optimizer == OptimizerKind::kAdam ? 1e-3 : 0.05); }
+  std::string data_or_default() const;
+};
+
+// A flag of the session spec on a command line.
+struct SpecFlag {
+  const char* name;  // without the dashes
+  bool takes_value;
+};
+const std::vector<SpecFlag>& session_flags();
+
+// Sets the flag `name` (without dashes; `value` is ignored for switches). Throws UsageError for
+// an unknown flag or a value that cannot be used, saying what was expected and given.
+void set_session_flag(SessionSpec& spec, const std::string& name, const std::string& value);
+// Refuses combinations that cannot work (--backend or --timeout without --dist, an --image that
+// is not C,L / C,H,W / C,T,H,W) with a UsageError.
+void check_session_spec(const SessionSpec& spec);
+// The spec as flags that set_session_flag reads back to the same spec (defaults left out).
+std::vector<std::string> session_spec_flags(const SessionSpec& spec);
+
+// fashion-mnist where Debian's dataset-fashion-mnist is installed, synthetic otherwise.
+std::string default_data_spec();
+// Loads a data spec: fashion-mnist, synthetic (of `image`, 10 classes), idx:IMAGES,LABELS,
+// cifar10:FILE[,FILE...]. Throws UsageError for a malformed spec, data::DataError for files.
+std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
+                                               const std::vector<int64_t>& image, uint64_t seed);
+
+}  // namespace replicascope::engine
+
+// The help of the session's flags, for a command's usage text.
+#define REPLICASCOPE_SESSION_USAGE                                                              \
+  "  --model FILE.pt     a TorchScript model (default: the built-in demo CNN, 1x28x28 input)\n" \
+  "  --data SPEC         fashion-mnist (Debian's dataset-fashion-mnist; the default when\n"     \
+  "                      installed), synthetic (the default otherwise), idx:IMAGES,LABELS\n"    \
+  "                      (MNIST format, .gz or plain), cifar10:FILE[,FILE...] (binary batches)\n" \
+  "  --image SHAPE       sample shape of synthetic data: C,L / C,H,W / C,T,H,W (default 1,28,28)\n" \
+  "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:4)\n"                          \
+  "  --batch N           whole batch per step, split over the copies (default 32)\n"            \
+  "  --optimizer NAME    sgd (momentum 0.9) or adam (default sgd)\n"                            \
+  "  --lr X              learning rate (default 0.05 for sgd, 0.001 for adam)\n"                \
+  "  --weight-decay X    (default 0)\n"                                                         \
+  "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"        \
+  "  --seed N            weights, data order and synthetic data (default 0)\n"                 \
+  "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"

@@ -1,0 +1,27 @@
+// Values as users type them, and the error that says one cannot be used.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace replicascope {
+
+// A value given by the user that cannot be used: a command line exits with status 2 for it.
+// Says what was expected and what was given.
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// `name` names the value in the message ("--batch"). Each throws UsageError.
+int64_t parse_whole_number(const std::string& name, const std::string& text, int64_t min,
+                           int64_t max);
+double parse_number(const std::string& name, const std::string& text);
+// Seconds, more than 0 and at most `max_seconds` (finite, so that they fit a duration).
+double parse_seconds(const std::string& name, const std::string& text, double max_seconds);
+// "8,3,32,32": positive whole numbers separated by commas.
+std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text);
+
+}  // namespace replicascope

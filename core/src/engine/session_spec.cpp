@@ -1,0 +1,179 @@
+#include "replicascope/engine/session_spec.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "replicascope/data/dataset.h"
+
+namespace replicascope::engine {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = text.find(separator, start);
+    out.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
+std::string join_sizes(const std::vector<int64_t>& sizes) {
+  std::string out;
+  for (const auto size : sizes) out += (out.empty() ? "" : ",") + std::to_string(size);
+  return out;
+}
+
+std::string number_text(double value) {
+  std::ostringstream out;
+  out.precision(17);
+  out << value;
+  return out.str();
+}
+
+// A choice among names: the index of `value` in `names`, or a UsageError listing them.
+size_t choose(const std::string& flag, const std::string& value,
+              const std::vector<std::string>& names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == value) return i;
+  }
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  throw UsageError("--" + flag + " expects " + list + ", got '" + value + "'");
+}
+
+constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600.0;  // a week: fits milliseconds in int64
+
+}  // namespace
+
+std::string SessionSpec::data_or_default() const {
+  return data.empty() ? default_data_spec() : data;
+}
+
+const std::vector<SpecFlag>& session_flags() {
+  static const std::vector<SpecFlag> flags{
+      {"model", true},   {"data", true},         {"image", true},   {"devices", true},
+      {"batch", true},   {"optimizer", true},    {"lr", true},      {"weight-decay", true},
+      {"loss", true},    {"seed", true},         {"unsync", false}, {"dist", false},
+      {"backend", true}, {"timeout", true},      {"run", true}};
+  return flags;
+}
+
+void set_session_flag(SessionSpec& spec, const std::string& name, const std::string& value) {
+  const auto flag = "--" + name;
+  if (name == "model") {
+    spec.model = value;
+  } else if (name == "data") {
+    spec.data = value;
+  } else if (name == "image") {
+    spec.image = parse_sizes(flag, value);
+  } else if (name == "devices") {
+    spec.devices = value;
+  } else if (name == "batch") {
+    spec.batch = parse_whole_number(flag, value, 1, 1 << 20);
+  } else if (name == "optimizer") {
+    spec.optimizer = choose(name, value, {"sgd", "adam"}) == 1 ? OptimizerKind::kAdam
+                                                                : OptimizerKind::kSgd;
+  } else if (name == "lr") {
+    spec.learning_rate = parse_number(flag, value);
+  } else if (name == "weight-decay") {
+    spec.weight_decay = parse_number(flag, value);
+  } else if (name == "loss") {
+    spec.loss = choose(name, value, {"ce", "mse"}) == 1 ? LossKind::kMse : LossKind::kCrossEntropy;
+  } else if (name == "seed") {
+    spec.seed = static_cast<uint64_t>(parse_whole_number(flag, value, 0, INT64_MAX));
+  } else if (name == "unsync") {
+    spec.synchronized = false;
+  } else if (name == "dist") {
+    spec.dist = true;
+  } else if (name == "backend") {
+    spec.backend = value;
+    choose(name, value, {"gloo", "nccl"});
+  } else if (name == "timeout") {
+    spec.timeout_seconds = parse_seconds(flag, value, kMaxTimeoutSeconds);
+  } else if (name == "run") {
+    if (value.empty()) throw UsageError("--run expects a file to record to, got ''");
+    spec.run = value;
+  } else {
+    throw UsageError("unknown option " + flag);
+  }
+}
+
+void check_session_spec(const SessionSpec& spec) {
+  if (!spec.dist) {
+    if (spec.timeout_seconds) throw UsageError("--timeout applies only with --dist");
+    if (!spec.backend.empty()) throw UsageError("--backend applies only with --dist");
+  }
+  if (!spec.image.empty() && (spec.image.size() < 2 || spec.image.size() > 4)) {
+    throw UsageError("--image expects C,L or C,H,W or C,T,H,W, got '" + join_sizes(spec.image) +
+                     "'");
+  }
+  const double lr = spec.lr();
+  if (!std::isfinite(lr) || lr < 0)
+    throw UsageError("--lr expects a finite number of at least 0, got " + number_text(lr));
+  if (!std::isfinite(spec.weight_decay) || spec.weight_decay < 0) {
+    throw UsageError("--weight-decay expects a finite number of at least 0, got " +
+                     number_text(spec.weight_decay));
+  }
+}
+
+std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
+  const SessionSpec defaults;
+  std::vector<std::string> out;
+  auto add = [&](const char* name, const std::string& value) {
+    out.push_back(std::string("--") + name);
+    out.push_back(value);
+  };
+  if (!spec.model.empty()) add("model", spec.model);
+  if (!spec.data.empty()) add("data", spec.data);
+  if (!spec.image.empty()) add("image", join_sizes(spec.image));
+  if (spec.devices != defaults.devices) add("devices", spec.devices);
+  if (spec.batch != defaults.batch) add("batch", std::to_string(spec.batch));
+  if (spec.optimizer == OptimizerKind::kAdam) add("optimizer", "adam");
+  if (spec.learning_rate) add("lr", number_text(*spec.learning_rate));
+  if (spec.weight_decay != 0) add("weight-decay", number_text(spec.weight_decay));
+  if (spec.loss == LossKind::kMse) add("loss", "mse");
+  if (spec.seed != 0) add("seed", std::to_string(spec.seed));
+  if (!spec.synchronized) out.push_back("--unsync");
+  if (spec.dist) out.push_back("--dist");
+  if (!spec.backend.empty()) add("backend", spec.backend);
+  if (spec.timeout_seconds) add("timeout", number_text(*spec.timeout_seconds));
+  if (!spec.run.empty()) add("run", spec.run);
+  return out;
+}
+
+std::string default_data_spec() {
+  return data::installed_fashion_mnist() ? "fashion-mnist" : "synthetic";
+}
+
+std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
+                                               const std::vector<int64_t>& image, uint64_t seed) {
+  if (spec == "fashion-mnist") {
+    const auto paths = data::installed_fashion_mnist();
+    if (!paths) {
+      throw UsageError(
+          "--data fashion-mnist: not installed (apt-get install dataset-fashion-mnist), or use "
+          "--data synthetic");
+    }
+    return data::load_idx(paths->images, paths->labels);
+  }
+  if (spec == "synthetic") {
+    return data::make_synthetic(image.empty() ? std::vector<int64_t>{1, 28, 28} : image, 10, 4096,
+                                seed);
+  }
+  if (spec.rfind("idx:", 0) == 0) {
+    const auto files = split(spec.substr(4), ',');
+    if (files.size() != 2) throw UsageError("--data idx: expects idx:IMAGES,LABELS");
+    return data::load_idx(files[0], files[1]);
+  }
+  if (spec.rfind("cifar10:", 0) == 0) return data::load_cifar10(split(spec.substr(8), ','));
+  throw UsageError(
+      "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS or cifar10:FILE[,FILE...], "
+      "got '" +
+      spec + "'");
+}
+
+}  // namespace replicascope::engine
