@@ -20,13 +20,14 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "engine/engine_controller.h"
-#include "model/module_tree_model.h"
+#include "controller/engine_controller.h"
+#include "itemmodels/module_tree_model.h"
 #include "replicascope/allocator.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/store/run_store.h"
-#include "widgets/main_window.h"
-#include "widgets/statistics_view.h"
+#include "window/main_window.h"
+#include "panels/statistics_view.h"
+#include "session/session_context.h"
 
 using namespace replicascope;
 using namespace replicascope::ui;
@@ -40,7 +41,7 @@ using replicascope::bench::median;
 // column (the worst case for drawing); otherwise it varies slowly, as a training's does.
 engine::StepRecord fill_history(StatsHistory& history, bool band) {
   constexpr int kCopies = 8, kLayers = 50, kSteps = 10000, kChannels = 4;
-  history.select({"layer0", "mean", 0, 0}, {});
+  history.select({"layer0", Statistic::kMean, 0, 0}, {});
   history.accept({1, {}, {}, {}});
   engine::StepRecord record;
   for (int l = 0; l < kLayers; ++l) {
@@ -74,7 +75,8 @@ engine::StepRecord fill_history(StatsHistory& history, bool band) {
 // plot drawn), and a rebuild (every line's data set afresh, as after a new selection).
 void time_replots(StatsHistory& history, engine::StepRecord last, StatisticsView::Tab tab,
                   const char* what) {
-  StatisticsView view(history);
+  SessionContext context;
+  StatisticsView view(context, history);
   view.resize(1200, 800);
   view.show();
   QApplication::processEvents();
@@ -112,11 +114,11 @@ void bench_replot() {
 
 void bench_open(const QString& model) {
   EngineController engine;
-  SessionSpec spec;
-  spec.model_path = model;
-  spec.devices = "cpu:2";
-  spec.batch_size = 2;
-  spec.synthetic = true;
+  SessionSetup spec;
+  spec.spec.model = model.toStdString();
+  spec.spec.devices = "cpu:2";
+  spec.spec.batch = 2;
+  spec.spec.data = "synthetic";
   spec.runs_dir = QDir::temp().filePath("replicascope-bench-runs");
   for (int i = 0; i < 3; ++i) {
     QSignalSpy opened(&engine, &EngineController::opened);
@@ -160,16 +162,16 @@ double gui_steps_per_second(int64_t steps) {
   window.configure("cpu:4", 32, /*synthetic=*/true, false);
   window.resize(1400, 900);
   window.show();
-  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
   window.open_demo();
   opened.wait(120000);
-  QSignalSpy stepped(&window.engine(), &EngineController::stepped);
-  window.engine().step(1);  // warm-up
+  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
+  window.context().engine().step(1);  // warm-up
   stepped.wait(120000);
   stepped.clear();
   QElapsedTimer timer;
   timer.start();
-  window.engine().step(steps);
+  window.context().engine().step(steps);
   while (stepped.count() < steps) stepped.wait(120000);
   return steps / (timer.nsecsElapsed() / 1e9);
 }

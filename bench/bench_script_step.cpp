@@ -28,6 +28,41 @@ std::vector<int64_t> sizes_of(const std::string& text) {
   return out;
 }
 
+struct Options {
+  std::string devices = "cpu:2", image = "3,32,32";
+  int64_t batch = 16, classes = 10, steps = 20, warmup = 5;
+  int64_t threads = 0;  // ATen's default
+};
+
+// The timed training steps: median and fastest milliseconds per step after the warm-up.
+std::pair<double, double> time_steps(const std::string& model_path, const Options& o) {
+  if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
+  torch::manual_seed(0);
+  auto model = replicascope::ScriptedModel::load(model_path);
+  model->train(true);
+  auto replicas = model->replicate(replicascope::parse_devices(o.devices));
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : model->named_parameters()) params.push_back(p);
+  torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
+  auto shape = sizes_of(o.image);
+  shape.insert(shape.begin(), o.batch);
+  const auto x = torch::randn(shape);
+  const auto labels = torch::randint(o.classes, {o.batch}, torch::kLong);
+  std::vector<double> times;
+  for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
+    const auto start = std::chrono::steady_clock::now();
+    optimizer.zero_grad();
+    auto loss = torch::cross_entropy_loss(replicascope::data_parallel_forward(*replicas, x), labels);
+    loss.backward();
+    optimizer.step();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (step >= o.warmup) times.push_back(ms);
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times.front()};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,58 +73,29 @@ int main(int argc, char** argv) {
                  " [--steps 20] [--warmup 5] [--threads T]\n";
     return 2;
   }
-  std::string devices_spec = "cpu:2", image = "3,32,32";
-  int64_t batch = 16, classes = 10, steps = 20, warmup = 5;
-  int64_t threads = 0;  // ATen's default
+  Options o;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--devices")
-      devices_spec = value;
-    else if (key == "--batch")
-      batch = std::stoll(value);
-    else if (key == "--image")
-      image = value;
-    else if (key == "--classes")
-      classes = std::stoll(value);
-    else if (key == "--steps")
-      steps = std::stoll(value);
-    else if (key == "--warmup")
-      warmup = std::stoll(value);
-    else if (key == "--threads")
-      threads = std::stoll(value);
-    else {
+    if (key == "--devices") {
+      o.devices = value;
+    } else if (key == "--image") {
+      o.image = value;
+    } else if (key == "--batch" || key == "--classes" || key == "--steps" || key == "--warmup" ||
+               key == "--threads") {
+      auto& field = key == "--batch"     ? o.batch
+                    : key == "--classes" ? o.classes
+                    : key == "--steps"   ? o.steps
+                    : key == "--warmup"  ? o.warmup
+                                         : o.threads;
+      field = std::stoll(value);
+    } else {
       std::cerr << "unknown option " << key << "\n";
       return 2;
     }
   }
   try {
-    if (threads > 0) at::set_num_threads(static_cast<int>(threads));
-    torch::manual_seed(0);
-    auto model = replicascope::ScriptedModel::load(argv[1]);
-    model->train(true);
-    auto replicas = model->replicate(replicascope::parse_devices(devices_spec));
-    std::vector<torch::Tensor> params;
-    for (const auto& [name, p] : model->named_parameters()) params.push_back(p);
-    torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
-    auto shape = sizes_of(image);
-    shape.insert(shape.begin(), batch);
-    const auto x = torch::randn(shape);
-    const auto labels = torch::randint(classes, {batch}, torch::kLong);
-    std::vector<double> times;
-    for (int64_t step = 0; step < warmup + steps; ++step) {
-      const auto start = std::chrono::steady_clock::now();
-      optimizer.zero_grad();
-      auto loss =
-          torch::cross_entropy_loss(replicascope::data_parallel_forward(*replicas, x), labels);
-      loss.backward();
-      optimizer.step();
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-      if (step >= warmup) times.push_back(ms);
-    }
-    std::sort(times.begin(), times.end());
-    std::printf("ms_per_step %.3f %.3f\n", times[times.size() / 2], times.front());
+    const auto [median, fastest] = time_steps(argv[1], o);
+    std::printf("ms_per_step %.3f %.3f\n", median, fastest);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -14,7 +14,7 @@
 #include <functional>
 
 #include "bench_util.h"
-#include "replicascope/models/demo_net.h"
+#include "replicascope/model/demo_net.h"
 #include "replicascope/replicascope.h"
 
 namespace rs = replicascope;

@@ -9,14 +9,19 @@
 #include <QTest>
 #include <QTreeView>
 
-#include "engine/engine_controller.h"
+#include "controller/engine_controller.h"
 #include "plot/plot_tools.h"
 #include "replicascope/engine/model_source.h"
+#include "replicascope/engine/session.h"
+#include "replicascope/engine/wiring.h"
 #include "replicascope/store/run_store.h"
 #include "ui_tests.h"
-#include "widgets/breakpoint_panel.h"
-#include "widgets/main_window.h"
-#include "widgets/statistics_view.h"
+#include "panels/breakpoint_panel.h"
+#include "window/main_window.h"
+#include "panels/module_tree_panel.h"
+#include "panels/statistics_view.h"
+#include "panels/status_panel.h"
+#include "panels/wiring_panel.h"
 
 using namespace replicascope;
 using namespace replicascope::ui;
@@ -25,17 +30,17 @@ namespace {
 
 constexpr int kWaitMs = 120000;
 
-SessionSpec demo_spec(int copies, int64_t batch) {
-  SessionSpec spec;
-  spec.devices = QString("cpu:%1").arg(copies);
-  spec.batch_size = batch;
-  spec.synthetic = true;
-  spec.seed = 3;
-  spec.runs_dir = temp_path("runs");
-  return spec;
+SessionSetup demo_spec(int copies, int64_t batch) {
+  SessionSetup setup;
+  setup.spec.devices = "cpu:" + std::to_string(copies);
+  setup.spec.batch = batch;
+  setup.spec.data = "synthetic";
+  setup.spec.seed = 3;
+  setup.runs_dir = temp_path("runs");
+  return setup;
 }
 
-ModelSnapshotPtr open_and_wait(EngineController& engine, const SessionSpec& spec) {
+ModelSnapshotPtr open_and_wait(EngineController& engine, const SessionSetup& spec) {
   QSignalSpy opened(&engine, &EngineController::opened);
   engine.open(spec);
   if (!opened.wait(kWaitMs)) return nullptr;
@@ -62,17 +67,17 @@ StepRecordPtr step_and_wait(EngineController& engine) {
 void UiEngineTest::steppingUpdatesThePlots() {
   MainWindow window;
   window.configure("cpu:2", 16, /*synthetic=*/true, false);
-  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
   window.open_demo();
   QVERIFY(opened.wait(kWaitMs));
-  QCOMPARE(window.tree_model().rowCount(), 1);
-  QCOMPARE(window.wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
-  QSignalSpy stepped(&window.engine(), &EngineController::stepped);
-  window.engine().step(3);
+  QCOMPARE(panel<ModuleTreePanel>(window).model().rowCount(), 1);
+  QCOMPARE(panel<WiringPanel>(window).wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
+  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
+  window.context().engine().step(3);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 3, kWaitMs);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.engine().running(), kWaitMs);
-  auto* view = window.statistics();
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().engine().running(), kWaitMs);
+  auto* view = &panel<StatisticsView>(window);
   view->show_tab(StatisticsView::kOverSteps);
   view->replot_now();
   auto* plot = view->plot(StatisticsView::kOverSteps);
@@ -83,22 +88,22 @@ void UiEngineTest::steppingUpdatesThePlots() {
   QCOMPARE(view->plot(StatisticsView::kDivergence)->graphCount(), 3);  // the demo's 3 layers
   view->show_tab(StatisticsView::kPerChannel);
   QVERIFY(view->plot(StatisticsView::kPerChannel)->graphCount() >= 3);
-  QVERIFY2(window.status_text().contains("step 3"), qPrintable(window.status_text()));
+  QVERIFY2(panel<StatusPanel>(window).text().contains("step 3"), qPrintable(panel<StatusPanel>(window).text()));
   // Selecting another layer in the tree moves the wiring grid and the plot with it.
   const auto layer = synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).back();
-  window.select_layer(layer);
-  QCOMPARE(window.history().selection().layer, layer);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
-  QCOMPARE(window.history().series().front().steps.size(), size_t{3});  // from the run file
-  const auto row = window.wiring_view()->currentIndex().row();
-  QCOMPARE(window.wiring_model().index(row, 0).data(WiringModel::kModuleRole).toString(),
+  window.context().select(layer);
+  QCOMPARE(window.context().history().selection().layer, layer);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QCOMPARE(window.context().history().series().front().steps.size(), size_t{3});  // from the run file
+  const auto row = panel<WiringPanel>(window).currentIndex().row();
+  QCOMPARE(panel<WiringPanel>(window).wiring_model().index(row, 0).data(WiringModel::kModuleRole).toString(),
            QString::fromStdString(layer));
   // And the other way round: a row of the wiring grid selects its module in the tree.
-  const int first_row = window.wiring_model().row_of(QString::fromStdString(
+  const int first_row = panel<WiringPanel>(window).wiring_model().row_of(QString::fromStdString(
       synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).front()));
-  window.wiring_view()->setCurrentIndex(window.wiring_model().index(first_row, 0));
-  QCOMPARE(window.tree_view()->currentIndex().data(ModuleTreeModel::kQualifiedNameRole).toString(),
-           window.wiring_model().index(first_row, 0).data(WiringModel::kModuleRole).toString());
+  panel<WiringPanel>(window).setCurrentIndex(panel<WiringPanel>(window).wiring_model().index(first_row, 0));
+  QCOMPARE(panel<ModuleTreePanel>(window).view()->currentIndex().data(ModuleTreeModel::kQualifiedNameRole).toString(),
+           panel<WiringPanel>(window).wiring_model().index(first_row, 0).data(WiringModel::kModuleRole).toString());
   // The tracer reads the line under the cursor.
   view->show_tab(StatisticsView::kLoss);
   auto* loss = view->plot(StatisticsView::kLoss);
@@ -141,11 +146,12 @@ void UiEngineTest::breakpointPausesAndContinuingChangesNothing() {
     QVERIFY(std::abs(sum / total - hit->stats.mean[ch]) < 1e-9);
   }
   // The panel shows one row per copy and the reduced row.
-  BreakpointPanel panel;
-  panel.show_hit(*hit);
-  QCOMPARE(panel.table()->rowCount(), 4);
-  QCOMPARE(panel.table()->item(3, 0)->text(), QString::number(hit->stats.count));
-  QCOMPARE(panel.table()->item(0, 1)->text(),
+  SessionContext context;
+  BreakpointPanel shown(context);
+  shown.on_paused(*hit);
+  QCOMPARE(shown.table()->rowCount(), 4);
+  QCOMPARE(shown.table()->item(3, 0)->text(), QString::number(hit->stats.count));
+  QCOMPARE(shown.table()->item(0, 1)->text(),
            QString::number(hit->stats.copies[0].mean[0], 'g', 6));
 
   paused.resume(engine::ResumeMode::kContinue);
@@ -195,14 +201,15 @@ void UiEngineTest::aNewerSeriesRequestReplacesAQueuedOne() {
   for (int generation = 1; generation <= 3; ++generation) {
     SeriesRequest request;
     request.generation = generation;
-    request.layer = layers[generation % layers.size()];
+    request.selection.layer = layers[generation % layers.size()];
     engine.requestSeries(request);
   }
-  QTest::qWait(200);
+  QCOMPARE(engine.pendingRequests(), size_t{1});  // the newest replaced the queued ones
   QCOMPARE(replies.count(), 0);
   engine.resume(engine::ResumeMode::kContinue);
   QVERIFY(replies.wait(kWaitMs));
-  QTest::qWait(200);
+  // The step chain ends after the series request; its signal comes after the reply's.
+  QTRY_VERIFY_WITH_TIMEOUT(!engine.running(), kWaitMs);
   QCOMPARE(replies.count(), 1);  // only the newest was served
   const auto reply = replies.at(0).at(0).value<SeriesReplyPtr>();
   QCOMPARE(reply->generation, 3);
@@ -212,8 +219,8 @@ void UiEngineTest::aNewerSeriesRequestReplacesAQueuedOne() {
 }
 
 void UiEngineTest::redrawsAreThrottled() {
-  StatsHistory history;
-  StatisticsView view(history);
+  SessionContext context;
+  StatisticsView view(context);
   const int before = view.replots();
   QElapsedTimer timer;
   timer.start();
@@ -221,7 +228,7 @@ void UiEngineTest::redrawsAreThrottled() {
     view.schedule_replot();  // a burst of steps asking for redraws
     QTest::qWait(1);
   }
-  QTest::qWait(StatisticsView::kMinReplotIntervalMs + 20);
+  QTRY_VERIFY(!view.replot_scheduled());  // the last request's redraw came
   const int replots = view.replots() - before;
   QVERIFY(replots >= 2);
   QVERIFY2(replots <= 400 / StatisticsView::kMinReplotIntervalMs + 2,
@@ -237,44 +244,43 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
     options.batch_size = 8;
     engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
                             options);
-    auto metadata = engine::run_metadata(options, "", "synthetic");
-    metadata["wiring"] =
-        engine::wiring_to_text(engine::wiring_of(session.replicas(), session.model().modules()));
-    store::RunWriter writer(path.toStdString(), metadata);
+    const auto modules = session.model().modules();
+    store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"),
+                            {modules, engine::wiring_of(session.replicas(), modules)});
     for (int i = 0; i < 4; ++i) writer.append(session.step());
   }
   MainWindow window;
-  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
-  // The model's own tree and wiring, from the wiring the run kept.
-  const auto layer = window.tree_model().index_of("features.1");
+  // The model's own tree and wiring, from the tables the run kept.
+  const auto layer = panel<ModuleTreePanel>(window).model().index_of("features.1");
   QVERIFY(layer.isValid());
-  QCOMPARE(layer.parent(), window.tree_model().index_of("features"));
+  QCOMPARE(layer.parent(), panel<ModuleTreePanel>(window).model().index_of("features"));
   QCOMPARE(layer.siblingAtColumn(ModuleTreeModel::kType).data().toString(),
            QString("SynchronizedBatchNorm2d"));
-  QCOMPARE(window.wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
-  QCOMPARE(window.wiring_model().problem_count(), 0);
-  QCOMPARE(window.history().selection().layer, std::string("features.1"));
-  QVERIFY2(window.status_text().contains("step 4 (recorded)"), qPrintable(window.status_text()));
-  QCOMPARE(window.history().steps().size(), size_t{4});
-  QCOMPARE(window.history().divergence().size(), size_t{3});
-  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
-  QCOMPARE(window.history().series().front().steps.size(), size_t{4});
+  QCOMPARE(panel<WiringPanel>(window).wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
+  QCOMPARE(panel<WiringPanel>(window).wiring_model().problem_count(), 0);
+  QCOMPARE(window.context().history().selection().layer, std::string("features.1"));
+  QVERIFY2(panel<StatusPanel>(window).text().contains("step 4 (recorded)"), qPrintable(panel<StatusPanel>(window).text()));
+  QCOMPARE(window.context().history().steps().size(), size_t{4});
+  QCOMPARE(window.context().history().divergence().size(), size_t{3});
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QCOMPARE(window.context().history().series().front().steps.size(), size_t{4});
   // Overlaying the run on itself draws every line twice, the compared ones faded.
-  window.compare_with(path);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
-  QCOMPARE(window.history().overlay().size(), window.history().series().size());
-  window.statistics()->replot_now();
-  QCOMPARE(window.statistics()->plot(StatisticsView::kOverSteps)->graphCount(),
-           static_cast<int>(2 * window.history().series().size()));
+  window.context().compare_with(path);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QCOMPARE(window.context().history().overlay().size(), window.context().history().series().size());
+  panel<StatisticsView>(window).replot_now();
+  QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
+           static_cast<int>(2 * window.context().history().series().size()));
 }
 
 void UiEngineTest::badInputIsAnErrorNotACrash() {
   EngineController engine;
   QSignalSpy failed(&engine, &EngineController::failed);
   auto spec = demo_spec(2, 8);
-  spec.model_path = fixture("truncated.pt");
+  spec.spec.model = fixture("truncated.pt").toStdString();
   engine.open(spec);
   QVERIFY(failed.wait(kWaitMs));
   QVERIFY2(failed.at(0).at(0).toString().contains("truncated.pt"),
@@ -289,6 +295,12 @@ void UiEngineTest::badInputIsAnErrorNotACrash() {
   QVERIFY(failed.at(2).at(0).toString().contains("open a model first"));
   engine.openRun(fixture("mlp.pt"));  // not a run
   QVERIFY(failed.wait(kWaitMs));
+
+  // A failed open keeps the session that was open: it still trains.
+  QVERIFY(open_and_wait(engine, demo_spec(2, 8)));
+  engine.open(spec);  // one sample for two copies
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY(step_and_wait(engine));
 }
 
 void UiEngineTest::screenshotOfTheDemo() {
@@ -297,14 +309,14 @@ void UiEngineTest::screenshotOfTheDemo() {
   window.configure("cpu:4", 32, /*synthetic=*/false, false);
   window.resize(1400, 900);
   window.show();
-  QSignalSpy opened(&window.engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
   window.open_demo();
   QVERIFY(opened.wait(kWaitMs));
-  QSignalSpy stepped(&window.engine(), &EngineController::stepped);
-  window.engine().step(12);
+  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
+  window.context().engine().step(12);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 12, kWaitMs);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.history().awaiting(), kWaitMs);
-  window.statistics()->replot_now();
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  panel<StatisticsView>(window).replot_now();
   const auto path = qEnvironmentVariableIsEmpty("REPLICASCOPE_SCREENSHOT")
                         ? temp_path("screenshot.png")
                         : qEnvironmentVariable("REPLICASCOPE_SCREENSHOT");

@@ -13,14 +13,16 @@
 #include <QSortFilterProxyModel>
 #include <QTest>
 
-#include "engine/engine_types.h"
-#include "model/module_tree_model.h"
-#include "model/stats_history.h"
-#include "model/wiring_model.h"
+#include "controller/engine_types.h"
+#include "itemmodels/module_tree_model.h"
+#include "history/stats_history.h"
+#include "itemmodels/wiring_model.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/script/script_model.h"
+#include "replicascope/engine/wiring.h"
+#include "replicascope/script/module_file.h"
+#include "replicascope/store/run_model.h"
 #include "ui_tests.h"
 
 using namespace replicascope;
@@ -57,11 +59,15 @@ int count_rows(const QAbstractItemModel& model, const QModelIndex& parent = {}) 
 
 std::vector<store::Series> sample_series() {
   std::vector<store::Series> out;
-  for (int copy : {0, 1, store::kSynchronizedCopy, store::kRunningCopy}) {
-    store::Series s{copy, 0, {}, {}};
+  const std::pair<SeriesKey, double> keys[] = {{SeriesKey::copy(0), 0.0},
+                                                {SeriesKey::copy(1), 1.0},
+                                                {SeriesKey::synchronized(), -1.0},
+                                                {SeriesKey::running(), -2.0}};
+  for (const auto& [key, offset] : keys) {
+    store::Series s{key, 0, {}, {}};
     for (int step = 1; step <= 5; ++step) {
       s.steps.push_back(step);
-      s.values.push_back(0.1 * step + copy);
+      s.values.push_back(0.1 * step + offset);
     }
     out.push_back(s);
   }
@@ -209,7 +215,7 @@ void UiModelsTest::wiringShowsRanksTimesCopies() {
     row.copies.insert(row.copies.end(), mine.begin(), mine.end());
   }
   two_ranks.rows.front().copies[3].present = false;  // rank 1's copy 1 lacks the root module
-  const auto read_back = engine::wiring_from_text(engine::wiring_to_text(two_ranks));
+  const auto read_back = store::wiring_from_text(store::wiring_to_text(two_ranks));
   QCOMPARE(read_back.ranks(), 2);
   WiringModel wiring;
   QAbstractItemModelTester tester(&wiring, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -229,7 +235,7 @@ void UiModelsTest::wiringShowsRanksTimesCopies() {
   }
   QCOMPARE(wiring.problem_count(), 1);
   QVERIFY(wiring.index(0, c0 + 3).data(Qt::ToolTipRole).toString().startsWith("rank 1 copy 1"));
-  QVERIFY_EXCEPTION_THROWN(engine::wiring_from_text("not a wiring"), std::invalid_argument);
+  QVERIFY_EXCEPTION_THROWN(store::wiring_from_text("not a wiring"), std::invalid_argument);
 }
 
 void UiModelsTest::historyDropsStepsTheAnswerHolds() {
@@ -242,7 +248,7 @@ void UiModelsTest::historyDropsStepsTheAnswerHolds() {
   layer.var = {1.5, 1.5};
   record.layers = {layer};
   StatsHistory history;
-  auto request = history.select({"bn", "mean", 1, 1}, {});
+  auto request = history.select({"bn", Statistic::kMean, 1, 1}, {});
   QVERIFY(history.awaiting());
   history.append(record);  // in flight before the answer: the answer holds it
   QVERIFY(history.series().empty());
@@ -252,8 +258,9 @@ void UiModelsTest::historyDropsStepsTheAnswerHolds() {
   QVERIFY(!history.accept(stale));
   SeriesReply reply;
   reply.generation = request.generation;
-  reply.series = {
-      {0, 1, {1}, {2.0}}, {1, 1, {1}, {4.0}}, {store::kSynchronizedCopy, 1, {1}, {3.0}}};
+  reply.series = {{SeriesKey::copy(0), 1, {1}, {2.0}},
+                   {SeriesKey::copy(1), 1, {1}, {4.0}},
+                   {SeriesKey::synchronized(), 1, {1}, {3.0}}};
   QVERIFY(history.accept(reply));
   record.step = 2;
   history.append(record);
@@ -261,7 +268,7 @@ void UiModelsTest::historyDropsStepsTheAnswerHolds() {
   QCOMPARE(history.series()[1].values, (std::vector<double>{4.0, 4.0}));
   QCOMPARE(history.series()[2].steps, (std::vector<double>{1, 2}));
   // A selection made before any step: the first step defines the series (no running stats).
-  history.select({"bn", "var", 0, 1}, {});
+  history.select({"bn", Statistic::kVar, 0, 1}, {});
   SeriesReply empty;
   empty.generation = request.generation + 1;
   QVERIFY(history.accept(empty));

@@ -32,6 +32,14 @@ class UiEngineTest : public QObject {
   void screenshotOfTheDemo();
 };
 
+// The one panel of type P in `window` (a test fails when there is none).
+template <class P, class W>
+P& panel(W& window) {
+  auto* found = window.template findChild<P*>();
+  if (!found) qFatal("no panel of the expected type in the window");
+  return *found;
+}
+
 // Where the fixtures and the build's programs are (from the environment and compile flags).
 QString fixture(const QString& name);
 QString temp_path(const QString& name);

@@ -21,16 +21,20 @@ QColor copy_colour(int copy) {
 
 }  // namespace
 
-QPen pen_for(int copy, bool faded) {
+QPen pen_for(const SeriesKey& key, bool faded) {
   QPen pen;
-  if (copy == store::kSynchronizedCopy) {
-    pen = QPen(Qt::black, 3.0);
-  } else if (copy == store::kRunningCopy) {
-    pen = QPen(QColor(90, 90, 90), 1.5, Qt::DashLine);
-  } else if (copy <= store::kFirstRankCopy) {  // a rank's statistics over its copies
-    pen = QPen(copy_colour(store::kFirstRankCopy - copy), 2.0, Qt::DotLine);
-  } else {
-    pen = QPen(copy_colour(copy), 1.2);
+  switch (key.kind) {
+    case SeriesKey::Kind::kSynchronized:
+      pen = QPen(Qt::black, 3.0);
+      break;
+    case SeriesKey::Kind::kRunning:
+      pen = QPen(QColor(90, 90, 90), 1.5, Qt::DashLine);
+      break;
+    case SeriesKey::Kind::kRank:  // a rank's statistics over its copies
+      pen = QPen(copy_colour(key.index), 2.0, Qt::DotLine);
+      break;
+    default:
+      pen = QPen(copy_colour(key.index), 1.2);
   }
   if (faded) {
     auto colour = pen.color();
@@ -39,13 +43,6 @@ QPen pen_for(int copy, bool faded) {
     pen.setStyle(Qt::DashDotLine);
   }
   return pen;
-}
-
-QString legend_name(int copy) {
-  if (copy == store::kSynchronizedCopy) return "synchronized";
-  if (copy == store::kRunningCopy) return "running";
-  if (copy <= store::kFirstRankCopy) return QString("rank %1").arg(store::kFirstRankCopy - copy);
-  return QString("copy %1").arg(copy);
 }
 
 QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
@@ -80,14 +77,14 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
 
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded,
                 const QString& legend_prefix) {
-  std::set<int> named;
+  std::set<SeriesKey> named;
   for (const auto& s : series) {
     auto* graph = plot.addGraph(plot.xAxis, plot.yAxis);
     graph->setData(QVector<double>(s.steps.begin(), s.steps.end()),
                    QVector<double>(s.values.begin(), s.values.end()), /*alreadySorted=*/true);
-    graph->setPen(pen_for(s.copy, faded));
-    graph->setName(legend_prefix + legend_name(s.copy));
-    if (!named.insert(s.copy).second) graph->removeFromLegend();
+    graph->setPen(pen_for(s.key, faded));
+    graph->setName(legend_prefix + QString::fromStdString(s.key.label()));
+    if (!named.insert(s.key).second) graph->removeFromLegend();
   }
 }
 

@@ -25,11 +25,10 @@ struct PlotLabels {
 // Returns the title element, to change its text later.
 QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels);
 
-// The line of a copy (or kSynchronizedCopy, kRunningCopy): a colour per copy, the synchronized
-// line black and bold, the running one grey and dashed. `faded` draws another run's line.
-QPen pen_for(int copy, bool faded = false);
-// "copy 2", "synchronized", "running".
-QString legend_name(int copy);
+// The line of a key: a colour per copy, the synchronized line black and bold, the running one
+// grey and dashed, a rank's dotted. `faded` draws another run's line. Legends name a line by
+// its key's label().
+QPen pen_for(const SeriesKey& key, bool faded = false);
 
 // Adds one graph per series to a prepared plot; the legend names one line per copy.
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded = false,

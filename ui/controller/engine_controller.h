@@ -1,6 +1,7 @@
-// The UI thread's handle on the engine thread: posts requests, never waits for training.
-// Results come back as queued signals. A paused breakpoint is resumed directly (the engine
-// thread is inside the step then), everything else is queued.
+// The UI thread's handle on the engine thread: posts requests through one RequestQueue and never
+// waits for training; results come back as queued signals. The one exception is the breakpoint
+// gate: while copies are paused at a sync point the engine thread is inside the step and cannot
+// serve requests, so resume() and stop() reach the (thread-safe) gate directly.
 #pragma once
 
 #include <QObject>
@@ -10,12 +11,16 @@
 #include <set>
 #include <string>
 
-#include "engine/engine_types.h"
-#include "replicascope/engine/breakpoints.h"
+#include "controller/engine_types.h"
+#include "controller/request_queue.h"
+#include "replicascope/engine/resume_mode.h"
+
+namespace replicascope::engine {
+class BreakpointGate;
+}  // namespace replicascope::engine
 
 namespace replicascope::ui {
 
-struct EngineShared;
 class EngineWorker;
 
 class EngineController : public QObject {
@@ -25,7 +30,7 @@ class EngineController : public QObject {
   // Releases paused copies, stops after the current step and joins the engine thread.
   ~EngineController() override;
 
-  void open(const SessionSpec& spec);
+  void open(const SessionSetup& setup);
   void openRun(const QString& path);
   void step(int64_t count = 1);
   void run();  // until pause()
@@ -41,9 +46,11 @@ class EngineController : public QObject {
 
   void setBreakpoints(const std::set<std::string>& layers);
   void toggleBreakpoint(const std::string& layer);
-  std::set<std::string> breakpoints() const;
+  const std::set<std::string>& breakpoints() const { return breakpoints_; }
   void resume(engine::ResumeMode mode);
-  bool isPaused() const;
+  bool isPaused() const { return paused_; }
+  // Requests not yet taken by the engine thread (for tests).
+  size_t pendingRequests() const { return queue_->pending(); }
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -57,10 +64,14 @@ class EngineController : public QObject {
   void breakpointsChanged();
 
  private:
-  std::shared_ptr<EngineShared> shared_;
+  void post(RequestQueue::Request request, const std::string& tag = {});
   QThread thread_;
   EngineWorker* worker_ = nullptr;  // lives on thread_, deleted when it finishes
+  std::unique_ptr<RequestQueue> queue_;
+  std::shared_ptr<engine::BreakpointGate> gate_;
+  std::set<std::string> breakpoints_;  // what the UI set; the gate gets a copy
   bool running_ = false;
+  bool paused_ = false;
 };
 
 }  // namespace replicascope::ui

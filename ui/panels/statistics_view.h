@@ -13,13 +13,12 @@
 #include <QWidget>
 
 #include <array>
-#include <map>
 #include <string>
 
-#include "model/stats_history.h"
+#include "history/stats_history.h"
+#include "session/session_viewer.h"
 
 class QCustomPlot;
-class QCPTextElement;
 class QCheckBox;
 class QComboBox;
 class QSpinBox;
@@ -28,32 +27,35 @@ class QTabWidget;
 namespace replicascope::ui {
 
 class PlotTracer;
+class SessionContext;
+class StatisticsTab;
 
-class StatisticsView : public QWidget {
+class StatisticsView : public QWidget, public SessionViewer {
   Q_OBJECT
  public:
   enum Tab { kOverSteps, kPerChannel, kDivergence, kLoss, kTabCount };
   static constexpr int kMinReplotIntervalMs = 40;  // 25 Hz
 
-  explicit StatisticsView(const StatsHistory& history, QWidget* parent = nullptr);
+  explicit StatisticsView(SessionContext& context, QWidget* parent = nullptr);
+  // Draws `history` instead of the context's (benchmarks fill one of their own).
+  StatisticsView(SessionContext& context, const StatsHistory& history, QWidget* parent = nullptr);
+  ~StatisticsView() override;
 
-  // A layer's divergence envelope (the largest value per pixel column), extended as steps come.
-  struct Envelope {
-    double bucket = 0;  // steps per point
-    size_t used = 0;    // points of the series already in it
-    int64_t slot = 0;
-    std::vector<double> x, y;
-  };
+  void on_opened(const ModelSnapshot& snapshot) override;
+  void on_stepped(const engine::StepRecord& record) override;
+  void on_reset() override { replot_now(); }
+  void on_selection_changed(const std::string& module) override;
+  void on_history_changed() override { replot_now(); }
 
   // The controls' statistic and channels for `layer`, which has `channels` channels.
-  StatsSelection selection_for(const std::string& layer) const;
+  store::SeriesSelection selection_for(const std::string& layer) const;
   void set_channel_count(int64_t channels);
   void set_log_scale(bool on);
   void show_tab(Tab tab);
 
-  QCustomPlot* plot(Tab tab) const { return plots_[tab]; }
+  QCustomPlot* plot(Tab tab) const;
   QCustomPlot* current_plot() const;
-  PlotTracer* tracer(Tab tab) const { return tracers_[tab]; }
+  PlotTracer* tracer(Tab tab) const;
   // Redraws soon (at most 25 times a second).
   void schedule_replot();
   // Redraws the current plot now, adding the points that came since the last redraw.
@@ -61,28 +63,19 @@ class StatisticsView : public QWidget {
   // Redraws the current plot with every line's data set afresh.
   void rebuild_now();
   int replots() const { return replots_; }
-
- signals:
-  // The statistic or channel range changed: the owner asks for the new series.
-  void selectionEdited();
+  bool replot_scheduled() const { return throttle_.isActive(); }
 
  private:
-  void fill_over_steps();
-  void fill_per_channel();
-  void fill_divergence();
-  void fill_loss();
+  // The statistic or channel range changed: the plotted layer's series are asked for anew.
+  void controls_edited();
+  void build_controls();  // the statistic, channel range and log scale row
+  void build_tabs();
   void rescale(QCustomPlot& plot);
-  // True when `tab` drew the history's current epoch: its lines only need the new points.
-  bool only_new_points(Tab tab) const;
 
+  SessionContext& context_;
   const StatsHistory& history_;
   QTabWidget* tabs_ = nullptr;
-  std::array<QCustomPlot*, kTabCount> plots_{};
-  std::array<QCPTextElement*, kTabCount> titles_{};
-  std::array<PlotTracer*, kTabCount> tracers_{};
-  std::array<bool, kTabCount> user_view_{};  // zoomed or dragged: keep the user's ranges
-  std::array<uint64_t, kTabCount> drawn_epoch_{};
-  std::map<std::string, Envelope> envelopes_;
+  std::array<StatisticsTab*, kTabCount> tabs_of_{};
   QComboBox* statistic_ = nullptr;
   QSpinBox* first_channel_ = nullptr;
   QSpinBox* last_channel_ = nullptr;

@@ -1,4 +1,4 @@
-#include "widgets/breakpoint_panel.h"
+#include "panels/breakpoint_panel.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -7,9 +7,12 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "session/session_context.h"
+
 namespace replicascope::ui {
 
-BreakpointPanel::BreakpointPanel(QWidget* parent) : QWidget(parent) {
+BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
+    : QWidget(parent), context_(context) {
   auto* layout = new QVBoxLayout(this);
   where_ = new QLabel(
       "No breakpoint hit. Right-click a synchronized layer in the module tree or "
@@ -31,16 +34,22 @@ BreakpointPanel::BreakpointPanel(QWidget* parent) : QWidget(parent) {
   table_ = new QTableWidget;
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   layout->addWidget(table_, 1);
-  connect(buttons_[0], &QPushButton::clicked, this,
-          [this] { emit resumeRequested(engine::ResumeMode::kContinue); });
-  connect(buttons_[1], &QPushButton::clicked, this,
-          [this] { emit resumeRequested(engine::ResumeMode::kNextSyncPoint); });
-  connect(buttons_[2], &QPushButton::clicked, this,
-          [this] { emit resumeRequested(engine::ResumeMode::kEndOfBatch); });
-  connect(buttons_[3], &QPushButton::clicked, this, &BreakpointPanel::stopRequested);
+  const engine::ResumeMode modes[] = {engine::ResumeMode::kContinue,
+                                      engine::ResumeMode::kNextSyncPoint,
+                                      engine::ResumeMode::kEndOfBatch};
+  for (int i = 0; i < 3; ++i) {
+    connect(buttons_[i], &QPushButton::clicked, this,
+            [this, mode = modes[i]] { context_.engine().resume(mode); });
+  }
+  connect(buttons_[3], &QPushButton::clicked, this, [this] { context_.engine().stop(); });
+  context_.add_viewer(this);
 }
 
-void BreakpointPanel::show_hit(const BreakpointHit& hit) {
+BreakpointPanel::~BreakpointPanel() {
+  context_.remove_viewer(this);
+}
+
+void BreakpointPanel::on_paused(const BreakpointHit& hit) {
   const auto& s = hit.stats;
   const int channels =
       static_cast<int>(std::min<size_t>(s.mean.size(), static_cast<size_t>(kMaxChannelsShown)));
@@ -92,9 +101,14 @@ void BreakpointPanel::show_hit(const BreakpointHit& hit) {
   table_->setVerticalHeaderLabels(rows);
   table_->resizeColumnsToContents();
   for (auto* b : buttons_) b->setEnabled(true);
+  // The dock that holds the panel comes forward.
+  if (auto* dock = parentWidget()) {
+    dock->show();
+    dock->raise();
+  }
 }
 
-void BreakpointPanel::clear_hit() {
+void BreakpointPanel::on_resumed() {
   where_->setText("Running: the copies went on.");
   for (auto* b : buttons_) b->setEnabled(false);
 }

@@ -13,23 +13,17 @@
 #include <utility>
 #include <vector>
 
-#include "replicascope/engine/session.h"
-#include "replicascope/engine/wiring.h"
-#include "replicascope/model/model.h"
+#include "replicascope/engine/session_spec.h"
+#include "replicascope/records.h"
 #include "replicascope/store/series.h"
 
 namespace replicascope::ui {
 
-// A training session as the user chose it.
-struct SessionSpec {
-  QString model_path;  // a TorchScript file; empty: the built-in demo
-  QString devices = "cpu:4";
-  int64_t batch_size = 32;  // the whole batch, split over the copies
-  bool synchronized = true;
-  bool synthetic = false;  // synthetic images even when Fashion-MNIST is installed
-  uint64_t seed = 0;
-  double learning_rate = 0.05;
-  QString runs_dir;  // where the run database is written
+// A training session as the user chose it: core's description of it (the same as the CLI's
+// train flags; its run path is chosen by the engine), and the folder its run files go to.
+struct SessionSetup {
+  engine::SessionSpec spec;
+  QString runs_dir;
 };
 
 using engine::Wiring;
@@ -53,9 +47,7 @@ struct ModelSnapshot {
 // Which series the statistics plot shows; answered from the run database.
 struct SeriesRequest {
   int generation = 0;  // the answer carries it back, so that stale answers are dropped
-  std::string layer;
-  std::string statistic = "mean";
-  int64_t first_channel = 0, last_channel = 0;
+  store::SeriesSelection selection;
   QString overlay_path;  // another run drawn under this one (sync versus unsync)
 };
 
@@ -78,7 +70,7 @@ using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
 
 }  // namespace replicascope::ui
 
-Q_DECLARE_METATYPE(replicascope::ui::SessionSpec)
+Q_DECLARE_METATYPE(replicascope::ui::SessionSetup)
 Q_DECLARE_METATYPE(replicascope::ui::StepRecordPtr)
 Q_DECLARE_METATYPE(replicascope::ui::ModelSnapshotPtr)
 Q_DECLARE_METATYPE(replicascope::ui::SeriesReplyPtr)

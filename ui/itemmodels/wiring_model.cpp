@@ -1,4 +1,4 @@
-#include "model/wiring_model.h"
+#include "itemmodels/wiring_model.h"
 
 #include <QColor>
 
@@ -43,6 +43,30 @@ int WiringModel::columnCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : kFixedColumns + static_cast<int>(wiring_.devices.size());
 }
 
+namespace {
+
+// What a cell means, in a sentence: `who` is "copy 1" or "rank 1 copy 0".
+QString cell_tooltip(const engine::WiringRow& row, const engine::WiringCell& cell,
+                     const QString& who, const QString& role_name, const QString& device) {
+  const auto module = QString::fromStdString(row.module);
+  if (!cell.present) {
+    return QString("%1 has no module at index %2 of type %3")
+        .arg(who)
+        .arg(row.context_id)
+        .arg(QString::fromStdString(row.type));
+  }
+  if (row.expects_callbacks && !cell.called) {
+    return QString("%1's replication callback for '%2' did not run").arg(who, module);
+  }
+  if (!cell.called) return QString("'%1' does not take replication callbacks").arg(module);
+  return QString("context %1, %2 (%3) on %4: callback #%5 of the replication")
+      .arg(row.context_id)
+      .arg(who, role_name, device)
+      .arg(cell.order);
+}
+
+}  // namespace
+
 QVariant WiringModel::data(const QModelIndex& index, int role) const {
   if (!index.isValid() || index.row() >= static_cast<int>(wiring_.rows.size())) return {};
   const auto& row = wiring_.rows[index.row()];
@@ -76,19 +100,7 @@ QVariant WiringModel::data(const QModelIndex& index, int role) const {
           .arg(role_name, device)
           .arg(cell.order);
     case Qt::ToolTipRole:
-      if (!cell.present)
-        return QString("%1 has no module at index %2 of type %3")
-            .arg(who)
-            .arg(row.context_id)
-            .arg(QString::fromStdString(row.type));
-      if (row.expects_callbacks && !cell.called) {
-        return QString("%1's replication callback for '%2' did not run").arg(who, module);
-      }
-      if (!cell.called) return QString("'%1' does not take replication callbacks").arg(module);
-      return QString("context %1, %2 (%3) on %4: callback #%5 of the replication")
-          .arg(row.context_id)
-          .arg(who, role_name, device)
-          .arg(cell.order);
+      return cell_tooltip(row, cell, who, role_name, device);
     case Qt::BackgroundRole:
       if (row.problem(column)) return QColor(255, 200, 200);
       if (cell.called) return copy == 0 ? QColor(220, 235, 250) : QColor(235, 245, 235);

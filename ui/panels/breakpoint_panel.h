@@ -5,8 +5,9 @@
 
 #include <QWidget>
 
-#include "engine/engine_types.h"
-#include "replicascope/engine/breakpoints.h"
+#include "controller/engine_types.h"
+#include "replicascope/engine/resume_mode.h"
+#include "session/session_viewer.h"
 
 class QLabel;
 class QPushButton;
@@ -14,21 +15,23 @@ class QTableWidget;
 
 namespace replicascope::ui {
 
-class BreakpointPanel : public QWidget {
+class SessionContext;
+
+class BreakpointPanel : public QWidget, public SessionViewer {
   Q_OBJECT
  public:
   static constexpr int kMaxChannelsShown = 64;
-  explicit BreakpointPanel(QWidget* parent = nullptr);
+  explicit BreakpointPanel(SessionContext& context, QWidget* parent = nullptr);
+  ~BreakpointPanel() override;
 
-  void show_hit(const BreakpointHit& hit);
-  void clear_hit();  // the copies went on
   QTableWidget* table() const { return table_; }
 
- signals:
-  void resumeRequested(replicascope::engine::ResumeMode mode);
-  void stopRequested();
+  void on_paused(const BreakpointHit& hit) override;
+  void on_resumed() override;
+  void on_opened(const ModelSnapshot&) override { on_resumed(); }
 
  private:
+  SessionContext& context_;
   QLabel* where_ = nullptr;
   QTableWidget* table_ = nullptr;
   QPushButton* buttons_[4] = {};

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine_types.h"
+#include "controller/engine_types.h"
 
 namespace replicascope::ui {
 

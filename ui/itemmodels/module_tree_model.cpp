@@ -1,4 +1,4 @@
-#include "model/module_tree_model.h"
+#include "itemmodels/module_tree_model.h"
 
 #include <QColor>
 #include <QFont>

@@ -1,0 +1,181 @@
+#include "controller/engine_worker.h"
+
+#include <QDateTime>
+#include <QDir>
+
+#include <QFileInfo>
+
+#include "replicascope/store/run_store.h"
+#include "replicascope/describe_error.h"
+#include "replicascope/sync/sync_error.h"
+
+namespace replicascope::ui {
+namespace {
+
+QString new_run_path(const QString& dir) {
+  if (!QDir().mkpath(dir)) {
+    throw std::runtime_error("cannot create the runs folder '" + dir.toStdString() + "'");
+  }
+  const auto stamp = QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss-zzz");
+  return QDir(dir).filePath("run-" + stamp + ".sqlite");
+}
+
+QString describe_current_exception() {
+  return QString::fromStdString(describe(std::current_exception()));
+}
+
+}  // namespace
+
+EngineWorker::EngineWorker() {
+  // The handler runs on the paused master copy's thread inside the step: it only copies the
+  // event out. Signals may be emitted from any thread; the connection to the UI is queued.
+  gate_ = std::make_shared<engine::BreakpointGate>([this](const nn::SyncEvent& event) {
+    auto hit = std::make_shared<BreakpointHit>();
+    hit->step = current_step_.load();
+    hit->stats = engine::to_layer_stats(event);
+    emit paused(hit);
+  });
+}
+
+EngineWorker::~EngineWorker() {
+  close();
+}
+
+void EngineWorker::close() {
+  steps_wanted_ = 0;
+  built_ = {};
+  reader_.reset();
+  run_path_.clear();
+}
+
+void EngineWorker::open(const SessionSetup& setup) {
+  try {
+    auto spec = setup.spec;
+    spec.run = new_run_path(setup.runs_dir).toStdString();
+    auto built = engine::make_session(spec, /*keep_statistics=*/true);
+    built.session->set_sync_listener(gate_);
+    close();
+    built_ = std::move(built);
+    run_path_ = QString::fromStdString(spec.run);
+
+    auto snapshot = std::make_shared<ModelSnapshot>();
+    snapshot->source = spec.model.empty() ? QString("demo") : QString::fromStdString(spec.model);
+    snapshot->kind = QString::fromStdString(built_.session->model().kind());
+    snapshot->run_path = run_path_;
+    for (const auto& device : built_.session->options().devices) {
+      snapshot->devices << QString::fromStdString(device.str());
+    }
+    snapshot->modules = built_.session->model().modules();
+    snapshot->wiring = built_.wiring;
+    emit opened(snapshot);
+  } catch (...) {
+    emit failed(describe_current_exception());
+  }
+}
+
+void EngineWorker::openRun(const QString& path) {
+  try {
+    const store::RunReader run(path.toStdString());
+    auto snapshot = std::make_shared<ModelSnapshot>();
+    const auto metadata = run.metadata();
+    const auto value = [&](const char* key) {
+      const auto it = metadata.find(key);
+      return it == metadata.end() ? QString() : QString::fromStdString(it->second);
+    };
+    snapshot->source = value("model");
+    snapshot->kind = "run";
+    snapshot->run_path = path;
+    snapshot->live = false;
+    snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
+    for (const auto& layer : run.layers())
+      snapshot->recorded_divergence[layer] = run.divergence(layer);
+    snapshot->recorded_steps = run.steps();
+    auto model = run.model();  // a malformed one is an error
+    snapshot->modules = std::move(model.modules);
+    snapshot->wiring = std::move(model.wiring);
+    close();  // only now: a run that cannot be opened leaves what was open
+    run_path_ = path;
+    emit opened(snapshot);
+  } catch (...) {
+    emit failed(describe_current_exception());
+  }
+}
+
+void EngineWorker::setStepsWanted(int64_t count) {
+  steps_wanted_ = count;
+  if (count <= 0 || stepping_) return;  // a running chain stops, or picks up the new count
+  if (!built_.session) {
+    steps_wanted_ = 0;
+    emit failed(run_path_.isEmpty() ? "nothing to train: open a model first"
+                                    : "a recorded run cannot be trained; open its model");
+    return;
+  }
+  stepping_ = true;
+  gate_->arm();
+  emit runningChanged(true);
+  stepOnce();
+}
+
+void EngineWorker::stepOnce() {
+  if (!built_.session || steps_wanted_ <= 0) {
+    stepping_ = false;
+    emit runningChanged(false);
+    return;
+  }
+  --steps_wanted_;
+  try {
+    current_step_.store(built_.session->steps_done() + 1);
+    gate_->begin_step();
+    auto record = std::make_shared<engine::StepRecord>(built_.session->step());
+    built_.run->append(*record);
+    emit stepped(record);
+  } catch (...) {
+    steps_wanted_ = 0;
+    emit failed("step " + QString::number(current_step_.load()) +
+                " failed: " + describe_current_exception());
+  }
+  // The next step queues behind whatever was asked meanwhile (a pause, a series, a reset).
+  queue_->post([this] { stepOnce(); }, "step");
+}
+
+void EngineWorker::reset() {
+  if (!built_.session) return;
+  steps_wanted_ = 0;
+  try {
+    built_.session->reset();
+    // A fresh run file: the old one keeps the steps it recorded.
+    const auto path = new_run_path(QFileInfo(run_path_).absolutePath());
+    engine::start_run(built_, path.toStdString());
+    run_path_ = path;
+    reader_.reset();
+    emit sessionReset(run_path_);
+  } catch (...) {
+    emit failed("reset failed: " + describe_current_exception());
+  }
+}
+
+std::vector<store::Series> EngineWorker::series_of(const QString& path,
+                                                   const SeriesRequest& request) {
+  // The session's own run keeps one read connection; another run is read once per request.
+  std::unique_ptr<store::RunReader> other;
+  if (path == run_path_ && !reader_) reader_ = std::make_unique<store::RunReader>(path.toStdString());
+  if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
+  const auto& run = path == run_path_ ? *reader_ : *other;
+  // A live run has no rows for a layer before its first step.
+  if (!run.has_layer(request.selection.layer)) return {};
+  return store::statistic_series(run, request.selection);
+}
+
+void EngineWorker::serveSeries(const SeriesRequest& request) {
+  auto reply = std::make_shared<SeriesReply>();
+  reply->generation = request.generation;
+  try {
+    if (!run_path_.isEmpty()) reply->series = series_of(run_path_, request);
+    if (!request.overlay_path.isEmpty()) reply->overlay = series_of(request.overlay_path, request);
+  } catch (...) {
+    reply->error = describe_current_exception();
+  }
+  emit seriesReady(reply);
+}
+
+}  // namespace replicascope::ui

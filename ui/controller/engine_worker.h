@@ -1,0 +1,64 @@
+// The engine thread's side: owns the training session, its run file and one read connection to
+// it. Its methods run on the engine thread only, as requests the controller posts through the
+// RequestQueue; results go back as signals, which reach the UI thread queued.
+#pragma once
+
+#include <QObject>
+
+#include <atomic>
+#include <memory>
+
+#include "controller/engine_types.h"
+#include "controller/request_queue.h"
+#include "replicascope/engine/breakpoints.h"
+#include "replicascope/engine/session_factory.h"
+
+namespace replicascope::ui {
+
+class EngineWorker : public QObject {
+  Q_OBJECT
+ public:
+  EngineWorker();
+  ~EngineWorker() override;
+  // Where the worker posts its own next step, so that requests queued meanwhile go first.
+  void set_queue(RequestQueue* queue) { queue_ = queue; }
+  // The gate that pauses the copies at breakpoints. Thread-safe: the UI thread resumes it
+  // directly, since the engine thread is inside the step while copies are paused.
+  const std::shared_ptr<engine::BreakpointGate>& gate() const { return gate_; }
+
+  // Builds the session with engine::make_session, recording to a new run file in
+  // setup.runs_dir. The session open before stays when the new one fails.
+  void open(const SessionSetup& setup);
+  void openRun(const QString& path);
+  // Steps `count` times (one step per request, so requests queued meanwhile are served between
+  // them); 0 stops after the step in progress.
+  void setStepsWanted(int64_t count);
+  void reset();
+  void serveSeries(const SeriesRequest& request);
+
+ signals:
+  void opened(replicascope::ui::ModelSnapshotPtr snapshot);
+  void stepped(replicascope::ui::StepRecordPtr record);
+  void runningChanged(bool running);
+  // Emitted on the paused master copy's thread: connect it queued.
+  void paused(replicascope::ui::BreakpointHitPtr hit);
+  void seriesReady(replicascope::ui::SeriesReplyPtr reply);
+  void failed(const QString& what);
+  // Back at step 0, recording to a new run file.
+  void sessionReset(const QString& run_path);
+
+ private:
+  void stepOnce();
+  void close();
+  std::vector<store::Series> series_of(const QString& path, const SeriesRequest& request);
+  RequestQueue* queue_ = nullptr;
+  std::shared_ptr<engine::BreakpointGate> gate_;
+  engine::BuiltSession built_;                  // the live session and its run file
+  QString run_path_;                            // the run being written, or the recorded one
+  std::unique_ptr<store::RunReader> reader_;    // reads run_path_ (opened on first use)
+  int64_t steps_wanted_ = 0;
+  std::atomic<int64_t> current_step_{0};        // read by the pause handler on a copy thread
+  bool stepping_ = false;
+};
+
+}  // namespace replicascope::ui

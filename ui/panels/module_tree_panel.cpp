@@ -1,0 +1,63 @@
+#include "panels/module_tree_panel.h"
+
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include "panels/breakpoint_menu.h"
+#include "session/session_context.h"
+
+namespace replicascope::ui {
+
+ModuleTreePanel::ModuleTreePanel(SessionContext& context, QWidget* parent)
+    : QWidget(parent), context_(context) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(2, 2, 2, 2);
+  search_ = new QLineEdit;
+  search_->setPlaceholderText("search modules (name or type)");
+  search_->setClearButtonEnabled(true);
+  filter_.setSourceModel(&model_);
+  filter_.setRecursiveFilteringEnabled(true);  // a match keeps its ancestors
+  filter_.setFilterCaseSensitivity(Qt::CaseInsensitive);
+  filter_.setFilterKeyColumn(-1);
+  tree_ = new QTreeView;
+  tree_->setModel(&filter_);
+  tree_->setUniformRowHeights(true);  // fast with thousands of rows
+  tree_->header()->setSectionResizeMode(QHeaderView::Interactive);
+  layout->addWidget(search_);
+  layout->addWidget(tree_, 1);
+  connect(search_, &QLineEdit::textChanged, this, [this](const QString& text) {
+    filter_.setFilterFixedString(text);
+    if (!text.isEmpty()) tree_->expandAll();
+  });
+  connect(tree_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& current) {
+            if (const auto* module = model_.module_at(filter_.mapToSource(current)))
+              context_.select(module->name);
+          });
+  add_breakpoint_menu(context_, tree_, ModuleTreeModel::kQualifiedNameRole);
+  context_.add_viewer(this);
+}
+
+ModuleTreePanel::~ModuleTreePanel() {
+  context_.remove_viewer(this);
+}
+
+void ModuleTreePanel::on_opened(const ModelSnapshot& snapshot) {
+  model_.set_modules(snapshot.modules, snapshot.wiring.rows);
+  tree_->expandToDepth(1);
+  tree_->resizeColumnToContents(0);
+}
+
+void ModuleTreePanel::on_selection_changed(const std::string& module) {
+  // Setting the row it already has emits nothing, so this does not come back here.
+  const auto index = filter_.mapFromSource(model_.index_of(module));
+  if (index.isValid() && index != tree_->currentIndex()) tree_->setCurrentIndex(index);
+}
+
+void ModuleTreePanel::on_breakpoints_changed(const std::set<std::string>& layers) {
+  model_.set_breakpoints(layers);
+}
+
+}  // namespace replicascope::ui

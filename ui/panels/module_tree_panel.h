@@ -1,0 +1,41 @@
+// The Modules panel: the model's module tree (name, type, parameters, context id) with a search
+// over full dotted names and types. Selecting a row makes it the session's current module.
+#pragma once
+
+#include <QSortFilterProxyModel>
+#include <QWidget>
+
+#include "itemmodels/module_tree_model.h"
+#include "session/session_viewer.h"
+
+class QLineEdit;
+class QTreeView;
+
+namespace replicascope::ui {
+
+class SessionContext;
+
+class ModuleTreePanel : public QWidget, public SessionViewer {
+  Q_OBJECT
+ public:
+  explicit ModuleTreePanel(SessionContext& context, QWidget* parent = nullptr);
+  ~ModuleTreePanel() override;
+
+  ModuleTreeModel& model() { return model_; }
+  QSortFilterProxyModel& filter() { return filter_; }
+  QTreeView* view() const { return tree_; }
+  QLineEdit* search() const { return search_; }
+
+  void on_opened(const ModelSnapshot& snapshot) override;
+  void on_selection_changed(const std::string& module) override;
+  void on_breakpoints_changed(const std::set<std::string>& layers) override;
+
+ private:
+  SessionContext& context_;
+  ModuleTreeModel model_;
+  QSortFilterProxyModel filter_;
+  QLineEdit* search_ = nullptr;
+  QTreeView* tree_ = nullptr;
+};
+
+}  // namespace replicascope::ui

@@ -1,0 +1,68 @@
+#include <limits>
+
+#include "panels/statistics/statistics_tabs.h"
+
+namespace replicascope::ui {
+namespace {
+
+// The largest value in each bucket of `bucket` steps, at the step where it was: one point per
+// pixel column instead of a band of thousands (for divergence the worst is what matters).
+// Extends what the envelope holds with the series' new points.
+void extend_envelope(const store::Series& series, double bucket, DivergenceTab::Envelope& e) {
+  if (e.bucket != bucket || e.used > series.steps.size()) {
+    e = DivergenceTab::Envelope{};
+    e.bucket = bucket;
+    e.slot = std::numeric_limits<int64_t>::min();
+  }
+  const double per_step = 1.0 / bucket;
+  for (size_t i = e.used; i < series.steps.size() && i < series.values.size(); ++i) {
+    const auto slot = static_cast<int64_t>(series.steps[i] * per_step);  // steps are positive
+    if (slot == e.slot) {
+      if (series.values[i] > e.y.back())
+        e.x.back() = series.steps[i], e.y.back() = series.values[i];
+    } else {
+      e.slot = slot;
+      e.x.push_back(series.steps[i]);
+      e.y.push_back(series.values[i]);
+    }
+  }
+  e.used = series.steps.size();
+}
+
+const QColor kLayerColours[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
+                                QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
+                                QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
+                                QColor(23, 190, 207)};
+
+}  // namespace
+
+DivergenceTab::DivergenceTab()
+    : StatisticsTab({"divergence per layer", "step", "max |local - sync| / std"}) {}
+
+void DivergenceTab::forget() {
+  StatisticsTab::forget();
+  envelopes_.clear();
+}
+
+void DivergenceTab::fill(const StatsHistory& history) {
+  QSet<QString> named;
+  int g = 0;
+  // Buckets of one pixel column of the visible range (all steps unless the user zoomed).
+  const double steps = history.steps().empty() ? 1.0 : history.steps().back();
+  const double visible = user_view() ? xAxis->range().size() : steps;
+  const double bucket = std::max(1.0, visible / std::max(1, axisRect()->width()));
+  if (!only_new_points(history)) envelopes_.clear();
+  drew(history);
+  for (const auto& [layer, series] : history.divergence()) {
+    auto* graph = graph_at(g);
+    auto& envelope = envelopes_[layer];
+    extend_envelope(series, bucket, envelope);
+    set_graph_data(*graph, envelope.x, envelope.y);
+    graph->setPen(QPen(kLayerColours[g % 10], layer == history.selection().layer ? 2.5 : 1.2));
+    name_graph(*graph, QString::fromStdString(layer), named);
+    ++g;
+  }
+  drop_graphs_from(g);
+}
+
+}  // namespace replicascope::ui

@@ -1,0 +1,198 @@
+#include "panels/statistics_view.h"
+
+#include <qcustomplot.h>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QVBoxLayout>
+#include <cmath>
+#include <limits>
+
+#include "panels/statistics/statistics_tabs.h"
+#include "plot/plot_tools.h"
+#include "session/session_context.h"
+
+namespace replicascope::ui {
+
+StatisticsView::StatisticsView(SessionContext& context, QWidget* parent)
+    : StatisticsView(context, context.history(), parent) {}
+
+StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& history,
+                               QWidget* parent)
+    : QWidget(parent), context_(context), history_(history) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(2, 2, 2, 2);
+  build_controls();
+  tabs_ = new QTabWidget;
+  layout->addWidget(tabs_, 1);
+  tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new LossTab};
+  build_tabs();
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] { replot_now(); });
+  throttle_.setSingleShot(true);
+  connect(&throttle_, &QTimer::timeout, this, &StatisticsView::replot_now);
+  since_replot_.start();
+  context_.add_viewer(this);
+}
+
+void StatisticsView::build_controls() {
+  auto* controls = new QHBoxLayout;
+  statistic_ = new QComboBox;
+  statistic_->addItems({"mean", "var"});
+  statistic_->setToolTip("the statistic drawn over steps and per channel");
+  first_channel_ = new QSpinBox;
+  last_channel_ = new QSpinBox;
+  first_channel_->setRange(0, 0);
+  last_channel_->setRange(0, 0);
+  log_scale_ = new QCheckBox("log scale");
+  controls->addWidget(new QLabel("statistic"));
+  controls->addWidget(statistic_);
+  controls->addWidget(new QLabel("channels"));
+  controls->addWidget(first_channel_);
+  controls->addWidget(new QLabel("to"));
+  controls->addWidget(last_channel_);
+  controls->addWidget(log_scale_);
+  controls->addStretch();
+  static_cast<QVBoxLayout*>(layout())->addLayout(controls);
+  connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsView::controls_edited);
+  connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
+    if (last_channel_->value() < v) last_channel_->setValue(v);
+    controls_edited();
+  });
+  connect(last_channel_, &QSpinBox::valueChanged, this, [this](int v) {
+    if (first_channel_->value() > v) first_channel_->setValue(v);
+    controls_edited();
+  });
+  connect(log_scale_, &QCheckBox::toggled, this, &StatisticsView::set_log_scale);
+}
+
+void StatisticsView::build_tabs() {
+  const char* names[kTabCount] = {"Over steps", "Per channel", "Divergence", "Loss"};
+  for (int t = 0; t < kTabCount; ++t) {
+    auto* tab = tabs_of_[t];
+    connect(tab, &QCustomPlot::mouseDoubleClick, this, [this, tab] {
+      tab->set_user_view(false);  // a double click gives the view back
+      replot_now();
+    });
+    tabs_->addTab(tab, names[t]);
+  }
+  // The divergence envelope's buckets follow the zoom.
+  connect(tabs_of_[kDivergence]->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+          [this] {
+            if (tabs_of_[kDivergence]->user_view()) schedule_replot();
+          });
+}
+
+StatisticsView::~StatisticsView() {
+  context_.remove_viewer(this);
+}
+
+void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
+  // A live layer's width is known from its first step; a recorded run's is not asked for.
+  set_channel_count(snapshot.live ? 1 : 4096);
+}
+
+void StatisticsView::on_stepped(const engine::StepRecord& record) {
+  // The channel range follows the plotted layer's width, known from its first step.
+  for (const auto& layer : record.layers) {
+    if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
+      set_channel_count(static_cast<int64_t>(layer.mean.size()));
+  }
+  schedule_replot();
+}
+
+void StatisticsView::on_selection_changed(const std::string& module) {
+  if (context_.has_statistics(module)) context_.show_statistics(selection_for(module));
+}
+
+void StatisticsView::controls_edited() {
+  context_.show_statistics(selection_for(history_.selection().layer));
+}
+
+store::SeriesSelection StatisticsView::selection_for(const std::string& layer) const {
+  store::SeriesSelection s;
+  s.layer = layer;
+  s.statistic = parse_statistic(statistic_->currentText().toStdString());
+  s.first_channel = first_channel_->value();
+  s.last_channel = last_channel_->value();
+  return s;
+}
+
+void StatisticsView::set_channel_count(int64_t channels) {
+  const int top = static_cast<int>(std::max<int64_t>(0, channels - 1));
+  const QSignalBlocker a(first_channel_), b(last_channel_);
+  first_channel_->setRange(0, top);
+  last_channel_->setRange(0, top);
+}
+
+void StatisticsView::set_log_scale(bool on) {
+  if (log_scale_->isChecked() != on) log_scale_->setChecked(on);  // re-enters once
+  for (auto* tab : tabs_of_) ui::set_log_scale(*tab, on);
+  replot_now();
+}
+
+void StatisticsView::show_tab(Tab tab) {
+  tabs_->setCurrentIndex(tab);
+}
+
+QCustomPlot* StatisticsView::plot(Tab tab) const {
+  return tabs_of_[tab];
+}
+
+QCustomPlot* StatisticsView::current_plot() const {
+  return tabs_of_[tabs_->currentIndex()];
+}
+
+PlotTracer* StatisticsView::tracer(Tab tab) const {
+  return tabs_of_[tab]->tracer();
+}
+
+void StatisticsView::schedule_replot() {
+  if (throttle_.isActive()) return;  // a redraw is already coming, and will show this too
+  const auto wait = kMinReplotIntervalMs - since_replot_.elapsed();
+  throttle_.start(static_cast<int>(std::max<qint64>(0, wait)));
+}
+
+void StatisticsView::replot_now() {
+  throttle_.stop();
+  since_replot_.restart();
+  ++replots_;
+  auto& plot = *tabs_of_[tabs_->currentIndex()];
+  plot.fill(history_);
+  if (!plot.user_view()) rescale(plot);
+  // A line with more than a point per 4 pixels is a dense band: antialiasing it hardly shows and
+  // costs most of the redraw (20x for 50 noisy lines of 10,000 steps).
+  const int pixels = std::max(1, plot.axisRect()->width());
+  for (int g = 0; g < plot.graphCount(); ++g) {
+    auto* graph = plot.graph(g);
+    const bool dense = graph->dataCount() >= pixels / 4;
+    graph->setAntialiased(!dense);
+    if (dense && graph->pen().widthF() < 2) {
+      // A one-pixel cosmetic pen takes Qt's fast line path; 1.2 would go through the stroker.
+      auto pen = graph->pen();
+      pen.setWidth(1);
+      pen.setCosmetic(true);
+      graph->setPen(pen);
+    }
+  }
+  plot.replot(QCustomPlot::rpQueuedRefresh);
+}
+
+void StatisticsView::rebuild_now() {
+  for (auto* tab : tabs_of_) {
+    tab->forget();
+    tab->clearGraphs();
+  }
+  replot_now();
+}
+
+void StatisticsView::rescale(QCustomPlot& plot) {
+  plot.rescaleAxes(/*onlyVisiblePlottables=*/true);
+  const auto range = plot.yAxis->range();
+  if (range.size() == 0) plot.yAxis->setRange(range.lower - 0.5, range.upper + 0.5);
+}
+
+}  // namespace replicascope::ui

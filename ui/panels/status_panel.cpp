@@ -1,0 +1,84 @@
+#include "panels/status_panel.h"
+
+#include <QLabel>
+#include <QStatusBar>
+
+#include "session/session_context.h"
+
+namespace replicascope::ui {
+
+StatusPanel::StatusPanel(SessionContext& context, QStatusBar& bar)
+    : QObject(&bar), context_(context), bar_(bar) {
+  state_ = new QLabel("no model");
+  step_ = new QLabel("step 0");
+  loss_ = new QLabel("loss -");
+  speed_ = new QLabel("- steps/s");
+  for (auto* label : {state_, step_, loss_, speed_}) bar.addPermanentWidget(label);
+  clock_.start();
+  context_.add_viewer(this);
+}
+
+StatusPanel::~StatusPanel() {
+  context_.remove_viewer(this);
+}
+
+QString StatusPanel::text() const {
+  return QStringList{state_->text(), step_->text(), loss_->text(), speed_->text()}.join(" | ");
+}
+
+void StatusPanel::set_state(const QString& state) {
+  state_->setText(state);
+}
+
+void StatusPanel::show_state() {
+  const auto* snapshot = context_.snapshot();
+  if (!snapshot) return;
+  state_->setText(!snapshot->live                  ? QString("recorded run")
+                  : context_.engine().running() ? QString("running")
+                                                : QString("ready"));
+}
+
+void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
+  step_times_ms_.clear();
+  // A recorded run's status: its last step; a live session's: none yet.
+  const auto* last = snapshot.recorded_steps.empty() ? nullptr : &snapshot.recorded_steps.back();
+  step_->setText(last ? QString("step %1 (recorded)").arg(last->step) : QString("step 0"));
+  loss_->setText(last ? QString("loss %1").arg(last->loss, 0, 'f', 4) : QString("loss -"));
+  speed_->setText("- steps/s");
+  show_state();
+}
+
+void StatusPanel::on_stepped(const engine::StepRecord& record) {
+  const auto now = clock_.elapsed();
+  step_times_ms_.push_back(now);
+  while (step_times_ms_.size() > 2 && now - step_times_ms_.front() > 2000)
+    step_times_ms_.pop_front();
+  step_->setText(QString("step %1").arg(record.step));
+  loss_->setText(QString("loss %1").arg(record.loss, 0, 'f', 4));
+  if (step_times_ms_.size() >= 2) {
+    const double span = (step_times_ms_.back() - step_times_ms_.front()) / 1000.0;
+    speed_->setText(
+        QString("%1 steps/s").arg((step_times_ms_.size() - 1) / std::max(span, 1e-3), 0, 'f', 1));
+  }
+}
+
+void StatusPanel::on_reset() {
+  step_times_ms_.clear();
+  step_->setText("step 0");
+  loss_->setText("loss -");
+}
+
+void StatusPanel::on_running_changed(bool) {
+  if (!context_.engine().isPaused()) show_state();
+}
+
+void StatusPanel::on_paused(const BreakpointHit& hit) {
+  state_->setText(QString("paused at %1").arg(QString::fromStdString(hit.stats.layer)));
+}
+
+void StatusPanel::on_error(const QString& what) {
+  bar_.showMessage(what, 10000);
+  state_->setText("error");
+}
+
+}  // namespace replicascope::ui

@@ -1,0 +1,51 @@
+// The status bar's fields: what is open and its state (ready, running, paused at a layer, error),
+// the step, the loss and the steps per second.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QObject>
+
+#include <deque>
+
+#include "session/session_viewer.h"
+
+class QLabel;
+class QStatusBar;
+
+namespace replicascope::ui {
+
+class SessionContext;
+
+class StatusPanel : public QObject, public SessionViewer {
+  Q_OBJECT
+ public:
+  // Adds its fields to `bar`, which owns them.
+  StatusPanel(SessionContext& context, QStatusBar& bar);
+  ~StatusPanel() override;
+
+  // "ready | step 3 | loss 2.1021 | 4.2 steps/s"
+  QString text() const;
+  // Shown until the next change of state ("opening demo...").
+  void set_state(const QString& state);
+
+  void on_opened(const ModelSnapshot& snapshot) override;
+  void on_stepped(const engine::StepRecord& record) override;
+  void on_reset() override;
+  void on_running_changed(bool running) override;
+  void on_paused(const BreakpointHit& hit) override;
+  void on_resumed() override { show_state(); }
+  void on_error(const QString& what) override;
+
+ private:
+  void show_state();
+  SessionContext& context_;
+  QStatusBar& bar_;
+  QLabel* state_ = nullptr;
+  QLabel* step_ = nullptr;
+  QLabel* loss_ = nullptr;
+  QLabel* speed_ = nullptr;
+  std::deque<qint64> step_times_ms_;  // for steps/s, over the last two seconds
+  QElapsedTimer clock_;
+};
+
+}  // namespace replicascope::ui

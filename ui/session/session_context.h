@@ -1,0 +1,71 @@
+// The UI's one view of the current session: it owns the engine controller, the plotted history,
+// the snapshot of what is open and the current module, and tells every registered SessionViewer
+// what happened. Panels ask it for changes (select a module, show a statistic, compare with a
+// run, toggle a breakpoint) instead of talking to each other.
+#pragma once
+
+#include <QObject>
+
+#include <vector>
+
+#include "controller/engine_controller.h"
+#include "history/stats_history.h"
+#include "session/session_viewer.h"
+
+namespace replicascope::ui {
+
+class SessionContext : public QObject {
+  Q_OBJECT
+ public:
+  explicit SessionContext(QObject* parent = nullptr);
+
+  // Viewers are not owned; one must be removed (or outlive the context) before it is destroyed.
+  void add_viewer(SessionViewer* viewer);
+  void remove_viewer(SessionViewer* viewer);
+
+  EngineController& engine() { return engine_; }
+  const EngineController& engine() const { return engine_; }
+  const StatsHistory& history() const { return history_; }
+  // What is open; null before the first open.
+  const ModelSnapshot* snapshot() const { return snapshot_.get(); }
+  bool live() const { return snapshot_ && snapshot_->live; }
+
+  // The current module ("" for none). Every viewer hears of a change; when the module has
+  // statistics, the plots show it with the statistic and channels last asked for.
+  const std::string& selected() const { return selected_; }
+  void select(const std::string& module);
+  // Whether the plots can show `module`: a synchronized layer of a live session, or a layer a
+  // recorded run kept statistics for.
+  bool has_statistics(const std::string& module) const;
+  // The statistic and channels the plots show (the selection's layer is the plotted one).
+  void show_statistics(const store::SeriesSelection& selection);
+  // Draws another run's series faded under this one's (sync versus unsync); empty clears it.
+  void compare_with(const QString& run_path);
+  const QString& compared() const { return compared_; }
+
+  // Tells every viewer that something the user asked for failed (on_error).
+  void report_error(const QString& what);
+
+  // A breakpoint on `module`'s sync points; false (and nothing set) when it has none.
+  bool toggle_breakpoint(const std::string& module);
+
+ private:
+  void on_opened(const ModelSnapshotPtr& snapshot);
+  void on_stepped(const StepRecordPtr& record);
+  void request_series();
+  template <class F>
+  void tell(F&& call) {
+    const auto viewers = viewers_;  // a viewer may register or leave during the call
+    for (auto* viewer : viewers) call(*viewer);
+  }
+
+  EngineController engine_;
+  StatsHistory history_;
+  ModelSnapshotPtr snapshot_;
+  std::string selected_;
+  store::SeriesSelection shown_;  // the statistic and channels last asked for
+  QString compared_;
+  std::vector<SessionViewer*> viewers_;
+};
+
+}  // namespace replicascope::ui

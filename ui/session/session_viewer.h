@@ -1,0 +1,40 @@
+// The one interface every panel implements (RenderDoc's ICaptureViewer): what happened to the
+// session. SessionContext calls the registered viewers on the UI thread, in the order they were
+// registered, after it has updated its own state (snapshot, history, selection), so a viewer may
+// read the context from inside a call. Every call defaults to nothing: a panel overrides what it
+// shows. A panel that changes something (a selection, a breakpoint) asks the context, which then
+// tells every viewer, the asking one included.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "controller/engine_types.h"
+
+namespace replicascope::ui {
+
+class SessionViewer {
+ public:
+  virtual ~SessionViewer() = default;
+
+  // A live session or a recorded run was opened (replacing what was open before).
+  virtual void on_opened(const ModelSnapshot&) {}
+  // A live session finished a training step (the context's history already holds it).
+  virtual void on_stepped(const engine::StepRecord&) {}
+  // The live session is back at step 0, recording to a new run file.
+  virtual void on_reset() {}
+  // The current module: a tree row, a wiring row, the layer the plots show ("" for none).
+  virtual void on_selection_changed(const std::string&) {}
+  // The plotted series were replaced (an answer from the run file, a comparison run).
+  virtual void on_history_changed() {}
+  // Stepping started or stopped.
+  virtual void on_running_changed(bool) {}
+  // Every copy is paused at a breakpoint's sync point; then went on (Continue, Stop, ...).
+  virtual void on_paused(const BreakpointHit&) {}
+  virtual void on_resumed() {}
+  virtual void on_breakpoints_changed(const std::set<std::string>&) {}
+  // Something failed (an open, a step, a reset, a read); the message says what.
+  virtual void on_error(const QString&) {}
+};
+
+}  // namespace replicascope::ui

@@ -1,0 +1,170 @@
+// The main window's construction: the panels as docks, opening files, settings, drag and drop.
+// Its menus and toolbar are in main_window_actions.cpp.
+#include "window/main_window.h"
+
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
+
+#include "panels/breakpoint_panel.h"
+#include "panels/module_tree_panel.h"
+#include "panels/statistics_view.h"
+#include "panels/status_panel.h"
+#include "panels/wiring_panel.h"
+#include "replicascope/atomic_write.h"
+
+namespace replicascope::ui {
+namespace {
+
+QDockWidget* add_dock(QMainWindow& window, const QString& title, const QString& name,
+                      QWidget* content, Qt::DockWidgetArea area) {
+  auto* dock = new QDockWidget(title, &window);
+  dock->setObjectName(name);  // saveState() keys the layout by it
+  dock->setWidget(content);
+  window.addDockWidget(area, dock);
+  return dock;
+}
+
+bool is_openable(const QString& path) {
+  const auto suffix = QFileInfo(path).suffix().toLower();
+  return suffix == "pt" || suffix == "pth" || suffix == "sqlite";
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle("ReplicaScope");
+  setAcceptDrops(true);
+  QSettings settings;
+  setup_.spec.devices = settings.value("session/devices", "cpu:4").toString().toStdString();
+  setup_.spec.batch = settings.value("session/batch", 32).toLongLong();
+  setup_.spec.synchronized = settings.value("session/synchronized", true).toBool();
+  setup_.runs_dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
+  build_panels();
+  build_file_menu();
+  build_debug_menu();
+  menuBar()->addMenu(view_menu_);
+  build_toolbar();
+  context_.add_viewer(this);
+  resize(1400, 900);
+  restoreGeometry(settings.value("window/geometry").toByteArray());
+  restoreState(settings.value("window/state").toByteArray());
+  update_actions();
+}
+
+MainWindow::~MainWindow() {
+  context_.remove_viewer(this);
+}
+
+void MainWindow::build_panels() {
+  statistics_ = new StatisticsView(context_, this);
+  setCentralWidget(statistics_);
+  view_menu_ = new QMenu("&View", this);
+  auto* modules = add_dock(*this, "Modules", "modules", new ModuleTreePanel(context_),
+                           Qt::LeftDockWidgetArea);
+  auto* wiring =
+      add_dock(*this, "Wiring", "wiring", new WiringPanel(context_), Qt::BottomDockWidgetArea);
+  auto* breakpoint = add_dock(*this, "Breakpoint", "breakpoint", new BreakpointPanel(context_),
+                              Qt::RightDockWidgetArea);
+  for (auto* dock : {modules, wiring, breakpoint}) view_menu_->addAction(dock->toggleViewAction());
+  // First-run sizes; restoreState() replaces them with the user's.
+  resizeDocks({modules, breakpoint}, {340, 360}, Qt::Horizontal);
+  resizeDocks({wiring}, {220}, Qt::Vertical);
+  status_ = new StatusPanel(context_, *statusBar());
+}
+
+void MainWindow::configure(const QString& devices, int64_t batch, bool synthetic,
+                           bool unsynchronized) {
+  if (!devices.isEmpty()) devices_->setText(devices);
+  if (batch > 0) batch_->setValue(static_cast<int>(batch));
+  setup_.spec.data = synthetic ? "synthetic" : "";
+  synchronized_->setChecked(!unsynchronized);
+}
+
+void MainWindow::save_screenshot(const QString& path) {
+  const auto image = grab().toImage();
+  write_atomically(path.toStdString(), [&](const std::string& temporary) {
+    if (!image.save(QString::fromStdString(temporary), "PNG")) {
+      throw std::runtime_error("Qt could not write the PNG");
+    }
+  });
+}
+
+void MainWindow::open_demo() {
+  setup_.spec.model.clear();
+  status_->set_state("opening the demo...");
+  open_session();
+}
+
+void MainWindow::open_file(const QString& path) {
+  if (!is_openable(path)) {
+    context_.report_error(QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run "
+                     "(.sqlite)")
+                 .arg(path));
+    return;
+  }
+  remember_recent(path);
+  status_->set_state("opening " + QFileInfo(path).fileName() + "...");
+  if (QFileInfo(path).suffix().toLower() == "sqlite") {
+    context_.engine().openRun(path);
+    return;
+  }
+  setup_.spec.model = path.toStdString();
+  open_session();
+}
+
+void MainWindow::open_session() {
+  setup_.spec.devices = devices_->text().trimmed().toStdString();
+  setup_.spec.batch = batch_->value();
+  setup_.spec.synchronized = synchronized_->isChecked();
+  context_.engine().open(setup_);
+}
+
+void MainWindow::on_opened(const ModelSnapshot& snapshot) {
+  setWindowTitle(QString("ReplicaScope - %1").arg(QFileInfo(snapshot.source).fileName()));
+  update_actions();
+}
+
+void MainWindow::on_error(const QString& what) {
+  update_actions();
+  // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
+  qWarning("replicascope: %s", qPrintable(what));
+  if (QGuiApplication::platformName() != "offscreen")
+    QMessageBox::warning(this, "ReplicaScope", what);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  context_.engine().stop();  // copies paused at a breakpoint go on, so the engine thread can end
+  QSettings settings;
+  settings.setValue("window/geometry", saveGeometry());
+  settings.setValue("window/state", saveState());
+  settings.setValue("session/devices", devices_->text());
+  settings.setValue("session/batch", batch_->value());
+  settings.setValue("session/synchronized", synchronized_->isChecked());
+  event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  const auto urls = event->mimeData()->urls();
+  if (urls.size() == 1 && urls[0].isLocalFile() && is_openable(urls[0].toLocalFile())) {
+    event->acceptProposedAction();
+  }
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  open_file(event->mimeData()->urls().at(0).toLocalFile());
+  event->acceptProposedAction();
+}
+
+}  // namespace replicascope::ui

@@ -1,0 +1,84 @@
+// The ReplicaScope main window. It only assembles: the panels (each a SessionViewer of one
+// SessionContext) as docks around the statistics plots, and the actions in the menus and the
+// toolbar. Layout, recent files and the session's settings are remembered with QSettings.
+#pragma once
+
+#include <QMainWindow>
+
+#include <vector>
+
+#include "session/session_context.h"
+
+class QAction;
+class QCheckBox;
+class QLineEdit;
+class QMenu;
+class QSpinBox;
+
+namespace replicascope::ui {
+
+class StatisticsView;
+class StatusPanel;
+
+class MainWindow : public QMainWindow, public SessionViewer {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  SessionContext& context() { return context_; }
+
+  // The built-in demo with the toolbar's devices and batch (Fashion-MNIST when installed).
+  void open_demo();
+  // A TorchScript model (.pt) or a recorded run (.sqlite), by the file's suffix.
+  void open_file(const QString& path);
+  // The next session's devices, batch (0: unchanged), data and BatchNorm; an empty devices
+  // string leaves them as they are.
+  void configure(const QString& devices, int64_t batch, bool synthetic, bool unsynchronized);
+  // Saves the window as a PNG (atomically); throws std::runtime_error when it cannot.
+  void save_screenshot(const QString& path);
+  // Exports of the current plot (throw std::runtime_error naming the file when they fail).
+  void export_plot(const QString& path, int width, int height);
+  void export_csv(const QString& path);
+
+  // The actions' state follows the session.
+  void on_opened(const ModelSnapshot& snapshot) override;
+  void on_running_changed(bool) override { update_actions(); }
+  void on_paused(const BreakpointHit&) override { update_actions(); }
+  void on_resumed() override { update_actions(); }
+  void on_error(const QString& what) override;
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private:
+  void build_panels();
+  void build_file_menu();
+  void build_debug_menu();
+  void build_toolbar();
+  // Opens setup_ with the toolbar's devices, batch and BatchNorm.
+  void open_session();
+  void remember_recent(const QString& path);
+  void rebuild_recent_menu();
+  void update_actions();
+  void ask_export_plot();
+  void ask_export_csv();
+
+  SessionContext context_;
+  SessionSetup setup_;
+  StatisticsView* statistics_ = nullptr;
+  StatusPanel* status_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
+  QMenu* view_menu_ = nullptr;
+  QAction* run_action_ = nullptr;
+  std::vector<QAction*> live_actions_;    // need a live session
+  std::vector<QAction*> paused_actions_;  // need copies paused at a breakpoint
+  QLineEdit* devices_ = nullptr;
+  QSpinBox* batch_ = nullptr;
+  QCheckBox* synchronized_ = nullptr;
+  QSpinBox* step_count_ = nullptr;
+};
+
+}  // namespace replicascope::ui

@@ -1,0 +1,209 @@
+// The main window's menus and toolbar, and the exports they start.
+#include <qcustomplot.h>
+
+#include <QAction>
+#include <QCheckBox>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QToolBar>
+
+#include "panels/statistics_view.h"
+#include "plot/plot_tools.h"
+#include "plot/statistics_plot.h"
+#include "window/main_window.h"
+
+namespace replicascope::ui {
+namespace {
+
+constexpr int kMaxRecent = 8;
+
+template <class Slot>
+QAction* add_action(QMenu* menu, QObject* receiver, const QString& text, const QKeySequence& key,
+                    Slot slot) {
+  auto* action = menu->addAction(text);
+  if (!key.isEmpty()) action->setShortcut(key);
+  QObject::connect(action, &QAction::triggered, receiver, slot);
+  return action;
+}
+
+}  // namespace
+
+void MainWindow::build_file_menu() {
+  auto* file = menuBar()->addMenu("&File");
+  add_action(file, this, "Open &model or run...", QKeySequence::Open, [this] {
+    const auto path = QFileDialog::getOpenFileName(
+        this, "Open a TorchScript model or a recorded run", {},
+        "Models and runs (*.pt *.pth *.sqlite);;TorchScript (*.pt *.pth);;Runs (*.sqlite)");
+    if (!path.isEmpty()) open_file(path);
+  });
+  add_action(file, this, "Open the &demo", {}, [this] { open_demo(); });
+  recent_menu_ = file->addMenu("&Recent files");
+  rebuild_recent_menu();
+  file->addSeparator();
+  add_action(file, this, "&Compare with run...", {}, [this] {
+    const auto path =
+        QFileDialog::getOpenFileName(this, "Compare with a recorded run", {}, "Runs (*.sqlite)");
+    if (path.isEmpty()) return;
+    context_.compare_with(path);
+    statistics_->show_tab(StatisticsView::kOverSteps);
+  });
+  add_action(file, this, "C&lear comparison", {}, [this] { context_.compare_with({}); });
+  file->addSeparator();
+  add_action(file, this, "&Export plot...", QKeySequence("Ctrl+E"), [this] { ask_export_plot(); });
+  add_action(file, this, "Export plot data as &CSV...", QKeySequence("Ctrl+Shift+E"),
+             [this] { ask_export_csv(); });
+  add_action(file, this, "Co&py plot", QKeySequence("Ctrl+Shift+C"), [this] {
+    copy_plot_to_clipboard(*statistics_->current_plot(), 1200, 800);
+    statusBar()->showMessage("plot copied (image and CSV)", 3000);
+  });
+  file->addSeparator();
+  add_action(file, this, "&Quit", QKeySequence::Quit, [this] { close(); });
+}
+
+void MainWindow::build_debug_menu() {
+  auto* debug = menuBar()->addMenu("&Debug");
+  auto& engine = context_.engine();
+  auto* step = add_action(debug, this, "&Step", QKeySequence(Qt::Key_F10), [&engine] { engine.step(1); });
+  auto* step_n = add_action(debug, this, "Step &N", QKeySequence("Ctrl+F10"),
+                            [this, &engine] { engine.step(step_count_->value()); });
+  run_action_ = add_action(debug, this, "&Run", QKeySequence(Qt::Key_F5),
+                           [&engine] { engine.running() ? engine.pause() : engine.run(); });
+  auto* stop = add_action(debug, this, "S&top", QKeySequence("Shift+F5"), [&engine] { engine.stop(); });
+  auto* reset = add_action(debug, this, "R&eset", QKeySequence("Ctrl+R"), [&engine] { engine.reset(); });
+  debug->addSeparator();
+  add_action(debug, this, "Toggle &breakpoint", QKeySequence(Qt::Key_F9), [this] {
+    const auto& module = context_.selected();
+    if (!module.empty() && !context_.toggle_breakpoint(module)) {
+      statusBar()->showMessage(QString("'%1' is not a synchronized layer: breakpoints go on sync "
+                                       "points")
+                                   .arg(QString::fromStdString(module)),
+                               4000);
+    }
+  });
+  paused_actions_ = {
+      add_action(debug, this, "&Continue", QKeySequence(Qt::Key_F8),
+                 [&engine] { engine.resume(engine::ResumeMode::kContinue); }),
+      add_action(debug, this, "Step to next sync &point", QKeySequence(Qt::Key_F11),
+                 [&engine] { engine.resume(engine::ResumeMode::kNextSyncPoint); }),
+      add_action(debug, this, "Run to end of &batch", QKeySequence("Shift+F11"),
+                 [&engine] { engine.resume(engine::ResumeMode::kEndOfBatch); })};
+  live_actions_ = {step, step_n, run_action_, stop, reset};
+}
+
+void MainWindow::build_toolbar() {
+  auto* toolbar = addToolBar("Training");
+  toolbar->setObjectName("training");
+  step_count_ = new QSpinBox;
+  step_count_->setRange(1, 1'000'000);
+  step_count_->setValue(10);
+  step_count_->setToolTip("steps for Step N");
+  devices_ = new QLineEdit(QString::fromStdString(setup_.spec.devices));
+  devices_->setMaximumWidth(110);
+  devices_->setToolTip("copies: cpu:N or cuda:I,J (applies on Apply or the next open)");
+  batch_ = new QSpinBox;
+  batch_->setRange(1, 1 << 20);
+  batch_->setValue(static_cast<int>(setup_.spec.batch));
+  batch_->setToolTip("the whole batch, split over the copies");
+  synchronized_ = new QCheckBox("synchronized BN");
+  synchronized_->setChecked(setup_.spec.synchronized);
+  toolbar->addAction(live_actions_[0]);
+  toolbar->addAction(live_actions_[1]);
+  toolbar->addWidget(step_count_);
+  for (size_t i = 2; i < live_actions_.size(); ++i) toolbar->addAction(live_actions_[i]);
+  toolbar->addSeparator();
+  toolbar->addWidget(new QLabel(" devices "));
+  toolbar->addWidget(devices_);
+  toolbar->addWidget(new QLabel(" batch "));
+  toolbar->addWidget(batch_);
+  toolbar->addWidget(synchronized_);
+  auto* apply = toolbar->addAction("Apply");
+  apply->setToolTip("restart the session with these devices, batch and BatchNorm");
+  connect(apply, &QAction::triggered, this, [this] {
+    const auto* snapshot = context_.snapshot();
+    if (snapshot && snapshot->live && snapshot->source != "demo") {
+      open_file(snapshot->source);
+    } else {
+      open_demo();
+    }
+  });
+}
+
+void MainWindow::update_actions() {
+  const bool live = context_.live();
+  for (auto* action : live_actions_) action->setEnabled(live);
+  const bool paused = context_.engine().isPaused();
+  for (auto* action : paused_actions_) action->setEnabled(paused);
+  run_action_->setText(context_.engine().running() ? "Pause" : "Run");
+}
+
+void MainWindow::remember_recent(const QString& path) {
+  QSettings settings;
+  auto recent = settings.value("recent").toStringList();
+  const auto absolute = QFileInfo(path).absoluteFilePath();
+  recent.removeAll(absolute);
+  recent.prepend(absolute);
+  while (recent.size() > kMaxRecent) recent.removeLast();
+  settings.setValue("recent", recent);
+  rebuild_recent_menu();
+}
+
+void MainWindow::rebuild_recent_menu() {
+  recent_menu_->clear();
+  const auto recent = QSettings().value("recent").toStringList();
+  for (const auto& path : recent) {
+    connect(recent_menu_->addAction(path), &QAction::triggered, this,
+            [this, path] { open_file(path); });
+  }
+  recent_menu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::export_plot(const QString& path, int width, int height) {
+  save_plot(*statistics_->current_plot(), path, width, height);
+}
+
+void MainWindow::export_csv(const QString& path) {
+  save_visible_csv(*statistics_->current_plot(), path);
+}
+
+void MainWindow::ask_export_plot() {
+  const auto path = QFileDialog::getSaveFileName(
+      this, "Export the plot", "plot.png", "PNG (*.png);;JPG (*.jpg);;PDF (*.pdf);;SVG (*.svg)");
+  if (path.isEmpty()) return;
+  bool ok = false;
+  const auto size = QInputDialog::getText(
+      this, "Export the plot", "Size (width x height):", QLineEdit::Normal, "1200x800", &ok);
+  if (!ok) return;
+  const auto parts = size.split('x');
+  const int width = parts.size() == 2 ? parts[0].trimmed().toInt() : 0;
+  const int height = parts.size() == 2 ? parts[1].trimmed().toInt() : 0;
+  if (width < 16 || height < 16 || width > 20000 || height > 20000) {
+    context_.report_error(QString("size '%1': expected WIDTHxHEIGHT, each 16 to 20000").arg(size));
+    return;
+  }
+  try {
+    export_plot(path, width, height);
+    statusBar()->showMessage("wrote " + path, 4000);
+  } catch (const std::exception& e) {
+    context_.report_error(e.what());
+  }
+}
+
+void MainWindow::ask_export_csv() {
+  const auto path =
+      QFileDialog::getSaveFileName(this, "Export what the plot shows", "plot.csv", "CSV (*.csv)");
+  if (path.isEmpty()) return;
+  try {
+    export_csv(path);
+    statusBar()->showMessage("wrote " + path, 4000);
+  } catch (const std::exception& e) {
+    context_.report_error(e.what());
+  }
+}
+
+}  // namespace replicascope::ui
