@@ -4,6 +4,20 @@
 
 namespace replicascope {
 
+RankShare rank_share(const std::vector<int64_t>& parts, int rank, size_t copies) {
+  const auto first = static_cast<size_t>(rank) * copies;
+  RankShare share;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i < first) {
+      share.offset += parts[i];
+    } else if (i < first + copies) {
+      share.size += parts[i];
+      share.copies.push_back(parts[i]);
+    }
+  }
+  return share;
+}
+
 std::vector<int64_t> split_sizes(int64_t total, size_t parts) {
   if (parts == 0) throw std::invalid_argument("split_sizes: expected at least one part");
   std::vector<int64_t> sizes(parts, total / static_cast<int64_t>(parts));

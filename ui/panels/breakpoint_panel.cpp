@@ -14,9 +14,7 @@ namespace replicascope::ui {
 BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
     : QWidget(parent), context_(context) {
   auto* layout = new QVBoxLayout(this);
-  where_ = new QLabel(
-      "No breakpoint hit. Right-click a synchronized layer in the module tree or "
-      "the wiring grid to set one.");
+  where_ = new QLabel;
   where_->setWordWrap(true);
   layout->addWidget(where_);
   auto* row = new QHBoxLayout;
@@ -42,7 +40,18 @@ BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
             [this, mode = modes[i]] { context_.engine().resume(mode); });
   }
   connect(buttons_[3], &QPushButton::clicked, this, [this] { context_.engine().stop(); });
+  on_opened({});
   context_.add_viewer(this);
+}
+
+void BreakpointPanel::on_opened(const ModelSnapshot&) {
+  where_->setText(
+      "No breakpoint hit. Right-click a synchronized layer in the module tree or the wiring grid "
+      "to set one.");
+  table_->clear();
+  table_->setRowCount(0);
+  table_->setColumnCount(0);
+  for (auto* b : buttons_) b->setEnabled(false);
 }
 
 BreakpointPanel::~BreakpointPanel() {

@@ -28,7 +28,7 @@ class BreakpointPanel : public QWidget, public SessionViewer {
 
   void on_paused(const BreakpointHit& hit) override;
   void on_resumed() override;
-  void on_opened(const ModelSnapshot&) override { on_resumed(); }
+  void on_opened(const ModelSnapshot&) override;
 
  private:
   SessionContext& context_;

@@ -66,6 +66,7 @@ void StatusPanel::on_reset() {
   step_times_ms_.clear();
   step_->setText("step 0");
   loss_->setText("loss -");
+  speed_->setText("- steps/s");
 }
 
 void StatusPanel::on_running_changed(bool) {

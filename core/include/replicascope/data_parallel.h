@@ -38,6 +38,14 @@ struct DataParallelOptions {
 // taking the remainder (10 over 4: 3, 3, 2, 2; 3 over 4: 1, 1, 1, 0).
 std::vector<int64_t> split_sizes(int64_t total, size_t parts);
 
+// One process's part of a batch split over every process's copies (parts: split_sizes over
+// processes x copies, ranks in order): where its rows start, how many, and each copy's.
+struct RankShare {
+  int64_t offset = 0, size = 0;
+  std::vector<int64_t> copies;  // samples per copy
+};
+RankShare rank_share(const std::vector<int64_t>& parts, int rank, size_t copies);
+
 // Throws std::invalid_argument, naming `who`, unless a batch of `batch` gives every one of
 // `copies` copies on each of `processes` processes at least one sample.
 void require_sample_per_copy(const std::string& who, int64_t batch, size_t copies,

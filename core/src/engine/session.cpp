@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
-#include <numeric>
 
 namespace replicascope::engine {
 namespace {
@@ -161,19 +160,17 @@ int64_t Session::run(const std::atomic<bool>& stop, int64_t max_steps,
 StepRecord Session::step() {
   const auto start = std::chrono::steady_clock::now();
   auto batch = loader_->next();
-  // With other processes: this rank's share of the batch every rank drew.
+  // This rank's share of the batch every rank drew, split over every rank's copies, as verify
+  // splits it (the whole batch when alone).
   const int64_t whole = batch.images.size(0);
-  int64_t share = whole;
-  if (options_.group) {
-    const auto shares = split_sizes(whole, static_cast<size_t>(options_.group->size()));
-    const auto rank = options_.group->rank();
-    share = shares[rank];
-    const int64_t offset = std::accumulate(shares.begin(), shares.begin() + rank, int64_t{0});
-    batch.images = batch.images.narrow(0, offset, share);
-    batch.labels = batch.labels.narrow(0, offset, share);
-  }
+  const size_t copies = options_.devices.size();
+  const auto share = rank_share(
+      split_sizes(whole, copies * (options_.group ? options_.group->size() : 1)),
+      options_.group ? options_.group->rank() : 0, copies);
+  batch.images = batch.images.narrow(0, share.offset, share.size);
+  batch.labels = batch.labels.narrow(0, share.offset, share.size);
   optimizer_->zero_grad();
-  const auto output = data_parallel_forward(*replicas_, batch.images);
+  const auto output = data_parallel_forward(*replicas_, batch.images, share.copies);
   const auto labels = batch.labels.to(output.device());
   torch::Tensor loss;
   if (options_.loss == LossKind::kMse) {
@@ -183,7 +180,7 @@ StepRecord Session::step() {
   }
   // The whole batch's mean loss is the ranks' means weighted by their shares; backward from
   // this rank's term gives its part of every gradient, and the reducer adds the parts.
-  const double weight = static_cast<double>(share) / static_cast<double>(whole);
+  const double weight = static_cast<double>(share.size) / static_cast<double>(whole);
   try {
     (options_.group ? loss * weight : loss).backward();
   } catch (...) {

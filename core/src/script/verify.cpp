@@ -132,25 +132,6 @@ void check_options(const VerifyOptions& options) {
                           options.group ? options.group->size() : 1);
 }
 
-// This process's rows of the whole batch: its copies' parts of the split over every process.
-struct Share {
-  int64_t offset = 0, size = 0;
-  std::vector<int64_t> copies;  // samples per copy
-};
-Share share_of(const std::vector<int64_t>& parts, int rank, size_t copies) {
-  const auto first = static_cast<size_t>(rank) * copies;
-  Share share;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i < first) {
-      share.offset += parts[i];
-    } else if (i < first + copies) {
-      share.size += parts[i];
-      share.copies.push_back(parts[i]);
-    }
-  }
-  return share;
-}
-
 }  // namespace
 
 VerifyTolerances verify_tolerances(torch::ScalarType dtype) {
@@ -265,7 +246,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
         random_tensor(out_ref.sizes(), options.seed * 1000 + 500 + step, options.dtype);
     (out_ref * projection.to(out_ref.device())).mean().backward();
     report.splits.push_back(split_for_step(step, batch, report.processes * copies));
-    const auto share = share_of(report.splits.back(), rank, copies);
+    const auto share = rank_share(report.splits.back(), rank, copies);
     auto x_sync = x.narrow(0, share.offset, share.size).clone().requires_grad_();
     const auto out_sync = data_parallel_forward(*replicas, x_sync, share.copies, device);
     // This share's terms of the whole batch's mean; the reducer adds the processes' gradients.
@@ -283,7 +264,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   {
     torch::NoGradGuard no_grad;
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
-    const auto share = share_of(split_sizes(batch, report.processes * copies), rank, copies);
+    const auto share = rank_share(split_sizes(batch, report.processes * copies), rank, copies);
     t.eval_outputs.add("eval output",
                      data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
                                            share.copies, device),
