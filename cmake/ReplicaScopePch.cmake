@@ -3,7 +3,7 @@
 # GCC refuses a PCH built with other code-model flags, and Qt 6 adds -fPIC to every target that
 # links it (the CLI, for plot export), so the PCH and every target that reuses it use -fPIC.
 add_library(replicascope_pch OBJECT "${CMAKE_CURRENT_LIST_DIR}/pch_anchor.cpp")
-target_link_libraries(replicascope_pch PRIVATE ${TORCH_LIBRARIES})
+target_link_libraries(replicascope_pch PRIVATE ${TORCH_LIBRARIES} replicascope_warnings)
 target_compile_options(replicascope_pch PRIVATE -fPIC)
 target_precompile_headers(replicascope_pch PRIVATE "${CMAKE_CURRENT_LIST_DIR}/../core/src/pch.h")
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache git
+  build-essential cmake ninja-build ccache git clang-format
   libtorch-dev libgloo-dev
   googletest libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
@@ -40,5 +40,8 @@ fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 echo "setup: configuring and building in $BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# CI (CI=true, as .ci/run sets) fails on any compiler warning.
+werror=OFF
+[[ "${CI:-}" == true ]] && werror=ON
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DREPLICASCOPE_WERROR=$werror
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"
