@@ -22,12 +22,12 @@
 #include "bench_util.h"
 #include "controller/engine_controller.h"
 #include "itemmodels/module_tree_model.h"
+#include "panels/statistics_view.h"
 #include "replicascope/allocator.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/store/run_store.h"
-#include "window/main_window.h"
-#include "panels/statistics_view.h"
 #include "session/session_context.h"
+#include "window/main_window.h"
 
 using namespace replicascope;
 using namespace replicascope::ui;

@@ -52,7 +52,8 @@ std::pair<double, double> time_steps(const std::string& model_path, const Option
   for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     optimizer.zero_grad();
-    auto loss = torch::cross_entropy_loss(replicascope::data_parallel_forward(*replicas, x), labels);
+    auto loss =
+        torch::cross_entropy_loss(replicascope::data_parallel_forward(*replicas, x), labels);
     loss.backward();
     optimizer.step();
     const double ms =

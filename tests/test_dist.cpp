@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <thread>
 
+#include "replicascope/describe_error.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/wiring.h"
 #include "replicascope/nn/sync_batchnorm.h"
-#include "replicascope/describe_error.h"
-#include "replicascope/sync/sync_error.h"
 #include "replicascope/store/run_model.h"
+#include "replicascope/sync/sync_error.h"
 #include "test_util.h"
 
 namespace {

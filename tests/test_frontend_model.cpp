@@ -4,8 +4,8 @@
 #include <torch/torch.h>
 
 #include "replicascope/data_parallel.h"
-#include "replicascope/model/frontend_model.h"
 #include "replicascope/model/demo_net.h"
+#include "replicascope/model/frontend_model.h"
 #include "test_util.h"
 
 namespace {

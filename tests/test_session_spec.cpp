@@ -67,25 +67,52 @@ TEST(SessionSpec, DefaultsFollowTheOptimizerAndTheInstalledData) {
 
 TEST(SessionSpec, BadValuesSayWhatWasExpectedAndGiven) {
   using E = UsageError;
-  expect_throw_containing<E>([] { parse({{"batch", "0"}}); },
-                             "--batch expects a whole number from 1 to 1048576, got '0'");
-  expect_throw_containing<E>([] { parse({{"seed", "18446744073709551616"}}); },
-                             "--seed expects a whole number from 0 to");
-  expect_throw_containing<E>([] { parse({{"optimizer", "rmsprop"}}); },
-                             "--optimizer expects sgd or adam, got 'rmsprop'");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"batch", "0"}});
+      },
+      "--batch expects a whole number from 1 to 1048576, got '0'");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"seed", "18446744073709551616"}});
+      },
+      "--seed expects a whole number from 0 to");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"optimizer", "rmsprop"}});
+      },
+      "--optimizer expects sgd or adam, got 'rmsprop'");
   expect_throw_containing<E>([] { parse({{"loss", "l1"}}); }, "--loss expects ce or mse");
-  expect_throw_containing<E>([] { parse({{"dist", ""}, {"timeout", "inf"}}); },
-                             "--timeout expects seconds, more than 0 and at most");
-  expect_throw_containing<E>([] { parse({{"dist", ""}, {"timeout", "nan"}}); },
-                             "--timeout expects seconds");
-  expect_throw_containing<E>([] { parse({{"timeout", "5"}}); },
-                             "--timeout applies only with --dist");
-  expect_throw_containing<E>([] { parse({{"backend", "gloo"}}); },
-                             "--backend applies only with --dist");
-  expect_throw_containing<E>([] { parse({{"image", "3,x"}}); },
-                             "--image expects positive whole numbers");
-  expect_throw_containing<E>([] { parse({{"image", "1,2,3,4,5"}}); },
-                             "--image expects C,L or C,H,W or C,T,H,W, got '1,2,3,4,5'");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"dist", ""}, {"timeout", "inf"}});
+      },
+      "--timeout expects seconds, more than 0 and at most");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"dist", ""}, {"timeout", "nan"}});
+      },
+      "--timeout expects seconds");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"timeout", "5"}});
+      },
+      "--timeout applies only with --dist");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"backend", "gloo"}});
+      },
+      "--backend applies only with --dist");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"image", "3,x"}});
+      },
+      "--image expects positive whole numbers");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"image", "1,2,3,4,5"}});
+      },
+      "--image expects C,L or C,H,W or C,T,H,W, got '1,2,3,4,5'");
   expect_throw_containing<E>([] { parse({{"lr", "nan"}}); }, "--lr expects a finite number");
   expect_throw_containing<E>([] { parse({{"run", ""}}); }, "--run expects a file");
   expect_throw_containing<E>([] { parse({{"epochs", "3"}}); }, "unknown option --epochs");
@@ -96,8 +123,7 @@ TEST(SessionSpec, BadValuesSayWhatWasExpectedAndGiven) {
 }
 
 TEST(SessionSpec, SyntheticDataTakesTheShapesTheBatchNormFixturesNeed) {
-  for (const std::vector<int64_t>& shape :
-       {std::vector<int64_t>{4, 16}, {3, 8, 8}, {2, 3, 8, 8}}) {
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{4, 16}, {3, 8, 8}, {2, 3, 8, 8}}) {
     const auto data = engine::load_data("synthetic", shape, 1);
     EXPECT_EQ(data->sample_shape(), shape);
     std::vector<int64_t> batch{5};

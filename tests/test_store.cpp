@@ -16,8 +16,8 @@
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/store/export.h"
-#include "replicascope/store/series.h"
 #include "replicascope/store/run_store.h"
+#include "replicascope/store/series.h"
 #include "test_util.h"
 
 extern char** environ;

@@ -1,6 +1,5 @@
 #include "cli/arguments.h"
 
-
 namespace replicascope::cli {
 
 Arguments::Arguments(const std::vector<std::string>& args, const std::set<std::string>& options,

@@ -48,7 +48,8 @@ void print_step(const engine::StepRecord& record, const std::string& layer, int6
               static_cast<long long>(record.step), record.loss, record.accuracy);
   std::map<std::string, const engine::LayerStats*> by_name;  // in name order, first sync point
   for (const auto& stats : record.layers) by_name.emplace(stats.layer, &stats);
-  for (const auto& [name, stats] : by_name) std::printf("  %s %.3f", name.c_str(), stats->divergence);
+  for (const auto& [name, stats] : by_name)
+    std::printf("  %s %.3f", name.c_str(), stats->divergence);
   std::printf("\n");
   const auto it = by_name.find(layer);
   if (it == by_name.end()) return;

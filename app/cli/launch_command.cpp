@@ -95,10 +95,10 @@ std::vector<pid_t> start_ranks(std::vector<std::string> command, int nproc, int 
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no orphan if launch itself dies
       ::execvpe(argv[0], argv.data(), envp.data());
       const char* reason = ::strerror(errno);  // glibc's table: no allocation
-      for (const auto& [text, size] : {std::pair<const char*, size_t>{exec_failed.data(),
-                                                                      exec_failed.size()},
-                                       {reason, std::strlen(reason)},
-                                       {"\n", 1}}) {
+      for (const auto& [text, size] :
+           {std::pair<const char*, size_t>{exec_failed.data(), exec_failed.size()},
+            {reason, std::strlen(reason)},
+            {"\n", 1}}) {
         if (::write(STDERR_FILENO, text, size) < 0) break;
       }
       ::_exit(127);
@@ -122,8 +122,8 @@ int supervise(const std::vector<pid_t>& children, double grace) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, failed_rank >= 0 ? WNOHANG : 0);
     if (pid > 0) {
-      const auto r = static_cast<size_t>(
-          std::find(children.begin(), children.end(), pid) - children.begin());
+      const auto r =
+          static_cast<size_t>(std::find(children.begin(), children.end(), pid) - children.begin());
       if (r == children.size()) continue;
       done[r] = true;
       --running;

@@ -26,8 +26,9 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
   const QString statistic = statistic_name(selection.statistic);
   QCustomPlot plot;
   plot.resize(request.width, request.height);
-  ui::show_statistics(plot, series,
-                      {QString::fromStdString(selection.layer) + ": " + statistic, "step", statistic});
+  ui::show_statistics(
+      plot, series,
+      {QString::fromStdString(selection.layer) + ": " + statistic, "step", statistic});
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }
 

@@ -7,7 +7,8 @@ namespace replicascope::cli {
 void add_session_flags(std::set<std::string>& options, std::set<std::string>& switches,
                        const std::set<std::string>& only) {
   for (const auto& flag : engine::session_flags()) {
-    if (only.empty() || only.count(flag.name)) (flag.takes_value ? options : switches).insert(flag.name);
+    if (only.empty() || only.count(flag.name))
+      (flag.takes_value ? options : switches).insert(flag.name);
   }
 }
 

@@ -35,7 +35,6 @@ engine::SessionSpec session_spec(const Arguments& args, engine::SessionSpec spec
 
 // With --dist: joins the group that torchrun's variables describe (engine::join_group). Null
 // without --dist; --backend or --timeout without --dist are usage errors.
-std::shared_ptr<dist::ProcessGroup> join_if_dist(const Arguments& args,
-                                                 const std::string& devices);
+std::shared_ptr<dist::ProcessGroup> join_if_dist(const Arguments& args, const std::string& devices);
 
 }  // namespace replicascope::cli

@@ -77,7 +77,7 @@ void inject_faults(const dist::ProcessGroup* group, int64_t step) {
     if (!group || !spec || std::sscanf(spec, "%d:%lld", &rank, &at) != 2) continue;
     if (rank != group->rank() || step != at) continue;
     if (variable[13] == 'K') ::raise(SIGKILL);  // a rank dying mid-run
-    for (;;) ::pause();                          // a rank that stops calling
+    for (;;) ::pause();                         // a rank that stops calling
   }
 }
 #else

@@ -5,8 +5,8 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "cli/session_args.h"
 #include "cli/json_writer.h"
+#include "cli/session_args.h"
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/script/verify.h"

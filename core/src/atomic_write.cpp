@@ -29,8 +29,7 @@ void write_atomically(const std::string& path,
     write(temporary);
   } catch (...) {
     fs::remove(temporary, error);
-    throw std::runtime_error("cannot write '" + path +
-                             "': " + describe(std::current_exception()));
+    throw std::runtime_error("cannot write '" + path + "': " + describe(std::current_exception()));
   }
   fs::rename(temporary, target, error);
   if (error) {

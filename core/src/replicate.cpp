@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "replicascope/module_walk.h"
 #include "replicascope/describe_error.h"
+#include "replicascope/module_walk.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {

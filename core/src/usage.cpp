@@ -22,7 +22,8 @@ int64_t parse_whole_number(const std::string& name, const std::string& text, int
 double parse_number(const std::string& name, const std::string& text) {
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') throw UsageError(name + " expects a number, got '" + text + "'");
+  if (text.empty() || *end != '\0')
+    throw UsageError(name + " expects a number, got '" + text + "'");
   return value;
 }
 

@@ -10,14 +10,19 @@
 #include "replicascope/store/run_store.h"
 using namespace replicascope;
 int main(int argc, char** argv) {
-  store::Metadata meta{{"model", "demo"}, {"devices", "cpu:2"}, {"dataset", "synthetic"},
-                       {"batch", "8"}, {"synchronized", "true"}, {"processes", "1"},
+  store::Metadata meta{{"model", "demo"},
+                       {"devices", "cpu:2"},
+                       {"dataset", "synthetic"},
+                       {"batch", "8"},
+                       {"synchronized", "true"},
+                       {"processes", "1"},
                        {"created", "2026-11-30T12:00:00Z"},
-                       {"wiring", "replicascope-wiring 1\n2\tcpu\tcpu\n"
-                                  "0\t0\t\tNet\t1,0,-1\t1,0,-1\n"
-                                  "1\t0\tfeatures\tSequential\t1,0,-1\t1,0,-1\n"
-                                  "2\t1\tfeatures.bn\tSynchronizedBatchNorm2d\t1,1,0\t1,1,1\n"
-                                  "3\t1\thead.bn\tSynchronizedBatchNorm1d\t1,1,2\t1,1,3"}};
+                       {"wiring",
+                        "replicascope-wiring 1\n2\tcpu\tcpu\n"
+                        "0\t0\t\tNet\t1,0,-1\t1,0,-1\n"
+                        "1\t0\tfeatures\tSequential\t1,0,-1\t1,0,-1\n"
+                        "2\t1\tfeatures.bn\tSynchronizedBatchNorm2d\t1,1,0\t1,1,1\n"
+                        "3\t1\thead.bn\tSynchronizedBatchNorm1d\t1,1,2\t1,1,3"}};
   store::RunWriter writer(argv[1], meta);
   for (int step = 1; step <= 3; ++step) {
     engine::StepRecord r;

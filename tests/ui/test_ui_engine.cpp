@@ -10,18 +10,18 @@
 #include <QTreeView>
 
 #include "controller/engine_controller.h"
+#include "panels/breakpoint_panel.h"
+#include "panels/module_tree_panel.h"
+#include "panels/statistics_view.h"
+#include "panels/status_panel.h"
+#include "panels/wiring_panel.h"
 #include "plot/plot_tools.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/engine/wiring.h"
 #include "replicascope/store/run_store.h"
 #include "ui_tests.h"
-#include "panels/breakpoint_panel.h"
 #include "window/main_window.h"
-#include "panels/module_tree_panel.h"
-#include "panels/statistics_view.h"
-#include "panels/status_panel.h"
-#include "panels/wiring_panel.h"
 
 using namespace replicascope;
 using namespace replicascope::ui;
@@ -88,22 +88,37 @@ void UiEngineTest::steppingUpdatesThePlots() {
   QCOMPARE(view->plot(StatisticsView::kDivergence)->graphCount(), 3);  // the demo's 3 layers
   view->show_tab(StatisticsView::kPerChannel);
   QVERIFY(view->plot(StatisticsView::kPerChannel)->graphCount() >= 3);
-  QVERIFY2(panel<StatusPanel>(window).text().contains("step 3"), qPrintable(panel<StatusPanel>(window).text()));
+  QVERIFY2(panel<StatusPanel>(window).text().contains("step 3"),
+           qPrintable(panel<StatusPanel>(window).text()));
   // Selecting another layer in the tree moves the wiring grid and the plot with it.
   const auto layer = synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).back();
   window.context().select(layer);
   QCOMPARE(window.context().history().selection().layer, layer);
   QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
-  QCOMPARE(window.context().history().series().front().steps.size(), size_t{3});  // from the run file
+  QCOMPARE(window.context().history().series().front().steps.size(),
+           size_t{3});  // from the run file
   const auto row = panel<WiringPanel>(window).currentIndex().row();
-  QCOMPARE(panel<WiringPanel>(window).wiring_model().index(row, 0).data(WiringModel::kModuleRole).toString(),
+  QCOMPARE(panel<WiringPanel>(window)
+               .wiring_model()
+               .index(row, 0)
+               .data(WiringModel::kModuleRole)
+               .toString(),
            QString::fromStdString(layer));
   // And the other way round: a row of the wiring grid selects its module in the tree.
   const int first_row = panel<WiringPanel>(window).wiring_model().row_of(QString::fromStdString(
       synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).front()));
-  panel<WiringPanel>(window).setCurrentIndex(panel<WiringPanel>(window).wiring_model().index(first_row, 0));
-  QCOMPARE(panel<ModuleTreePanel>(window).view()->currentIndex().data(ModuleTreeModel::kQualifiedNameRole).toString(),
-           panel<WiringPanel>(window).wiring_model().index(first_row, 0).data(WiringModel::kModuleRole).toString());
+  panel<WiringPanel>(window).setCurrentIndex(
+      panel<WiringPanel>(window).wiring_model().index(first_row, 0));
+  QCOMPARE(panel<ModuleTreePanel>(window)
+               .view()
+               ->currentIndex()
+               .data(ModuleTreeModel::kQualifiedNameRole)
+               .toString(),
+           panel<WiringPanel>(window)
+               .wiring_model()
+               .index(first_row, 0)
+               .data(WiringModel::kModuleRole)
+               .toString());
   // The tracer reads the line under the cursor.
   view->show_tab(StatisticsView::kLoss);
   auto* loss = view->plot(StatisticsView::kLoss);
@@ -262,7 +277,8 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QCOMPARE(panel<WiringPanel>(window).wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
   QCOMPARE(panel<WiringPanel>(window).wiring_model().problem_count(), 0);
   QCOMPARE(window.context().history().selection().layer, std::string("features.1"));
-  QVERIFY2(panel<StatusPanel>(window).text().contains("step 4 (recorded)"), qPrintable(panel<StatusPanel>(window).text()));
+  QVERIFY2(panel<StatusPanel>(window).text().contains("step 4 (recorded)"),
+           qPrintable(panel<StatusPanel>(window).text()));
   QCOMPARE(window.context().history().steps().size(), size_t{4});
   QCOMPARE(window.context().history().divergence().size(), size_t{3});
   QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);

@@ -14,13 +14,13 @@
 #include <QTest>
 
 #include "controller/engine_types.h"
-#include "itemmodels/module_tree_model.h"
 #include "history/stats_history.h"
+#include "itemmodels/module_tree_model.h"
 #include "itemmodels/wiring_model.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
-#include "replicascope/model/scripted_model.h"
 #include "replicascope/engine/wiring.h"
+#include "replicascope/model/scripted_model.h"
 #include "replicascope/script/module_file.h"
 #include "replicascope/store/run_model.h"
 #include "ui_tests.h"
@@ -60,9 +60,9 @@ int count_rows(const QAbstractItemModel& model, const QModelIndex& parent = {}) 
 std::vector<store::Series> sample_series() {
   std::vector<store::Series> out;
   const std::pair<SeriesKey, double> keys[] = {{SeriesKey::copy(0), 0.0},
-                                                {SeriesKey::copy(1), 1.0},
-                                                {SeriesKey::synchronized(), -1.0},
-                                                {SeriesKey::running(), -2.0}};
+                                               {SeriesKey::copy(1), 1.0},
+                                               {SeriesKey::synchronized(), -1.0},
+                                               {SeriesKey::running(), -2.0}};
   for (const auto& [key, offset] : keys) {
     store::Series s{key, 0, {}, {}};
     for (int step = 1; step <= 5; ++step) {
@@ -259,8 +259,8 @@ void UiModelsTest::historyDropsStepsTheAnswerHolds() {
   SeriesReply reply;
   reply.generation = request.generation;
   reply.series = {{SeriesKey::copy(0), 1, {1}, {2.0}},
-                   {SeriesKey::copy(1), 1, {1}, {4.0}},
-                   {SeriesKey::synchronized(), 1, {1}, {3.0}}};
+                  {SeriesKey::copy(1), 1, {1}, {4.0}},
+                  {SeriesKey::synchronized(), 1, {1}, {3.0}}};
   QVERIFY(history.accept(reply));
   record.step = 2;
   history.append(record);

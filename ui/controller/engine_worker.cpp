@@ -5,8 +5,8 @@
 
 #include <QFileInfo>
 
-#include "replicascope/store/run_store.h"
 #include "replicascope/describe_error.h"
+#include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::ui {
@@ -158,7 +158,8 @@ std::vector<store::Series> EngineWorker::series_of(const QString& path,
                                                    const SeriesRequest& request) {
   // The session's own run keeps one read connection; another run is read once per request.
   std::unique_ptr<store::RunReader> other;
-  if (path == run_path_ && !reader_) reader_ = std::make_unique<store::RunReader>(path.toStdString());
+  if (path == run_path_ && !reader_)
+    reader_ = std::make_unique<store::RunReader>(path.toStdString());
   if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
   const auto& run = path == run_path_ ? *reader_ : *other;
   // A live run has no rows for a layer before its first step.

@@ -53,11 +53,11 @@ class EngineWorker : public QObject {
   std::vector<store::Series> series_of(const QString& path, const SeriesRequest& request);
   RequestQueue* queue_ = nullptr;
   std::shared_ptr<engine::BreakpointGate> gate_;
-  engine::BuiltSession built_;                  // the live session and its run file
-  QString run_path_;                            // the run being written, or the recorded one
-  std::unique_ptr<store::RunReader> reader_;    // reads run_path_ (opened on first use)
+  engine::BuiltSession built_;                // the live session and its run file
+  QString run_path_;                          // the run being written, or the recorded one
+  std::unique_ptr<store::RunReader> reader_;  // reads run_path_ (opened on first use)
   int64_t steps_wanted_ = 0;
-  std::atomic<int64_t> current_step_{0};        // read by the pause handler on a copy thread
+  std::atomic<int64_t> current_step_{0};  // read by the pause handler on a copy thread
   bool stepping_ = false;
 };
 

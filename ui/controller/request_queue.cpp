@@ -22,7 +22,8 @@ void RequestQueue::post(Request request, const std::string& tag) {
     scheduled_ = true;
   }
   if (schedule) {
-    QMetaObject::invokeMethod(runner_, [this] { run_one(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        runner_, [this] { run_one(); }, Qt::QueuedConnection);
   }
 }
 
@@ -45,7 +46,9 @@ void RequestQueue::run_one() {
     more = scheduled_ = !queue_.empty();
   }
   // The next one waits for its own event, behind whatever else the thread has to do.
-  if (more) QMetaObject::invokeMethod(runner_, [this] { run_one(); }, Qt::QueuedConnection);
+  if (more)
+    QMetaObject::invokeMethod(
+        runner_, [this] { run_one(); }, Qt::QueuedConnection);
   request();
 }
 

@@ -33,7 +33,7 @@ void StatusPanel::set_state(const QString& state) {
 void StatusPanel::show_state() {
   const auto* snapshot = context_.snapshot();
   if (!snapshot) return;
-  state_->setText(!snapshot->live                  ? QString("recorded run")
+  state_->setText(!snapshot->live               ? QString("recorded run")
                   : context_.engine().running() ? QString("running")
                                                 : QString("ready"));
 }

@@ -19,8 +19,9 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
   });
   connect(&engine_, &EngineController::runningChanged, this,
           [this](bool running) { tell([&](SessionViewer& v) { v.on_running_changed(running); }); });
-  connect(&engine_, &EngineController::paused, this,
-          [this](const BreakpointHitPtr& hit) { tell([&](SessionViewer& v) { v.on_paused(*hit); }); });
+  connect(&engine_, &EngineController::paused, this, [this](const BreakpointHitPtr& hit) {
+    tell([&](SessionViewer& v) { v.on_paused(*hit); });
+  });
   connect(&engine_, &EngineController::resumed, this,
           [this] { tell([](SessionViewer& v) { v.on_resumed(); }); });
   connect(&engine_, &EngineController::breakpointsChanged, this, [this] {

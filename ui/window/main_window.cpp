@@ -50,7 +50,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setup_.spec.devices = settings.value("session/devices", "cpu:4").toString().toStdString();
   setup_.spec.batch = settings.value("session/batch", 32).toLongLong();
   setup_.spec.synchronized = settings.value("session/synchronized", true).toBool();
-  setup_.runs_dir = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
+  setup_.runs_dir =
+      QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/runs";
   build_panels();
   build_file_menu();
   build_debug_menu();
@@ -71,8 +72,8 @@ void MainWindow::build_panels() {
   statistics_ = new StatisticsView(context_, this);
   setCentralWidget(statistics_);
   view_menu_ = new QMenu("&View", this);
-  auto* modules = add_dock(*this, "Modules", "modules", new ModuleTreePanel(context_),
-                           Qt::LeftDockWidgetArea);
+  auto* modules =
+      add_dock(*this, "Modules", "modules", new ModuleTreePanel(context_), Qt::LeftDockWidgetArea);
   auto* wiring =
       add_dock(*this, "Wiring", "wiring", new WiringPanel(context_), Qt::BottomDockWidgetArea);
   auto* breakpoint = add_dock(*this, "Breakpoint", "breakpoint", new BreakpointPanel(context_),
@@ -109,9 +110,10 @@ void MainWindow::open_demo() {
 
 void MainWindow::open_file(const QString& path) {
   if (!is_openable(path)) {
-    context_.report_error(QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run "
-                     "(.sqlite)")
-                 .arg(path));
+    context_.report_error(
+        QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run "
+                "(.sqlite)")
+            .arg(path));
     return;
   }
   remember_recent(path);

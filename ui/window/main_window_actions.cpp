@@ -69,13 +69,16 @@ void MainWindow::build_file_menu() {
 void MainWindow::build_debug_menu() {
   auto* debug = menuBar()->addMenu("&Debug");
   auto& engine = context_.engine();
-  auto* step = add_action(debug, this, "&Step", QKeySequence(Qt::Key_F10), [&engine] { engine.step(1); });
+  auto* step =
+      add_action(debug, this, "&Step", QKeySequence(Qt::Key_F10), [&engine] { engine.step(1); });
   auto* step_n = add_action(debug, this, "Step &N", QKeySequence("Ctrl+F10"),
                             [this, &engine] { engine.step(step_count_->value()); });
   run_action_ = add_action(debug, this, "&Run", QKeySequence(Qt::Key_F5),
                            [&engine] { engine.running() ? engine.pause() : engine.run(); });
-  auto* stop = add_action(debug, this, "S&top", QKeySequence("Shift+F5"), [&engine] { engine.stop(); });
-  auto* reset = add_action(debug, this, "R&eset", QKeySequence("Ctrl+R"), [&engine] { engine.reset(); });
+  auto* stop =
+      add_action(debug, this, "S&top", QKeySequence("Shift+F5"), [&engine] { engine.stop(); });
+  auto* reset =
+      add_action(debug, this, "R&eset", QKeySequence("Ctrl+R"), [&engine] { engine.reset(); });
   debug->addSeparator();
   add_action(debug, this, "Toggle &breakpoint", QKeySequence(Qt::Key_F9), [this] {
     const auto& module = context_.selected();
@@ -86,13 +89,12 @@ void MainWindow::build_debug_menu() {
                                4000);
     }
   });
-  paused_actions_ = {
-      add_action(debug, this, "&Continue", QKeySequence(Qt::Key_F8),
-                 [&engine] { engine.resume(engine::ResumeMode::kContinue); }),
-      add_action(debug, this, "Step to next sync &point", QKeySequence(Qt::Key_F11),
-                 [&engine] { engine.resume(engine::ResumeMode::kNextSyncPoint); }),
-      add_action(debug, this, "Run to end of &batch", QKeySequence("Shift+F11"),
-                 [&engine] { engine.resume(engine::ResumeMode::kEndOfBatch); })};
+  paused_actions_ = {add_action(debug, this, "&Continue", QKeySequence(Qt::Key_F8),
+                                [&engine] { engine.resume(engine::ResumeMode::kContinue); }),
+                     add_action(debug, this, "Step to next sync &point", QKeySequence(Qt::Key_F11),
+                                [&engine] { engine.resume(engine::ResumeMode::kNextSyncPoint); }),
+                     add_action(debug, this, "Run to end of &batch", QKeySequence("Shift+F11"),
+                                [&engine] { engine.resume(engine::ResumeMode::kEndOfBatch); })};
   live_actions_ = {step, step_n, run_action_, stop, reset};
 }
 

@@ -14,6 +14,6 @@
 #include "replicascope/replicate.h"
 #include "replicascope/replication_callback.h"
 #include "replicascope/script/module_file.h"
+#include "replicascope/script/verify.h"
 #include "replicascope/sync/future_result.h"
 #include "replicascope/sync/sync_master.h"
-#include "replicascope/script/verify.h"

@@ -11,8 +11,9 @@ Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, i
     : name_(std::move(name)), labels_(std::move(labels)), classes_(classes) {
   if (images.dim() < 3 || images.dim() > 5 || labels_.dim() != 1 ||
       images.size(0) != labels_.size(0)) {
-    throw DataError("dataset '" + name_ +
-                    "': expected samples [N, C, L], [N, C, H, W] or [N, C, T, H, W] and labels [N]");
+    throw DataError(
+        "dataset '" + name_ +
+        "': expected samples [N, C, L], [N, C, H, W] or [N, C, T, H, W] and labels [N]");
   }
   if (images.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
   auto values = images.to(torch::kFloat);

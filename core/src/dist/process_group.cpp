@@ -149,8 +149,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
 void ProcessGroup::fail(const std::string& what) const {
   throw DistError("rank " + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + what +
                   " failed (another rank died, or stopped calling, within " +
-                  std::to_string(timeout_.count()) +
-                  " ms): " + describe(std::current_exception()));
+                  std::to_string(timeout_.count()) + " ms): " + describe(std::current_exception()));
 }
 
 const std::string& ProcessGroup::backend_name() const {

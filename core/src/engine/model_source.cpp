@@ -7,9 +7,9 @@
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 
+#include "replicascope/model/demo_net.h"
 #include "replicascope/model/frontend_model.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/model/demo_net.h"
 #include "replicascope/nn/sync_batchnorm.h"
 
 namespace replicascope::engine {

@@ -164,9 +164,9 @@ StepRecord Session::step() {
   // splits it (the whole batch when alone).
   const int64_t whole = batch.images.size(0);
   const size_t copies = options_.devices.size();
-  const auto share = rank_share(
-      split_sizes(whole, copies * (options_.group ? options_.group->size() : 1)),
-      options_.group ? options_.group->rank() : 0, copies);
+  const auto share =
+      rank_share(split_sizes(whole, copies * (options_.group ? options_.group->size() : 1)),
+                 options_.group ? options_.group->rank() : 0, copies);
   batch.images = batch.images.narrow(0, share.offset, share.size);
   batch.labels = batch.labels.narrow(0, share.offset, share.size);
   optimizer_->zero_grad();

@@ -20,9 +20,9 @@ std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec) {
                                                                    : "gloo";
   const auto timeout =
       std::chrono::milliseconds(static_cast<int64_t>(1000 * spec.timeout_seconds.value_or(300)));
-  auto group = dist::ProcessGroup::join(dist::Environment::from_environment(), timeout,
-                                        backend == "nccl" ? dist::Backend::kNccl
-                                                          : dist::Backend::kGloo);
+  auto group =
+      dist::ProcessGroup::join(dist::Environment::from_environment(), timeout,
+                               backend == "nccl" ? dist::Backend::kNccl : dist::Backend::kGloo);
   // In-process rendezvous wait as long, so that a rank that stops calling fails the others.
   sync::set_default_timeout(timeout);
   return group;
@@ -52,8 +52,7 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics) {
   if (spec.dist) built.group = options.group = join_group(spec);
   built.data_spec = spec.data_or_default();
   std::shared_ptr<const data::Dataset> dataset = load_data(built.data_spec, spec.image, spec.seed);
-  auto factory =
-      spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
+  auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;
   built.session = std::make_unique<Session>(factory, dataset, options);

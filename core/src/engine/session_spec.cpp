@@ -55,10 +55,10 @@ std::string SessionSpec::data_or_default() const {
 
 const std::vector<SpecFlag>& session_flags() {
   static const std::vector<SpecFlag> flags{
-      {"model", true},   {"data", true},         {"image", true},   {"devices", true},
-      {"batch", true},   {"optimizer", true},    {"lr", true},      {"weight-decay", true},
-      {"loss", true},    {"seed", true},         {"unsync", false}, {"dist", false},
-      {"backend", true}, {"timeout", true},      {"run", true}};
+      {"model", true},   {"data", true},      {"image", true},   {"devices", true},
+      {"batch", true},   {"optimizer", true}, {"lr", true},      {"weight-decay", true},
+      {"loss", true},    {"seed", true},      {"unsync", false}, {"dist", false},
+      {"backend", true}, {"timeout", true},   {"run", true}};
   return flags;
 }
 
@@ -75,8 +75,8 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
   } else if (name == "batch") {
     spec.batch = parse_whole_number(flag, value, 1, 1 << 20);
   } else if (name == "optimizer") {
-    spec.optimizer = choose(name, value, {"sgd", "adam"}) == 1 ? OptimizerKind::kAdam
-                                                                : OptimizerKind::kSgd;
+    spec.optimizer =
+        choose(name, value, {"sgd", "adam"}) == 1 ? OptimizerKind::kAdam : OptimizerKind::kSgd;
   } else if (name == "lr") {
     spec.learning_rate = parse_number(flag, value);
   } else if (name == "weight-decay") {

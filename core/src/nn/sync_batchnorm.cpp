@@ -26,8 +26,7 @@ void check_input(const torch::Tensor& input, int64_t channels, const std::string
   if (!input.defined() || input.dim() < min_dims || input.dim() > max_dims ||
       input.size(1) != channels) {
     throw std::invalid_argument(
-        name + ": expected a " + shape + " input with C = " + std::to_string(channels) +
-        ", got " +
+        name + ": expected a " + shape + " input with C = " + std::to_string(channels) + ", got " +
         (input.defined() ? "an input of shape " + shape_of(input) : "an undefined tensor"));
   }
   if (!input.is_floating_point()) {

@@ -208,8 +208,8 @@ std::pair<std::unique_ptr<ScriptedModel>, std::unique_ptr<ScriptedModel>> load_m
 }
 
 // Sums the gradients over the processes, when there are several.
-std::unique_ptr<dist::GradientReducer> make_reducer(ScriptedModel& synced,
-                                                    const std::shared_ptr<dist::ProcessGroup>& group) {
+std::unique_ptr<dist::GradientReducer> make_reducer(
+    ScriptedModel& synced, const std::shared_ptr<dist::ProcessGroup>& group) {
   if (!group) return nullptr;
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : synced.named_parameters()) {
@@ -266,9 +266,9 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
     const auto share = rank_share(split_sizes(batch, report.processes * copies), rank, copies);
     t.eval_outputs.add("eval output",
-                     data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
-                                           share.copies, device),
-                     reference->forward(x.to(device)).narrow(0, share.offset, share.size));
+                       data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
+                                             share.copies, device),
+                       reference->forward(x.to(device)).narrow(0, share.offset, share.size));
   }
   for (auto* tracker : t.all()) {
     if (options.group) tracker->merge_over(*options.group);

@@ -25,8 +25,8 @@ void SeriesBuilder::add(const engine::StepRecord& record) {
     for (const auto& key : layer.keys()) {
       const auto* values = layer.values(key, selection_.statistic);
       if (!values) continue;
-      const auto last = std::min<int64_t>(selection_.last_channel,
-                                          static_cast<int64_t>(values->size()) - 1);
+      const auto last =
+          std::min<int64_t>(selection_.last_channel, static_cast<int64_t>(values->size()) - 1);
       for (int64_t ch = std::max<int64_t>(selection_.first_channel, 0); ch <= last; ++ch) {
         add(record.step, layer.layer, layer.sync_point, key, ch, selection_.statistic,
             (*values)[ch]);

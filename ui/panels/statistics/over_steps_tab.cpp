@@ -6,12 +6,12 @@ OverStepsTab::OverStepsTab() : StatisticsTab({"(select a synchronized layer)", "
 
 void OverStepsTab::fill(const StatsHistory& history) {
   const auto& sel = history.selection();
-  title_->setText(sel.layer.empty() ? QString("(select a synchronized layer)")
-                                    : QString("%1: %2, channels %3-%4")
-                                          .arg(QString::fromStdString(sel.layer),
-                                               statistic_name(sel.statistic))
-                                          .arg(sel.first_channel)
-                                          .arg(sel.last_channel));
+  title_->setText(sel.layer.empty()
+                      ? QString("(select a synchronized layer)")
+                      : QString("%1: %2, channels %3-%4")
+                            .arg(QString::fromStdString(sel.layer), statistic_name(sel.statistic))
+                            .arg(sel.first_channel)
+                            .arg(sel.last_channel));
   yAxis->setLabel(statistic_name(sel.statistic));
   const bool append =
       only_new_points(history) &&

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "replicascope/data/dataset.h"
+#include "replicascope/engine/session_kinds.h"
 #include "replicascope/model/model.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/records.h"
-#include "replicascope/engine/session_kinds.h"
 
 namespace torch::optim {
 class Optimizer;

@@ -36,7 +36,9 @@ struct SessionSpec {
   std::optional<double> timeout_seconds;  // empty: 300
   std::string run;  // record every step to this new run file; empty: nothing recorded
 
-  double lr() const { return learning_rate.value_or(optimizer == OptimizerKind::kAdam ? 1e-3 : 0.05); }
+  double lr() const {
+    return learning_rate.value_or(optimizer == OptimizerKind::kAdam ? 1e-3 : 0.05);
+  }
   std::string data_or_default() const;
 };
 
@@ -66,17 +68,18 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
 }  // namespace replicascope::engine
 
 // The help of the session's flags, for a command's usage text.
-#define REPLICASCOPE_SESSION_USAGE                                                              \
-  "  --model FILE.pt     a TorchScript model (default: the built-in demo CNN, 1x28x28 input)\n" \
-  "  --data SPEC         fashion-mnist (Debian's dataset-fashion-mnist; the default when\n"     \
-  "                      installed), synthetic (the default otherwise), idx:IMAGES,LABELS\n"    \
+#define REPLICASCOPE_SESSION_USAGE                                                                \
+  "  --model FILE.pt     a TorchScript model (default: the built-in demo CNN, 1x28x28 input)\n"   \
+  "  --data SPEC         fashion-mnist (Debian's dataset-fashion-mnist; the default when\n"       \
+  "                      installed), synthetic (the default otherwise), idx:IMAGES,LABELS\n"      \
   "                      (MNIST format, .gz or plain), cifar10:FILE[,FILE...] (binary batches)\n" \
-  "  --image SHAPE       sample shape of synthetic data: C,L / C,H,W / C,T,H,W (default 1,28,28)\n" \
-  "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:4)\n"                          \
-  "  --batch N           whole batch per step, split over the copies (default 32)\n"            \
-  "  --optimizer NAME    sgd (momentum 0.9) or adam (default sgd)\n"                            \
-  "  --lr X              learning rate (default 0.05 for sgd, 0.001 for adam)\n"                \
-  "  --weight-decay X    (default 0)\n"                                                         \
-  "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"        \
-  "  --seed N            weights, data order and synthetic data (default 0)\n"                 \
+  "  --image SHAPE       sample shape of synthetic data: C,L / C,H,W / C,T,H,W (default "         \
+  "1,28,28)\n"                                                                                    \
+  "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:4)\n"                            \
+  "  --batch N           whole batch per step, split over the copies (default 32)\n"              \
+  "  --optimizer NAME    sgd (momentum 0.9) or adam (default sgd)\n"                              \
+  "  --lr X              learning rate (default 0.05 for sgd, 0.001 for adam)\n"                  \
+  "  --weight-decay X    (default 0)\n"                                                           \
+  "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"           \
+  "  --seed N            weights, data order and synthetic data (default 0)\n"                    \
   "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"

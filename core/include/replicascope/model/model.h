@@ -21,7 +21,6 @@ namespace dist {
 class ProcessGroup;
 }  // namespace dist
 
-
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // The copies of a model on a fixed set of devices, with the replication callbacks already run.
