@@ -150,8 +150,12 @@ TEST(ScriptedModel, LayerCalledTwiceHasTwoSyncPointsPerStep) {
   // One running-stat update per call, on the model itself.
   const auto buffers = model->named_buffers();
   for (const auto& [name, value] : buffers) {
-    if (name == "bn.num_batches_tracked") EXPECT_EQ(value.item<int64_t>(), 4);
-    if (name == "bn_average.num_batches_tracked") EXPECT_EQ(value.item<int64_t>(), 2);
+    if (name == "bn.num_batches_tracked") {
+      EXPECT_EQ(value.item<int64_t>(), 4);
+    }
+    if (name == "bn_average.num_batches_tracked") {
+      EXPECT_EQ(value.item<int64_t>(), 2);
+    }
   }
 }
 

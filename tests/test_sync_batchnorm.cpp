@@ -105,17 +105,17 @@ class Equivalence : public ::testing::TestWithParam<int> {};
 TEST_P(Equivalence, MatchesBatchNormOnTheWholeBatch) {
   const int n = GetParam();
   const std::string tag = "N=" + std::to_string(n);
-  run({tag + " 1d 2D input", 1, {8 * n, 6}, n});
-  run({tag + " 1d 3D input", 1, {2 * n, 5, 7}, n});
-  run({tag + " 2d", 2, {2 * n, 4, 5, 6}, n});
-  run({tag + " 3d", 3, {2 * n, 3, 3, 4, 5}, n});
+  run({tag + " 1d 2D input", 1, {8 * n, 6}, n, {}});
+  run({tag + " 1d 3D input", 1, {2 * n, 5, 7}, n, {}});
+  run({tag + " 2d", 2, {2 * n, 4, 5, 6}, n, {}});
+  run({tag + " 3d", 3, {2 * n, 3, 3, 4, 5}, n, {}});
   run({tag + " 2d affine off", 2, {2 * n, 4, 5, 6}, n, {}, /*affine=*/false});
   run({tag + " 2d momentum unset", 2, {2 * n, 4, 5, 6}, n, {}, true, c10::nullopt});
   run({tag + " 2d no running stats", 2, {2 * n, 4, 5, 6}, n, {}, true, 0.1, 3, false});
   // A per-copy batch of 1: fine while the total count is over 1 (at N = 1, a batch of 1 in 1d
   // is a total of 1, an error for BatchNorm too; see TotalCountOfOneIsAClearError).
   if (n > 1) run({tag + " 1d per-copy batch 1", 1, {n, 6}, n, {}, true, 0.1, 2});
-  run({tag + " 2d per-copy batch 1", 2, {n, 3, 2, 2}, n});
+  run({tag + " 2d per-copy batch 1", 2, {n, 3, 2, 2}, n, {}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Copies, Equivalence, ::testing::Values(1, 2, 3, 4, 8));
