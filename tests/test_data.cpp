@@ -119,8 +119,7 @@ TEST_F(DataFiles, Cifar10RecordsAndErrors) {
   EXPECT_EQ(data->size(), 4);
   EXPECT_EQ(data->sample_shape(), (std::vector<int64_t>{3, 32, 32}));
   EXPECT_TRUE(data->get(torch::arange(4)).labels.equal(torch::tensor({7, 2, 7, 2}, torch::kLong)));
-  auto short_file = records;
-  short_file.pop_back();
+  const std::vector<uint8_t> short_file(records.begin(), records.end() - 1);
   expect_throw_containing<DataError>(
       [&] { replicascope::data::load_cifar10({write("s.bin", short_file)}); },
       "expected a whole number of CIFAR-10 records of 3073 bytes");
