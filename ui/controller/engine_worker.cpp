@@ -65,7 +65,7 @@ void EngineWorker::open(const SessionSetup& setup) {
     for (const auto& device : built_.session->options().devices) {
       snapshot->devices << QString::fromStdString(device.str());
     }
-    snapshot->modules = built_.session->model().modules();
+    snapshot->modules = built_.modules;
     snapshot->wiring = built_.wiring;
     emit opened(snapshot);
   } catch (...) {

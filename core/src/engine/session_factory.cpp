@@ -57,7 +57,8 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics) {
   options.record_statistics = record || keep_statistics;
   built.session = std::make_unique<Session>(factory, dataset, options);
   // Every rank takes part in gathering the wiring; rank 0 records it.
-  built.wiring = wiring_of(built.session->replicas(), built.session->model().modules());
+  built.modules = built.session->model().modules();
+  built.wiring = wiring_of(built.session->replicas(), built.modules);
   if (built.group) built.wiring = gather_wiring(built.wiring, *built.group);
   built.metadata = run_metadata(options, spec.model, built.data_spec);
   if (record) start_run(built, spec.run);
@@ -68,7 +69,7 @@ void start_run(BuiltSession& built, const std::string& path) {
   built.metadata["created"] = utc_timestamp();
   built.run.reset();  // the old file keeps the steps it recorded
   built.run = std::make_unique<store::RunWriter>(
-      path, built.metadata, store::RunModel{built.session->model().modules(), built.wiring});
+      path, built.metadata, store::RunModel{built.modules, built.wiring});
 }
 
 }  // namespace replicascope::engine

@@ -19,6 +19,7 @@ struct BuiltSession {
   std::unique_ptr<Session> session;
   std::shared_ptr<dist::ProcessGroup> group;  // null for one process
   std::string data_spec;                      // the data it trains on, resolved from the default
+  std::vector<ModelModule> modules;           // the model's, once (a walk of its module tree)
   Wiring wiring;                              // every rank's copies
   store::Metadata metadata;                   // what a run file of it records
   std::unique_ptr<store::RunWriter> run;      // null unless spec.run is set and this is rank 0
