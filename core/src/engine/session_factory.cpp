@@ -68,8 +68,8 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics) {
 void start_run(BuiltSession& built, const std::string& path) {
   built.metadata["created"] = utc_timestamp();
   built.run.reset();  // the old file keeps the steps it recorded
-  built.run = std::make_unique<store::RunWriter>(
-      path, built.metadata, store::RunModel{built.modules, built.wiring});
+  built.run = std::make_unique<store::RunWriter>(path, built.metadata,
+                                                 store::RunModel{built.modules, built.wiring});
 }
 
 }  // namespace replicascope::engine
