@@ -38,12 +38,20 @@ double parse_seconds(const std::string& name, const std::string& text, double ma
   return value;
 }
 
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = text.find(separator, start);
+    out.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
 std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text) {
   std::vector<int64_t> sizes;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
+  for (const auto& item : split(text, ',')) {
     char* end = nullptr;
     errno = 0;
     const long long value = std::strtoll(item.c_str(), &end, 10);
@@ -52,7 +60,6 @@ std::vector<int64_t> parse_sizes(const std::string& name, const std::string& tex
                        "B,C,H,W, say), got '" + text + "'");
     }
     sizes.push_back(value);
-    start = comma + 1;
   }
   return sizes;
 }

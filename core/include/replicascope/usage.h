@@ -21,6 +21,9 @@ int64_t parse_whole_number(const std::string& name, const std::string& text, int
 double parse_number(const std::string& name, const std::string& text);
 // Seconds, more than 0 and at most `max_seconds` (finite, so that they fit a duration).
 double parse_seconds(const std::string& name, const std::string& text, double max_seconds);
+// The pieces of `text` between separators, empty ones included ("a,,b" gives a, "", b; "" gives
+// one empty piece).
+std::vector<std::string> split(const std::string& text, char separator);
 // "8,3,32,32": positive whole numbers separated by commas.
 std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text);
 

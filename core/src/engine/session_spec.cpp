@@ -8,17 +8,6 @@
 namespace replicascope::engine {
 namespace {
 
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t end = text.find(separator, start);
-    out.push_back(text.substr(start, end - start));
-    if (end == std::string::npos) return out;
-    start = end + 1;
-  }
-}
-
 std::string join_sizes(const std::vector<int64_t>& sizes) {
   std::string out;
   for (const auto size : sizes) out += (out.empty() ? "" : ",") + std::to_string(size);

@@ -4,21 +4,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "replicascope/usage.h"
 #include "sqlite_statement.h"
 
 namespace replicascope::store {
 namespace {
 
 constexpr const char* kTextHeader = "replicascope-wiring 1";
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, separator)) out.push_back(item);
-  if (!text.empty() && text.back() == separator) out.emplace_back();
-  return out;
-}
 
 [[noreturn]] void malformed(const std::string& what) {
   throw std::invalid_argument("wiring metadata: " + what);
@@ -88,7 +80,7 @@ engine::Wiring wiring_from_text(const std::string& text) {
   engine::Wiring wiring;
   if (lines.size() < 2) malformed("expected a line of devices");
   const auto head = split(lines[1], '\t');
-  if (head.empty()) malformed("expected a line of devices, got an empty line");
+  if (head.front().empty()) malformed("expected a line of devices, got an empty line");
   wiring.copies_per_rank = to_int(head.at(0), "copies per rank");
   wiring.devices.assign(head.begin() + 1, head.end());
   const auto columns = wiring.devices.size();
