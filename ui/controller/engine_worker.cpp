@@ -162,8 +162,7 @@ std::vector<store::Series> EngineWorker::series_of(const QString& path,
     reader_ = std::make_unique<store::RunReader>(path.toStdString());
   if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
   const auto& run = path == run_path_ ? *reader_ : *other;
-  // A live run has no rows for a layer before its first step.
-  if (!run.has_layer(request.selection.layer)) return {};
+  // A live run has no rows for a layer before its first step: then there are no series yet.
   return store::statistic_series(run, request.selection);
 }
 

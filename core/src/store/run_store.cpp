@@ -250,14 +250,9 @@ RunModel RunReader::model() const {
   return out;
 }
 
-bool RunReader::has_layer(const std::string& layer) const {
-  const auto names = layers();
-  return std::find(names.begin(), names.end(), layer) != names.end();
-}
-
 void RunReader::require_layer(const std::string& layer) const {
-  if (has_layer(layer)) return;
   const auto names = layers();
+  if (std::find(names.begin(), names.end(), layer) != names.end()) return;
   std::string known;
   for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
   throw StoreError("layer '" + layer + "' is not in the run '" + path_ + "' (layers: " + known +

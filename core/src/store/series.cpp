@@ -43,7 +43,6 @@ void SeriesBuilder::reset(std::vector<Series> series) {
 }
 
 std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection& selection) {
-  run.require_layer(selection.layer);
   StatFilter filter;
   filter.layer = selection.layer;
   filter.statistic = selection.statistic;

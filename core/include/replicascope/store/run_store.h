@@ -90,7 +90,6 @@ class RunReader {
   RunModel model() const;
   std::vector<StepRow> steps() const;
   std::vector<std::string> layers() const;
-  bool has_layer(const std::string& layer) const;
   // Throws StoreError naming the run's layers if `layer` is not one of them.
   void require_layer(const std::string& layer) const;
   // Every value that matches, ordered by step, layer, sync point, key (SeriesKey's order),

@@ -55,7 +55,8 @@ class SeriesBuilder {
   std::map<std::pair<SeriesKey, int64_t>, size_t> index_;  // (key, channel) -> position
 };
 
-// The series of `selection` in a recorded run. Throws StoreError for an unknown layer.
+// The series of `selection` in a recorded run: one query, and none for a layer the run has no
+// rows of (a live run before its first step, say); RunReader::require_layer tells the two apart.
 std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection& selection);
 
 }  // namespace replicascope::store
