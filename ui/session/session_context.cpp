@@ -53,8 +53,7 @@ void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
       break;
     }
   }
-  selected_ = "\n";  // no module has this name: the selection is told afresh
-  select(first);
+  set_selection(first);  // told afresh even when the name is the one shown before
   if (!has_statistics(first)) show_statistics({});
 }
 
@@ -65,7 +64,10 @@ void SessionContext::on_stepped(const StepRecordPtr& record) {
 }
 
 void SessionContext::select(const std::string& module) {
-  if (module == selected_) return;
+  if (module != selected_) set_selection(module);
+}
+
+void SessionContext::set_selection(const std::string& module) {
   selected_ = module;
   tell([&](SessionViewer& v) { v.on_selection_changed(module); });
 }

@@ -53,6 +53,7 @@ class SessionContext : public QObject {
   void on_opened(const ModelSnapshotPtr& snapshot);
   void on_stepped(const StepRecordPtr& record);
   void request_series();
+  void set_selection(const std::string& module);
   template <class F>
   void tell(F&& call) {
     const auto viewers = viewers_;  // a viewer may register or leave during the call

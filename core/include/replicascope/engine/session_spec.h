@@ -20,7 +20,7 @@ namespace replicascope::engine {
 
 struct SessionSpec {
   std::string model;           // a TorchScript file; empty: the built-in demo CNN (1x28x28)
-  std::string data;            // a data spec (data_spec_help()); empty: default_data_spec()
+  std::string data;            // a data spec (load_data); empty: default_data_spec()
   std::vector<int64_t> image;  // synthetic samples' shape; empty: 1,28,28
   std::string devices = "cpu:4";
   int64_t batch = 32;  // the whole batch, split over the copies (and processes)
