@@ -1,6 +1,6 @@
 // Scripted models as Models: conversion to synchronized batch norm, replication with callbacks,
 // data-parallel training against PyTorch's own BatchNorm on the whole batch, and the round trip
-// back to Python.
+// back to Python. verify() has its own file, test_verify.cpp.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -15,7 +15,6 @@
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/nn/sync_batchnorm.h"
 #include "replicascope/script/module_file.h"
-#include "replicascope/script/verify.h"
 #include "test_util.h"
 
 namespace {
@@ -37,71 +36,6 @@ struct EventLog : replicascope::nn::StatsObserver {
     counts[event.layer] = event.count;
   }
 };
-
-// verify() in float64 for every fixture at N = 1, 2, 4 (the second step split unevenly).
-struct VerifyCase {
-  std::string model;
-  std::vector<int64_t> shape;
-  int steps;
-  friend void PrintTo(const VerifyCase& c, std::ostream* out) { *out << c.model; }
-};
-
-class VerifyFixture : public ::testing::TestWithParam<std::tuple<VerifyCase, int>> {};
-
-TEST_P(VerifyFixture, SynchronizedTrainingEqualsFullBatchTraining) {
-  const auto& [c, copies] = GetParam();
-  replicascope::VerifyOptions options;
-  options.devices = cpu_copies(copies);
-  options.input_shape = c.shape;
-  options.steps = c.steps;
-  const auto report = replicascope::verify(fixture(c.model + ".pt"), options);
-  ASSERT_EQ(report.splits.size(), static_cast<size_t>(c.steps));
-  if (copies > 1) {
-    EXPECT_NE(report.splits[1].front(), report.splits[1].back()) << "the second step is uneven";
-  }
-  for (const auto& d : report.differences) {
-    EXPECT_GT(d.compared, 0) << d.quantity;
-    EXPECT_TRUE(d.passed()) << c.model << " on " << copies << " copies: " << d.quantity
-                            << " max_rel " << d.max_rel << " at " << d.worst;
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, VerifyFixture,
-    ::testing::Combine(::testing::Values(VerifyCase{"mlp", {8, 16}, 3},
-                                         VerifyCase{"reused_bn", {8, 3, 6, 6}, 3},
-                                         VerifyCase{"resnet18", {8, 3, 32, 32}, 2},
-                                         VerifyCase{"mobilenet_v2", {8, 3, 32, 32}, 2},
-                                         VerifyCase{"r3d_18", {8, 3, 1, 16, 16}, 2}),
-                       ::testing::Values(1, 2, 4)),
-    [](const auto& info) {
-      return std::get<0>(info.param).model + "_" + std::to_string(std::get<1>(info.param));
-    });
-
-TEST(Verify, Float32MatchesWithinItsTolerances) {
-  replicascope::VerifyOptions options;
-  options.devices = cpu_copies(3);
-  options.input_shape = {9, 16};
-  options.dtype = torch::kFloat;
-  const auto report = replicascope::verify(fixture("mlp.pt"), options);
-  EXPECT_TRUE(report.passed());
-  EXPECT_EQ(report.dtype, "float32");
-}
-
-TEST(Verify, RefusesBadOptions) {
-  replicascope::VerifyOptions options;
-  options.devices = cpu_copies(2);
-  options.input_shape = {8};
-  expect_throw_containing<std::invalid_argument>(
-      [&] { replicascope::verify(fixture("mlp.pt"), options); }, "B,C,...");
-  options.input_shape = {8, 16};
-  options.dtype = torch::kHalf;
-  expect_throw_containing<std::invalid_argument>(
-      [&] { replicascope::verify(fixture("mlp.pt"), options); }, "float32 or float64");
-  options.dtype = torch::kDouble;
-  options.input_shape = {8, 15};  // the model takes 16 features
-  EXPECT_THROW(replicascope::verify(fixture("mlp.pt"), options), std::exception);
-}
 
 TEST(ScriptedModel, DescribesItsModulesAndSynchronizedLayers) {
   auto model = ScriptedModel::load(fixture("reused_bn.pt"));

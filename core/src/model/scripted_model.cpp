@@ -42,7 +42,8 @@ ScriptedModel::ScriptedModel(torch::jit::Module loaded, std::string source,
     : plain_(std::move(loaded)),
       module_(script::detail::detached_clone(plain_)),
       source_(std::move(source)),
-      options_(options) {
+      options_(options),
+      training_(module_.is_training()) {
   if (options_.convert()) {
     layers_ = script::detail::convert_batchnorms(module_);
     for (const auto& layer : layers_) {

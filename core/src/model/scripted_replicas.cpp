@@ -14,7 +14,7 @@ torch::Tensor tensor_output(const c10::IValue& output, const std::string& source
 }
 
 ScriptedReplicas::ScriptedReplicas(ScriptedModel& model, std::vector<torch::Device> devices)
-    : model_(model), devices_(std::move(devices)) {
+    : model_(model), devices_(std::move(devices)), copies_training_(model.is_training()) {
   if (devices_.empty()) throw std::invalid_argument("replicate: expected at least one device");
   for (size_t i = 0; i < devices_.size(); ++i) {
     // New module objects and class types (and compiled methods) per copy, sharing the model's
@@ -87,9 +87,14 @@ void ScriptedReplicas::refresh() {
   for (const auto& b : model_.module().named_buffers(/*recurse=*/true)) buffers.push_back(b.value);
   const auto param_values = broadcast_with_grad_edges(params, devices_);
   torch::NoGradGuard no_grad;
+  // The copies are clones: they keep modules the model switched off singly (verify's) off
+  // until the model's mode changes.
   const bool training = model_.is_training();
+  if (copies_training_ != training) {
+    for (auto& copy : copies_) copy.train(training);
+    copies_training_ = training;
+  }
   for (size_t i = 0; i < copies_.size(); ++i) {
-    if (copies_[i].is_training() != training) copies_[i].train(training);
     for (size_t k = 0; k < params.size(); ++k) {
       parameter_slots_[i][k].owner.setattr(parameter_slots_[i][k].attribute, param_values[i][k]);
     }

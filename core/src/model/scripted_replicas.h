@@ -43,6 +43,7 @@ class ScriptedReplicas : public ModelReplicas {
   ScriptedModel& model_;
   std::vector<torch::Device> devices_;
   std::vector<torch::jit::Module> copies_;
+  bool copies_training_;            // the mode last given to the copies
   std::vector<SyncLayers> layers_;  // per copy
   std::vector<ReplicaModuleList> lists_;
   ContextList contexts_;

@@ -1,13 +1,31 @@
 // The master's reduction at a sync point.
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 #include <sstream>
 #include <tuple>
 
+#include "replicascope/nn/fault_injection.h"
 #include "sync_batchnorm_detail.h"
 
-namespace replicascope::nn::detail {
+namespace replicascope::nn {
+namespace testing {
+namespace {
+std::atomic<bool> drop_last_copy{false};
+}  // namespace
+
+void drop_last_copy_statistics(bool on) {
+  drop_last_copy.store(on);
+}
+
+bool drops_last_copy_statistics() {
+  return drop_last_copy.load(std::memory_order_relaxed);
+}
+
+}  // namespace testing
+
+namespace detail {
 namespace {
 
 torch::Tensor cpu(const torch::Tensor& t) {
@@ -137,6 +155,7 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
                                int64_t sync_point) {
   std::vector<kernels::Moments> parts;
   for (const auto& message : messages) parts.push_back(message.moments);
+  if (parts.size() > 1 && testing::drops_last_copy_statistics()) parts.pop_back();
   auto merged = kernels::merge_moments(parts, messages.front().device);
   // Names the collectives in errors; only built when there are any (a hot path otherwise).
   const std::string where =
@@ -191,4 +210,5 @@ std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
   return results;
 }
 
-}  // namespace replicascope::nn::detail
+}  // namespace detail
+}  // namespace replicascope::nn

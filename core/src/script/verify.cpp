@@ -4,12 +4,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "replicascope/data_parallel.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/model/scripted_model.h"
+#include "replicascope/script/module_file.h"
+#include "replicascope/script/randomness.h"
+#include "sync_layers.h"
+#include "verify_tracker.h"
 
 namespace replicascope {
 namespace {
@@ -17,60 +22,6 @@ namespace {
 torch::Tensor random_tensor(at::IntArrayRef shape, uint64_t seed, torch::ScalarType dtype) {
   return torch::randn(shape, at::detail::createCPUGenerator(seed), dtype);
 }
-
-class Tracker {
- public:
-  Tracker(std::string quantity, double tolerance) {
-    difference_.quantity = std::move(quantity);
-    difference_.tolerance = tolerance;
-  }
-  // `floor`: the smallest scale a difference is measured against (see relative_floor).
-  void add(const std::string& name, torch::Tensor got, torch::Tensor expected, double floor = 0) {
-    if (!got.defined() && !expected.defined()) return;
-    if (!got.defined()) got = torch::zeros_like(expected);
-    if (!expected.defined()) expected = torch::zeros_like(got);
-    const auto g = got.detach().to(torch::kCPU, torch::kDouble);
-    const auto e = expected.detach().to(torch::kCPU, torch::kDouble);
-    if (!g.sizes().equals(e.sizes())) {
-      throw std::logic_error("verify: '" + name + "' has different shapes in the two runs");
-    }
-    const double abs = g.numel() ? (g - e).abs().max().item<double>() : 0.0;
-    const double scale = e.numel() ? e.abs().max().item<double>() : 0.0;
-    const double rel = abs == 0 ? 0.0 : abs / std::max({scale, floor, 1e-30});
-    difference_.max_abs = std::max(difference_.max_abs, abs);
-    if (rel > difference_.max_rel || difference_.worst.empty()) {
-      difference_.max_rel = std::max(difference_.max_rel, rel);
-      difference_.worst = name;
-      worst_index_ = difference_.compared;
-    }
-    names_.push_back(name);
-    ++difference_.compared;
-  }
-  // The largest differences over every process (each compared the same tensors, by name and
-  // order, on its share): the worst is named with its rank.
-  void merge_over(dist::ProcessGroup& group) {
-    const auto all = group.all_gather(
-        torch::tensor({difference_.max_abs, difference_.max_rel, double(worst_index_)},
-                      torch::kDouble),
-        "verify's " + difference_.quantity);
-    int worst_rank = 0;
-    for (int r = 0; r < group.size(); ++r) {
-      const double abs = all[r][0].item<double>(), rel = all[r][1].item<double>();
-      difference_.max_abs = std::max(difference_.max_abs, abs);
-      if (rel > all[worst_rank][1].item<double>()) worst_rank = r;
-    }
-    difference_.max_rel = all[worst_rank][1].item<double>();
-    const auto index = static_cast<size_t>(all[worst_rank][2].item<double>());
-    if (index < names_.size())
-      difference_.worst = names_[index] + " on rank " + std::to_string(worst_rank);
-  }
-  const Difference& result() const { return difference_; }
-
- private:
-  Difference difference_;
-  std::vector<std::string> names_;  // in the order compared
-  int64_t worst_index_ = 0;
-};
 
 std::map<std::string, torch::Tensor> by_name(const NamedTensors& tensors) {
   return {tensors.begin(), tensors.end()};
@@ -83,16 +34,6 @@ double relative_floor(const std::vector<torch::Tensor>& tensors) {
     if (t.defined() && t.numel()) largest = std::max(largest, t.abs().max().item<double>());
   }
   return 0.01 * largest;
-}
-
-// Dropout draws different masks in the two runs; verify compares everything else.
-void disable_dropout(ScriptedModel& model) {
-  for (const auto& item : model.module().named_modules()) {
-    const auto& name = item.value.type()->name();
-    if (name && name->qualifiedName().find("torch.nn.modules.dropout.") != std::string::npos) {
-      torch::jit::Module(item.value).train(false);
-    }
-  }
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -141,12 +82,21 @@ VerifyTolerances verify_tolerances(torch::ScalarType dtype) {
                               std::string(c10::toString(dtype)));
 }
 
-bool VerifyReport::passed() const {
-  return std::all_of(differences.begin(), differences.end(),
-                     [](const Difference& d) { return d.passed(); });
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kEqual:
+      return "equal";
+    case Verdict::kDiffers:
+      return "differs";
+    case Verdict::kInconclusive:
+      return "inconclusive";
+  }
+  return "?";
 }
 
 namespace {
+
+using detail::Tracker;
 
 // What verify compares, one tracker per quantity.
 struct Trackers {
@@ -163,117 +113,263 @@ struct Trackers {
   }
 };
 
-// After a step's backward: the parameter gradients, then one SGD step on both models, then the
-// running statistics and num_batches_tracked. `at` names the step.
-void compare_step(ScriptedModel& reference, ScriptedModel& synced, double learning_rate,
-                  Trackers& t, const std::string& at) {
+// A model that trains beside the reference, with its differences from it.
+struct Run {
+  Run(std::unique_ptr<ScriptedModel> m, const VerifyTolerances& tolerances)
+      : model(std::move(m)), trackers(tolerances) {}
+  std::unique_ptr<ScriptedModel> model;
+  std::unique_ptr<ModelReplicas> replicas;         // a data-parallel run's copies
+  std::unique_ptr<dist::GradientReducer> reducer;  // with several processes
+  Trackers trackers;
+};
+
+// After a step's backward: every run's parameter gradients, then one SGD step on every model,
+// then the running statistics and num_batches_tracked. `at` names the step.
+void compare_step(ScriptedModel& reference, const std::vector<Run*>& runs, double learning_rate,
+                  int step, const std::string& at) {
   auto ref_params = by_name(reference.named_parameters());
   std::vector<torch::Tensor> ref_grads;
   for (const auto& [name, p] : ref_params) ref_grads.push_back(p.grad());
   const double grad_floor = relative_floor(ref_grads);
-  for (const auto& [name, p] : synced.named_parameters()) {
-    t.param_grads.add(name + at, p.grad(), ref_params.at(name).grad(), grad_floor);
+  for (auto* run : runs) {
+    for (const auto& [name, p] : run->model->named_parameters()) {
+      run->trackers.param_grads.add(step, name + at, p.grad(), ref_params.at(name).grad(),
+                                    grad_floor);
+    }
+    sgd_step(*run->model, learning_rate);
   }
   sgd_step(reference, learning_rate);
-  sgd_step(synced, learning_rate);
   auto ref_buffers = by_name(reference.named_buffers());
   std::vector<torch::Tensor> ref_running;
   for (const auto& [name, b] : ref_buffers) {
     if (ends_with(name, "running_mean") || ends_with(name, "running_var")) ref_running.push_back(b);
   }
   const double running_floor = relative_floor(ref_running);
-  for (const auto& [name, b] : synced.named_buffers()) {
-    if (ends_with(name, "num_batches_tracked")) {
-      t.tracked.add(name + at, b, ref_buffers.at(name));
-    } else if (ends_with(name, "running_mean") || ends_with(name, "running_var")) {
-      t.running.add(name + at, b, ref_buffers.at(name), running_floor);
+  for (auto* run : runs) {
+    for (const auto& [name, b] : run->model->named_buffers()) {
+      if (ends_with(name, "num_batches_tracked")) {
+        run->trackers.tracked.add(step, name + at, b, ref_buffers.at(name));
+      } else if (ends_with(name, "running_mean") || ends_with(name, "running_var")) {
+        run->trackers.running.add(step, name + at, b, ref_buffers.at(name), running_floor);
+      }
     }
   }
 }
 
-// The unconverted reference and the converted model, in training mode (Dropout off), in
-// options.dtype, the reference on the first device.
-std::pair<std::unique_ptr<ScriptedModel>, std::unique_ptr<ScriptedModel>> load_models(
-    const std::string& model_path, const VerifyOptions& options) {
-  auto reference = ScriptedModel::load(model_path, ScriptedModelOptions().convert(false));
-  auto synced = ScriptedModel::load(model_path);
-  if (!options.devices.front().is_cpu()) reference->module().to(options.devices.front());
-  for (auto* model : {reference.get(), synced.get()}) {
-    model->train(true);
-    disable_dropout(*model);
-    model->module().to(options.dtype);
+// A model of the check, made from the loaded module: in training mode but for the modules that
+// draw random numbers, in options.dtype; unconverted ones on the first device.
+std::unique_ptr<ScriptedModel> prepare(const torch::jit::Module& loaded, const std::string& path,
+                                       ScriptedModelOptions model_options,
+                                       const VerifyOptions& options,
+                                       const std::vector<std::string>& switch_off) {
+  auto model = std::make_unique<ScriptedModel>(loaded, path, model_options);
+  if (!model_options.convert() && !options.devices.front().is_cpu()) {
+    model->module().to(options.devices.front());
   }
-  synced->set_process_group(options.group);
-  return {std::move(reference), std::move(synced)};
+  model->train(true);
+  script::switch_off_training(model->module(), switch_off);
+  model->module().to(options.dtype);
+  if (model_options.convert()) model->set_process_group(options.group);
+  return model;
 }
 
-// Sums the gradients over the processes, when there are several.
-std::unique_ptr<dist::GradientReducer> make_reducer(
-    ScriptedModel& synced, const std::shared_ptr<dist::ProcessGroup>& group) {
-  if (!group) return nullptr;
+// Copies, and the reducer that sums the gradients over the processes when there are several.
+void make_data_parallel(Run& run, const VerifyOptions& options) {
+  run.replicas = run.model->replicate(options.devices);
+  if (!options.group) return;
   std::vector<torch::Tensor> params;
-  for (const auto& [name, p] : synced.named_parameters()) {
+  for (const auto& [name, p] : run.model->named_parameters()) {
     if (p.requires_grad()) params.push_back(p);
   }
-  return std::make_unique<dist::GradientReducer>(params, group);
+  run.reducer = std::make_unique<dist::GradientReducer>(params, options.group);
+}
+
+torch::Tensor reverse_batch(const torch::Tensor& t) {
+  return t.flip({0});
+}
+
+// The reference's twin runs with another intra-op thread count (1, or 2 where there is one):
+// the kernels split their sums differently, as they do for copies of other batch sizes.
+// Reversing the batch alone moves little: many kernels sum per sample, and BatchNorm
+// accumulates float32 in double.
+class OtherThreadCount {
+ public:
+  OtherThreadCount() : threads_(at::get_num_threads()) {
+    at::set_num_threads(threads_ > 1 ? 1 : 2);
+  }
+  ~OtherThreadCount() { at::set_num_threads(threads_); }
+  OtherThreadCount(const OtherThreadCount&) = delete;
+  OtherThreadCount& operator=(const OtherThreadCount&) = delete;
+
+ private:
+  int threads_;
+};
+
+// Moves every value of `t` by up to kNudgeUnits units in the last place of its dtype, at random
+// (seeded): as far as a few roundings move a value.
+constexpr double kNudgeUnits = 4;
+torch::Tensor nudge(const torch::Tensor& t, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  const double unit = t.scalar_type() == torch::kDouble ? std::numeric_limits<double>::epsilon()
+                                                        : std::numeric_limits<float>::epsilon();
+  const double units = kNudgeUnits;
+  const auto u = torch::rand(t.sizes(), at::detail::createCPUGenerator(seed), torch::kDouble);
+  return (t.to(torch::kDouble) * (1 + (2 * u - 1) * (units * unit))).to(t.options());
+}
+
+void nudge_parameters(ScriptedModel& model, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, p] : model.named_parameters()) p.copy_(nudge(p, seed++));
+}
+
+// The reference on the batch in reverse order: its output and input grad, back in batch order.
+std::pair<torch::Tensor, torch::Tensor> reversed_step(ScriptedModel& twin, const torch::Tensor& x,
+                                                      const torch::Tensor& projection,
+                                                      torch::Device device, uint64_t seed) {
+  OtherThreadCount other_threads;
+  auto x_reversed = nudge(reverse_batch(x), seed).to(device).requires_grad_();
+  const auto out = twin.forward(x_reversed);
+  (out * reverse_batch(projection).to(out.device())).mean().backward();
+  return {reverse_batch(out.detach()), reverse_batch(x_reversed.grad())};
+}
+
+// What the check's models were loaded as and switched to.
+struct Models {
+  std::unique_ptr<ScriptedModel> reference;
+  std::unique_ptr<Run> twin, checked, control;
+  std::shared_ptr<detail::ConditionObserver> condition;
+  std::vector<std::string> switched_off;  // for the report
+};
+
+Models load_models(const std::string& path, const VerifyOptions& options,
+                   const VerifyTolerances& tolerances) {
+  const auto loaded = script::load_module(path);
+  Models m;
+  const auto draws = script::find_random_draws(loaded);
+  const auto switch_off = script::modules_to_switch_off(draws);
+  for (const auto& draw : draws) {
+    m.switched_off.push_back((draw.module.empty() ? "(the model)" : draw.module) + " (" +
+                             draw.operation + ")");
+  }
+  const auto plain = ScriptedModelOptions().convert(false);
+  m.reference = prepare(loaded, path, plain, options, switch_off);
+  m.twin = std::make_unique<Run>(prepare(loaded, path, plain, options, switch_off), tolerances);
+  nudge_parameters(*m.twin->model, options.seed * 1000 + 700);
+  const auto checked = ScriptedModelOptions().synchronize(!options.per_copy);
+  m.checked =
+      std::make_unique<Run>(prepare(loaded, path, checked, options, switch_off), tolerances);
+  std::map<std::string, double> eps;
+  for (const auto& layer : m.checked->model->sync_layers()) eps[layer->name()] = layer->info().eps;
+  m.condition = std::make_shared<detail::ConditionObserver>(eps);
+  m.checked->model->set_stats_observer(m.condition);
+  make_data_parallel(*m.checked, options);
+  if (!options.per_copy) {
+    const auto per_copy = ScriptedModelOptions().synchronize(false);
+    m.control =
+        std::make_unique<Run>(prepare(loaded, path, per_copy, options, switch_off), tolerances);
+    m.control->replicas = m.control->model->replicate(options.devices);
+  }
+  return m;
 }
 
 }  // namespace
 
 VerifyReport verify(const std::string& model_path, const VerifyOptions& options) {
   check_options(options);
-  verify_tolerances(options.dtype);  // refuses other dtypes before any work
+  const auto tolerances = verify_tolerances(options.dtype);  // refuses other dtypes first
 
   const auto device = options.devices.front();
-  auto [reference, synced] = load_models(model_path, options);
-  auto replicas = synced->replicate(options.devices);
+  auto m = load_models(model_path, options, tolerances);
+  auto& reference = *m.reference;
+  auto& twin = *m.twin;
+  auto& checked = *m.checked;
   const int rank = options.group ? options.group->rank() : 0;
   const size_t copies = options.devices.size();
-  auto reducer = make_reducer(*synced, options.group);
 
-  Trackers t(verify_tolerances(options.dtype));
   VerifyReport report;
   report.model = model_path;
   report.dtype = options.dtype == torch::kDouble ? "float64" : "float32";
   report.processes = options.group ? options.group->size() : 1;
+  report.per_copy = options.per_copy;
+  report.switched_off = m.switched_off;
   const int64_t batch = options.input_shape.front();
   for (int step = 0; step < options.steps; ++step) {
     const std::string at = " (step " + std::to_string(step + 1) + ")";
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + step, options.dtype);
     auto x_ref = x.to(device, /*non_blocking=*/false, /*copy=*/true).requires_grad_();
-    const auto out_ref = reference->forward(x_ref);
+    const auto out_ref = reference.forward(x_ref);
     const auto projection =
         random_tensor(out_ref.sizes(), options.seed * 1000 + 500 + step, options.dtype);
     (out_ref * projection.to(out_ref.device())).mean().backward();
+    const auto [out_twin, grad_twin] =
+        reversed_step(*twin.model, x, projection, device, options.seed * 1000 + 600 + step);
+
     report.splits.push_back(split_for_step(step, batch, report.processes * copies));
     const auto share = rank_share(report.splits.back(), rank, copies);
     auto x_sync = x.narrow(0, share.offset, share.size).clone().requires_grad_();
-    const auto out_sync = data_parallel_forward(*replicas, x_sync, share.copies, device);
+    const auto out_sync = data_parallel_forward(*checked.replicas, x_sync, share.copies, device);
     // This share's terms of the whole batch's mean; the reducer adds the processes' gradients.
     const auto mine = projection.narrow(0, share.offset, share.size).to(out_sync.device());
     ((out_sync * mine).sum() / static_cast<double>(out_ref.numel())).backward();
-    if (reducer) reducer->finish();
+    if (checked.reducer) checked.reducer->finish();
+    if (m.control && step == 0) {
+      torch::NoGradGuard no_grad;
+      const auto out =
+          data_parallel_forward(*m.control->replicas, x_sync.detach(), share.copies, device);
+      m.control->trackers.outputs.add(step, "output" + at, out,
+                                      out_ref.narrow(0, share.offset, share.size));
+    }
 
-    t.outputs.add("output" + at, out_sync, out_ref.narrow(0, share.offset, share.size));
-    t.input_grads.add("input" + at, x_sync.grad(),
-                      x_ref.grad().narrow(0, share.offset, share.size));
-    compare_step(*reference, *synced, options.learning_rate, t, at);
+    const auto mine_of = [&](const torch::Tensor& t) {
+      return t.narrow(0, share.offset, share.size);
+    };
+    checked.trackers.outputs.add(step, "output" + at, out_sync, mine_of(out_ref));
+    twin.trackers.outputs.add(step, "output" + at, mine_of(out_twin), mine_of(out_ref));
+    checked.trackers.input_grads.add(step, "input" + at, x_sync.grad(), mine_of(x_ref.grad()));
+    twin.trackers.input_grads.add(step, "input" + at, mine_of(grad_twin), mine_of(x_ref.grad()));
+    compare_step(reference, {&twin, &checked}, options.learning_rate, step, at);
   }
-  reference->train(false);
-  synced->train(false);
+  for (auto* model : {&reference, twin.model.get(), checked.model.get()}) model->train(false);
   {
     torch::NoGradGuard no_grad;
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
     const auto share = rank_share(split_sizes(batch, report.processes * copies), rank, copies);
-    t.eval_outputs.add("eval output",
-                       data_parallel_forward(*replicas, x.narrow(0, share.offset, share.size),
-                                             share.copies, device),
-                       reference->forward(x.to(device)).narrow(0, share.offset, share.size));
+    const auto expected = reference.forward(x.to(device)).narrow(0, share.offset, share.size);
+    const auto reversed = [&] {
+      OtherThreadCount other_threads;
+      return reverse_batch(
+          twin.model->forward(nudge(reverse_batch(x), options.seed * 1000 + 699).to(device)));
+    }();
+    twin.trackers.eval_outputs.add(0, "eval output", reversed.narrow(0, share.offset, share.size),
+                                   expected);
+    checked.trackers.eval_outputs.add(
+        0, "eval output",
+        data_parallel_forward(*checked.replicas, x.narrow(0, share.offset, share.size),
+                              share.copies, device),
+        expected);
   }
-  for (auto* tracker : t.all()) {
-    if (options.group) tracker->merge_over(*options.group);
-    report.differences.push_back(tracker->result());
+  const auto checked_trackers = checked.trackers.all();
+  const auto twin_trackers = twin.trackers.all();
+  std::vector<detail::Quantity> quantities;
+  for (size_t i = 0; i < checked_trackers.size(); ++i) {
+    if (options.group) {
+      checked_trackers[i]->merge_over(*options.group);
+      twin_trackers[i]->merge_over(*options.group);
+    }
+    const auto* t = checked_trackers[i];
+    const bool forward = t == &checked.trackers.outputs || t == &checked.trackers.running ||
+                         t == &checked.trackers.tracked;
+    quantities.push_back({t, twin_trackers[i], forward, t == &checked.trackers.eval_outputs});
   }
+  auto judgement = detail::judge(quantities);
+  report.differences = std::move(judgement.differences);
+  report.verdict = judgement.verdict;
+  report.reason = std::move(judgement.reason);
+  if (m.control) {
+    if (options.group) m.control->trackers.outputs.merge_over(*options.group);
+    report.per_copy_outputs = m.control->trackers.outputs.max_rel();
+  }
+  report.ill_conditioned = m.condition->worst();
   return report;
 }
 

@@ -42,8 +42,13 @@ class ScriptedModel : public Model {
   std::vector<ModelModule> modules() const override { return modules_; }
   NamedTensors named_parameters() const override;
   NamedTensors named_buffers() const override;
-  void train(bool on) override { module_.train(on); }
-  bool is_training() const override { return module_.is_training(); }
+  // Sets every module's training flag. is_training() answers what was last set, not the root's
+  // flag: verify switches single modules (the root among them) off.
+  void train(bool on) override {
+    module_.train(on);
+    training_ = on;
+  }
+  bool is_training() const override { return training_; }
   torch::Tensor forward(const torch::Tensor& input) override;
   std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) override;
   void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
@@ -75,6 +80,7 @@ class ScriptedModel : public Model {
   std::vector<std::shared_ptr<script::detail::SyncLayer>> layers_;
   std::vector<ModelModule> modules_;
   std::shared_ptr<nn::StatsObserver> observer_;
+  bool training_;
 };
 
 }  // namespace replicascope

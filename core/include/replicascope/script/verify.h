@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,20 +31,57 @@ struct VerifyOptions {
   // the group; gradients are summed with dist::GradientReducer. Every rank returns the same
   // report, its differences the largest over the ranks.
   std::shared_ptr<dist::ProcessGroup> group;
+  // The negative control: check per-copy BatchNorm (what plain data parallelism does) instead of
+  // the synchronized one. It must differ from the reference wherever a BatchNorm sees more than
+  // one copy; that shows the check is not vacuous.
+  bool per_copy = false;
 };
 
-// The largest difference of one quantity over every step and tensor.
+// A check's answer. Inconclusive: the reference moves from itself (the noise floor) by more
+// than kChaoticNoiseFloor, so no difference can be told from the model's own amplified rounding.
+enum class Verdict { kEqual, kDiffers, kInconclusive };
+const char* to_string(Verdict verdict);  // "equal", "differs", "inconclusive"
+
+// A difference is allowed up to max(tolerance, kNoiseFloorMultiple x the noise floor), per
+// quantity and step.
+constexpr double kNoiseFloorMultiple = 10;
+constexpr double kChaoticNoiseFloor = 1e-2;
+
+// One quantity of the check, at its worst step (or at the step that decided the verdict).
 struct Difference {
   std::string quantity;  // "outputs", "input grads", ...
-  double max_abs = 0;    // max |synchronized - reference|
+  double max_abs = 0;    // max |checked - reference| over every step and tensor
   // max over tensors of max |s - r| / max(max |r|, floor); the floor is 1% of the largest
   // reference value of that quantity in that step (a grad that is zero in theory, like that of a
   // bias followed by BatchNorm, holds only rounding noise)
   double max_rel = 0;
-  std::string worst;     // the tensor (and step) with the largest max_rel
-  double tolerance = 0;  // max_rel must not exceed it
+  std::string worst;     // the tensor (and step) with the largest max_rel, or the first that was
+                         // not finite
+  double tolerance = 0;  // the fixed tolerance on max_rel
+  // The reference against itself at that step: max_rel of the same quantity when the reference
+  // runs again on the batch in reverse order, with another intra-op thread count, its input and
+  // weights moved by a few units in the last place (only rounding, amplified by the model, moves
+  // it).
+  double noise_floor = 0;
+  // max(tolerance, kNoiseFloorMultiple x noise_floor): what max_rel is judged against.
+  double allowed = 0;
   int64_t compared = 0;  // tensors compared
-  bool passed() const { return max_rel <= tolerance; }
+  bool finite = true;    // false: a NaN or infinity in either run, a failure (named in worst)
+  Verdict verdict = Verdict::kEqual;
+  bool passed() const { return verdict == Verdict::kEqual; }
+  // Equal only because the reference's own noise floor is above the fixed tolerance.
+  bool floor_decides() const { return passed() && max_rel > tolerance; }
+};
+
+// The BatchNorm channel that amplifies rounding the most, as seen by the checked run: the
+// largest |mean| / sqrt(var + eps), the factor by which subtracting the mean magnifies the
+// relative rounding error of its input.
+struct IllConditionedChannel {
+  std::string layer;  // empty when no BatchNorm ran
+  int64_t channel = 0;
+  double mean = 0;
+  double std = 0;  // sqrt(var + eps)
+  double amplification() const { return std > 0 ? std::abs(mean) / std : 0.0; }
 };
 
 struct VerifyReport {
@@ -53,7 +91,22 @@ struct VerifyReport {
   // samples per copy, per step (with several processes: every process's copies, in rank order)
   std::vector<std::vector<int64_t>> splits;
   std::vector<Difference> differences;
-  bool passed() const;
+  bool per_copy = false;  // the negative control was checked (VerifyOptions::per_copy)
+  // Modules run in eval mode in every run because their forward draws random numbers, with the
+  // operation: "features.1.0.stochastic_depth (aten::bernoulli_)".
+  std::vector<std::string> switched_off;
+  // What per-copy BatchNorm would have done (without per_copy): the largest relative difference
+  // of the first step's outputs from the reference's; -1 when not measured.
+  double per_copy_outputs = -1;
+  IllConditionedChannel ill_conditioned;
+  // Judged stage by stage (each step, then eval): at the first stage where a quantity is beyond
+  // both its fixed tolerance and kNoiseFloorMultiple x its noise floor, the check differs;
+  // unless only gradients are, while the forward agrees (one rounding can flip a ReLU-like kink
+  // and move a gradient by a whole term; float64 concludes), or the floor there is chaotic:
+  // then it is inconclusive. A NaN or infinity differs.
+  Verdict verdict = Verdict::kEqual;
+  std::string reason;  // why, when not equal
+  bool passed() const { return verdict == Verdict::kEqual; }
 };
 
 // The documented tolerances on max_rel; num_batches_tracked must be exact.
@@ -63,12 +116,14 @@ struct VerifyTolerances {
 };
 VerifyTolerances verify_tolerances(torch::ScalarType dtype);
 
-// Runs `options.steps` SGD steps (loss: the mean of the output times a fixed random tensor;
-// dropout off, since the two runs would draw different masks) of the
-// TorchScript model at `model_path` twice: its BatchNorm converted to synchronized batch norm on
-// the devices, and unconverted on the whole batch on the first device. The second step splits
-// the batch unevenly when there are several copies and enough samples. After the last step both
-// run once in eval mode. Throws script::ModelLoadError or std::invalid_argument on bad input.
+// Runs `options.steps` SGD steps (loss: the mean of the output times a fixed random tensor) of
+// the TorchScript model at `model_path`: its BatchNorm converted to synchronized batch norm on
+// the devices, unconverted on the whole batch on the first device (the reference), and the
+// reference again on the batch in reverse order (its noise floor). The second step splits the
+// batch unevenly when there are several copies and enough samples. After the last step all run
+// once in eval mode. Modules whose forward draws random numbers under their training flag run
+// in eval mode throughout (script::find_random_draws). Throws script::ModelLoadError, or
+// std::invalid_argument on bad input and on a draw that no training flag switches off.
 VerifyReport verify(const std::string& model_path, const VerifyOptions& options);
 
 }  // namespace replicascope
