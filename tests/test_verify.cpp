@@ -164,6 +164,18 @@ TEST(Verify, NoiseFloorDecidesOnAnIllConditionedModel) {
   }
 }
 
+// So ill-conditioned that the reference moves from itself by more than 1e-2: inconclusive, the
+// honest third answer, with the reason.
+TEST(Verify, InconclusiveWhereTheReferenceIsChaotic) {
+  for (const auto dtype : {torch::kDouble, torch::kFloat}) {
+    const auto report =
+        replicascope::verify(fixture("chaotic.pt"), options_for(2, {8, 16}, 2, dtype));
+    EXPECT_EQ(report.verdict, Verdict::kInconclusive) << report.dtype << " " << describe(report);
+    EXPECT_NE(report.reason.find("moves from itself by more than"), std::string::npos)
+        << report.reason;
+  }
+}
+
 // The negative control: per-copy BatchNorm must differ wherever a BatchNorm sees several copies.
 TEST(Verify, PerCopyBatchNormDiffersWhereBatchNormSeesSeveralCopies) {
   for (const auto& f : {kMlp, kReused, kResnet}) {
@@ -176,6 +188,19 @@ TEST(Verify, PerCopyBatchNormDiffersWhereBatchNormSeesSeveralCopies) {
   auto options = options_for(2, {8, 16}, 1);
   options.per_copy = true;
   EXPECT_EQ(replicascope::verify(fixture("no_batchnorm.pt"), options).verdict, Verdict::kEqual);
+  // A copy of one sample: per-copy BatchNorm cannot run what synchronized BatchNorm can.
+  auto one_sample = options_for(4, {5, 16}, 1);
+  one_sample.per_copy = true;
+  const auto cannot = replicascope::verify(fixture("mlp.pt"), one_sample);
+  EXPECT_EQ(cannot.verdict, Verdict::kDiffers);
+  EXPECT_NE(cannot.reason.find("per-copy BatchNorm cannot run step 1: "), std::string::npos)
+      << cannot.reason;
+  one_sample.per_copy = false;
+  const auto synchronized = replicascope::verify(fixture("mlp.pt"), one_sample);
+  EXPECT_EQ(synchronized.verdict, Verdict::kEqual) << describe(synchronized);
+  EXPECT_NE(synchronized.per_copy_error.find("expected more than 1 value per channel"),
+            std::string::npos)
+      << synchronized.per_copy_error;
   // Without --unsync the report says how far per-copy BatchNorm would have been.
   const auto report = replicascope::verify(fixture("mlp.pt"), options_for(2, {8, 16}, 1));
   EXPECT_GT(report.per_copy_outputs, 1e-2);

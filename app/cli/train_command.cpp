@@ -15,6 +15,7 @@
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/session_factory.h"
+#include "replicascope/nn/fault_injection.h"
 
 namespace replicascope::cli {
 
@@ -80,6 +81,16 @@ void inject_faults(const dist::ProcessGroup* group, int64_t step) {
     for (;;) ::pause();                         // a rank that stops calling
   }
 }
+
+// REPLICASCOPE_DROP_LAST_COPY=1 breaks the synchronization for any command of this binary, from
+// its start: every reduction leaves the last copy's statistics out (bench/verify_zoo.py checks
+// that verify catches it on real models).
+const bool kDropsLastCopy = [] {
+  const char* drop = std::getenv("REPLICASCOPE_DROP_LAST_COPY");
+  const bool on = drop && std::string(drop) == "1";
+  if (on) nn::testing::drop_last_copy_statistics(true);
+  return on;
+}();
 #else
 void inject_faults(const dist::ProcessGroup*, int64_t) {}
 #endif

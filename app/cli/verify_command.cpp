@@ -78,6 +78,7 @@ void print_json(const VerifyReport& report, const std::vector<torch::Device>& de
   } else {
     json.null();
   }
+  json.key("per_copy_error").value(report.per_copy_error);
   const auto& ill = report.ill_conditioned;
   json.key("ill_conditioned").begin_object().key("layer").value(ill.layer);
   json.key("channel").value(ill.channel).key("mean").value(ill.mean).key("std").value(ill.std);
@@ -151,13 +152,18 @@ void print_table(const VerifyReport& report, const std::vector<torch::Device>& d
   std::printf("\n\n%-20s %11s %11s %13s %9s %8s  %s\n", "quantity", "max abs", "max rel",
               "ref vs itself", "allowed", "result", "worst tensor");
   for (const auto& d : report.differences) {
-    const char* result = d.verdict == Verdict::kEqual     ? (d.floor_decides() ? "ok*" : "ok")
+    const char* result = d.compared == 0                  ? "-"
+                         : d.verdict == Verdict::kEqual   ? (d.floor_decides() ? "ok*" : "ok")
                          : d.verdict == Verdict::kDiffers ? "FAILED"
                                                           : "unknown";
     std::printf("%-20s %11.3e %11.3e %13.3e %9.1e %8s  %s\n", d.quantity.c_str(), d.max_abs,
-                d.max_rel, d.noise_floor, d.allowed, result, d.worst.c_str());
+                d.max_rel, d.noise_floor, d.allowed, result,
+                d.compared ? d.worst.c_str() : "(not run: the checked run stopped)");
   }
-  if (report.per_copy_outputs >= 0) {
+  if (!report.per_copy_error.empty() && !report.per_copy) {
+    std::printf("\nper-copy BatchNorm (plain data parallelism) cannot run this batch: %s\n",
+                report.per_copy_error.c_str());
+  } else if (report.per_copy_outputs >= 0) {
     std::printf(
         "\nper-copy BatchNorm (plain data parallelism) would move the first step's outputs "
         "by %.3e (relative)\n",

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "replicascope/data_parallel.h"
+#include "replicascope/describe_error.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/model/scripted_model.h"
@@ -184,6 +185,16 @@ void make_data_parallel(Run& run, const VerifyOptions& options) {
   run.reducer = std::make_unique<dist::GradientReducer>(params, options.group);
 }
 
+// The root cause of a failed per-copy forward, in one line: every copy fails the same way, and
+// each error carries its TorchScript traceback, which ends with the interpreter's own message.
+std::string root_cause(const std::exception_ptr& error) {
+  const auto text = describe(error);
+  const std::string marker = "RuntimeError: ";
+  const auto at = text.rfind(marker);
+  const auto start = at == std::string::npos ? 0 : at + marker.size();
+  return text.substr(start, text.find('\n', start) - start);
+}
+
 torch::Tensor reverse_batch(const torch::Tensor& t) {
   return t.flip({0});
 }
@@ -206,8 +217,9 @@ class OtherThreadCount {
 };
 
 // Moves every value of `t` by up to kNudgeUnits units in the last place of its dtype, at random
-// (seeded): as far as a few roundings move a value.
-constexpr double kNudgeUnits = 4;
+// (seeded): as far as one rounding moves a value. The checked run's BatchNorm rounds every
+// output differently from PyTorch's; the twin's weights and input are moved as much.
+constexpr double kNudgeUnits = 1;
 torch::Tensor nudge(const torch::Tensor& t, uint64_t seed) {
   torch::NoGradGuard no_grad;
   const double unit = t.scalar_type() == torch::kDouble ? std::numeric_limits<double>::epsilon()
@@ -307,17 +319,31 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     report.splits.push_back(split_for_step(step, batch, report.processes * copies));
     const auto share = rank_share(report.splits.back(), rank, copies);
     auto x_sync = x.narrow(0, share.offset, share.size).clone().requires_grad_();
-    const auto out_sync = data_parallel_forward(*checked.replicas, x_sync, share.copies, device);
+    torch::Tensor out_sync;
+    try {
+      out_sync = data_parallel_forward(*checked.replicas, x_sync, share.copies, device);
+    } catch (const std::exception&) {
+      // Per-copy BatchNorm can fail where full-batch BatchNorm runs (a copy with one value per
+      // channel): a difference, reported as one. With several processes the error ends the run.
+      if (!options.per_copy || options.group) throw;
+      report.per_copy_error =
+          "step " + std::to_string(step + 1) + ": " + root_cause(std::current_exception());
+      break;
+    }
     // This share's terms of the whole batch's mean; the reducer adds the processes' gradients.
     const auto mine = projection.narrow(0, share.offset, share.size).to(out_sync.device());
     ((out_sync * mine).sum() / static_cast<double>(out_ref.numel())).backward();
     if (checked.reducer) checked.reducer->finish();
     if (m.control && step == 0) {
       torch::NoGradGuard no_grad;
-      const auto out =
-          data_parallel_forward(*m.control->replicas, x_sync.detach(), share.copies, device);
-      m.control->trackers.outputs.add(step, "output" + at, out,
-                                      out_ref.narrow(0, share.offset, share.size));
+      try {
+        const auto out =
+            data_parallel_forward(*m.control->replicas, x_sync.detach(), share.copies, device);
+        m.control->trackers.outputs.add(step, "output" + at, out,
+                                        out_ref.narrow(0, share.offset, share.size));
+      } catch (const std::exception&) {  // per-copy BatchNorm cannot run what sync can
+        report.per_copy_error = root_cause(std::current_exception());
+      }
     }
 
     const auto mine_of = [&](const torch::Tensor& t) {
@@ -330,7 +356,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     compare_step(reference, {&twin, &checked}, options.learning_rate, step, at);
   }
   for (auto* model : {&reference, twin.model.get(), checked.model.get()}) model->train(false);
-  {
+  if (report.per_copy_error.empty() || !options.per_copy) {
     torch::NoGradGuard no_grad;
     const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
     const auto share = rank_share(split_sizes(batch, report.processes * copies), rank, copies);
@@ -365,9 +391,28 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   report.differences = std::move(judgement.differences);
   report.verdict = judgement.verdict;
   report.reason = std::move(judgement.reason);
+  if (options.per_copy && !report.per_copy_error.empty()) {
+    if (report.verdict != Verdict::kDiffers) report.reason.clear();
+    report.reason += (report.reason.empty() ? "" : "; ") +
+                     ("per-copy BatchNorm cannot run " + report.per_copy_error);
+    report.verdict = Verdict::kDiffers;
+  }
   if (m.control) {
-    if (options.group) m.control->trackers.outputs.merge_over(*options.group);
-    report.per_copy_outputs = m.control->trackers.outputs.max_rel();
+    // Every rank must agree before the control's collective: its per-copy forward may fail on
+    // one rank only (a copy of one sample there).
+    bool failed = !report.per_copy_error.empty();
+    if (options.group) {
+      const auto flags = options.group->all_gather(
+          torch::tensor({failed ? 1.0 : 0.0}, torch::kDouble), "verify's per-copy control");
+      for (const auto& flag : flags) failed = failed || flag.item<double>() > 0;
+      if (failed && report.per_copy_error.empty()) {
+        report.per_copy_error = "another rank's copies failed";
+      }
+    }
+    if (!failed) {
+      if (options.group) m.control->trackers.outputs.merge_over(*options.group);
+      report.per_copy_outputs = m.control->trackers.outputs.max_rel();
+    }
   }
   report.ill_conditioned = m.condition->worst();
   return report;

@@ -98,6 +98,9 @@ struct VerifyReport {
   // What per-copy BatchNorm would have done (without per_copy): the largest relative difference
   // of the first step's outputs from the reference's; -1 when not measured.
   double per_copy_outputs = -1;
+  // Why per-copy BatchNorm could not run: the control's first forward, or with per_copy the step
+  // where the checked run stopped (then the check differs).
+  std::string per_copy_error;
   IllConditionedChannel ill_conditioned;
   // Judged stage by stage (each step, then eval): at the first stage where a quantity is beyond
   // both its fixed tolerance and kNoiseFloorMultiple x its noise floor, the check differs;
