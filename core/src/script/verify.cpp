@@ -199,7 +199,7 @@ torch::Tensor reverse_batch(const torch::Tensor& t) {
   return t.flip({0});
 }
 
-// The reference's twin runs with another intra-op thread count (1, or 2 where there is one):
+// The reference's twin runs with another intra-op thread count (1, or 2 where the default is 1):
 // the kernels split their sums differently, as they do for copies of other batch sizes.
 // Reversing the batch alone moves little: many kernels sum per sample, and BatchNorm
 // accumulates float32 in double.
@@ -224,9 +224,8 @@ torch::Tensor nudge(const torch::Tensor& t, uint64_t seed) {
   torch::NoGradGuard no_grad;
   const double unit = t.scalar_type() == torch::kDouble ? std::numeric_limits<double>::epsilon()
                                                         : std::numeric_limits<float>::epsilon();
-  const double units = kNudgeUnits;
   const auto u = torch::rand(t.sizes(), at::detail::createCPUGenerator(seed), torch::kDouble);
-  return (t.to(torch::kDouble) * (1 + (2 * u - 1) * (units * unit))).to(t.options());
+  return (t.to(torch::kDouble) * (1 + (2 * u - 1) * (kNudgeUnits * unit))).to(t.options());
 }
 
 void nudge_parameters(ScriptedModel& model, uint64_t seed) {
