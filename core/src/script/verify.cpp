@@ -195,6 +195,18 @@ std::string root_cause(const std::exception_ptr& error) {
   return text.substr(start, text.find('\n', start) - start);
 }
 
+// With several processes every rank must learn that one failed before the next collective (the
+// backward's, or the control's): `failure` on this rank, else another rank's, else "".
+std::string agree_on_failure(const std::string& failure, dist::ProcessGroup* group) {
+  if (!group) return failure;
+  const auto flags = group->all_gather(torch::tensor({failure.empty() ? 0.0 : 1.0}, torch::kDouble),
+                                       "verify's per-copy run");
+  for (int r = 0; failure.empty() && r < group->size(); ++r) {
+    if (flags[r].item<double>() > 0) return "rank " + std::to_string(r) + "'s copies failed";
+  }
+  return failure;
+}
+
 torch::Tensor reverse_batch(const torch::Tensor& t) {
   return t.flip({0});
 }
@@ -319,14 +331,18 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     const auto share = rank_share(report.splits.back(), rank, copies);
     auto x_sync = x.narrow(0, share.offset, share.size).clone().requires_grad_();
     torch::Tensor out_sync;
+    std::string failure;
     try {
       out_sync = data_parallel_forward(*checked.replicas, x_sync, share.copies, device);
     } catch (const std::exception&) {
       // Per-copy BatchNorm can fail where full-batch BatchNorm runs (a copy with one value per
-      // channel): a difference, reported as one. With several processes the error ends the run.
-      if (!options.per_copy || options.group) throw;
-      report.per_copy_error =
-          "step " + std::to_string(step + 1) + ": " + root_cause(std::current_exception());
+      // channel): a difference, reported as one.
+      if (!options.per_copy) throw;
+      failure = root_cause(std::current_exception());
+    }
+    if (options.per_copy) failure = agree_on_failure(failure, options.group.get());
+    if (!failure.empty()) {
+      report.per_copy_error = "step " + std::to_string(step + 1) + ": " + failure;
       break;
     }
     // This share's terms of the whole batch's mean; the reducer adds the processes' gradients.
@@ -397,17 +413,8 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     report.verdict = Verdict::kDiffers;
   }
   if (m.control) {
-    // Every rank must agree before the control's collective: its per-copy forward may fail on
-    // one rank only (a copy of one sample there).
-    bool failed = !report.per_copy_error.empty();
-    if (options.group) {
-      const auto flags = options.group->all_gather(
-          torch::tensor({failed ? 1.0 : 0.0}, torch::kDouble), "verify's per-copy control");
-      for (const auto& flag : flags) failed = failed || flag.item<double>() > 0;
-      if (failed && report.per_copy_error.empty()) {
-        report.per_copy_error = "another rank's copies failed";
-      }
-    }
+    report.per_copy_error = agree_on_failure(report.per_copy_error, options.group.get());
+    const bool failed = !report.per_copy_error.empty();
     if (!failed) {
       if (options.group) m.control->trackers.outputs.merge_over(*options.group);
       report.per_copy_outputs = m.control->trackers.outputs.max_rel();
