@@ -60,7 +60,7 @@ struct Difference {
   double tolerance = 0;  // the fixed tolerance on max_rel
   // The reference against itself at that step: max_rel of the same quantity when the reference
   // runs again on the batch in reverse order, with another intra-op thread count, its input and
-  // weights moved by a few units in the last place (only rounding, amplified by the model, moves
+  // weights moved by one unit in the last place (only rounding, amplified by the model, moves
   // it).
   double noise_floor = 0;
   // max(tolerance, kNoiseFloorMultiple x noise_floor): what max_rel is judged against.
@@ -122,7 +122,8 @@ VerifyTolerances verify_tolerances(torch::ScalarType dtype);
 // Runs `options.steps` SGD steps (loss: the mean of the output times a fixed random tensor) of
 // the TorchScript model at `model_path`: its BatchNorm converted to synchronized batch norm on
 // the devices, unconverted on the whole batch on the first device (the reference), and the
-// reference again on the batch in reverse order (its noise floor). The second step splits the
+// reference again on the batch in reverse order, with another thread count and its weights and
+// input moved by one unit in the last place (its noise floor). The second step splits the
 // batch unevenly when there are several copies and enough samples. After the last step all run
 // once in eval mode. Modules whose forward draws random numbers under their training flag run
 // in eval mode throughout (script::find_random_draws). Throws script::ModelLoadError, or
