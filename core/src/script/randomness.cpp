@@ -25,9 +25,14 @@ using Flags = std::set<std::string>;  // modules whose training flag a value dep
 const char* const kUnknownModule = "?";
 constexpr int kMaxCallDepth = 256;
 
-// Operations that draw; the in-place forms end in '_'. Anything whose schema takes a Generator
-// is caught as well.
-bool is_random_name(std::string name) {
+// An operation's name without the trailing '_' of its in-place form (dropout_ is dropout).
+std::string out_of_place(std::string name) {
+  if (!name.empty() && name.back() == '_') name.pop_back();
+  return name;
+}
+
+// Operations that draw, out of place; anything whose schema takes a Generator is caught as well.
+bool is_random_name(const std::string& name) {
   static const std::set<std::string> names = {
       "dropout",        "feature_dropout", "alpha_dropout",    "feature_alpha_dropout",
       "native_dropout", "_fused_dropout",  "bernoulli",        "rand",
@@ -36,9 +41,7 @@ bool is_random_name(std::string name) {
       "multinomial",    "rrelu",           "rrelu_with_noise", "exponential",
       "geometric",      "cauchy",          "log_normal",       "random",
       "poisson",        "binomial",        "_standard_gamma",  "_sample_dirichlet"};
-  if (names.count(name)) return true;
-  if (!name.empty() && name.back() == '_') name.pop_back();
-  return names.count(name) > 0;
+  return names.count(out_of_place(name)) > 0;
 }
 
 bool draws(const Node* node) {
@@ -203,12 +206,8 @@ class Walker {
     // A flag the walk cannot name cannot be switched off.
     if (!flags.count(kUnknownModule)) draw.follows.assign(flags.begin(), flags.end());
     // dropout and dropout_ (F.dropout has both branches) are one draw
-    const auto base = [](std::string name) {
-      if (!name.empty() && name.back() == '_') name.pop_back();
-      return name;
-    };
     const bool known = std::any_of(draws_.begin(), draws_.end(), [&](const RandomDraw& d) {
-      return d.module == draw.module && base(d.operation) == base(draw.operation) &&
+      return d.module == draw.module && out_of_place(d.operation) == out_of_place(draw.operation) &&
              d.follows == draw.follows;
     });
     if (!known) draws_.push_back(std::move(draw));

@@ -97,17 +97,18 @@ const char* to_string(Verdict verdict) {
 
 namespace {
 
+using detail::Pass;
 using detail::Tracker;
 
 // What verify compares, one tracker per quantity.
 struct Trackers {
   explicit Trackers(const VerifyTolerances& t)
-      : outputs("outputs", t.outputs),
-        input_grads("input grads", t.grads),
-        param_grads("parameter grads", t.grads),
-        running("running stats", t.running_stats),
-        tracked("num_batches_tracked", 0.0),
-        eval_outputs("eval outputs", t.outputs) {}
+      : outputs("outputs", t.outputs, Pass::kForward),
+        input_grads("input grads", t.grads, Pass::kBackward),
+        param_grads("parameter grads", t.grads, Pass::kBackward),
+        running("running stats", t.running_stats, Pass::kForward),
+        tracked("num_batches_tracked", 0.0, Pass::kForward),
+        eval_outputs("eval outputs", t.outputs, Pass::kAfterTraining) {}
   Tracker outputs, input_grads, param_grads, running, tracked, eval_outputs;
   std::vector<Tracker*> all() {
     return {&outputs, &input_grads, &param_grads, &running, &tracked, &eval_outputs};
@@ -245,12 +246,17 @@ void nudge_parameters(ScriptedModel& model, uint64_t seed) {
   for (auto& [name, p] : model.named_parameters()) p.copy_(nudge(p, seed++));
 }
 
+// The twin's input: the batch reversed and nudged, on `device`.
+torch::Tensor twin_input(const torch::Tensor& x, uint64_t seed, torch::Device device) {
+  return nudge(reverse_batch(x), seed).to(device);
+}
+
 // The reference on the batch in reverse order: its output and input grad, back in batch order.
 std::pair<torch::Tensor, torch::Tensor> reversed_step(ScriptedModel& twin, const torch::Tensor& x,
                                                       const torch::Tensor& projection,
                                                       torch::Device device, uint64_t seed) {
   OtherThreadCount other_threads;
-  auto x_reversed = nudge(reverse_batch(x), seed).to(device).requires_grad_();
+  auto x_reversed = twin_input(x, seed, device).requires_grad_();
   const auto out = twin.forward(x_reversed);
   (out * reverse_batch(projection).to(out.device())).mean().backward();
   return {reverse_batch(out.detach()), reverse_batch(x_reversed.grad())};
@@ -378,8 +384,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
     const auto expected = reference.forward(x.to(device)).narrow(0, share.offset, share.size);
     const auto reversed = [&] {
       OtherThreadCount other_threads;
-      return reverse_batch(
-          twin.model->forward(nudge(reverse_batch(x), options.seed * 1000 + 699).to(device)));
+      return reverse_batch(twin.model->forward(twin_input(x, options.seed * 1000 + 699, device)));
     }();
     twin.trackers.eval_outputs.add(0, "eval output", reversed.narrow(0, share.offset, share.size),
                                    expected);
@@ -397,10 +402,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
       checked_trackers[i]->merge_over(*options.group);
       twin_trackers[i]->merge_over(*options.group);
     }
-    const auto* t = checked_trackers[i];
-    const bool forward = t == &checked.trackers.outputs || t == &checked.trackers.running ||
-                         t == &checked.trackers.tracked;
-    quantities.push_back({t, twin_trackers[i], forward, t == &checked.trackers.eval_outputs});
+    quantities.push_back({checked_trackers[i], twin_trackers[i]});
   }
   auto judgement = detail::judge(quantities);
   report.differences = std::move(judgement.differences);

@@ -8,8 +8,8 @@
 
 namespace replicascope::detail {
 
-Tracker::Tracker(std::string quantity, double tolerance)
-    : quantity_(std::move(quantity)), tolerance_(tolerance) {}
+Tracker::Tracker(std::string quantity, double tolerance, Pass pass)
+    : quantity_(std::move(quantity)), tolerance_(tolerance), pass_(pass) {}
 
 Tracker::Step& Tracker::at(int step) {
   if (steps_.size() <= static_cast<size_t>(step)) steps_.resize(step + 1);
@@ -158,7 +158,9 @@ Judgement judge(const std::vector<Quantity>& quantities) {
   }
   size_t steps = 0;
   for (const auto& q : quantities) {
-    if (!q.after_training) steps = std::max(steps, q.checked->steps().size());
+    if (q.checked->pass() != Pass::kAfterTraining) {
+      steps = std::max(steps, q.checked->steps().size());
+    }
   }
   for (size_t stage = 0; stage <= steps; ++stage) {
     const std::string at =
@@ -166,8 +168,9 @@ Judgement judge(const std::vector<Quantity>& quantities) {
     std::vector<size_t> beyond, chaotic;
     for (size_t k = 0; k < quantities.size(); ++k) {
       const auto& q = quantities[k];
-      if (q.after_training != (stage == steps)) continue;
-      const size_t i = q.after_training ? 0 : stage;
+      const bool after_training = q.checked->pass() == Pass::kAfterTraining;
+      if (after_training != (stage == steps)) continue;
+      const size_t i = after_training ? 0 : stage;
       const double rel = step_rel(*q.checked, i), floor = step_rel(*q.noise, i);
       if (rel <= q.checked->tolerance()) continue;
       if (floor > kChaoticNoiseFloor) {
@@ -184,7 +187,7 @@ Judgement judge(const std::vector<Quantity>& quantities) {
     bool forward = false;
     for (auto k : beyond) {
       names.push_back(j.differences[k].quantity);
-      forward = forward || quantities[k].forward || quantities[k].after_training;
+      forward = forward || quantities[k].checked->pass() != Pass::kBackward;
     }
     if (!beyond.empty() && forward) {
       j.verdict = Verdict::kDiffers;

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,9 +20,13 @@ class ProcessGroup;
 
 namespace detail {
 
+// What computes a quantity: the forward pass of a training step (outputs, running stats), its
+// backward (gradients), or one forward after training (eval outputs). judge() tells them apart.
+enum class Pass { kForward, kBackward, kAfterTraining };
+
 class Tracker {
  public:
-  Tracker(std::string quantity, double tolerance);
+  Tracker(std::string quantity, double tolerance, Pass pass);
   // Compares `got` with `expected` (undefined counts as zeros) in `step` (0-based). `floor`: the
   // smallest scale a difference is measured against (see Difference::max_rel). A NaN or
   // infinity in either is remembered as the first non-finite tensor.
@@ -39,6 +44,7 @@ class Tracker {
   const std::vector<Step>& steps() const { return steps_; }
   const std::string& quantity() const { return quantity_; }
   double tolerance() const { return tolerance_; }
+  Pass pass() const { return pass_; }
   // The tensor compared `index`-th (with its rank after merge_over, when it was another's).
   std::string name(int64_t index, size_t step) const;
   // Where a NaN or infinity was first seen ("" if nowhere).
@@ -50,6 +56,7 @@ class Tracker {
 
   std::string quantity_;
   double tolerance_;
+  Pass pass_;
   std::vector<Step> steps_;
   std::vector<std::string> names_;  // in the order compared
   int64_t nonfinite_ = -1;          // the first tensor with a NaN or infinity
@@ -61,8 +68,6 @@ class Tracker {
 struct Quantity {
   const Tracker* checked;
   const Tracker* noise;
-  bool forward;         // computed by the forward pass (outputs, running stats), not backward
-  bool after_training;  // compared once after the training steps (eval outputs)
 };
 
 // The verdict over all quantities, stage by stage (each training step, then after training):
