@@ -5,13 +5,17 @@
 #           that reads files and juggles memory (replicascope_sanitized_tests, tests/CMakeLists.txt)
 #           and the rendezvous tests; runs them
 #   tsan    ThreadSanitizer build (build-tsan) of the rendezvous tests; runs them
+#   fuzz    libFuzzer targets (fuzz/; clang, AddressSanitizer + UBSan, build-fuzz): each reader of
+#           files users give runs on a copy of its seeds (tests/fuzz/) for FUZZ_SECONDS (default
+#           30) seconds; a crash, a leak, or an input that takes over 10 s fails it. FUZZ_TARGETS
+#           picks some (default: all). docs/reliability.md tells how to run one longer.
 # `scripts/check.sh asan tsan` runs some phases; no argument runs all. Every phase runs even when
 # an earlier one failed; the script fails if any did. Each phase prints how long it took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=${CHECK_JOBS:-$(nproc)}
 phases=("$@")
-((${#phases[@]})) || phases=(format asan tsan)
+((${#phases[@]})) || phases=(format asan tsan fuzz)
 
 # -O1: sanitized code at -O0 is slow, higher levels compile slower. -g1: line numbers in reports.
 # Release-like NDEBUG, as the normal build and Debian's LibTorch use. No UI or benchmarks.
@@ -34,7 +38,7 @@ check_asan() {
     ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1 \
     UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs" \
-      -R '^(SyncMaster|FutureResult|[A-Za-z]*/?Equivalence|Kernels|Precision|SyncBatchNorm|DataFiles|Datasets|BatchLoader|SessionSpec|SessionFactory|Wiring|RunStore)[./]' \
+      -R '^(SyncMaster|FutureResult|[A-Za-z]*/?Equivalence|Kernels|Precision|SyncBatchNorm|DataFiles|Datasets|BatchLoader|SessionSpec|SessionFactory|Wiring|RunStore|RunExport)[./]' \
       -E 'KilledRun'
 }
 
@@ -45,13 +49,60 @@ check_tsan() {
     ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R '^(SyncMaster|FutureResult)\.'
 }
 
+# The seeds of a fuzz target: load_module reads the same archives as model_archive.
+fuzz_seeds() { echo "tests/fuzz/${1/load_module/model_archive}"; }
+
+# One fuzz target on a copy of its seeds, its output in build-fuzz/runs/TARGET/log. Leaks inside
+# LibTorch are suppressed (fuzz/lsan.supp says which); ours fail the run.
+fuzz_one() {  # TARGET
+  local run=build-fuzz/runs/$1 seconds=${FUZZ_SECONDS:-30}
+  rm -rf "$run" && mkdir -p "$run/corpus" && cp "$(fuzz_seeds "$1")"/* "$run/corpus/"
+  LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
+    timeout $((seconds + 120)) "build-fuzz/fuzz/fuzz_$1" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$run/" "$run/corpus" \
+    >"$run/log" 2>&1
+  echo $? >"$run/status"
+}
+
+check_fuzz() {
+  local targets=(${FUZZ_TARGETS:-idx cifar10 run_file model_archive load_module}) target status=0
+  command -v clang++ >/dev/null ||
+    { echo "check: clang++ not found (scripts/setup.sh installs clang libclang-rt-14-dev)" >&2; return 1; }
+  mkdir -p build-fuzz
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DREPLICASCOPE_BUILD_FUZZ=ON \
+    -DREPLICASCOPE_BUILD_TESTS=OFF -DREPLICASCOPE_BUILD_UI=OFF -DREPLICASCOPE_BUILD_BENCH=OFF \
+    >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log; return 1; }
+  cmake --build build-fuzz --parallel "$jobs" --target "${targets[@]/#/fuzz_}" || return 1
+  for target in "${targets[@]}"; do  # $jobs targets at a time
+    while (($(jobs -rp | wc -l) >= jobs)); do wait -n; done
+    fuzz_one "$target" &
+  done
+  wait
+  for target in "${targets[@]}"; do
+    local run=build-fuzz/runs/$target
+    printf 'check: fuzz_%-14s %9s inputs, %6s/s, corpus %3s -> %4s files, exit %s\n' "$target" \
+      "$(sed -n 's/^stat::number_of_executed_units: *//p' "$run/log")" \
+      "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$run/log")" \
+      "$(find "$(fuzz_seeds "$target")" -type f | wc -l)" \
+      "$(find "$run/corpus" -type f | wc -l)" "$(cat "$run/status")"
+    if [[ $(cat "$run/status") != 0 ]]; then
+      status=1
+      tail -n 60 "$run/log"
+      echo "check: fuzz_$target failed; the input is in $run/ (crash-*, leak-*, timeout-*, oom-*):" \
+        "build-fuzz/fuzz/fuzz_$target FILE runs it again" >&2
+    fi
+  done
+  return $status
+}
+
 failed=()
 summary=()
 for phase in "${phases[@]}"; do
   case $phase in
     format) run=(scripts/format.sh --check) ;;
-    asan | tsan) run=("check_$phase") ;;
-    *) echo "check: unknown phase '$phase' (expected format, asan or tsan)" >&2; exit 2 ;;
+    asan | tsan | fuzz) run=("check_$phase") ;;
+    *) echo "check: unknown phase '$phase' (expected format, asan, tsan or fuzz)" >&2; exit 2 ;;
   esac
   echo "check: --- $phase ---"
   start=$SECONDS

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Formats every C++ file under core ui app tests bench in place with clang-format 14 (Debian 12's)
-# and the repository's .clang-format. `--check` changes nothing and fails when a file is not
+# Formats every C++ file under core ui app tests bench fuzz in place with clang-format 14 (Debian
+# 12's) and the repository's .clang-format. `--check` changes nothing and fails when a file is not
 # formatted (scripts/check.sh format, in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ if [[ -z "$clang_format" ]]; then
   echo "format: clang-format not found (install clang-format)" >&2
   exit 1
 fi
-mapfile -t files < <(find core ui app tests bench -type f \
+mapfile -t files < <(find core ui app tests bench fuzz -type f \
   \( -name '*.h' -o -name '*.cpp' -o -name '*.inc' \) | sort)
 if [[ "${1:-}" == --check ]]; then
   echo "format: checking ${#files[@]} files with $("$clang_format" --version)"

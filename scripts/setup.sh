@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache git clang-format
+  clang libclang-rt-14-dev  # libFuzzer, for scripts/check.sh fuzz
   libtorch-dev libgloo-dev
   googletest libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6

@@ -1,5 +1,6 @@
 // Dataset readers against small hand-made files, each malformed case included, and the loader.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 #include <zlib.h>
 
@@ -126,6 +127,57 @@ TEST_F(DataFiles, Cifar10RecordsAndErrors) {
   records[0] = 10;
   expect_throw_containing<DataError>(
       [&] { replicascope::data::load_cifar10({write("l.bin", records)}); }, "a label of 10");
+}
+
+// The probe's cases: data that is a FIFO or a folder (a FIFO must not block the reader), a header
+// that declares more than the file can hold (no allocation for it), and a gzip bomb that inflates
+// far beyond its header (read no further than the header says).
+TEST_F(DataFiles, NonRegularFilesAndImpossibleHeadersAreRefusedUpFront) {
+  const auto labels = write("l", idx_labels({1, 2, 3}));
+  const auto fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_throw_containing<DataError>([&] { replicascope::data::load_idx(fifo, labels); },
+                                     "'" + fifo + "': a FIFO (named pipe), expected a data file");
+  expect_throw_containing<DataError>([&] { replicascope::data::load_cifar10({dir_.string()}); },
+                                     "a folder, expected a data file");
+  std::vector<uint8_t> huge;
+  for (uint32_t v : {0x803u, 0xffffffffu, 0xffffffffu, 0xffffffffu}) put32(huge, v);
+  const auto huge_path = write("huge.gz", huge, true);
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx(huge_path, labels); },
+      "'" + huge_path +
+          "': the header declares 4294967295x4294967295x4294967295 = more than 2^64 values, more "
+          "than the file can hold");
+  std::vector<uint8_t> plain;
+  for (uint32_t v : {0x803u, 1000u, 28u, 28u}) put32(plain, v);
+  expect_throw_containing<DataError>(
+      [&] { replicascope::data::load_idx(write("plain", plain), labels); },
+      "the header declares 1000x28x28 = 784000 values, more than the file can hold (16 bytes)");
+  // 3 images of 2x3 declared, then 8 MB of zeros behind them: only the 18 values are read.
+  auto bomb = idx_images(3);
+  bomb.resize(bomb.size() + (8 << 20), 0);
+  const auto data = replicascope::data::load_idx(write("bomb.gz", bomb, true), labels);
+  EXPECT_EQ(data->size(), 3);
+  EXPECT_EQ(data->memory_bytes(), 3 * 6);  // kept as bytes, not floats
+}
+
+// Kept as uint8 and normalized per batch: the values are (x / 255 - mean) / std of the whole set,
+// computed here in float64.
+TEST_F(DataFiles, BatchesAreNormalizedFromTheStoredBytes) {
+  const auto data = replicascope::data::load_idx(write("i", idx_images(5)),
+                                                 write("l", idx_labels({0, 1, 2, 3, 4})));
+  auto raw = idx_images(5);
+  auto expected =
+      torch::tensor(std::vector<double>(raw.begin() + 16, raw.end()), torch::kDouble) / 255.0;
+  const double mean = expected.mean().item<double>(), std = expected.std().item<double>();
+  EXPECT_NEAR(data->mean(), mean, 1e-12);
+  EXPECT_NEAR(data->std(), std, 1e-12);
+  const auto batch = data->get(torch::tensor({4, 0}, torch::kLong)).images;
+  EXPECT_EQ(batch.scalar_type(), torch::kFloat);
+  const auto want =
+      ((expected.reshape({5, 1, 2, 3}).index_select(0, torch::tensor({4, 0})) - mean) / std)
+          .to(torch::kFloat);
+  EXPECT_TRUE(torch::allclose(batch, want, 1e-6, 1e-6));
 }
 
 TEST(BatchLoader, SameSeedSameBatchesNewOrderEachEpoch) {

@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 #include <torch/script.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "replicascope/script/module_file.h"
@@ -108,8 +114,8 @@ TEST(ScriptModel, LoadErrorsSayWhatWasExpected) {
   using replicascope::testing::expect_throw_containing;
   expect_throw_containing<rs::ModelLoadError>([] { rs::load_module(fixture("nope.pt")); },
                                               "no such file");
-  expect_throw_containing<rs::ModelLoadError>([] { rs::load_module(fixture("")); },
-                                              "is a directory");
+  expect_throw_containing<rs::ModelLoadError>(
+      [] { rs::load_module(fixture("")); }, "is a folder, expected a regular TorchScript .pt file");
   expect_throw_containing<rs::ModelLoadError>([] { rs::load_module(fixture("not_a_model.pt")); },
                                               "not a zip archive");
   expect_throw_containing<rs::ModelLoadError>([] { rs::load_module(fixture("truncated.pt")); },
@@ -125,4 +131,90 @@ TEST(ScriptModel, ModelWithoutBatchNormLoadsAndRuns) {
   const auto infos = rs::inspect(module);
   EXPECT_EQ(infos.size(), 4u);
   for (const auto& info : infos) EXPECT_FALSE(info.receives_callbacks) << info.name;
+}
+
+// load_module on `path`: "loaded", or the ModelLoadError's message. A call that has not returned
+// after a minute is blocked in open(); a writer that closes at once releases it.
+std::string load_outcome(const std::string& path) {
+  auto outcome = std::async(std::launch::async, [path] {
+    try {
+      rs::load_module(path);
+      return std::string("loaded");
+    } catch (const rs::ModelLoadError& e) {
+      return std::string(e.what());
+    }
+  });
+  if (outcome.wait_for(std::chrono::minutes(1)) != std::future_status::ready) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+    return "blocked in open()";
+  }
+  return outcome.get();
+}
+
+TEST(ScriptModel, NonRegularFilesAreRefusedBeforeOpening) {
+  const auto dir = replicascope::testing::temp_dir("model_fifo");
+  const auto fifo = (dir / "model.pt").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(load_outcome(fifo), "model '" + fifo +
+                                    "': is a FIFO (named pipe), expected a regular TorchScript "
+                                    ".pt file");
+  EXPECT_EQ(load_outcome("/dev/null"),
+            "model '/dev/null': is a character device, expected a regular TorchScript .pt file");
+  // A symbolic link to a model is the model.
+  const auto link = dir / "link.pt";
+  std::filesystem::create_symlink(std::filesystem::absolute(fixture("mlp.pt")), link);
+  EXPECT_EQ(load_outcome(link.string()), "loaded");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ScriptModel, EmptyShortAndUnreadableFilesSayWhichTheyAre) {
+  const auto dir = replicascope::testing::temp_dir("model_files");
+  const auto empty = (dir / "empty.pt").string(), tiny = (dir / "tiny.pt").string();
+  std::ofstream{empty};
+  std::ofstream{tiny} << "PK";
+  const std::string expected =
+      "expected a TorchScript archive (a zip file written by torch.jit.save)";
+  EXPECT_EQ(load_outcome(empty), "model '" + empty + "': is empty (0 bytes), " + expected);
+  EXPECT_EQ(load_outcome(tiny), "model '" + tiny + "': is 2 bytes long, " + expected);
+  // Permission denied only where access() says so (root reads everything).
+  const auto locked = (dir / "locked.pt").string();
+  std::filesystem::copy_file(fixture("mlp.pt"), locked);
+  std::filesystem::permissions(locked, std::filesystem::perms::none);
+  if (::access(locked.c_str(), R_OK) != 0) {
+    EXPECT_EQ(load_outcome(locked),
+              "model '" + locked + "': cannot read it (Permission denied), " + expected);
+  } else {
+    EXPECT_EQ(load_outcome(locked), "loaded");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ScriptModel, TensorRecordsShorterThanTheirStoragesAreRefused) {
+  // mlp.pt with data/0 (the first Linear's 32x16 float weight) cut to 1024 of its 2048 bytes:
+  // LibTorch 1.13 loads it and reads past the record.
+  EXPECT_EQ(load_outcome(fixture("truncated_record.pt")),
+            "model '" + fixture("truncated_record.pt") +
+                "': record data/0 holds 1024 bytes but its tensor storage needs 2048 (512 Float "
+                "elements, as data.pkl declares); a truncated or damaged archive");
+  EXPECT_EQ(load_outcome(fixture("truncated_constant.pt")),
+            "model '" + fixture("truncated_constant.pt") +
+                "': record constants/1 holds 8 bytes but its tensor storage needs 12 (3 Float "
+                "elements, as constants.pkl declares); a truncated or damaged archive");
+}
+
+TEST(ScriptModel, DamagedRecordsAreRefused) {
+  // mlp.pt with one bit of data/1 (a BatchNorm weight) flipped, checksum left as it was.
+  EXPECT_EQ(load_outcome(fixture("flipped_bit.pt"))
+                .rfind("model '" + fixture("flipped_bit.pt") +
+                           "': the record 'mlp/data/1' does not match its checksum (CRC-32 ",
+                       0),
+            0u);
+}
+
+TEST(ScriptModel, TensorConstantsLoad) {
+  // Tracing keeps tensors that are no parameter as constants (constants.pkl, constants/).
+  auto module = rs::load_module(fixture("constant_tensors.pt"));
+  const auto out = module.forward({torch::zeros({2, 4})}).toTensor();
+  EXPECT_TRUE(out.equal(torch::tensor({1.0f, 3.0f, 5.0f}).repeat({2, 1}))) << out;
 }

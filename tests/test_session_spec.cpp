@@ -120,6 +120,27 @@ TEST(SessionSpec, BadValuesSayWhatWasExpectedAndGiven) {
                              "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS or");
   expect_throw_containing<E>([] { engine::load_data("idx:only-one", {}, 0); },
                              "--data idx: expects idx:IMAGES,LABELS");
+  // Refused up front from the arithmetic, before any sample is made (it ran 70 s to 15 GB).
+  expect_throw_containing<E>(
+      [] {
+        engine::load_data("synthetic", {1, 20000, 20000}, 0, 32);
+      },
+      "synthetic data of 1x20000x20000 samples: a batch of 32 takes 51.2 GB "
+      "(1.6 GB a sample)");
+  expect_throw_containing<E>(
+      [] {
+        parse({{"stop-on-nonfinite", ""}, {"epochs", "1"}});
+      },
+      "unknown option --epochs");
+}
+
+TEST(SessionSpec, LargeSamplesMakeFewerSyntheticSamplesButAtLeastOneBatch) {
+  // 1 GB of samples of 786 KB: 1271, not 4096; never fewer than one batch.
+  EXPECT_EQ(engine::synthetic_sample_count({3, 256, 256}, 24),
+            static_cast<int64_t>(1e9 / (4.0 * 3 * 256 * 256)));
+  EXPECT_EQ(engine::synthetic_sample_count({1, 500, 500}, 1100), 1100);
+  EXPECT_EQ(engine::synthetic_sample_count({1, 28, 28}, 32), 4096);
+  EXPECT_EQ(engine::load_data("synthetic", {2, 3}, 0, 32)->size(), 4096);
 }
 
 TEST(SessionSpec, SyntheticDataTakesTheShapesTheBatchNormFixturesNeed) {

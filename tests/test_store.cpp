@@ -1,18 +1,25 @@
 // The run database: recording, tidy CSV export read back, files that are not runs, and a run
 // killed with SIGKILL.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
+#include "replicascope/atomic_write.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/store/export.h"
@@ -21,6 +28,26 @@
 #include "test_util.h"
 
 extern char** environ;
+
+namespace {
+
+// Called (once) just before the run store's next sqlite3_open_v2: a test's way to make another
+// process win a race at a chosen moment.
+std::function<void()> g_before_open;
+
+}  // namespace
+
+// Interposes SQLite's open for the tests in this binary; without a hook it is the real one.
+extern "C" int sqlite3_open_v2(const char* filename, sqlite3** db, int flags, const char* vfs) {
+  using Open = int (*)(const char*, sqlite3**, int, const char*);
+  static const auto real = reinterpret_cast<Open>(::dlsym(RTLD_NEXT, "sqlite3_open_v2"));
+  if (g_before_open) {
+    const auto hook = std::move(g_before_open);
+    g_before_open = nullptr;
+    hook();
+  }
+  return real(filename, db, flags, vfs);
+}
 
 namespace {
 
@@ -113,6 +140,262 @@ TEST(RunStore, RefusesFilesThatAreNotRuns) {
   EXPECT_THROW(store::RunReader((dir / "missing.sqlite").string()), store::StoreError);
   replicascope::testing::expect_throw_containing<store::StoreError>(
       [&] { store::RunWriter((dir / "no" / "run.sqlite").string(), {}); }, "cannot create it");
+  fs::remove_all(dir);
+}
+
+// A step made by hand: one layer "bn" with `copies` copies of 2 channels.
+engine::StepRecord step_record(int64_t step, double loss, const std::string& layer = "bn") {
+  engine::StepRecord r;
+  r.step = step;
+  r.epoch = 0;
+  r.loss = loss;
+  r.accuracy = 0.5;
+  r.seconds = 0.01;
+  engine::LayerStats stats;
+  stats.layer = layer;
+  stats.count = 8;
+  stats.mean = {0.5, -0.5};
+  stats.var = {1.0, 2.0};
+  stats.copies = {{0, 4, {0.25, -0.25}, {1.0, 2.0}}, {1, 4, {0.75, -0.75}, {1.0, 2.0}}};
+  stats.divergence = 0.25;
+  r.layers.push_back(stats);
+  return r;
+}
+
+std::vector<std::string> leftovers(const fs::path& dir, const std::string& keep) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename() != keep) out.push_back(entry.path().filename().string());
+  }
+  return out;
+}
+
+// The probe's race: another process creates the run between the existence check and the open.
+// The loser must fail saying so and leave the winner's file as it was.
+TEST(RunStore, AWriterThatLosesTheCreationRaceLeavesTheWinnersRun) {
+  const auto dir = temp_dir("replicascope_race_");
+  const auto path = (dir / "run.sqlite").string();
+  g_before_open = [&] { std::ofstream(path) << "the winner's finished run"; };
+  replicascope::testing::expect_throw_containing<store::StoreError>(
+      [&] {
+        store::RunWriter(path, {{"model", "demo"}});
+      },
+      "the file exists");
+  g_before_open = nullptr;
+  std::stringstream kept;
+  kept << std::ifstream(path).rdbuf();
+  EXPECT_EQ(kept.str(), "the winner's finished run");
+  EXPECT_EQ(leftovers(dir, "run.sqlite"), std::vector<std::string>{});  // no stub, no temporary
+  fs::remove_all(dir);
+}
+
+// A diverging training is recorded: NaN and infinity are kept (NaN is NULL in SQLite), the step
+// is marked with what was not finite, and the next steps go on.
+TEST(RunStore, RecordsNonFiniteStepsAndMarksThem) {
+  const auto dir = temp_dir("replicascope_nonfinite_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {});
+    writer.append(step_record(1, 2.5));
+    auto bad = step_record(2, std::nan(""));
+    bad.layers[0].copies[1].mean[0] = INFINITY;
+    bad.layers[0].divergence = INFINITY;
+    writer.append(bad);
+    auto worse = step_record(3, INFINITY);
+    worse.accuracy = std::nan("");
+    writer.append(worse);
+  }
+  const store::RunReader run(path);
+  const auto steps = run.steps();
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0].nonfinite, "");
+  EXPECT_TRUE(std::isnan(steps[1].loss));
+  EXPECT_EQ(steps[1].nonfinite, "loss, layer 'bn' statistics");
+  EXPECT_EQ(steps[2].loss, INFINITY);
+  EXPECT_TRUE(std::isnan(steps[2].accuracy));
+  EXPECT_EQ(steps[2].nonfinite, "loss, accuracy");
+  const auto divergence = run.divergence("bn");
+  ASSERT_EQ(divergence.size(), 3u);
+  EXPECT_EQ(divergence[1].second, INFINITY);
+  const auto series = store::statistic_series(run, {"bn", Statistic::kMean, 0, 0});
+  ASSERT_EQ(series[1].key, SeriesKey::copy(1));
+  EXPECT_EQ(series[1].values[1], INFINITY);
+  fs::remove_all(dir);
+}
+
+// A version-2 run (no steps.nonfinite column) still opens; its steps are unmarked.
+TEST(RunStore, OpensAVersionTwoRun) {
+  const auto dir = temp_dir("replicascope_v2_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {});
+    writer.append(step_record(1, 0.5));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE steps DROP COLUMN nonfinite; PRAGMA user_version=2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const store::RunReader run(path);
+  EXPECT_EQ(run.schema_version(), 2);
+  ASSERT_EQ(run.steps().size(), 1u);
+  EXPECT_EQ(run.steps()[0].loss, 0.5);
+  EXPECT_EQ(run.steps()[0].nonfinite, "");
+  fs::remove_all(dir);
+}
+
+// Runs `body` in a child process that has a tmpfs of its own at `dir` (a private mount
+// namespace), mounted with `options`; returns the child's exit status, or -1 where this machine
+// does not allow it (not root, no namespaces).
+int in_private_tmpfs(const fs::path& dir, const char* options,
+                     const std::function<int(const fs::path&)>& body) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+      ::_exit(77);
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options) != 0) ::_exit(77);
+    int status = 1;
+    try {
+      status = body(dir);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+    }
+    ::_exit(status);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) == 77) return -1;
+  return WEXITSTATUS(status);
+}
+
+// A finished run on read-only media (a mounted archive) reads; before, SQLite could not make
+// its -shm file there and every reader said "unable to open database file".
+TEST(RunStore, ReadsAFinishedRunOnReadOnlyMedia) {
+  const auto dir = temp_dir("replicascope_ro_");
+  fs::create_directories(dir / "media");
+  const int status = in_private_tmpfs(dir / "media", "size=4m", [](const fs::path& media) {
+    const auto path = (media / "run.sqlite").string();
+    {
+      store::RunWriter writer(path, {{"model", "demo"}});
+      for (int i = 1; i <= 3; ++i) writer.append(step_record(i, 1.0 / i));
+    }
+    if (::mount("tmpfs", media.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, nullptr) != 0) return 77;
+    const store::RunReader run(path);
+    if (run.steps().size() != 3 || run.metadata().at("model") != "demo") return 2;
+    return fs::exists(path + "-shm") ? 3 : 0;
+  });
+  if (status < 0) GTEST_SKIP() << "needs root and mount namespaces for a read-only tmpfs";
+  EXPECT_EQ(status, 0) << "1: an error (printed above), 2: wrong contents, 3: wrote a -shm";
+  fs::remove_all(dir);
+}
+
+// On a full disk the error is SQLite's own (SQLITE_FULL), not "cannot rollback - no transaction
+// is active" from the rollback after it; the steps before stay readable.
+TEST(RunStore, AFullDiskReportsSQLitesOwnError) {
+  const auto dir = temp_dir("replicascope_full_");
+  fs::create_directories(dir / "small");
+  const int status = in_private_tmpfs(dir / "small", "size=256k", [](const fs::path& small) {
+    const auto path = (small / "run.sqlite").string();
+    store::RunWriter writer(path, {});
+    for (int i = 1; i < 100000; ++i) {
+      auto record = step_record(i, 1.0);
+      record.layers[0].mean.assign(512, 0.5);  // 4 KB a step
+      try {
+        writer.append(record);
+      } catch (const store::StoreError& e) {
+        const std::string what = e.what();
+        std::fprintf(stderr, "step %d: %s\n", i, e.what());
+        return what.find("database or disk is full") != std::string::npos &&
+                       what.find("cannot rollback") == std::string::npos
+                   ? 0
+                   : 2;
+      }
+    }
+    return 3;
+  });
+  if (status < 0) GTEST_SKIP() << "needs root and mount namespaces for a small tmpfs";
+  EXPECT_EQ(status, 0) << "2: the wrong error (printed above), 3: the disk never filled";
+  fs::remove_all(dir);
+}
+
+TEST(RunExport, CsvQuotesFieldsThatNeedItAndStreamsToStdout) {
+  EXPECT_EQ(store::csv_field("features.1"), "features.1");
+  EXPECT_EQ(store::csv_field("bn,1"), "\"bn,1\"");
+  EXPECT_EQ(store::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  const auto dir = temp_dir("replicascope_csvq_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {});
+    writer.append(step_record(1, 1.0, "blocks[\"bn,1\"]"));
+  }
+  const store::RunReader run(path);
+  std::stringstream csv;
+  store::write_csv(run, {}, csv);
+  std::string header, line;
+  std::getline(csv, header);
+  std::getline(csv, line);
+  EXPECT_EQ(line, "1,\"blocks[\"\"bn,1\"\"]\",0,copy 0,0,mean,0.25");
+  fs::remove_all(dir);
+}
+
+TEST(RunExport, RefusesOutputsThatWouldLoseData) {
+  using replicascope::testing::expect_throw_containing;
+  const auto dir = temp_dir("replicascope_outputs_");
+  const auto run = (dir / "run.sqlite").string();
+  std::ofstream(run) << "a run";
+  fs::create_hard_link(run, dir / "alias.sqlite");
+  const auto check = [&](std::vector<std::pair<std::string, std::string>> outputs) {
+    store::check_outputs(run, outputs);
+  };
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--csv", run}});
+      },
+      "--csv '" + run + "' is the run being exported");
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--json", (dir / "alias.sqlite").string()}});
+      },
+      "is the run being exported");
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--csv", run + "-wal"}});
+      },
+      "(its -wal file)");
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--csv", "o.csv"}, {"--json", "o.csv"}});
+      },
+      "--csv and --json both name 'o.csv'");
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--csv", "-"}, {"--json", "-"}});
+      },
+      "--csv and --json both name '-'");
+  expect_throw_containing<std::invalid_argument>(
+      [&] {
+        check({{"--csv", ""}});
+      },
+      "--csv expects a file name");
+  check({{"--csv", "-"}, {"--json", (dir / "o.json").string()}});
+  // Renaming over a FIFO, a folder or a device node would replace it.
+  const auto fifo = (dir / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const store::StatFilter filter;
+  expect_throw_containing<std::runtime_error>(
+      [&] { replicascope::write_text_atomically(fifo, [](std::ostream&) {}); },
+      "cannot write '" + fifo + "': it is a FIFO (named pipe); expected a regular file");
+  expect_throw_containing<std::runtime_error>(
+      [&] { replicascope::write_text_atomically(dir.string(), [](std::ostream&) {}); },
+      "it is a folder");
+  expect_throw_containing<std::runtime_error>(
+      [&] { replicascope::write_text_atomically("/dev/null", [](std::ostream&) {}); },
+      "it is a character device");
+  expect_throw_containing<std::runtime_error>(
+      [&] { replicascope::write_text_atomically("", [](std::ostream&) {}); },
+      "cannot write '': expected a file name");
+  EXPECT_TRUE(fs::is_fifo(fifo));
   fs::remove_all(dir);
 }
 

@@ -28,6 +28,13 @@ class Arguments {
   // A comma-separated list of positive whole numbers ("8,3,32,32"); empty if the option is absent.
   std::vector<int64_t> get_sizes(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
+  // Every option and switch given, as ("--name", value) pairs ("" for switches), by name.
+  std::vector<std::pair<std::string, std::string>> given() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& [name, value] : values_) out.emplace_back("--" + name, value);
+    for (const auto& name : flags_) out.emplace_back("--" + name, "");
+    return out;
+  }
 
  private:
   std::map<std::string, std::string> values_;

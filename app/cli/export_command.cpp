@@ -23,10 +23,11 @@ const char* const kExportUsage =
     "accuracy, and the same rows. --plot draws one layer's statistic over steps, each copy's\n"
     "line (one colour per copy, every channel in the range), the synchronized one bold and the\n"
     "running one dashed, as PNG, JPG, PDF or SVG by the file's extension, without a display.\n"
-    "Files are written whole or not at all.\n\n"
+    "Files are written whole or not at all; - writes CSV or JSON to standard output. Neither\n"
+    "the run itself nor one file for two outputs is accepted.\n\n"
     "options:\n"
-    "  --csv FILE         write CSV there\n"
-    "  --json FILE        write JSON there\n"
+    "  --csv FILE         write CSV there (- for standard output)\n"
+    "  --json FILE        write JSON there (- for standard output)\n"
     "  --plot FILE        draw a plot there (needs --layer; statistic default mean, channels\n"
     "                     default 0:0)\n"
     "  --size WxH         plot size in pixels (default 900x500)\n"
@@ -58,16 +59,17 @@ store::StatFilter filter_of(const Arguments& args) {
   return filter;
 }
 
-void write_json(const store::RunReader& run, const store::StatFilter& filter,
-                const std::string& path) {
-  JsonWriter json;
+void write_json(const store::RunReader& run, const store::StatFilter& filter, std::ostream& out) {
+  JsonWriter json(out);
   json.begin_object().key("metadata").begin_object();
   for (const auto& [key, value] : run.metadata()) json.key(key).value(value);
   json.end_object().key("steps").begin_array();
   for (const auto& s : run.steps()) {
     json.begin_object().key("step").value(s.step).key("epoch").value(s.epoch);
     json.key("loss").value(s.loss).key("accuracy").value(s.accuracy);
-    json.key("seconds").value(s.seconds).end_object();
+    json.key("seconds").value(s.seconds);
+    if (!s.nonfinite.empty()) json.key("nonfinite").value(s.nonfinite);
+    json.end_object();
   }
   json.end_array().key("statistics").begin_array();
   run.for_each_stat(filter, [&](const store::StatRow& r) {
@@ -77,7 +79,7 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter,
     json.key("value").value(r.value).end_object();
   });
   json.end_array().end_object();
-  write_text_atomically(path, [&](std::ostream& out) { out << json.str() << "\n"; });
+  out << "\n";
 }
 
 }  // namespace
@@ -95,11 +97,20 @@ int run_export(const std::vector<std::string>& raw) {
         "libqcustomplot-dev and rebuild)");
   }
 #endif
+  std::vector<std::pair<std::string, std::string>> outputs;
+  for (const char* flag : {"csv", "json", "plot"}) {
+    if (args.has(flag)) outputs.emplace_back(std::string("--") + flag, args.get(flag, ""));
+  }
+  if (args.get("plot", "") == "-") throw UsageError("--plot expects a file name, got '-'");
+  store::check_outputs(args.positional()[0], outputs);
   const store::RunReader run(args.positional()[0]);
   const auto filter = filter_of(args);
   if (!filter.layer.empty()) run.require_layer(filter.layer);
   if (args.has("csv")) store::write_csv(run, filter, args.get("csv", ""));
-  if (args.has("json")) write_json(run, filter, args.get("json", ""));
+  if (args.has("json")) {
+    store::write_output(args.get("json", ""),
+                        [&](std::ostream& out) { write_json(run, filter, out); });
+  }
 #ifdef REPLICASCOPE_HAVE_UI
   if (args.has("plot")) {
     if (filter.layer.empty()) throw UsageError("--plot needs --layer NAME");

@@ -9,8 +9,13 @@
 
 namespace replicascope::cli {
 
+// Writes into its own buffer (str()), or straight to a stream, so that a large export streams.
 class JsonWriter {
  public:
+  JsonWriter() : out_(own_) {}
+  explicit JsonWriter(std::ostream& out) : out_(out) { out_.precision(17); }
+  JsonWriter(const JsonWriter&) = delete;
+  JsonWriter& operator=(const JsonWriter&) = delete;
   JsonWriter& begin_object() { return open('{'); }
   JsonWriter& end_object() { return close('}'); }
   JsonWriter& begin_array() { return open('['); }
@@ -58,7 +63,7 @@ class JsonWriter {
     for (auto n : numbers) value(n);
     return end_array();
   }
-  std::string str() const { return out_.str() + "\n"; }
+  std::string str() const { return own_.str() + "\n"; }
 
  private:
   JsonWriter& open(char bracket) {
@@ -109,7 +114,8 @@ class JsonWriter {
     out_ << '"';
   }
 
-  std::ostringstream out_;
+  std::ostringstream own_;
+  std::ostream& out_;
   bool first_ = true;
   bool after_key_ = false;
 };

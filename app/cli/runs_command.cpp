@@ -25,7 +25,12 @@ int run_runs(const std::vector<std::string>& raw) {
     throw std::invalid_argument("'" + dir.string() + "' is not a folder");
   }
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, error)) {
+  fs::directory_iterator entries(dir, error);
+  if (error) {
+    throw std::invalid_argument("cannot list the folder '" + dir.string() +
+                                "': " + error.message() + "; expected a readable folder of runs");
+  }
+  for (const auto& entry : entries) {
     if (entry.path().extension() == ".sqlite") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());

@@ -1,6 +1,7 @@
 #include "cli/session_args.h"
 
 #include "replicascope/engine/session_factory.h"
+#include "replicascope/store/run_store.h"
 
 namespace replicascope::cli {
 
@@ -28,7 +29,16 @@ std::shared_ptr<dist::ProcessGroup> join_if_dist(const Arguments& args,
     if (args.has(name)) engine::set_session_flag(spec, name, args.get(name, ""));
   }
   engine::check_session_spec(spec);
-  return spec.dist ? engine::join_group(spec) : nullptr;
+  if (!spec.dist) return nullptr;
+  // Every rank must run the same command: each option, and each file's content (a model's
+  // path may differ between machines, its bytes may not). Not the timeout, which may differ
+  // harmlessly, nor the seed: a rank that draws other data is what verify is there to catch.
+  dist::Settings settings;
+  for (auto& [name, value] : args.given()) {
+    if (name != "--timeout" && name != "--seed") settings.emplace_back(name, value);
+  }
+  for (const auto& file : args.positional()) settings.emplace_back("file", store::file_hash(file));
+  return engine::join_group(spec, settings);
 }
 
 }  // namespace replicascope::cli

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +33,9 @@ const char* const kTrainUsage =
     "\nWith --dist every rank draws the same batch and trains on its share on its --devices;\n"
     "BatchNorm statistics and gradients are reduced over all ranks, the gradients in\n"
     "buckets that start during backward. Rank 0 prints and records, with every rank's\n"
-    "statistics and the wiring of every rank's copies.\n";
+    "statistics and the wiring of every rank's copies.\n\n"
+    "A step whose loss or statistics are NaN or infinite is recorded as it is and marked; the\n"
+    "training goes on unless --stop-on-nonfinite is given, which stops there with exit status 5.\n";
 
 namespace {
 
@@ -105,7 +108,7 @@ int run_train(const std::vector<std::string>& raw) {
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const int64_t steps = args.get_int("steps", 100, 1, int64_t{1} << 40);
   const auto spec = session_spec(args);
-  auto built = engine::make_session(spec);
+  auto built = engine::make_session(spec, /*keep_statistics=*/false, steps);
   auto& session = *built.session;
   const bool rank0 = built.rank0();
   const auto& model = spec.model;
@@ -121,19 +124,46 @@ int run_train(const std::vector<std::string>& raw) {
   Progress progress(steps);
   engine::StepRecord last;
   const auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < steps; ++i) {
+  int64_t done = 0, first_nonfinite = 0;
+  std::string nonfinite;
+  bool stopped = false;
+  for (int64_t i = 0; i < steps && !stopped; ++i) {
     inject_faults(built.group.get(), i + 1);
     last = session.step();
+    ++done;
     if (built.run) built.run->append(last);
     if (rank0) progress.update(last);
+    const auto part = engine::nonfinite_part(last);
+    // Ranks stop together on what they all share, the loss and accuracy of the whole batch;
+    // alone, every value counts.
+    stopped =
+        spec.stop_on_nonfinite &&
+        (built.group ? !std::isfinite(last.loss) || !std::isfinite(last.accuracy) : !part.empty());
+    if (part.empty() || (first_nonfinite && !stopped)) continue;
+    if (!first_nonfinite) {
+      first_nonfinite = last.step;
+      nonfinite = part;
+    }
+    if (rank0) {
+      std::fprintf(
+          stderr, "step %lld: not finite: %s; %s\n", static_cast<long long>(last.step),
+          part.c_str(),
+          stopped ? "stopping (--stop-on-nonfinite)" : "recorded and marked, training goes on");
+    }
   }
-  if (!rank0) return 0;
+  if (!rank0) return stopped ? 5 : 0;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("trained %lld steps: loss %.4f, accuracy %.3f, %.2f steps/s%s%s\n",
-              static_cast<long long>(steps), last.loss, last.accuracy, steps / seconds,
+              static_cast<long long>(done), last.loss, last.accuracy, done / seconds,
               built.run ? ", recorded to " : "", built.run ? built.run->path().c_str() : "");
-  return 0;
+  if (first_nonfinite) {
+    std::printf("not finite from step %lld on (%s)\n", static_cast<long long>(first_nonfinite),
+                nonfinite.c_str());
+  }
+  // 5: stopped at a non-finite step, as asked; a diverging run that was not asked to stop is a
+  // recorded run like any other.
+  return stopped ? 5 : 0;
 }
 
 }  // namespace replicascope::cli

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "replicascope/describe_error.h"
+#include "replicascope/file_checks.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -14,9 +15,17 @@ namespace replicascope {
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& temporary)>& write) {
   namespace fs = std::filesystem;
+  if (path.empty()) throw std::runtime_error("cannot write '': expected a file name");
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::error_code error;
+  // Renaming over anything but a regular file would replace it: a folder, a FIFO, or a device
+  // node such as /dev/full (as root).
+  const auto existing = fs::status(target, error);
+  if (fs::exists(existing) && !fs::is_regular_file(existing)) {
+    throw std::runtime_error("cannot write '" + path + "': it is " + file_kind(existing) +
+                             "; expected a regular file or a new name");
+  }
   if (!fs::is_directory(folder, error)) {
     throw std::runtime_error("cannot write '" + path + "': no folder '" + folder.string() + "'");
   }

@@ -1,5 +1,6 @@
 #include "replicascope/records.h"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace replicascope {
@@ -64,6 +65,46 @@ std::vector<SeriesKey> LayerStats::keys() const {
   out.push_back(SeriesKey::synchronized());
   if (!running_mean.empty()) out.push_back(SeriesKey::running());
   for (const auto& r : ranks) out.push_back(SeriesKey::rank(r.copy));
+  return out;
+}
+
+namespace {
+
+bool finite(const std::vector<double>& values) {
+  for (const double v : values) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
+bool finite(const LayerStats& layer) {
+  if (!std::isfinite(layer.divergence) || !finite(layer.mean) || !finite(layer.var) ||
+      !finite(layer.running_mean) || !finite(layer.running_var))
+    return false;
+  for (const auto* list : {&layer.copies, &layer.ranks}) {
+    for (const auto& c : *list) {
+      if (!finite(c.mean) || !finite(c.var)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string nonfinite_part(const StepRecord& record) {
+  std::string out;
+  auto add = [&](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+  if (!std::isfinite(record.loss)) add("loss");
+  if (!std::isfinite(record.accuracy)) add("accuracy");
+  int layers = 0;
+  std::string first;
+  for (const auto& layer : record.layers) {
+    if (finite(layer)) continue;
+    if (layers++ == 0) first = layer.layer;
+  }
+  if (layers == 1) add("layer '" + first + "' statistics");
+  if (layers > 1)
+    add("statistics of " + std::to_string(layers) + " layers, the first '" + first + "'");
   return out;
 }
 

@@ -62,6 +62,23 @@ StepRecordPtr step_and_wait(EngineController& engine) {
   return stepped.takeFirst().at(0).value<StepRecordPtr>();
 }
 
+// Four steps of the demo on 2 copies, recorded to a new run file in the test's folder.
+QString record_demo_run(const QString& name, double learning_rate) {
+  const auto path = temp_path(name);
+  QFile::remove(path);
+  engine::SessionOptions options;
+  options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
+  options.batch_size = 8;
+  options.learning_rate = learning_rate;
+  engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
+                          options);
+  const auto modules = session.model().modules();
+  store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"),
+                          {modules, engine::wiring_of(session.replicas(), modules)});
+  for (int i = 0; i < 4; ++i) writer.append(session.step());
+  return path;
+}
+
 }  // namespace
 
 void UiEngineTest::steppingUpdatesThePlots() {
@@ -251,19 +268,7 @@ void UiEngineTest::redrawsAreThrottled() {
 }
 
 void UiEngineTest::openingARecordedRunShowsItsHistory() {
-  const auto path = temp_path("recorded.sqlite");
-  QFile::remove(path);
-  {
-    engine::SessionOptions options;
-    options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
-    options.batch_size = 8;
-    engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
-                            options);
-    const auto modules = session.model().modules();
-    store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"),
-                            {modules, engine::wiring_of(session.replicas(), modules)});
-    for (int i = 0; i < 4; ++i) writer.append(session.step());
-  }
+  const auto path = record_demo_run("recorded.sqlite", 0.05);
   MainWindow window;
   QSignalSpy opened(&window.context().engine(), &EngineController::opened);
   window.open_file(path);
@@ -290,6 +295,24 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   panel<StatisticsView>(window).replot_now();
   QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
            static_cast<int>(2 * window.context().history().series().size()));
+}
+
+// A training that diverged (recorded by the CLI with --lr 1e30, say) opens, and the status bar
+// says from which step on it is not finite, in red; a run without NaN says nothing of it.
+void UiEngineTest::aDivergedRunIsMarkedInTheStatusBar() {
+  const auto path = record_demo_run("diverged.sqlite", 1e30);
+  const store::RunReader run(path.toStdString());
+  int64_t first = 0;
+  for (const auto& step : run.steps()) {
+    if (!step.nonfinite.empty() && !first) first = step.step;
+  }
+  QVERIFY2(first > 0, "the training did not diverge");
+  MainWindow window;
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  window.open_file(path);
+  QVERIFY(opened.wait(kWaitMs));
+  const auto text = panel<StatusPanel>(window).text();
+  QVERIFY2(text.contains(QString("(not finite since step %1: loss").arg(first)), qPrintable(text));
 }
 
 void UiEngineTest::badInputIsAnErrorNotACrash() {

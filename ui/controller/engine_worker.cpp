@@ -53,6 +53,7 @@ void EngineWorker::open(const SessionSetup& setup) {
     auto spec = setup.spec;
     spec.run = new_run_path(setup.runs_dir).toStdString();
     auto built = engine::make_session(spec, /*keep_statistics=*/true);
+    stop_on_nonfinite_ = spec.stop_on_nonfinite;
     built.session->set_sync_listener(gate_);
     close();
     built_ = std::move(built);
@@ -129,6 +130,9 @@ void EngineWorker::stepOnce() {
     auto record = std::make_shared<engine::StepRecord>(built_.session->step());
     built_.run->append(*record);
     emit stepped(record);
+    if (stop_on_nonfinite_ && !engine::nonfinite_part(*record).empty()) {
+      steps_wanted_ = 0;  // recorded and shown (StatusPanel); the user decides what next
+    }
   } catch (...) {
     steps_wanted_ = 0;
     emit failed("step " + QString::number(current_step_.load()) +

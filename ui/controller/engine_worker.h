@@ -57,6 +57,7 @@ class EngineWorker : public QObject {
   QString run_path_;                          // the run being written, or the recorded one
   std::unique_ptr<store::RunReader> reader_;  // reads run_path_ (opened on first use)
   int64_t steps_wanted_ = 0;
+  bool stop_on_nonfinite_ = false;        // the session's spec: stop stepping at a NaN or infinity
   std::atomic<int64_t> current_step_{0};  // read by the pause handler on a copy thread
   bool stepping_ = false;
 };

@@ -43,7 +43,19 @@ void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
   // A recorded run's status: its last step; a live session's: none yet.
   const auto* last = snapshot.recorded_steps.empty() ? nullptr : &snapshot.recorded_steps.back();
   step_->setText(last ? QString("step %1 (recorded)").arg(last->step) : QString("step 0"));
-  loss_->setText(last ? QString("loss %1").arg(last->loss, 0, 'f', 4) : QString("loss -"));
+  first_nonfinite_ = 0;
+  for (const auto& row : snapshot.recorded_steps) {
+    if (!row.nonfinite.empty()) {
+      first_nonfinite_ = row.step;
+      nonfinite_ = QString::fromStdString(row.nonfinite);
+      break;
+    }
+  }
+  if (last) {
+    show_loss(last->loss);
+  } else {
+    loss_->setText("loss -");
+  }
   speed_->setText("- steps/s");
   show_state();
 }
@@ -54,7 +66,14 @@ void StatusPanel::on_stepped(const engine::StepRecord& record) {
   while (step_times_ms_.size() > 2 && now - step_times_ms_.front() > 2000)
     step_times_ms_.pop_front();
   step_->setText(QString("step %1").arg(record.step));
-  loss_->setText(QString("loss %1").arg(record.loss, 0, 'f', 4));
+  if (!first_nonfinite_) {
+    const auto part = engine::nonfinite_part(record);
+    if (!part.empty()) {
+      first_nonfinite_ = record.step;
+      nonfinite_ = QString::fromStdString(part);
+    }
+  }
+  show_loss(record.loss);
   if (step_times_ms_.size() >= 2) {
     const double span = (step_times_ms_.back() - step_times_ms_.front()) / 1000.0;
     speed_->setText(
@@ -62,9 +81,20 @@ void StatusPanel::on_stepped(const engine::StepRecord& record) {
   }
 }
 
+void StatusPanel::show_loss(double loss) {
+  auto text = QString("loss %1").arg(loss, 0, 'f', 4);
+  // A diverged training stays marked: later finite-looking steps do not hide where it began.
+  if (first_nonfinite_)
+    text += QString(" (not finite since step %1: %2)").arg(first_nonfinite_).arg(nonfinite_);
+  loss_->setText(text);
+  loss_->setStyleSheet(first_nonfinite_ ? "color: #c00000; font-weight: bold" : "");
+}
+
 void StatusPanel::on_reset() {
   step_times_ms_.clear();
   step_->setText("step 0");
+  first_nonfinite_ = 0;
+  loss_->setStyleSheet("");
   loss_->setText("loss -");
   speed_->setText("- steps/s");
 }

@@ -38,12 +38,15 @@ class StatusPanel : public QObject, public SessionViewer {
 
  private:
   void show_state();
+  void show_loss(double loss);
   SessionContext& context_;
   QStatusBar& bar_;
   QLabel* state_ = nullptr;
   QLabel* step_ = nullptr;
   QLabel* loss_ = nullptr;
   QLabel* speed_ = nullptr;
+  int64_t first_nonfinite_ = 0;       // the first step with a NaN or infinity; 0: none yet
+  QString nonfinite_;                 // what was not finite there
   std::deque<qint64> step_times_ms_;  // for steps/s, over the last two seconds
   QElapsedTimer clock_;
 };

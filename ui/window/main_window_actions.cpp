@@ -16,6 +16,7 @@
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
+#include "replicascope/describe_error.h"
 #include "window/main_window.h"
 
 namespace replicascope::ui {
@@ -191,8 +192,8 @@ void MainWindow::ask_export_plot() {
   try {
     export_plot(path, width, height);
     statusBar()->showMessage("wrote " + path, 4000);
-  } catch (const std::exception& e) {
-    context_.report_error(e.what());
+  } catch (const std::exception&) {
+    context_.report_error(QString::fromStdString(describe(std::current_exception())));
   }
 }
 
@@ -203,8 +204,8 @@ void MainWindow::ask_export_csv() {
   try {
     export_csv(path);
     statusBar()->showMessage("wrote " + path, 4000);
-  } catch (const std::exception& e) {
-    context_.report_error(e.what());
+  } catch (const std::exception&) {
+    context_.report_error(QString::fromStdString(describe(std::current_exception())));
   }
 }
 

@@ -6,8 +6,9 @@
 
 namespace replicascope {
 
-// what() without the C++ backtrace that LibTorch's errors append ("Exception raised from ...");
-// "unknown exception" for anything that is not a std::exception.
+// what() without the C++ backtrace that LibTorch's errors append ("Exception raised from ..."),
+// and a TorchScript interpreter error's two tracebacks condensed to the error and the innermost
+// line of the model's code; "unknown exception" for anything that is not a std::exception.
 std::string describe(const std::exception_ptr& error);
 
 }  // namespace replicascope

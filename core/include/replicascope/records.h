@@ -89,6 +89,10 @@ struct StepRecord {
   std::vector<LayerStats> layers;
 };
 
+// What in `record` is NaN or infinite, as words for a person ("loss", "loss, layer 'bn1'
+// statistics"); empty when every value is finite. A diverging training is recorded, not refused.
+std::string nonfinite_part(const StepRecord& record);
+
 // A module index on one copy.
 struct WiringCell {
   bool present = true;  // the copy has a module at this index, of the master's type

@@ -3,23 +3,45 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace replicascope::data {
 
-Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes)
-    : name_(std::move(name)), labels_(std::move(labels)), classes_(classes) {
-  if (images.dim() < 3 || images.dim() > 5 || labels_.dim() != 1 ||
-      images.size(0) != labels_.size(0)) {
+Dataset::Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes,
+                 double divisor)
+    : name_(std::move(name)),
+      images_(images.contiguous()),
+      labels_(std::move(labels)),
+      classes_(classes),
+      divisor_(divisor) {
+  if (images_.dim() < 3 || images_.dim() > 5 || labels_.dim() != 1 ||
+      images_.size(0) != labels_.size(0)) {
     throw DataError(
         "dataset '" + name_ +
         "': expected samples [N, C, L], [N, C, H, W] or [N, C, T, H, W] and labels [N]");
   }
-  if (images.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
-  auto values = images.to(torch::kFloat);
-  mean_ = values.mean().item<double>();
-  std_ = std::max(values.std().item<double>(), 1e-12);
-  images_ = ((values - mean_) / std_).contiguous();
+  if (images_.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
+  // Mean and variance in float64, a slice at a time: a float copy of the whole set would take
+  // four times the memory of its bytes.
+  const int64_t per_sample = std::max<int64_t>(images_[0].numel(), 1);
+  const int64_t slice = std::max<int64_t>(1, (int64_t{1} << 22) / per_sample);
+  double count = 0, m2 = 0;  // Chan et al.'s merge of each slice's mean and squared deviations
+  for (int64_t first = 0; first < images_.size(0); first += slice) {
+    const auto part = images_.narrow(0, first, std::min(slice, images_.size(0) - first))
+                          .to(torch::kDouble)
+                          .div_(divisor_);
+    const auto n = static_cast<double>(part.numel());
+    const double part_mean = part.mean().item<double>();
+    const double part_m2 = (part - part_mean).square().sum().item<double>();
+    const double delta = part_mean - mean_;
+    mean_ += delta * n / (count + n);
+    m2 += part_m2 + delta * delta * count * n / (count + n);
+    count += n;
+  }
+  const double variance = count > 1 ? m2 / (count - 1) : 0.0;
+  std_ = std::max(std::sqrt(variance), 1e-12);
 }
 
 std::vector<int64_t> Dataset::sample_shape() const {
@@ -27,7 +49,9 @@ std::vector<int64_t> Dataset::sample_shape() const {
 }
 
 Batch Dataset::get(const torch::Tensor& indices) const {
-  return {images_.index_select(0, indices), labels_.index_select(0, indices)};
+  auto images = images_.index_select(0, indices).to(torch::kFloat);
+  if (divisor_ != 1.0) images.div_(divisor_);
+  return {images.sub_(mean_).div_(std_), labels_.index_select(0, indices)};
 }
 
 std::unique_ptr<Dataset> make_synthetic(const std::vector<int64_t>& sample_shape, int64_t classes,

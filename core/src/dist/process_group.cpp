@@ -48,6 +48,72 @@ int integer(const char* name, const std::string& text, long low, long high) {
   return static_cast<int>(value);
 }
 
+// "key=value" lines; the world size first.
+std::string settings_text(int world_size, const Settings& settings) {
+  std::string text = "WORLD_SIZE=" + std::to_string(world_size) + "\n";
+  for (const auto& [name, value] : settings) text += name + "=" + value + "\n";
+  return text;
+}
+
+std::vector<std::pair<std::string, std::string>> settings_lines(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    const auto line = text.substr(start, end - start);
+    const auto equals = line.find('=');
+    out.emplace_back(line.substr(0, equals),
+                     equals == std::string::npos ? "" : line.substr(equals + 1));
+  }
+  return out;
+}
+
+// Empty when `a` and `b` agree; else which setting differs and both values, by name (a setting
+// one rank lacks reads "(not given)").
+std::string first_difference(const std::string& a, int rank_a, const std::string& b, int rank_b) {
+  const auto la = settings_lines(a), lb = settings_lines(b);
+  auto value_in = [](const std::vector<std::pair<std::string, std::string>>& lines,
+                     const std::string& name) -> std::string {
+    for (const auto& [n, v] : lines) {
+      if (n == name) return v;
+    }
+    return "(not given)";
+  };
+  for (const auto* lines : {&la, &lb}) {
+    for (const auto& [name, value] : *lines) {
+      const auto va = value_in(la, name), vb = value_in(lb, name);
+      if (va != vb) {
+        return name + ": rank " + std::to_string(rank_a) + " has " + va + ", rank " +
+               std::to_string(rank_b) + " has " + vb;
+      }
+    }
+  }
+  return "";
+}
+
+// Before the backend's own rendezvous, which aborts the process on a WORLD_SIZE that differs
+// and pairs mismatched collectives silently: every rank publishes its settings in the store and
+// compares every other rank's, in rank order, with rank 0's. Every rank so reaches the same
+// verdict and names the same setting; a rank stops at the first difference it sees, so a rank
+// that expects more ranks than there are does not wait for them.
+void agree_on_settings(c10d::Store& store, const Environment& env, const Settings& settings) {
+  const auto key = [](int rank) { return "replicascope/settings/" + std::to_string(rank); };
+  const auto mine = settings_text(env.world_size, settings);
+  store.set(key(env.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+  const auto text_of = [&](int rank) {
+    const auto bytes = store.get(key(rank));
+    return std::string(bytes.begin(), bytes.end());
+  };
+  const auto first = text_of(0);
+  for (int rank = 0; rank < env.world_size; ++rank) {
+    const auto theirs = rank == env.rank ? mine : text_of(rank);
+    const auto difference = first_difference(first, 0, theirs, rank);
+    if (!difference.empty()) {
+      throw DistError("the ranks were started with different settings (" + difference +
+                      "); expected the same on every rank");
+    }
+  }
+}
+
 }  // namespace
 
 int free_local_port() {
@@ -106,8 +172,8 @@ ProcessGroup::ProcessGroup(std::unique_ptr<Impl> impl, int rank, int size,
 ProcessGroup::~ProcessGroup() = default;
 
 std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
-                                                 std::chrono::milliseconds timeout,
-                                                 Backend backend) {
+                                                 std::chrono::milliseconds timeout, Backend backend,
+                                                 const Settings& settings) {
   if (backend == Backend::kNccl && !has_nccl()) {
     throw DistError(
         "this build has no NCCL backend (it needs LibTorch with CUDA, and nccl.h when building); "
@@ -119,10 +185,18 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
     store_options.port = static_cast<std::uint16_t>(env.master_port);
     store_options.isServer = env.rank == 0;
     store_options.numWorkers = static_cast<std::size_t>(env.world_size);
-    store_options.waitWorkers = true;
+    // agree_on_settings waits for every rank instead, and names a WORLD_SIZE that differs
+    // rather than waiting for ranks that will never come.
+    store_options.waitWorkers = false;
     store_options.timeout = timeout;
     c10::intrusive_ptr<c10d::Store> store =
         c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    try {
+      agree_on_settings(*store, env, settings);
+    } catch (const DistError& e) {
+      throw DistError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
+                      ": " + e.what());
+    }
     if (backend == Backend::kNccl) {
 #ifdef REPLICASCOPE_HAVE_NCCL
       impl = make_nccl(std::move(store), env, timeout);
@@ -135,6 +209,8 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const Environment& env,
                                                                  env.world_size, options);
       impl->name = "gloo";
     }
+  } catch (const DistError&) {
+    throw;
   } catch (const std::exception& e) {
     throw DistError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                     " could not join the " + (backend == Backend::kNccl ? "NCCL" : "Gloo") +

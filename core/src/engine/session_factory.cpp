@@ -3,15 +3,44 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/model_source.h"
+#include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::engine {
 
-std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec) {
+dist::Settings shared_settings(const SessionSpec& spec, int64_t steps) {
+  dist::Settings out;
+  out.emplace_back("--model", spec.model.empty()
+                                  ? "the demo CNN"
+                                  : std::filesystem::path(spec.model).filename().string() +
+                                        " (content " + store::file_hash(spec.model) + ")");
+  out.emplace_back("--data", spec.data_or_default());
+  out.emplace_back("--devices", spec.devices);
+  out.emplace_back("--batch", std::to_string(spec.batch));
+  out.emplace_back("--seed", std::to_string(spec.seed));
+  // The rest as the command line spells them; what may differ per rank (the run file's name,
+  // the timeout) is left out.
+  const auto flags = session_spec_flags(spec);
+  for (size_t i = 0; i < flags.size(); ++i) {
+    const bool valued = i + 1 < flags.size() && flags[i + 1].rfind("--", 0) != 0;
+    const auto& name = flags[i];
+    const std::string value = valued ? flags[++i] : "on";
+    if (name != "--model" && name != "--data" && name != "--devices" && name != "--run" &&
+        name != "--timeout" && name != "--batch" && name != "--seed")
+      out.emplace_back(name, value);
+  }
+  out.emplace_back("records (--run)", spec.run.empty() ? "no" : "yes");
+  if (steps > 0) out.emplace_back("--steps", std::to_string(steps));
+  return out;
+}
+
+std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec,
+                                               const dist::Settings& settings) {
   const auto devices = parse_devices(spec.devices);
   const bool on_gpus = std::all_of(devices.begin(), devices.end(),
                                    [](const torch::Device& d) { return d.is_cuda(); });
@@ -20,9 +49,9 @@ std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec) {
                                                                    : "gloo";
   const auto timeout =
       std::chrono::milliseconds(static_cast<int64_t>(1000 * spec.timeout_seconds.value_or(300)));
-  auto group =
-      dist::ProcessGroup::join(dist::Environment::from_environment(), timeout,
-                               backend == "nccl" ? dist::Backend::kNccl : dist::Backend::kGloo);
+  auto group = dist::ProcessGroup::join(
+      dist::Environment::from_environment(), timeout,
+      backend == "nccl" ? dist::Backend::kNccl : dist::Backend::kGloo, settings);
   // In-process rendezvous wait as long, so that a rank that stops calling fails the others.
   sync::set_default_timeout(timeout);
   return group;
@@ -46,10 +75,10 @@ SessionOptions session_options(const SessionSpec& spec) {
   return options;
 }
 
-BuiltSession make_session(const SessionSpec& spec, bool keep_statistics) {
+BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t steps) {
   BuiltSession built;
   auto options = session_options(spec);
-  if (spec.dist) built.group = options.group = join_group(spec);
+  if (spec.dist) built.group = options.group = join_group(spec, shared_settings(spec, steps));
   built.data_spec = spec.data_or_default();
   std::shared_ptr<const data::Dataset> dataset = load_data(built.data_spec, spec.image, spec.seed);
   auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);

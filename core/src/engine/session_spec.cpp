@@ -1,6 +1,10 @@
 #include "replicascope/engine/session_spec.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "replicascope/data/dataset.h"
@@ -47,7 +51,7 @@ const std::vector<SpecFlag>& session_flags() {
       {"model", true},   {"data", true},      {"image", true},   {"devices", true},
       {"batch", true},   {"optimizer", true}, {"lr", true},      {"weight-decay", true},
       {"loss", true},    {"seed", true},      {"unsync", false}, {"dist", false},
-      {"backend", true}, {"timeout", true},   {"run", true}};
+      {"backend", true}, {"timeout", true},   {"run", true},     {"stop-on-nonfinite", false}};
   return flags;
 }
 
@@ -78,6 +82,8 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
     spec.synchronized = false;
   } else if (name == "dist") {
     spec.dist = true;
+  } else if (name == "stop-on-nonfinite") {
+    spec.stop_on_nonfinite = true;
   } else if (name == "backend") {
     spec.backend = value;
     choose(name, value, {"gloo", "nccl"});
@@ -127,6 +133,7 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
   if (spec.loss == LossKind::kMse) add("loss", "mse");
   if (spec.seed != 0) add("seed", std::to_string(spec.seed));
   if (!spec.synchronized) out.push_back("--unsync");
+  if (spec.stop_on_nonfinite) out.push_back("--stop-on-nonfinite");
   if (spec.dist) out.push_back("--dist");
   if (!spec.backend.empty()) add("backend", spec.backend);
   if (spec.timeout_seconds) add("timeout", number_text(*spec.timeout_seconds));
@@ -138,8 +145,22 @@ std::string default_data_spec() {
   return data::installed_fashion_mnist() ? "fashion-mnist" : "synthetic";
 }
 
-std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
-                                               const std::vector<int64_t>& image, uint64_t seed) {
+namespace {
+
+double physical_memory() {
+  return static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+         static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f GB", bytes / 1e9);
+  return text;
+}
+
+std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec,
+                                                         const std::vector<int64_t>& image,
+                                                         uint64_t seed, int64_t batch) {
   if (spec == "fashion-mnist") {
     const auto paths = data::installed_fashion_mnist();
     if (!paths) {
@@ -150,8 +171,8 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
     return data::load_idx(paths->images, paths->labels);
   }
   if (spec == "synthetic") {
-    return data::make_synthetic(image.empty() ? std::vector<int64_t>{1, 28, 28} : image, 10, 4096,
-                                seed);
+    const auto shape = image.empty() ? std::vector<int64_t>{1, 28, 28} : image;
+    return data::make_synthetic(shape, 10, synthetic_sample_count(shape, batch), seed);
   }
   if (spec.rfind("idx:", 0) == 0) {
     const auto files = split(spec.substr(4), ',');
@@ -163,6 +184,41 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
       "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS or cifar10:FILE[,FILE...], "
       "got '" +
       spec + "'");
+}
+
+}  // namespace
+
+int64_t synthetic_sample_count(const std::vector<int64_t>& shape, int64_t batch) {
+  double sample_bytes = 4;
+  std::string text;
+  for (const auto size : shape) {
+    sample_bytes *= static_cast<double>(size);
+    text += (text.empty() ? "" : "x") + std::to_string(size);
+  }
+  const auto count = std::max<int64_t>(
+      std::max<int64_t>(batch, 1),
+      std::min<int64_t>(4096, static_cast<int64_t>(std::max(1e9 / sample_bytes, 1.0))));
+  const double memory = physical_memory();
+  if (memory > 0 && 3 * count * sample_bytes > memory / 2) {
+    throw UsageError("synthetic data of " + text + " samples: a batch of " + std::to_string(batch) +
+                     " takes " + gigabytes(batch * sample_bytes) + " (" + gigabytes(sample_bytes) +
+                     " a sample) and making " + std::to_string(count) + " samples about " +
+                     gigabytes(3 * count * sample_bytes) + ", more than half of this machine's " +
+                     gigabytes(memory) + "; expected a smaller --image or --batch");
+  }
+  return count;
+}
+
+std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
+                                               const std::vector<int64_t>& image, uint64_t seed,
+                                               int64_t batch) {
+  try {
+    return load_data_unguarded(spec, image, seed, batch);
+  } catch (const std::bad_alloc&) {
+    // A vector or tensor too large for the memory left; its own message names no size.
+    throw data::DataError("--data " + spec + ": out of memory while loading it (this machine has " +
+                          gigabytes(physical_memory()) + "); expected data that fits");
+  }
 }
 
 }  // namespace replicascope::engine

@@ -1,14 +1,18 @@
 #include "replicascope/script/module_file.h"
 
-#include <caffe2/serialize/inline_container.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include "archive_check.h"
 #include "replicascope/describe_error.h"
+#include "replicascope/file_checks.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::script {
@@ -71,47 +75,79 @@ std::optional<BatchNormInfo> batch_norm_info(const torch::jit::Module& module) {
   return info;
 }
 
-torch::jit::Module load_module(const std::string& path) {
+namespace {
+
+// The file is one LibTorch can read without blocking or guessing: a regular file (opening a FIFO
+// waits for a writer), readable, and beginning as a zip archive does.
+void check_model_file(const std::string& path) {
   namespace fs = std::filesystem;
+  const auto where = "model '" + path + "': ";
   std::error_code error;
-  if (!fs::exists(path, error)) {
-    throw ModelLoadError("model '" + path + "': no such file");
+  const auto status = fs::status(path, error);  // follows symbolic links
+  if (status.type() == fs::file_type::not_found) throw ModelLoadError(where + "no such file");
+  if (error) throw ModelLoadError(where + "cannot look at it (" + error.message() + ")");
+  if (!fs::is_regular_file(status)) {
+    throw ModelLoadError(where + "is " + file_kind(status) +
+                         ", expected a regular TorchScript .pt file");
   }
-  if (fs::is_directory(path, error)) {
-    throw ModelLoadError("model '" + path + "': is a directory, expected a TorchScript .pt file");
+  const auto size = fs::file_size(path, error);
+  const std::string expected =
+      "expected a TorchScript archive (a zip file written by torch.jit.save)";
+  if (!error && size == 0) throw ModelLoadError(where + "is empty (0 bytes), " + expected);
+  if (::access(path.c_str(), R_OK) != 0) {
+    throw ModelLoadError(where + "cannot read it (" + std::strerror(errno) + "), " + expected);
   }
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelLoadError(where + "cannot open it (" + std::strerror(errno) + ")");
   char magic[4] = {};
-  if (!in || !in.read(magic, 4)) {
-    throw ModelLoadError(
-        "model '" + path + "': cannot read it (" +
-        (in ? std::string("empty or shorter than 4 bytes") : "permission denied?") +
-        "); expected a TorchScript archive (a zip file)");
+  if (!in.read(magic, 4)) {
+    throw ModelLoadError(where + "is " + std::to_string(in.gcount()) + " bytes long, " + expected);
   }
   if (!(magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)) {
-    throw ModelLoadError("model '" + path +
-                         "': not a zip archive; expected a TorchScript file written by "
+    throw ModelLoadError(where +
+                         "not a zip archive; expected a TorchScript file written by "
                          "torch.jit.save or torch.jit.script(model).save");
   }
-  std::vector<std::string> records;
+}
+
+}  // namespace
+
+torch::jit::Module load_module(const std::string& path) {
+  check_model_file(path);
+  const auto where = "model '" + path + "': ";
+  const auto damaged = [&] {
+    return ModelLoadError(where + "a damaged or truncated archive (" +
+                          describe(std::current_exception()) + ")");
+  };
+  std::vector<ZipEntry> entries;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    records = reader.getAllRecords();
+    entries = read_zip_directory(path);
   } catch (const std::exception&) {
-    throw ModelLoadError("model '" + path + "': a damaged or truncated archive (" +
-                         describe(std::current_exception()) + ")");
+    throw damaged();
   }
-  bool has_code = false;
-  for (const auto& record : records) has_code = has_code || record.rfind("code/", 0) == 0;
+  bool has_code = false;  // a code/ folder in the archive's folder
+  for (const auto& entry : entries) {
+    const auto slash = entry.name.find('/');
+    has_code =
+        has_code || (slash != std::string::npos && entry.name.compare(slash, 6, "/code/") == 0);
+  }
   if (!has_code) {
-    throw ModelLoadError("model '" + path +
-                         "': a PyTorch archive without TorchScript code (saved with torch.save, "
+    throw ModelLoadError(where +
+                         "a PyTorch archive without TorchScript code (saved with torch.save, "
                          "not torch.jit.save?); expected a scripted or traced module");
+  }
+  try {
+    check_record_checksums(path, entries);
+    check_tensor_records(path, entries);
+  } catch (const ArchiveDefect& defect) {
+    throw ModelLoadError(where + defect.what());
+  } catch (const std::exception&) {
+    throw damaged();
   }
   try {
     return torch::jit::load(path, torch::kCPU);
   } catch (const std::exception&) {
-    throw ModelLoadError("model '" + path + "': not a loadable TorchScript module (" +
+    throw ModelLoadError(where + "not a loadable TorchScript module (" +
                          describe(std::current_exception()) + ")");
   }
 }

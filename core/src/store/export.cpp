@@ -1,18 +1,90 @@
 #include "replicascope/store/export.h"
 
+#include <sys/stat.h>
+
+#include <iostream>
+#include <stdexcept>
+
 #include "replicascope/atomic_write.h"
 
 namespace replicascope::store {
 
-void write_csv(const RunReader& run, const StatFilter& filter, const std::string& path) {
-  write_text_atomically(path, [&](std::ostream& out) {
-    out.precision(17);
-    out << "step,layer,sync_point,copy,channel,statistic,value\n";
-    run.for_each_stat(filter, [&](const StatRow& r) {
-      out << r.step << ',' << r.layer << ',' << r.sync_point << ',' << r.key.label() << ','
-          << r.channel << ',' << statistic_name(r.statistic) << ',' << r.value << '\n';
-    });
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void write_csv(const RunReader& run, const StatFilter& filter, std::ostream& out) {
+  out.precision(17);
+  out << "step,layer,sync_point,copy,channel,statistic,value\n";
+  std::string layer, quoted;
+  run.for_each_stat(filter, [&](const StatRow& r) {
+    if (r.layer != layer) quoted = csv_field(layer = r.layer);
+    out << r.step << ',' << quoted << ',' << r.sync_point << ',' << r.key.label() << ','
+        << r.channel << ',' << statistic_name(r.statistic) << ',' << r.value << '\n';
   });
+}
+
+void write_csv(const RunReader& run, const StatFilter& filter, const std::string& path) {
+  write_output(path, [&](std::ostream& out) { write_csv(run, filter, out); });
+}
+
+void write_output(const std::string& path, const std::function<void(std::ostream& out)>& write) {
+  if (path == "-") {
+    write(std::cout);
+    std::cout.flush();
+    if (!std::cout) throw std::runtime_error("cannot write to standard output");
+    return;
+  }
+  std::exception_ptr read_error;
+  try {
+    write_text_atomically(path, [&](std::ostream& out) {
+      try {
+        write(out);
+      } catch (const StoreError&) {
+        read_error = std::current_exception();
+        throw;
+      }
+    });
+  } catch (...) {
+    if (read_error) std::rethrow_exception(read_error);
+    throw;
+  }
+}
+
+void check_outputs(const std::string& run,
+                   const std::vector<std::pair<std::string, std::string>>& outputs) {
+  auto same_file = [](const std::string& a, const std::string& b) {
+    struct stat sa {
+    }, sb{};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, path] = outputs[i];
+    if (path.empty()) {
+      throw std::invalid_argument(flag + " expects a file name (or - for standard output), got ''");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (path == outputs[j].second || (path != "-" && same_file(path, outputs[j].second))) {
+        throw std::invalid_argument(outputs[j].first + " and " + flag + " both name '" + path +
+                                    "'; expected a file of its own for each");
+      }
+    }
+    if (path == "-") continue;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (path == run + suffix || same_file(path, run + suffix)) {
+        throw std::invalid_argument(flag + " '" + path + "' is the run being exported" +
+                                    (*suffix ? std::string(" (its ") + suffix + " file)" : "") +
+                                    "; expected another file");
+      }
+    }
+  }
 }
 
 }  // namespace replicascope::store

@@ -1,12 +1,20 @@
 #include "replicascope/store/run_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "replicascope/file_checks.h"
 #include "sqlite_statement.h"
 
 namespace replicascope::store {
@@ -18,11 +26,11 @@ namespace {
 
 constexpr const char* kSchema = R"(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL NOT NULL,
-                   accuracy REAL NOT NULL, seconds REAL NOT NULL);
+CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL, accuracy REAL,
+                   seconds REAL NOT NULL, nonfinite TEXT);
 CREATE TABLE layers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
-                         count INTEGER NOT NULL, divergence REAL NOT NULL,
+                         count INTEGER NOT NULL, divergence REAL,
                          PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
 CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
                            sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
@@ -41,6 +49,8 @@ CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NUL
                           call_order INTEGER NOT NULL,
                           PRIMARY KEY(context_id, column_id)) WITHOUT ROWID;
 )";
+// SQLite stores NaN as NULL: loss, accuracy and divergence are NULL where they were NaN (version
+// 3), and steps.nonfinite names what was not finite in a step (NULL for a finite one).
 // modules: the model's module tree in module order (id = index). wiring_*: the ranks x copies
 // wiring, one column per copy (rank, its copy), one row per module index (context), one cell
 // per both. Version 1 files have neither; their wiring is text in meta("wiring").
@@ -98,44 +108,141 @@ std::string file_hash(const std::string& path) {
 struct RunWriter::Statements {
   Statement step, layer, sync_point, channel;
   Statements(sqlite3* db, const std::string& path)
-      : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?)"),
+      : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?)"),
         layer(db, path, "INSERT INTO layers(name) VALUES(?)"),
         sync_point(db, path, "INSERT INTO sync_points VALUES(?,?,?,?,?)"),
         channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)") {}
 };
 
+namespace {
+
+// A name beside `path` for building a run before it is moved into place; unique in this process
+// and, through the pid, among processes.
+std::string creation_name(const std::string& path) {
+  static std::atomic<int> counter{0};
+  return path + ".creating-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+// Creates `path` as an empty file that did not exist (O_EXCL), so that removing it later only
+// ever removes a file of this process. Returns its inode.
+ino_t create_exclusively(const std::string& path, const std::string& run) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int error = errno;
+    throw StoreError("run '" + run + "': cannot create it: " + std::strerror(error) +
+                     (error == ENOENT || error == EACCES || error == EROFS
+                          ? " (is the folder there and writable?)"
+                          : ""));
+  }
+  struct stat status {};
+  ::fstat(fd, &status);
+  ::close(fd);
+  return status.st_ino;
+}
+
+// Moves `from` to `to` only if nothing is at `to`, atomically: RENAME_NOREPLACE, or a hard link
+// on filesystems without it. False when `to` exists: the race was lost, the winner's file stays.
+bool move_into_place(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) {
+    throw StoreError("run '" + to +
+                     "': cannot move the new run into place: " + std::strerror(errno));
+  }
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    throw StoreError("run '" + to +
+                     "': cannot link the new run into place: " + std::strerror(errno));
+  }
+  ::unlink(from.c_str());
+  return true;
+}
+
+// Removes `path` if it is still the file of inode `inode` (one this process created), with the
+// WAL files SQLite made beside it.
+void remove_own(const std::string& path, ino_t inode) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) == 0 && status.st_ino == inode) ::unlink(path.c_str());
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
+}
+
+sqlite3* open_database(const std::string& file, const std::string& run, int flags) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("run '" + run + "': cannot open it: " + message);
+  }
+  return db;
+}
+
+// Inside a catch block: ends the transaction SQLite left open, if any (after SQLITE_FULL it has
+// already rolled back, and a second ROLLBACK's error would hide the first), then rethrows.
+[[noreturn]] void roll_back_and_rethrow(sqlite3* db) {
+  if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  throw;
+}
+
+}  // namespace
+
 RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model)
     : path_(path) {
   std::error_code error;
+  if (path.empty()) throw StoreError("run '': expected a file name to record to");
   if (std::filesystem::exists(path, error)) {
     throw StoreError("run '" + path + "': the file exists; runs are not overwritten");
   }
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw StoreError("run '" + path + "': cannot create it: " + message +
-                     " (is the folder there and writable?)");
-  }
+  // The schema is built under a temporary name and moved into place only if nothing is there
+  // by then: a writer that loses a race leaves the winner's run alone, and a kill during
+  // creation leaves no stub at `path`.
+  const auto building = creation_name(path);
+  const ino_t inode = create_exclusively(building, path);
+  sqlite3* db = nullptr;
   try {
+    db = open_database(building, path, SQLITE_OPEN_READWRITE);
     // WAL: a step's transaction is in the file once committed, and a kill mid-step leaves the
-    // database as of the last commit. NORMAL sync is safe against a killed process.
-    exec(db_, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-    exec(db_, path, "BEGIN");
-    exec(db_, path, kSchema);
-    exec(db_, path, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-    Statement meta(db_, path, "INSERT INTO meta VALUES(?,?)");
+    // database as of the last commit. The mode is kept in the file.
+    exec(db, path, "PRAGMA journal_mode=WAL");
+    exec(db, path, "BEGIN");
+    exec(db, path, kSchema);
+    exec(db, path, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    Statement meta(db, path, "INSERT INTO meta VALUES(?,?)");
     auto all = metadata;
     all["schema_version"] = std::to_string(kSchemaVersion);
     all["sqlite"] = sqlite3_libversion();
     for (const auto& [key, value] : all) meta.bind(1, key).bind(2, value).run();
-    detail::write_model_tables(db_, path, model);
-    exec(db_, path, "COMMIT");
+    detail::write_model_tables(db, path, model);
+    exec(db, path, "COMMIT");
+  } catch (...) {
+    if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    remove_own(building, inode);
+    throw;
+  }
+  sqlite3_close(db);  // the last connection: SQLite folds the WAL into the file and removes it
+  bool placed = false;
+  try {
+    placed = move_into_place(building, path);
+  } catch (...) {
+    remove_own(building, inode);
+    throw;
+  }
+  if (!placed) {
+    remove_own(building, inode);
+    throw StoreError("run '" + path +
+                     "': the file exists (another process created it first); runs are not "
+                     "overwritten");
+  }
+  try {
+    db_ = open_database(path, path, SQLITE_OPEN_READWRITE);
+    // NORMAL sync is safe against a killed process; it is a setting of the connection.
+    exec(db_, path, "PRAGMA synchronous=NORMAL");
     statements_ = std::make_unique<Statements>(db_, path);
   } catch (...) {
+    statements_.reset();
     sqlite3_close(db_);
     db_ = nullptr;
-    std::filesystem::remove(path, error);
+    remove_own(path, inode);
     throw;
   }
 }
@@ -156,7 +263,13 @@ void RunWriter::append(const engine::StepRecord& r) {
   exec(db_, path_, "BEGIN");
   try {
     statements_->step.bind(1, r.step).bind(2, r.epoch).bind(3, r.loss).bind(4, r.accuracy);
-    statements_->step.bind(5, r.seconds).run();
+    const auto nonfinite = engine::nonfinite_part(r);
+    statements_->step.bind(5, r.seconds);
+    if (nonfinite.empty()) {
+      statements_->step.bind_null(6).run();
+    } else {
+      statements_->step.bind(6, nonfinite).run();
+    }
     for (const auto& layer : r.layers) {
       const int64_t id = layer_id(layer.layer);
       statements_->sync_point.bind(1, r.step).bind(2, id).bind(3, layer.sync_point);
@@ -172,26 +285,85 @@ void RunWriter::append(const engine::StepRecord& r) {
     }
     exec(db_, path_, "COMMIT");
   } catch (...) {
-    exec(db_, path_, "ROLLBACK");
     layer_ids_.clear();  // ids inserted in the rolled-back transaction are gone
-    throw;
+    roll_back_and_rethrow(db_);
   }
 }
 
-RunReader::RunReader(const std::string& path) : path_(path) {
+namespace {
+
+// A file: URI for `path` (SQLite's URI filenames), with every character that could end or
+// escape the path percent-encoded.
+std::string file_uri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  const auto absolute = std::filesystem::absolute(path).lexically_normal().string();
+  for (const unsigned char c : absolute) {
+    if (std::isalnum(c) || std::strchr("/._-~", c)) {
+      uri += static_cast<char>(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
+      uri += escaped;
+    }
+  }
+  return uri + "?" + query;
+}
+
+// PRAGMA user_version, or the SQLite result code of the failure.
+int read_user_version(sqlite3* db, int64_t* version) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    *version = sqlite3_column_int64(stmt, 0);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(stmt);
+  return rc;
+}
+
+uintmax_t size_or_zero(const std::string& path) {
   std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error))
-    throw StoreError("run '" + path + "': no such file");
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+  const auto size = std::filesystem::file_size(path, error);
+  return error ? 0 : size;
+}
+
+}  // namespace
+
+RunReader::RunReader(const std::string& path) : path_(path) {
+  const auto kind = not_a_regular_file(path);
+  if (kind == "no such file") throw StoreError("run '" + path + "': no such file");
+  if (!kind.empty()) {
+    throw StoreError("run '" + path + "': " + kind + ", expected a run file (.sqlite)");
+  }
+  if (size_or_zero(path) == 0) {
+    throw StoreError("run '" + path + "': empty (0 bytes), expected a run file (.sqlite)");
+  }
+  // mode=ro: never write. A run in WAL mode still needs its -shm beside it; on read-only media
+  // (a mounted archive, a read-only share) SQLite cannot make one, and a finished run is then
+  // read as immutable.
+  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+  db_ = open_database(file_uri(path, "mode=ro"), path, flags);
+  int64_t found = 0;
+  int rc = read_user_version(db_, &found);
+  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || (rc & 0xff) == SQLITE_READONLY ||
+      (rc & 0xff) == SQLITE_CANTOPEN) {
     sqlite3_close(db_);
     db_ = nullptr;
-    throw StoreError("run '" + path + "': cannot open it: " + message);
+    if (size_or_zero(path + "-wal") > 0) {
+      throw StoreError("run '" + path + "': its latest steps are in '" + path +
+                       "-wal', which SQLite can read only where it may write beside the run; "
+                       "copy the run and its -wal file to a writable folder");
+    }
+    db_ = open_database(file_uri(path, "immutable=1"), path, flags);
+    rc = read_user_version(db_, &found);
   }
   try {
-    Statement version(db_, path, "PRAGMA user_version");
-    version.next();
-    const int64_t found = version.integer(0);
+    if (rc != SQLITE_OK) {
+      throw StoreError(
+          "run '" + path + "': cannot read it: " + sqlite3_errstr(rc) +
+          (rc == SQLITE_NOTADB ? " (expected a ReplicaScope run, a SQLite file)" : ""));
+    }
     Statement tables(db_, path, "SELECT count(*) FROM sqlite_master WHERE name='channel_stats'");
     tables.next();
     if (tables.integer(0) != 1 || found < 1 || found > kSchemaVersion) {
@@ -220,8 +392,14 @@ Metadata RunReader::metadata() const {
 
 std::vector<StepRow> RunReader::steps() const {
   std::vector<StepRow> out;
-  Statement s(db_, path_, "SELECT step, epoch, loss, accuracy, seconds FROM steps ORDER BY step");
-  while (s.next()) out.push_back({s.integer(0), s.integer(1), s.real(2), s.real(3), s.real(4)});
+  Statement s(db_, path_,
+              version_ >= 3 ? "SELECT step, epoch, loss, accuracy, seconds, nonfinite FROM steps "
+                              "ORDER BY step"
+                            : "SELECT step, epoch, loss, accuracy, seconds, NULL FROM steps "
+                              "ORDER BY step");
+  while (s.next()) {
+    out.push_back({s.integer(0), s.integer(1), s.real(2), s.real(3), s.real(4), s.text(5)});
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ class Statement {
                       SQLITE_TRANSIENT);
     return *this;
   }
+  Statement& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
   Statement& bind(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.c_str(), -1, SQLITE_TRANSIENT);
     return *this;
@@ -66,7 +71,12 @@ class Statement {
     return false;
   }
   int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
-  double real(int i) const { return sqlite3_column_double(stmt_, i); }
+  // NULL reads as NaN: SQLite stores a NaN bound to a REAL column as NULL.
+  double real(int i) const {
+    return sqlite3_column_type(stmt_, i) == SQLITE_NULL ? std::nan("")
+                                                        : sqlite3_column_double(stmt_, i);
+  }
+  bool is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
   // Values [first, last] of a float64 BLOB column, clamped to what it holds.
   std::vector<double> doubles(int i, int64_t first, int64_t last) const {
     const auto* data = static_cast<const double*>(sqlite3_column_blob(stmt_, i));

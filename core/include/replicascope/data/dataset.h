@@ -25,23 +25,28 @@ struct Batch {
 };
 
 // Images normalized to zero mean and unit variance over the whole set (one mean and std for all
-// channels, computed at load), and their labels.
+// channels, computed at load), and their labels. The images stay as they were given (uint8 for
+// files: a quarter of float's memory) and each batch is normalized when it is taken.
 class Dataset {
  public:
-  Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes);
+  // The values are images / divisor (255 for bytes).
+  Dataset(std::string name, torch::Tensor images, torch::Tensor labels, int64_t classes,
+          double divisor = 1.0);
   const std::string& name() const { return name_; }
   int64_t size() const { return images_.size(0); }
   int64_t classes() const { return classes_; }
   std::vector<int64_t> sample_shape() const;  // C, H, W (or C, L or C, T, H, W)
   Batch get(const torch::Tensor& indices) const;
-  double mean() const { return mean_; }  // of the raw values, before normalization
+  double mean() const { return mean_; }  // of the values (images / divisor), before normalization
   double std() const { return std_; }
+  // Bytes the samples take in memory (as stored: uint8 for files).
+  int64_t memory_bytes() const { return images_.numel() * images_.element_size(); }
 
  private:
   std::string name_;
   torch::Tensor images_, labels_;
   int64_t classes_;
-  double mean_ = 0, std_ = 1;
+  double divisor_ = 1, mean_ = 0, std_ = 1;
 };
 
 // IDX files as MNIST and Fashion-MNIST ship them, gzipped or plain: images (magic 2051,

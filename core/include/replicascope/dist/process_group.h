@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace replicascope::dist {
@@ -44,14 +45,20 @@ enum class Backend {
   kNccl,  // GPU tensors; each rank uses the GPU LOCAL_RANK modulo the visible GPUs
 };
 
+// What every rank must agree on, as (name, value) pairs: "--batch", "32".
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
 class ProcessGroup {
  public:
   // Joins the group (rank 0 serves the TCPStore at MASTER_ADDR:MASTER_PORT); every rank waits for
-  // the others up to `timeout`, which also bounds every collective. Throws DistError, also for
-  // kNccl in a build without it (see has_nccl()).
+  // the others up to `timeout`, which also bounds every collective. Before any collective, the
+  // ranks compare their WORLD_SIZE and `settings`: a difference fails every rank with a
+  // DistError naming the setting and the ranks' values. Throws DistError, also for kNccl in a
+  // build without it (see has_nccl()).
   static std::shared_ptr<ProcessGroup> join(const Environment& env,
                                             std::chrono::milliseconds timeout,
-                                            Backend backend = Backend::kGloo);
+                                            Backend backend = Backend::kGloo,
+                                            const Settings& settings = {});
   // Whether this build has the NCCL backend (LibTorch with CUDA, and nccl.h at build time).
   static bool has_nccl();
   ~ProcessGroup();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "replicascope/dist/process_group.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/engine/wiring.h"
@@ -30,7 +31,10 @@ struct BuiltSession {
 // data::DataError for data files, script::ModelLoadError for the model, dist::DistError for
 // the process group, store::StoreError for the run file. Each step's statistics are kept when
 // the session records them, or when `keep_statistics` asks for them (to print or draw).
-BuiltSession make_session(const SessionSpec& spec, bool keep_statistics = false);
+// With spec.dist, every rank must be started alike: the settings that shape the training (model
+// file content, data, devices, batch, optimizer, seed, whether it records, `steps`, ...) are
+// compared when joining, and a difference fails every rank naming it (dist::ProcessGroup::join).
+BuiltSession make_session(const SessionSpec& spec, bool keep_statistics = false, int64_t steps = 0);
 
 // The options a Session gets for `spec` (devices parsed; no process group).
 SessionOptions session_options(const SessionSpec& spec);
@@ -38,7 +42,13 @@ SessionOptions session_options(const SessionSpec& spec);
 // Joins the process group torchrun's variables describe (spec.dist), with spec.backend (default:
 // nccl when every one of spec.devices is a GPU and this build has it, else gloo), and bounds
 // joining, every collective and in-process rendezvous by spec.timeout_seconds.
-std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec);
+// Every rank's `settings` must be equal, or joining fails on all of them
+// (dist::ProcessGroup::join).
+std::shared_ptr<dist::ProcessGroup> join_group(const SessionSpec& spec,
+                                               const dist::Settings& settings = {});
+// The settings of `spec` that every rank must share, for join_group: flags as the command line
+// spells them, and the model file's content hash.
+dist::Settings shared_settings(const SessionSpec& spec, int64_t steps);
 
 // Starts a new run file for `built` at `path` (after a reset, say): the same metadata with a new
 // creation time. Replaces built.run.

@@ -35,6 +35,9 @@ struct SessionSpec {
   std::string backend;  // gloo or nccl; empty: nccl when every copy is on a GPU and built
   std::optional<double> timeout_seconds;  // empty: 300
   std::string run;  // record every step to this new run file; empty: nothing recorded
+  // Stop after the first step with a NaN or infinite loss or statistic (it is recorded, marked,
+  // either way: engine::nonfinite_part).
+  bool stop_on_nonfinite = false;
 
   double lr() const {
     return learning_rate.value_or(optimizer == OptimizerKind::kAdam ? 1e-3 : 0.05);
@@ -62,8 +65,15 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec);
 std::string default_data_spec();
 // Loads a data spec: fashion-mnist, synthetic (of `image`, 10 classes), idx:IMAGES,LABELS,
 // cifar10:FILE[,FILE...]. Throws UsageError for a malformed spec, data::DataError for files.
+// How many synthetic samples of `shape` load_data makes: up to 4096, at most 1 GB of them, at
+// least one batch. Throws UsageError, up front, when they would not fit in half of this
+// machine's memory (making them takes about three times their size for a moment).
+int64_t synthetic_sample_count(const std::vector<int64_t>& shape, int64_t batch);
+// `batch`: synthetic data makes at least one batch of samples, and refuses up front a shape
+// whose samples would not fit in memory. Running out of memory while loading is a DataError.
 std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
-                                               const std::vector<int64_t>& image, uint64_t seed);
+                                               const std::vector<int64_t>& image, uint64_t seed,
+                                               int64_t batch = 32);
 
 }  // namespace replicascope::engine
 
@@ -82,4 +92,6 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
   "  --weight-decay X    (default 0)\n"                                                           \
   "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"           \
   "  --seed N            weights, data order and synthetic data (default 0)\n"                    \
-  "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"
+  "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"                \
+  "  --stop-on-nonfinite stop after the first step whose loss or statistics are NaN or\n"         \
+  "                      infinite (they are recorded and marked either way)\n"

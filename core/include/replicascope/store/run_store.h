@@ -25,16 +25,20 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Version 2 keeps the model's module tree and wiring in tables (store/run_model.h); version 1
-// files still open.
-constexpr int kSchemaVersion = 2;
+// Version 2 keeps the model's module tree and wiring in tables (store/run_model.h); version 3
+// records non-finite losses and statistics (steps.nonfinite; NaN is NULL in SQLite). Versions 1
+// and 2 still open.
+constexpr int kSchemaVersion = 3;
 
 using Metadata = std::map<std::string, std::string>;
 
 // A 64-bit FNV-1a hash of a file's bytes, as 16 hex digits (for the run's metadata).
 std::string file_hash(const std::string& path);
 
-// Writes a new run. Refuses an existing file: runs are never overwritten.
+// Writes a new run. Refuses an existing file: runs are never overwritten, also when another
+// process creates the same path at the same moment (the file is built under a temporary name
+// and moved into place only if nothing is there). Steps with NaN or infinite values are recorded
+// as they are, marked (StepRow::nonfinite).
 class RunWriter {
  public:
   RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model = {});
@@ -56,6 +60,7 @@ class RunWriter {
 struct StepRow {
   int64_t step = 0, epoch = 0;
   double loss = 0, accuracy = 0, seconds = 0;
+  std::string nonfinite;  // what was not finite in the step (engine::nonfinite_part); empty: all
 };
 
 // One value in tidy form.
@@ -75,7 +80,7 @@ struct StatFilter {
   std::optional<Statistic> statistic;  // empty: mean and var
 };
 
-// Opens a run read-only (a finished one, or one still being written).
+// Opens a run read-only (a finished one, or one still being written), also on read-only media.
 class RunReader {
  public:
   explicit RunReader(const std::string& path);
