@@ -82,14 +82,12 @@ namespace {
 void check_model_file(const std::string& path) {
   namespace fs = std::filesystem;
   const auto where = "model '" + path + "': ";
-  std::error_code error;
-  const auto status = fs::status(path, error);  // follows symbolic links
-  if (status.type() == fs::file_type::not_found) throw ModelLoadError(where + "no such file");
-  if (error) throw ModelLoadError(where + "cannot look at it (" + error.message() + ")");
-  if (!fs::is_regular_file(status)) {
-    throw ModelLoadError(where + "is " + file_kind(status) +
-                         ", expected a regular TorchScript .pt file");
+  const auto kind = not_a_regular_file(path);  // follows symbolic links
+  if (kind == "no such file" || kind.rfind("cannot", 0) == 0) throw ModelLoadError(where + kind);
+  if (!kind.empty()) {
+    throw ModelLoadError(where + "is " + kind + ", expected a regular TorchScript .pt file");
   }
+  std::error_code error;
   const auto size = fs::file_size(path, error);
   const std::string expected =
       "expected a TorchScript archive (a zip file written by torch.jit.save)";

@@ -176,11 +176,10 @@ sqlite3* open_database(const std::string& file, const std::string& run, int flag
   return db;
 }
 
-// Inside a catch block: ends the transaction SQLite left open, if any (after SQLITE_FULL it has
-// already rolled back, and a second ROLLBACK's error would hide the first), then rethrows.
-[[noreturn]] void roll_back_and_rethrow(sqlite3* db) {
+// Ends the transaction SQLite left open after a failure, if any, ignoring the outcome: after
+// SQLITE_FULL SQLite has already rolled back, and a second ROLLBACK's error would hide the first.
+void roll_back_if_open(sqlite3* db) {
   if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-  throw;
 }
 
 }  // namespace
@@ -214,7 +213,7 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const Ru
     detail::write_model_tables(db, path, model);
     exec(db, path, "COMMIT");
   } catch (...) {
-    if (db && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    roll_back_if_open(db);
     sqlite3_close(db);
     remove_own(building, inode);
     throw;
@@ -286,7 +285,8 @@ void RunWriter::append(const engine::StepRecord& r) {
     exec(db_, path_, "COMMIT");
   } catch (...) {
     layer_ids_.clear();  // ids inserted in the rolled-back transaction are gone
-    roll_back_and_rethrow(db_);
+    roll_back_if_open(db_);
+    throw;
   }
 }
 
