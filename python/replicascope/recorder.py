@@ -1,0 +1,288 @@
+"""Records a PyTorch training's BatchNorm statistics into a ReplicaScope run file.
+
+Every BatchNorm-like module gets a forward hook that, in training, computes the per-channel
+moments of its input in float64 (a detached copy: the training's tensors are never changed)
+and keeps them until `step()`. There, with several processes, one all_gather per step brings
+every rank's moments to every rank (exchange.py); rank 0 merges them (what synchronized
+BatchNorm normalizes with, or would have), computes the divergence the C++ engine records, and
+writes the step in one transaction.
+"""
+import datetime
+import math
+import sqlite3
+import threading
+import time
+
+import torch
+import torch.distributed as dist
+
+from . import model_tree, runfile
+from .exchange import Exchange, StepShare, weighted_mean
+from .moments import divergence, merge, of_input
+
+__version__ = "0.1.0"
+
+
+class RecorderError(RuntimeError):
+    """A recorder that cannot start or go on; the message says what was expected."""
+
+
+def _global_rank(group, group_rank):
+    if group is None:
+        return group_rank
+    for name in ("get_global_rank", "_get_global_rank"):  # 2.x, 1.13
+        if hasattr(dist, name):
+            return getattr(dist, name)(group, group_rank)
+        if hasattr(dist.distributed_c10d, name):
+            return getattr(dist.distributed_c10d, name)(group, group_rank)
+    return group_rank
+
+
+def _nonfinite(values):
+    return any(not math.isfinite(v) for v in values)
+
+
+class Recorder:
+    """Records `model`'s BatchNorm layers to the new run file `path`, one `step()` at a time.
+
+    model: a plain module, or one wrapped in DistributedDataParallel or DataParallel (also
+        Synchronized-BatchNorm-PyTorch's DataParallelWithCallback). Under torch.distributed
+        every rank makes a Recorder with the same path at the same point; rank 0 writes.
+    dataset, loss, seed, optimizer, model_name, metadata: what the run's metadata says (the
+        optimizer's class, learning rate and weight decay are read from it).
+    group: the process group to gather over (default: the whole world, when initialized).
+    """
+
+    def __init__(self, path, model, *, dataset="", loss="", seed=None, optimizer=None,
+                 model_name=None, metadata=None, group=None):
+        self.path = path
+        self._model, wrapper, self._dp_ids = model_tree.unwrap(model)
+        self._layers = [(n, m) for n, m in self._model.named_modules()
+                        if model_tree.is_batch_norm(m)]
+        if not self._layers:
+            raise RecorderError(
+                f"the model ({type(self._model).__name__}) has no BatchNorm layer to record "
+                "(expected torch.nn.BatchNorm1d/2d/3d, SyncBatchNorm or a "
+                "SynchronizedBatchNorm module)")
+        distributed = dist.is_available() and dist.is_initialized()
+        self._group = group
+        self._world = dist.get_world_size(group) if distributed else 1
+        self._rank = dist.get_rank(group) if distributed else 0
+        self._exchange = Exchange(group, self._world) if self._world > 1 else None
+        devices = self._local_devices()
+        devices_per_rank = self._agree(devices)
+        self._db = None
+        error = None
+        if self._rank == 0:
+            try:
+                meta = self._metadata(wrapper, devices, dataset, loss, seed, optimizer,
+                                      model_name, metadata or {})
+                self._db = runfile.create(path, lambda db: self._fill(db, meta, devices_per_rank))
+            except (runfile.RunFileError, OSError) as e:
+                error = str(e)
+        if self._world > 1:
+            shared = [error]
+            dist.broadcast_object_list(shared, src=_global_rank(group, 0), group=group)
+            error = shared[0]
+        if error:
+            raise RecorderError(error)
+        self._lock = threading.Lock()
+        self._pending = []
+        self._calls = {}
+        self._step = 0
+        self._layer_ids = {}
+        self._last = time.perf_counter()
+        self._handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in
+                         enumerate(self._layers)]
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _local_devices(self):
+        if self._dp_ids:
+            return [str(torch.device("cuda", i)) for i in self._dp_ids]
+        for tensor in list(self._model.parameters()) + list(self._model.buffers()):
+            return [str(tensor.device)]
+        return ["cpu"]
+
+    def _agree(self, devices):
+        """Every rank's devices; refuses ranks whose models have other BatchNorm layers."""
+        if self._world == 1:
+            return [devices]
+        names = [n for n, _ in self._layers]
+        infos = [None] * self._world
+        dist.all_gather_object(infos, {"devices": devices, "layers": names}, group=self._group)
+        for r, info in enumerate(infos):
+            if info["layers"] != infos[0]["layers"]:
+                raise RecorderError(
+                    f"the ranks' models differ: rank 0 has {len(infos[0]['layers'])} BatchNorm "
+                    f"layers, rank {r} has {len(info['layers'])} "
+                    "(expected the same model on every rank)")
+        return [info["devices"] for info in infos]
+
+    def _metadata(self, wrapper, devices, dataset, loss, seed, optimizer, model_name, extra):
+        synchronized = all(model_tree.is_synchronized(m) for _, m in self._layers)
+        meta = {
+            "model": model_name or type(self._model).__name__,
+            "model_hash": "",
+            "devices": model_tree.format_devices(devices),
+            "dataset": dataset or "python",
+            "loss": loss,
+            "seed": "" if seed is None else str(seed),
+            "synchronized": "true" if synchronized else "false",
+            "processes": str(self._world),
+            "libtorch": torch.__version__,
+            "writer": f"replicascope-python {__version__}",
+            "wrapper": wrapper or "none",
+            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "schema_version": str(runfile.SCHEMA_VERSION),
+            "sqlite": sqlite3.sqlite_version,
+        }
+        if optimizer is not None:
+            group = optimizer.param_groups[0]
+            meta["optimizer"] = type(optimizer).__name__.lower()
+            meta["lr"] = repr(float(group.get("lr", float("nan"))))
+            meta["weight_decay"] = repr(float(group.get("weight_decay", 0.0)))
+        meta.update({str(k): str(v) for k, v in extra.items()})
+        return meta
+
+    def _fill(self, db, meta, devices_per_rank):
+        db.executemany("INSERT INTO meta VALUES(?,?)", sorted(meta.items()))
+        model_tree.write_model(db, self._model, devices_per_rank)
+
+    # -- per forward ---------------------------------------------------------------------------
+
+    def _hook(self, index):
+        def record(module, inputs, output):
+            # Batch statistics only: in eval mode a layer with running statistics uses those.
+            if not (module.training or module.running_mean is None) or not inputs:
+                return
+            x = inputs[0]
+            copy = self._dp_ids.index(x.device.index) if self._dp_ids and x.is_cuda else 0
+            moments = of_input(x)
+            running = None
+            if copy == 0 and module.running_mean is not None:
+                with torch.no_grad():
+                    running = (module.running_mean.detach().to(torch.float64, copy=True),
+                               module.running_var.detach().to(torch.float64, copy=True))
+            with self._lock:
+                sync_point = self._calls.get((index, copy), 0)
+                self._calls[(index, copy)] = sync_point + 1
+                self._pending.append((index, sync_point, copy, moments, x.shape[0], running))
+        return record
+
+    # -- per step ------------------------------------------------------------------------------
+
+    def step(self, loss=None, accuracy=None, epoch=0):
+        """Ends a training step: records what the layers saw since the last call.
+
+        Under torch.distributed every rank must call it (one collective). loss and accuracy:
+        this rank's figures (floats or one-element tensors; with several ranks, the recorded
+        figure is their mean weighted by each rank's samples).
+        """
+        if self._handles is None:
+            raise RecorderError(f"run '{self.path}': the recorder is closed")
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        with self._lock:
+            pending, self._pending, self._calls = self._pending, [], {}
+        running = {(e[0], e[1]): e[5] for e in pending if e[5] is not None}
+        first = min((e[0] for e in pending), default=None)
+        samples = sum(e[4] for e in pending if e[0] == first and e[1] == 0)
+        entries = [(i, s, c, m) for i, s, c, m, _, _ in pending]
+        share = StepShare(None if loss is None else float(loss),
+                          None if accuracy is None else float(accuracy), samples, entries)
+        shares = self._exchange.all_shares(share) if self._exchange else [share]
+        self._step += 1
+        if self._db is not None:
+            runfile.transaction(self._db, self.path,
+                                lambda db: self._write(db, shares, running, seconds, epoch))
+
+    def _write(self, db, shares, running, seconds, epoch):
+        weights = [s.samples for s in shares]
+        loss = weighted_mean(zip([s.loss for s in shares], weights))
+        accuracy = weighted_mean(zip([s.accuracy for s in shares], weights))
+        if self._step == 1:
+            db.execute("INSERT OR REPLACE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
+        points = {}
+        for rank, share in enumerate(shares):
+            for index, sync_point, copy, m in share.entries:
+                points.setdefault((index, sync_point), {}).setdefault(rank, {})[copy] = m
+        bad_layers = []
+        for (index, sync_point), by_rank in sorted(points.items()):
+            name = self._layers[index][0]
+            if not self._write_point(db, name, sync_point, by_rank,
+                                     running.get((index, sync_point))):
+                if name not in bad_layers:
+                    bad_layers.append(name)
+        nonfinite = []
+        if loss is not None and not math.isfinite(loss):
+            nonfinite.append("loss")
+        if accuracy is not None and not math.isfinite(accuracy):
+            nonfinite.append("accuracy")
+        if len(bad_layers) == 1:
+            nonfinite.append(f"layer '{bad_layers[0]}' statistics")
+        elif bad_layers:
+            nonfinite.append(f"statistics of {len(bad_layers)} layers, the first '{bad_layers[0]}'")
+        db.execute("INSERT INTO steps VALUES(?,?,?,?,?,?)",
+                   (self._step, epoch, None if loss is None else runfile.real(loss),
+                    None if accuracy is None else runfile.real(accuracy), seconds,
+                    ", ".join(nonfinite) or None))
+
+    def _layer_id(self, db, name):
+        if name not in self._layer_ids:
+            self._layer_ids[name] = db.execute("INSERT INTO layers(name) VALUES(?)",
+                                               (name,)).lastrowid
+        return self._layer_ids[name]
+
+    def _write_point(self, db, name, sync_point, by_rank, running):
+        """Writes one sync point; False when a value in it is not finite."""
+        parts = [m.to_cpu() for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
+        merged = merge(parts)
+        layer = self._layer_id(db, name)
+        rows = [(c, m) for c, m in sorted(by_rank.get(0, {}).items())]
+        if merged is not None:
+            rows.append((runfile.SYNCHRONIZED, merged))
+        if self._world > 1:
+            for r in sorted(by_rank):
+                ranked = merge([m.to_cpu() for m in by_rank[r].values()])
+                if ranked is not None:
+                    rows.append((runfile.rank_key(r), ranked))
+        finite = True
+        for copy, m in rows:
+            mean, var = m.to_cpu().mean.tolist(), m.to_cpu().var.tolist()
+            finite = finite and not _nonfinite(mean) and not _nonfinite(var)
+            db.execute("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                       (self._step, layer, sync_point, copy, m.count, runfile.blob(mean),
+                        runfile.blob(var)))
+        if running is not None:
+            mean, var = running[0].cpu().tolist(), running[1].cpu().tolist()
+            finite = finite and not _nonfinite(mean) and not _nonfinite(var)
+            db.execute("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                       (self._step, layer, sync_point, runfile.RUNNING,
+                        merged.count if merged else 0, runfile.blob(mean), runfile.blob(var)))
+        figure = divergence(parts, merged)
+        finite = finite and math.isfinite(figure)
+        db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?)",
+                   (self._step, layer, sync_point, merged.count if merged else 0,
+                    runfile.real(figure)))
+        return finite
+
+    # -- end -----------------------------------------------------------------------------------
+
+    def close(self):
+        """Removes the hooks and closes the file; every step recorded so far is in it."""
+        if self._handles is None:
+            return
+        for handle in self._handles:
+            handle.remove()
+        self._handles = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,201 @@
+"""The run file, as the C++ writer makes it (core/src/store/run_store.cpp; docs/run-format.md).
+
+One SQLite file per run in WAL mode, one transaction per step, so that a killed training keeps
+every step it finished. The schema text is the C++ writer's, byte for byte (a test compares
+the two files' `sqlite_master`), so both writers' runs are the same kind of file.
+"""
+import ctypes
+import ctypes.util
+import errno
+import itertools
+import math
+import os
+import sqlite3
+import struct
+import sys
+
+SCHEMA_VERSION = 3
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL, accuracy REAL,
+                   seconds REAL NOT NULL, nonfinite TEXT);
+CREATE TABLE layers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
+CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
+                         count INTEGER NOT NULL, divergence REAL,
+                         PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
+CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
+                           sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
+                           count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
+                           UNIQUE(step, layer, sync_point, copy));
+CREATE TABLE modules(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                     full_type TEXT NOT NULL, depth INTEGER NOT NULL,
+                     own_parameters INTEGER NOT NULL, subtree_parameters INTEGER NOT NULL,
+                     synchronized INTEGER NOT NULL, receives_callbacks INTEGER NOT NULL);
+CREATE TABLE wiring_columns(id INTEGER PRIMARY KEY, device TEXT NOT NULL, rank INTEGER NOT NULL,
+                            copy INTEGER NOT NULL);
+CREATE TABLE wiring_rows(context_id INTEGER PRIMARY KEY, module TEXT NOT NULL, type TEXT NOT NULL,
+                         expects_callbacks INTEGER NOT NULL);
+CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NULL,
+                          present INTEGER NOT NULL, called INTEGER NOT NULL,
+                          call_order INTEGER NOT NULL,
+                          PRIMARY KEY(context_id, column_id)) WITHOUT ROWID;
+"""
+
+# The copy column's coding: copies 0, 1, ... (of rank 0); the synchronized statistics -1; the
+# running ones -2; rank r's over its copies -3 - r.
+SYNCHRONIZED = -1
+RUNNING = -2
+
+
+def rank_key(rank):
+    return -3 - rank
+
+
+def key_label(copy):
+    """The C++ SeriesKey::label() of a stored copy id: "copy 2", "synchronized", "rank 1"."""
+    if copy >= 0:
+        return f"copy {copy}"
+    if copy == SYNCHRONIZED:
+        return "synchronized"
+    if copy == RUNNING:
+        return "running"
+    return f"rank {-3 - copy}"
+
+
+class RunFileError(RuntimeError):
+    """A run file that cannot be created, written or read; the message names the file."""
+
+
+def blob(values):
+    """Float64s in little-endian order, as the C++ writer keeps a channel vector."""
+    return struct.pack(f"<{len(values)}d", *values)
+
+
+def unblob(data):
+    return struct.unpack(f"<{len(data) // 8}d", data)
+
+
+def real(value):
+    """A float for SQLite, None for NaN (SQLite keeps NaN as NULL; None says so explicitly)."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+_counter = itertools.count()
+
+
+def _rename_noreplace(source, target):
+    """renameat2(RENAME_NOREPLACE) through libc; None where the system has no such call."""
+    libc_name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or not libc_name:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return None
+    at_fdcwd, rename_noreplace = -100, 1
+    if libc.renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target),
+                      rename_noreplace) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error == errno.EEXIST:
+        return False
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return None
+    raise RunFileError(f"run '{target}': cannot move the new run into place: "
+                       f"{os.strerror(error)}")
+
+
+def _move_into_place(source, target):
+    """Moves `source` to `target` only if nothing is there (False when something is)."""
+    moved = _rename_noreplace(source, target)
+    if moved is not None:
+        return moved
+    try:
+        os.link(source, target)  # atomic, and fails where `target` exists
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise RunFileError(f"run '{target}': cannot link the new run into place: "
+                           f"{error.strerror}") from None
+    os.unlink(source)
+    return True
+
+
+def _remove_own(path, inode):
+    try:
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except OSError:
+            pass
+
+
+def create(path, fill):
+    """Creates the run `path` as the C++ RunWriter does and returns an open connection.
+
+    The schema, and what `fill(db)` adds in the same transaction (metadata, the model's tables),
+    are built in a file of this process beside `path` (created with O_EXCL) and moved into place
+    only if nothing is there by then: a run is never overwritten, also when another process
+    creates the same path at the same moment, and a kill during creation leaves no stub.
+    """
+    if not path:
+        raise RunFileError("run '': expected a file name to record to")
+    if os.path.lexists(path):
+        raise RunFileError(f"run '{path}': the file exists; runs are not overwritten")
+    building = f"{path}.creating-{os.getpid()}-{next(_counter)}"
+    try:
+        fd = os.open(building, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        hint = (" (is the folder there and writable?)"
+                if error.errno in (errno.ENOENT, errno.EACCES, errno.EROFS) else "")
+        raise RunFileError(f"run '{path}': cannot create it: {error.strerror}{hint}") from None
+    inode = os.fstat(fd).st_ino
+    os.close(fd)
+    try:
+        db = sqlite3.connect(building, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("BEGIN")
+            for statement in SCHEMA.split(";"):  # not executescript, which commits first
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            fill(db)
+            db.execute("COMMIT")
+        finally:
+            db.close()  # the last connection: SQLite folds the WAL into the file
+        placed = _move_into_place(building, path)
+    except sqlite3.Error as error:
+        _remove_own(building, inode)
+        raise RunFileError(f"run '{path}': cannot create it: {error}") from None
+    except BaseException:
+        _remove_own(building, inode)
+        raise
+    if not placed:
+        _remove_own(building, inode)
+        raise RunFileError(f"run '{path}': the file exists (another process created it first); "
+                           "runs are not overwritten")
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA synchronous=NORMAL")  # safe against a killed process
+    return db
+
+
+def transaction(db, path, write):
+    """Runs `write(db)` in one transaction; a failure rolls it back and names the run."""
+    db.execute("BEGIN")
+    try:
+        write(db)
+        db.execute("COMMIT")
+    except sqlite3.Error as error:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise RunFileError(f"run '{path}': cannot write a step: {error}") from None
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,60 @@
+"""The run file as the contract between writers (docs/run-format.md): the package reads what the
+C++ writer wrote, and both writers make the same schema. Needs replicascope-cli: the path in
+REPLICASCOPE_CLI (ctest sets it), else the test is skipped."""
+import os
+import sqlite3
+import subprocess
+import unittest
+
+import torch
+
+from replicascope import Recorder, open_run
+from replicascope.moments import Moments, divergence, merge
+
+from helpers import TempDirTest, batches, small_net, train
+
+CLI = os.environ.get("REPLICASCOPE_CLI", "")
+
+
+@unittest.skipUnless(os.access(CLI, os.X_OK), "REPLICASCOPE_CLI is not set to replicascope-cli")
+class CppWrittenRuns(TempDirTest):
+    def cpp_run(self):
+        path = self.path("cpp.sqlite")
+        subprocess.run([CLI, "train", "--steps", "3", "--data", "synthetic", "--devices", "cpu:2",
+                        "--batch", "7", "--seed", "4", "--run", path],
+                       check=True, stdout=subprocess.DEVNULL)
+        return path
+
+    def test_the_package_reads_a_cpp_run_and_its_figures_add_up(self):
+        run = open_run(self.cpp_run())
+        self.assertEqual(run.schema_version, 3)
+        self.assertEqual([s.step for s in run.steps], [1, 2, 3])
+        self.assertEqual(run.metadata["devices"], "cpu:2")
+        self.assertEqual(len(run.wiring["columns"]), 2)
+        for layer in run.layers:
+            stats = run.statistics(layer)
+            self.assertEqual(list(stats), ["copy 0", "copy 1", "synchronized", "running"])
+            recorded = dict(run.divergence(layer))
+            for step in range(3):
+                copies = [Moments(stats[c].count[step], stats[c].mean[step],
+                                  stats[c].var[step] * stats[c].count[step])
+                          for c in ("copy 0", "copy 1")]
+                self.assertEqual(copies[1].count * 4, copies[0].count * 3)  # 7 samples: 4 + 3
+                merged = merge(copies)
+                sync = stats["synchronized"]
+                self.assertEqual(int(sync.count[step]), merged.count)
+                self.assertTrue(torch.allclose(sync.mean[step], merged.mean, rtol=1e-10, atol=1e-12))
+                self.assertTrue(torch.allclose(sync.var[step], merged.var, rtol=1e-10, atol=1e-12))
+                self.assertAlmostEqual(recorded[step + 1], divergence(copies, merged), places=9)
+
+    def test_both_writers_make_the_same_schema(self):
+        python_run = self.path("py.sqlite")
+        model = small_net()
+        with Recorder(python_run, model) as rec:
+            train(model, batches(1, 4), rec)
+        query = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        schemas = [list(sqlite3.connect(p).execute(query)) for p in (self.cpp_run(), python_run)]
+        self.assertEqual(schemas[0], schemas[1])
+        versions = [sqlite3.connect(p).execute("PRAGMA user_version").fetchone()
+                    for p in (self.path("cpp.sqlite"), python_run)]
+        self.assertEqual(versions[0], versions[1])

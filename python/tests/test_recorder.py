@@ -1,0 +1,230 @@
+"""The recorder in one process: values against a plain recomputation, training unchanged, files
+never overwritten, divergence recorded, kill -9 safe, clear errors."""
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+from unittest import mock
+
+import torch
+import torchvision
+
+import replicascope
+from replicascope import Recorder, RecorderError, RunFileError, open_run, runfile
+
+from helpers import Inputs, Reused, TempDirTest, batches, reference_stats, small_net, train
+
+
+def close(a, b, tolerance=1e-6):
+    return torch.allclose(a, b, rtol=tolerance, atol=tolerance * 1e-3)
+
+
+class RecordedValues(TempDirTest):
+    def test_a_torchvision_models_statistics_equal_the_recomputed_ones(self):
+        torch.manual_seed(1)
+        model = torchvision.models.resnet18(num_classes=10)
+        inputs = Inputs(model)
+        running = []
+        bns = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
+        keep = lambda: running.append({n: (m.running_mean.double().clone(),
+                                           m.running_var.double().clone()) for n, m in bns.items()})
+        seen = []
+        path = self.path("resnet18.sqlite")
+        with Recorder(path, model, dataset="random") as rec:
+            train(model, batches(2, 8, (3, 32, 32)), rec,
+                  after_step=lambda: (seen.append(inputs.take()), keep()))
+        run = open_run(path)
+        self.assertEqual(len(run.steps), 2)
+        self.assertEqual(sorted(run.layers), sorted(bns))
+        self.assertEqual(run.metadata["batch"], "8")
+        for name in bns:
+            stats = run.statistics(name)
+            self.assertEqual(list(stats), ["copy 0", "synchronized", "running"])
+            for step in range(2):
+                count, mean, var = reference_stats(seen[step][name][0])
+                for label in ("copy 0", "synchronized"):
+                    self.assertEqual(int(stats[label].count[step]), count)
+                    self.assertTrue(close(stats[label].mean[step], mean), (name, label, step))
+                    self.assertTrue(close(stats[label].var[step], var), (name, label, step))
+                self.assertTrue(torch.equal(stats["running"].mean[step], running[step][name][0]))
+                self.assertTrue(torch.equal(stats["running"].var[step], running[step][name][1]))
+            # One copy: nothing to diverge from.
+            self.assertEqual([d for _, d in run.divergence(name)], [0.0, 0.0])
+        steps = run.steps
+        self.assertTrue(all(0 <= s.accuracy <= 1 and math.isfinite(s.loss) for s in steps))
+        self.assertEqual(run.modules[0]["name"], "")
+        self.assertEqual(len(run.modules), len(list(model.named_modules())))
+        self.assertEqual(run.wiring["columns"], [("cpu", 0, 0)])
+
+    def test_a_layer_called_twice_has_two_sync_points(self):
+        torch.manual_seed(2)
+        model = Reused()
+        inputs = Inputs(model)
+        path = self.path("reused.sqlite")
+        seen = []
+        with Recorder(path, model) as rec:
+            train(model, batches(1, 6, (3, 5, 5), classes=3), rec,
+                  after_step=lambda: seen.append(inputs.take()))
+        run = open_run(path)
+        for sync_point in (0, 1):
+            stats = run.statistics("bn", sync_point)
+            count, mean, var = reference_stats(seen[0]["bn"][sync_point])
+            self.assertEqual(int(stats["synchronized"].count[0]), count)
+            self.assertTrue(close(stats["synchronized"].mean[0], mean))
+            self.assertTrue(close(stats["synchronized"].var[0], var))
+        # Running statistics after each call: the second call moved them again.
+        first, second = run.statistics("bn", 0)["running"], run.statistics("bn", 1)["running"]
+        self.assertFalse(torch.equal(first.mean, second.mean))
+        self.assertTrue(torch.equal(second.mean[0], model.bn.running_mean.double()))
+
+    def test_eval_forwards_between_steps_are_not_recorded(self):
+        model = small_net()
+        path = self.path("eval.sqlite")
+        data = batches(2, 4)
+        with Recorder(path, model) as rec:
+            def evaluate():
+                model.eval()
+                with torch.no_grad():
+                    model(torch.randn(9, 3, 16, 16))
+                model.train()
+            train(model, data, rec, after_step=evaluate)
+        counts = open_run(path).statistics("1")["copy 0"].count.tolist()
+        self.assertEqual(counts, [4 * 16 * 16] * 2)
+
+
+class TrainingUnchanged(TempDirTest):
+    def test_outputs_gradients_and_weights_are_bit_identical_with_and_without_it(self):
+        data = batches(3, 8)
+        results = []
+        for record in (False, True):
+            torch.manual_seed(3)
+            model = small_net()
+            rec = Recorder(self.path("same.sqlite"), model) if record else None
+            outputs, grads = train(model, data, rec)
+            if rec:
+                rec.close()
+            results.append((outputs, grads, [t.clone() for t in model.state_dict().values()]))
+        (o1, g1, w1), (o2, g2, w2) = results
+        self.assertTrue(all(torch.equal(a, b) for a, b in zip(o1, o2)))
+        self.assertTrue(all(torch.equal(a, b) for s1, s2 in zip(g1, g2) for a, b in zip(s1, s2)))
+        self.assertTrue(all(torch.equal(a, b) for a, b in zip(w1, w2)))
+
+    def test_close_removes_the_hooks(self):
+        model = small_net()
+        rec = Recorder(self.path("hooks.sqlite"), model)
+        rec.close()
+        self.assertTrue(all(not m._forward_hooks for m in model.modules()))
+        with self.assertRaisesRegex(RecorderError, "the recorder is closed"):
+            rec.step(loss=1.0)
+
+
+class Divergence(TempDirTest):
+    def test_non_finite_losses_and_statistics_are_recorded_and_marked(self):
+        torch.manual_seed(4)
+        model = small_net()
+        path = self.path("nan.sqlite")
+        with Recorder(path, model) as rec:
+            train(model, batches(4, 4), rec, lr=1e30)
+        steps = open_run(path).steps
+        marked = [s for s in steps if s.nonfinite]
+        self.assertTrue(marked, steps)
+        self.assertIn("loss", marked[-1].nonfinite)
+        self.assertIn("statistics", marked[-1].nonfinite)
+        self.assertTrue(math.isnan(marked[-1].loss))
+        db = sqlite3.connect(path)
+        self.assertEqual(db.execute("SELECT loss IS NULL FROM steps WHERE step = ?",
+                                    (marked[-1].step,)).fetchone()[0], 1)
+
+
+class Files(TempDirTest):
+    def test_an_existing_file_is_never_overwritten(self):
+        path = self.path("taken.sqlite")
+        with open(path, "wb") as f:
+            f.write(b"someone else's bytes")
+        with self.assertRaisesRegex(RecorderError, "the file exists; runs are not overwritten"):
+            Recorder(path, small_net())
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), b"someone else's bytes")
+
+    def test_a_writer_that_loses_the_creation_race_leaves_the_winners_file(self):
+        path = self.path("race.sqlite")
+        real_move = runfile._move_into_place
+
+        def another_process_first(source, target):
+            with open(target, "wb") as f:
+                f.write(b"winner")
+            return real_move(source, target)
+
+        with mock.patch.object(runfile, "_move_into_place", another_process_first):
+            with self.assertRaisesRegex(RecorderError, "another process created it first"):
+                Recorder(path, small_net())
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), b"winner")
+        self.assertEqual(os.listdir(self.dir), ["race.sqlite"])
+
+    def test_clear_errors(self):
+        with self.assertRaisesRegex(RecorderError, r"cannot create it: No such file or directory "
+                                                   r"\(is the folder there and writable\?\)"):
+            Recorder(self.path("missing/r.sqlite"), small_net())
+        with self.assertRaisesRegex(RecorderError, "has no BatchNorm layer to record"):
+            Recorder(self.path("r.sqlite"), torch.nn.Linear(2, 2))
+        with self.assertRaisesRegex(RecorderError, "expected a file name"):
+            Recorder("", small_net())
+        self.assertEqual(os.listdir(self.dir), [])
+        with self.assertRaisesRegex(RunFileError, "no such file"):
+            open_run(self.path("none.sqlite"))
+        bad = self.path("bad.sqlite")
+        with open(bad, "w") as f:
+            f.write("not a database")
+        with self.assertRaisesRegex(RunFileError, "bad.sqlite"):
+            open_run(bad)
+
+    def test_data_parallel_is_unwrapped(self):
+        model = torch.nn.DataParallel(small_net())
+        path = self.path("dp.sqlite")
+        with Recorder(path, model) as rec:
+            train(model, batches(1, 4), rec)
+        run = open_run(path)
+        self.assertEqual(run.metadata["wrapper"], "DataParallel")
+        self.assertEqual(run.layers, ["1", "4", "9"])  # the module's own names, not module.1
+
+    def test_a_killed_training_keeps_every_finished_step(self):
+        path = self.path("killed.sqlite")
+        script = textwrap.dedent(f"""
+            import sys, torch
+            sys.path[:0] = {[os.path.dirname(os.path.dirname(replicascope.__file__)),
+                             os.path.dirname(__file__)]!r}
+            from replicascope import Recorder
+            from helpers import small_net, batches
+            model = small_net()
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+            rec = Recorder({path!r}, model)
+            for step, (x, y) in enumerate(batches(1000, 4)):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward(); opt.step(); opt.zero_grad()
+                rec.step(loss=loss.item())
+                print(step + 1, flush=True)
+        """)
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        finished = 0
+        while finished < 5:
+            finished = int(child.stdout.readline())
+        time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        run = open_run(path)
+        steps = run.steps
+        self.assertGreaterEqual(len(steps), 5)
+        self.assertEqual([s.step for s in steps], list(range(1, len(steps) + 1)))
+        for layer in run.layers:  # every recorded step is whole: each layer has every step
+            self.assertEqual(len(run.divergence(layer)), len(steps))
+
+
+if __name__ == "__main__":
+    unittest.main()
