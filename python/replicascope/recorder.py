@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from . import model_tree, runfile
 from .exchange import Exchange, StepShare, weighted_mean
-from .moments import divergence, merge, of_input
+from .moments import Moments, divergence, merge, of_input
 
 __version__ = "0.1.0"
 
@@ -38,8 +38,31 @@ def _global_rank(group, group_rank):
     return group_rank
 
 
-def _nonfinite(values):
-    return any(not math.isfinite(v) for v in values)
+def _on_host(pending):
+    """The step's entries with their tensors on the CPU: one copy per device, not one per
+    tensor (each copy from a GPU waits for it)."""
+    tensors = []
+    for entry in pending:
+        tensors += [entry[3].mean, entry[3].m2] + list(entry[5] or ())
+    by_device = {}
+    for i, t in enumerate(tensors):
+        by_device.setdefault(t.device, []).append(i)
+    host = [None] * len(tensors)
+    for device, indices in by_device.items():
+        parts = [tensors[i] for i in indices]
+        flat = torch.cat(parts).cpu() if device.type != "cpu" else None
+        at = 0
+        for i, t in zip(indices, parts):
+            host[i] = t if flat is None else flat[at:at + t.numel()]
+            at += t.numel()
+    out, at = [], 0
+    for index, sync_point, copy, m, samples, running in pending:
+        moments = Moments(m.count, host[at], host[at + 1])
+        at += 2
+        if running is not None:
+            running, at = (host[at], host[at + 1]), at + 2
+        out.append((index, sync_point, copy, moments, samples, running))
+    return out
 
 
 class Recorder:
@@ -185,6 +208,7 @@ class Recorder:
         seconds, self._last = now - self._last, now
         with self._lock:
             pending, self._pending, self._calls = self._pending, [], {}
+        pending = _on_host(pending)
         running = {(e[0], e[1]): e[5] for e in pending if e[5] is not None}
         first = min((e[0] for e in pending), default=None)
         samples = sum(e[4] for e in pending if e[0] == first and e[1] == 0)
@@ -236,35 +260,30 @@ class Recorder:
 
     def _write_point(self, db, name, sync_point, by_rank, running):
         """Writes one sync point; False when a value in it is not finite."""
-        parts = [m.to_cpu() for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
+        parts = [m for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
         merged = merge(parts)
-        layer = self._layer_id(db, name)
-        rows = [(c, m) for c, m in sorted(by_rank.get(0, {}).items())]
+        count = merged.count if merged else 0
+        rows = sorted(by_rank.get(0, {}).items())
         if merged is not None:
             rows.append((runfile.SYNCHRONIZED, merged))
         if self._world > 1:
             for r in sorted(by_rank):
-                ranked = merge([m.to_cpu() for m in by_rank[r].values()])
+                ranked = merge(list(by_rank[r].values()))
                 if ranked is not None:
                     rows.append((runfile.rank_key(r), ranked))
-        finite = True
-        for copy, m in rows:
-            mean, var = m.to_cpu().mean.tolist(), m.to_cpu().var.tolist()
-            finite = finite and not _nonfinite(mean) and not _nonfinite(var)
-            db.execute("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
-                       (self._step, layer, sync_point, copy, m.count, runfile.blob(mean),
-                        runfile.blob(var)))
+        vectors = [(copy, m.count, m.mean, m.var) for copy, m in rows]
         if running is not None:
-            mean, var = running[0].cpu().tolist(), running[1].cpu().tolist()
-            finite = finite and not _nonfinite(mean) and not _nonfinite(var)
-            db.execute("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
-                       (self._step, layer, sync_point, runfile.RUNNING,
-                        merged.count if merged else 0, runfile.blob(mean), runfile.blob(var)))
+            vectors.append((runfile.RUNNING, count, running[0], running[1]))
         figure = divergence(parts, merged)
-        finite = finite and math.isfinite(figure)
+        finite = math.isfinite(figure) and all(
+            bool(torch.isfinite(mean).all()) and bool(torch.isfinite(var).all())
+            for _, _, mean, var in vectors)
+        layer = self._layer_id(db, name)
+        db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                       [(self._step, layer, sync_point, copy, n, runfile.blob(mean.tolist()),
+                         runfile.blob(var.tolist())) for copy, n, mean, var in vectors])
         db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?)",
-                   (self._step, layer, sync_point, merged.count if merged else 0,
-                    runfile.real(figure)))
+                   (self._step, layer, sync_point, count, runfile.real(figure)))
         return finite
 
     # -- end -----------------------------------------------------------------------------------

@@ -87,18 +87,18 @@ class DistributedDataParallelRuns(TempDirTest):
                 count, mean, var = reference_stats(torch.cat(x))
                 got = stats["synchronized"]
                 self.assertEqual(int(got.count[step]), count)
-                self.assertTrue(torch.allclose(got.mean[step], mean, rtol=1e-9, atol=1e-12))
-                self.assertTrue(torch.allclose(got.var[step], var, rtol=1e-9, atol=1e-12))
+                self.assertTrue(torch.allclose(got.mean[step], mean, rtol=1e-6, atol=1e-9))
+                self.assertTrue(torch.allclose(got.var[step], var, rtol=1e-6, atol=1e-9))
                 worst = 0.0
                 for r in range(2):
                     n, m, v = reference_stats(x[r])
                     own = stats[f"rank {r}"]
                     self.assertEqual(int(own.count[step]), n)
-                    self.assertTrue(torch.allclose(own.mean[step], m, rtol=1e-9, atol=1e-12))
-                    self.assertTrue(torch.allclose(own.var[step], v, rtol=1e-9, atol=1e-12))
+                    self.assertTrue(torch.allclose(own.mean[step], m, rtol=1e-6, atol=1e-9))
+                    self.assertTrue(torch.allclose(own.var[step], v, rtol=1e-6, atol=1e-9))
                     worst = max(worst, float(((m - mean).abs() / (var + 1e-5).sqrt()).max()))
                 self.assertTrue(torch.equal(stats["copy 0"].mean[step], stats["rank 0"].mean[step]))
-                self.assertAlmostEqual(divergence[step + 1], worst, places=9)
+                self.assertAlmostEqual(divergence[step + 1], worst, delta=1e-6 * worst)
                 self.assertGreater(worst, 0)  # plain BatchNorm: the ranks' statistics differ
             # Rank 0's own running statistics after the last step.
             final = ranks[0]["running"][layer]

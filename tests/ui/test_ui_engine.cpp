@@ -4,6 +4,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTest>
@@ -313,6 +314,36 @@ void UiEngineTest::aDivergedRunIsMarkedInTheStatusBar() {
   QVERIFY(opened.wait(kWaitMs));
   const auto text = panel<StatusPanel>(window).text();
   QVERIFY2(text.contains(QString("(not finite since step %1: loss").arg(first)), qPrintable(text));
+}
+
+// A DistributedDataParallel training recorded by the Python recorder (python/examples/ddp_gloo.py:
+// 2 processes over Gloo, plain BatchNorm, Debian's python3-torch) opens with both ranks: a wiring
+// column per rank and a line per rank beside the synchronized one.
+void UiEngineTest::aPythonDdpRunShowsItsRanks() {
+  const auto path = temp_path("python_ddp.sqlite");
+  QFile::remove(path);
+  QProcess python;
+  python.setProcessChannelMode(QProcess::MergedChannels);
+  python.start(
+      REPLICASCOPE_PYTHON,
+      {QString(REPLICASCOPE_SOURCE_DIR) + "/python/examples/ddp_gloo.py", path, "--steps", "3"});
+  QVERIFY(python.waitForFinished(300000));
+  QVERIFY2(python.exitCode() == 0, python.readAll().constData());
+  MainWindow window;
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  window.open_file(path);
+  QVERIFY(opened.wait(kWaitMs));
+  const auto& wiring = panel<WiringPanel>(window).wiring_model();
+  QCOMPARE(wiring.columnCount(), WiringModel::kFixedColumns + 2);
+  QCOMPARE(wiring.problem_count(), 0);
+  const auto header = wiring.headerData(WiringModel::kFixedColumns + 1, Qt::Horizontal).toString();
+  QVERIFY2(header.startsWith("rank 1"), qPrintable(header));
+  QCOMPARE(window.context().history().steps().size(), size_t{3});
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QStringList labels;
+  for (const auto& series : window.context().history().series())
+    labels << QString::fromStdString(series.key.label());
+  QCOMPARE(labels, QStringList({"copy 0", "synchronized", "running", "rank 0", "rank 1"}));
 }
 
 void UiEngineTest::badInputIsAnErrorNotACrash() {

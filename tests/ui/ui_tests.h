@@ -29,6 +29,7 @@ class UiEngineTest : public QObject {
   void redrawsAreThrottled();
   void openingARecordedRunShowsItsHistory();
   void aDivergedRunIsMarkedInTheStatusBar();
+  void aPythonDdpRunShowsItsRanks();
   void badInputIsAnErrorNotACrash();
   void screenshotOfTheDemo();
 };
