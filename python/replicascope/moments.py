@@ -24,14 +24,16 @@ class Moments:
         return self.m2 / max(self.count, 1)
 
 
-def of_input(x):
-    """The moments of a BatchNorm input [N, C, *], per channel C, off the graph; changes nothing.
+def raw_of_input(x):
+    """The sums behind the moments of a BatchNorm input [N, C, *], per channel C, off the graph;
+    changes nothing. (count, sum, shift, squares): float64 [C] tensors on x's device, made final
+    by `finish` (on the host, for a whole step at once: fewer kernels while the model runs).
 
-    Sums accumulate in float64. Two passes: the mean, then the squared deviations from it (in
-    the input's precision, at least float32, each exact to its last bit, so no cancellation),
-    corrected for the rounding of the mean used. torch.var_mean would take 3 to 8 times longer
-    on CPU (its Welford reduction over dims 0, 2, 3 is not vectorized), a float64 copy of the
-    input twice the memory.
+    Sums accumulate in float64. Two passes: the sum, then the squared deviations from the mean
+    rounded to the input's precision (at least float32; each deviation exact to its last bit,
+    so no cancellation), corrected in `finish` for that rounding. torch.var_mean would take 3 to
+    8 times longer on CPU (its Welford reduction over dims 0, 2, 3 is not vectorized), a float64
+    copy of the input twice the memory.
     """
     with torch.no_grad():
         x = x.detach()
@@ -40,15 +42,28 @@ def of_input(x):
         channels = x.shape[1]
         count = x.numel() // channels if channels else 0
         dims = [0] + list(range(2, x.dim()))
-        mean = torch.sum(x, dim=dims, dtype=torch.float64) / max(count, 1)
-        shift = mean.to(x.dtype)
-        view = [1, channels] + [1] * (x.dim() - 2)
-        deviation = x - shift.view(view)
+        total = torch.sum(x, dim=dims, dtype=torch.float64)
+        shift = (total / max(count, 1)).to(x.dtype)
+        deviation = x - shift.view([1, channels] + [1] * (x.dim() - 2))
         deviation.mul_(deviation)
-        m2 = torch.sum(deviation, dim=dims, dtype=torch.float64)
-        # sum((x - s)^2) = M2 + n (mean - s)^2
-        m2 -= (mean - shift.to(torch.float64)) ** 2 * count
-        return Moments(count, mean, m2.clamp_(min=0))
+        squares = torch.sum(deviation, dim=dims, dtype=torch.float64)
+        return count, total, shift.to(torch.float64), squares
+
+
+def finish(counts, total, shift, squares):
+    """Moments from raw_of_input's sums; `counts` per channel (a tensor) or one count."""
+    counts = counts if torch.is_tensor(counts) else torch.tensor(float(counts), dtype=torch.float64)
+    mean = total / counts.clamp(min=1)
+    # sum((x - s)^2) = M2 + n (mean - s)^2
+    m2 = (squares - (mean - shift) ** 2 * counts).clamp_(min=0)
+    return mean, m2
+
+
+def of_input(x):
+    """The Moments of a BatchNorm input (raw_of_input, then finish)."""
+    count, total, shift, squares = raw_of_input(x)
+    mean, m2 = finish(count, total, shift, squares)
+    return Moments(count, mean, m2)
 
 
 def merge(parts):
@@ -56,19 +71,22 @@ def merge(parts):
     parts = [p for p in parts if p.count > 0]
     if not parts:
         return None
-    total = sum(p.count for p in parts)
-    mean = sum(p.mean * (p.count / total) for p in parts)
-    m2 = sum(p.m2 + (p.mean - mean) ** 2 * p.count for p in parts)
+    if len(parts) == 1:
+        return parts[0]
+    counts = torch.tensor([float(p.count) for p in parts], dtype=torch.float64)[:, None]
+    means = torch.stack([p.mean for p in parts])
+    total = int(sum(p.count for p in parts))
+    mean = (means * counts).sum(0) / total
+    m2 = (torch.stack([p.m2 for p in parts]) + (means - mean) ** 2 * counts).sum(0)
     return Moments(total, mean, m2)
 
 
 def divergence(parts, merged, eps=DIVERGENCE_EPS):
     """max over parts and channels of |part mean - merged mean| / sqrt(merged var + eps)."""
-    worst = 0.0
-    if merged is None:
-        return worst
-    scale = torch.sqrt(merged.var + eps)
-    for part in parts:
-        if part.count > 0:
-            worst = max(worst, float(((part.mean - merged.mean).abs() / scale).max()))
-    return worst
+    parts = [p for p in parts if p.count > 0]
+    if merged is None or not parts:
+        return 0.0
+    means = torch.stack([p.mean for p in parts])
+    ratio = (means - merged.mean).abs() / torch.sqrt(merged.var + eps)
+    # NaN elements count for nothing, as in the C++ engine's std::max; infinities count.
+    return float(torch.nan_to_num(ratio, nan=0.0, posinf=float("inf")).max())

@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from . import model_tree, runfile
 from .exchange import Exchange, StepShare, weighted_mean
-from .moments import Moments, divergence, merge, of_input
+from .moments import Moments, divergence, finish, merge, raw_of_input
 
 __version__ = "0.1.0"
 
@@ -39,11 +39,11 @@ def _global_rank(group, group_rank):
 
 
 def _on_host(pending):
-    """The step's entries with their tensors on the CPU: one copy per device, not one per
-    tensor (each copy from a GPU waits for it)."""
+    """The step's entries as Moments on the CPU: one copy per device rather than one per tensor
+    (each copy from a GPU waits for it), and the moments made final for all entries at once."""
     tensors = []
     for entry in pending:
-        tensors += [entry[3].mean, entry[3].m2] + list(entry[5] or ())
+        tensors += list(entry[3][1:]) + list(entry[5] or ())
     by_device = {}
     for i, t in enumerate(tensors):
         by_device.setdefault(t.device, []).append(i)
@@ -55,13 +55,23 @@ def _on_host(pending):
         for i, t in zip(indices, parts):
             host[i] = t if flat is None else flat[at:at + t.numel()]
             at += t.numel()
-    out, at = [], 0
-    for index, sync_point, copy, m, samples, running in pending:
-        moments = Moments(m.count, host[at], host[at + 1])
-        at += 2
-        if running is not None:
-            running, at = (host[at], host[at + 1]), at + 2
-        out.append((index, sync_point, copy, moments, samples, running))
+    raw, runnings, at = [], [], 0
+    for entry in pending:
+        raw.append(host[at:at + 3])
+        at += 3
+        runnings.append(tuple(host[at:at + 2]) if entry[5] is not None else None)
+        at += 2 if entry[5] is not None else 0
+    if not raw:
+        return []
+    sizes = [r[0].numel() for r in raw]
+    counts = torch.repeat_interleave(
+        torch.tensor([float(e[3][0]) for e in pending], dtype=torch.float64),
+        torch.tensor(sizes))
+    means, m2s = finish(counts, *(torch.cat([r[i] for r in raw]) for i in range(3)))
+    out = []
+    for entry, mean, m2, running in zip(pending, means.split(sizes), m2s.split(sizes), runnings):
+        index, sync_point, copy, (count, *_), samples, _ = entry
+        out.append((index, sync_point, copy, Moments(count, mean, m2), samples, running))
     return out
 
 
@@ -181,7 +191,7 @@ class Recorder:
                 return
             x = inputs[0]
             copy = self._dp_ids.index(x.device.index) if self._dp_ids and x.is_cuda else 0
-            moments = of_input(x)
+            moments = raw_of_input(x)
             running = None
             if copy == 0 and module.running_mean is not None:
                 with torch.no_grad():
@@ -275,9 +285,8 @@ class Recorder:
         if running is not None:
             vectors.append((runfile.RUNNING, count, running[0], running[1]))
         figure = divergence(parts, merged)
-        finite = math.isfinite(figure) and all(
-            bool(torch.isfinite(mean).all()) and bool(torch.isfinite(var).all())
-            for _, _, mean, var in vectors)
+        finite = math.isfinite(figure) and bool(
+            torch.isfinite(torch.cat([v for _, _, mean, var in vectors for v in (mean, var)])).all())
         layer = self._layer_id(db, name)
         db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
                        [(self._step, layer, sync_point, copy, n, runfile.blob(mean.tolist()),
