@@ -190,7 +190,11 @@ class Recorder:
             if not (module.training or module.running_mean is None) or not inputs:
                 return
             x = inputs[0]
-            copy = self._dp_ids.index(x.device.index) if self._dp_ids and x.is_cuda else 0
+            copy = 0
+            if self._dp_ids:  # DataParallel: the replica's place in device_ids
+                if not x.is_cuda or x.device.index not in self._dp_ids:
+                    return  # not one of the wrapper's replicas: nothing to attribute it to
+                copy = self._dp_ids.index(x.device.index)
             moments = raw_of_input(x)
             running = None
             if copy == 0 and module.running_mean is not None:
