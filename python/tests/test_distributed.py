@@ -1,6 +1,7 @@
 """The recorder under DistributedDataParallel: 2 processes over Gloo on this CPU, plain BatchNorm
 (PyTorch's SyncBatchNorm refuses CPU tensors). Every rank's statistics reach rank 0's file;
 the synchronized figure is what SyncBatchNorm would have computed over both ranks' inputs."""
+import datetime
 import os
 import socket
 import sys
@@ -35,7 +36,8 @@ def worker(rank, world, port, out, scenario):
         sys.path[:0] = [os.path.dirname(__file__), os.path.dirname(os.path.dirname(__file__))]
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         torch.set_num_threads(1)
-        dist.init_process_group("gloo", rank=rank, world_size=world)
+        dist.init_process_group("gloo", rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=20))
         torch.manual_seed(5)
         model = small_net()
         ddp = torch.nn.parallel.DistributedDataParallel(model)
@@ -45,12 +47,18 @@ def worker(rank, world, port, out, scenario):
         seen = []
         data = [(x[rank * PER_RANK:(rank + 1) * PER_RANK], y[rank * PER_RANK:(rank + 1) * PER_RANK])
                 for x, y in batches(STEPS, PER_RANK * world)]
+        def after_step():
+            seen.append(inputs.take())
+            if scenario == "rank_dies" and rank == 1 and len(seen) == 2:
+                os._exit(3)  # killed after its second step
+
         try:
             with Recorder(os.path.join(out, "ddp.sqlite"), ddp, dataset="random") as rec:
-                train(ddp, data, rec, after_step=lambda: seen.append(inputs.take()))
+                train(ddp, data, rec, after_step=after_step)
         except Exception as error:  # the test checks that every rank says the same
             torch.save({"error": str(error)}, os.path.join(out, f"rank{rank}.pt"))
-            finish()
+            if scenario != "rank_dies":
+                finish()
             return
         torch.save({"inputs": seen, "running": {n: (m.running_mean, m.running_var)
                                                 for n, m in model.named_modules()
@@ -69,6 +77,20 @@ class DistributedDataParallelRuns(TempDirTest):
         while not context.join(timeout=120):
             pass
         return [torch.load(os.path.join(self.dir, f"rank{r}.pt")) for r in range(world)]
+
+    def test_a_rank_that_dies_fails_the_training_not_the_recorder(self):
+        context = mp.start_processes(worker, args=(2, free_port(), self.dir, "rank_dies"),
+                                     nprocs=2, join=False, start_method="spawn")
+        for process in context.processes:
+            process.join(120)
+        self.assertEqual([p.exitcode for p in context.processes], [0, 3])
+        error = torch.load(os.path.join(self.dir, "rank0.pt"))["error"]
+        self.assertTrue(error)  # rank 0 learns of it at the next collective, within the timeout
+        run = open_run(os.path.join(self.dir, "ddp.sqlite"))
+        steps = [s.step for s in run.steps]
+        self.assertEqual(steps, [1, 2])  # every step both ranks finished, whole
+        for layer in run.layers:
+            self.assertEqual(list(run.statistics(layer)["rank 1"].steps), [1, 2])
 
     def test_every_ranks_statistics_are_recorded_and_merged(self):
         ranks = self.launch("same")
