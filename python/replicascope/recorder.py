@@ -232,15 +232,19 @@ class Recorder:
         shares = self._exchange.all_shares(share) if self._exchange else [share]
         self._step += 1
         if self._db is not None:
-            runfile.transaction(self._db, self.path,
-                                lambda db: self._write(db, shares, running, seconds, epoch))
+            try:
+                runfile.transaction(self._db, self.path,
+                                    lambda db: self._write(db, shares, running, seconds, epoch))
+            except BaseException:
+                self._layer_ids = {}  # ids inserted in the rolled-back transaction are gone
+                raise
 
     def _write(self, db, shares, running, seconds, epoch):
         weights = [s.samples for s in shares]
         loss = weighted_mean(zip([s.loss for s in shares], weights))
         accuracy = weighted_mean(zip([s.accuracy for s in shares], weights))
-        if self._step == 1:
-            db.execute("INSERT OR REPLACE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
+        # The batch is known once a step ran: the first step that commits keeps it.
+        db.execute("INSERT OR IGNORE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
         points = {}
         for rank, share in enumerate(shares):
             for index, sync_point, copy, m in share.entries:
