@@ -64,12 +64,18 @@ def unpack(flat):
 
 
 class Exchange:
-    def __init__(self, group, world):
+    def __init__(self, group, world, model_device="cpu"):
         self.group, self.world = group, world
         backend = dist.get_backend(group)
-        # NCCL moves only CUDA tensors: the rank's current device, as DDP sets it.
-        self.device = (torch.device("cuda", torch.cuda.current_device())
-                       if str(backend).lower() == "nccl" else torch.device("cpu"))
+        # NCCL moves only CUDA tensors: the rank's model's device (each rank its own GPU), or
+        # the current one for a model on the CPU.
+        model_device = torch.device(model_device)
+        if str(backend).lower() != "nccl":
+            self.device = torch.device("cpu")
+        elif model_device.type == "cuda":
+            self.device = model_device
+        else:
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.capacity = None
 
     def _gather(self, tensor):

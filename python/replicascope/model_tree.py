@@ -51,7 +51,8 @@ def modules_rows(model):
         rows.append((name, type(module).__name__, full_type(module),
                      0 if not name else name.count(".") + 1, own, subtree,
                      int(is_batch_norm(module) and is_synchronized(module)),
-                     int(hasattr(module, "data_parallel_replicate"))))
+                     int(hasattr(module, "__data_parallel_replicate__") or
+                         hasattr(module, "data_parallel_replicate"))))
     return rows
 
 

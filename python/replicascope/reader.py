@@ -9,7 +9,6 @@ import collections
 import os
 import pathlib
 import sqlite3
-import urllib.parse
 
 import torch
 
@@ -33,7 +32,13 @@ def _connect(path):
         return db
     except sqlite3.Error:
         pass
-    try:  # read-only media, where SQLite cannot make the -shm file
+    # Read-only media, where SQLite cannot make the -shm file: the file alone, which is the
+    # whole run only when no -wal holds steps not yet folded in.
+    wal = path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        raise RunFileError(f"run '{path}': cannot open it read-only, and its last steps are "
+                           f"still in '{wal}' (open it where it can be written, once)")
+    try:
         db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
         db.execute("PRAGMA user_version").fetchone()
         return db

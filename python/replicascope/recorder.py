@@ -7,6 +7,7 @@ every rank's moments to every rank (exchange.py); rank 0 merges them (what synch
 BatchNorm normalizes with, or would have), computes the divergence the C++ engine records, and
 writes the step in one transaction.
 """
+import contextlib
 import datetime
 import math
 import sqlite3
@@ -101,9 +102,10 @@ class Recorder:
         self._group = group
         self._world = dist.get_world_size(group) if distributed else 1
         self._rank = dist.get_rank(group) if distributed else 0
-        self._exchange = Exchange(group, self._world) if self._world > 1 else None
         devices = self._local_devices()
-        devices_per_rank = self._agree(devices)
+        self._exchange = Exchange(group, self._world, devices[0]) if self._world > 1 else None
+        with self._collective_device():
+            devices_per_rank = self._agree(devices)
         self._db = None
         error = None
         if self._rank == 0:
@@ -111,11 +113,13 @@ class Recorder:
                 meta = self._metadata(wrapper, devices, dataset, loss, seed, optimizer,
                                       model_name, metadata or {})
                 self._db = runfile.create(path, lambda db: self._fill(db, meta, devices_per_rank))
-            except (runfile.RunFileError, OSError) as e:
-                error = str(e)
+            except Exception as e:  # every rank must hear of it, or the others would wait
+                error = str(e) if isinstance(e, (runfile.RunFileError, OSError)) else \
+                    f"the recorder could not start: {type(e).__name__}: {e}"
         if self._world > 1:
             shared = [error]
-            dist.broadcast_object_list(shared, src=_global_rank(group, 0), group=group)
+            with self._collective_device():
+                dist.broadcast_object_list(shared, src=_global_rank(group, 0), group=group)
             error = shared[0]
         if error:
             raise RecorderError(error)
@@ -136,6 +140,13 @@ class Recorder:
         for tensor in list(self._model.parameters()) + list(self._model.buffers()):
             return [str(tensor.device)]
         return ["cpu"]
+
+    def _collective_device(self):
+        """NCCL's object collectives use the current CUDA device: make it this rank's model's
+        (a DDP script need not have called torch.cuda.set_device)."""
+        if self._exchange is not None and self._exchange.device.type == "cuda":
+            return torch.cuda.device(self._exchange.device)
+        return contextlib.nullcontext()
 
     def _agree(self, devices):
         """Every rank's devices; refuses ranks whose models have other BatchNorm layers."""
@@ -175,7 +186,13 @@ class Recorder:
             meta["optimizer"] = type(optimizer).__name__.lower()
             meta["lr"] = repr(float(group.get("lr", float("nan"))))
             meta["weight_decay"] = repr(float(group.get("weight_decay", 0.0)))
-        meta.update({str(k): str(v) for k, v in extra.items()})
+        reserved = {"schema_version", "sqlite", "created", "writer", "wrapper", "processes",
+                    "synchronized", "devices", "batch"}
+        for key, value in extra.items():
+            if str(key) in reserved:
+                raise RecorderError(f"metadata key '{key}' is the recorder's own (it writes "
+                                    f"{', '.join(sorted(reserved))}); expected another key")
+            meta[str(key)] = str(value)
         return meta
 
     def _fill(self, db, meta, devices_per_rank):
@@ -232,39 +249,43 @@ class Recorder:
         shares = self._exchange.all_shares(share) if self._exchange else [share]
         self._step += 1
         if self._db is not None:
+            committed = dict(self._layer_ids)
             try:
                 runfile.transaction(self._db, self.path,
                                     lambda db: self._write(db, shares, running, seconds, epoch))
             except BaseException:
-                self._layer_ids = {}  # ids inserted in the rolled-back transaction are gone
+                self._layer_ids = committed  # the ids the rolled-back transaction made are gone
                 raise
 
     def _write(self, db, shares, running, seconds, epoch):
         weights = [s.samples for s in shares]
         loss = weighted_mean(zip([s.loss for s in shares], weights))
         accuracy = weighted_mean(zip([s.accuracy for s in shares], weights))
-        # The batch is known once a step ran: the first step that commits keeps it.
-        db.execute("INSERT OR IGNORE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
+        # The batch is known once a step saw a training forward; the first such step keeps it.
+        if sum(weights) > 0:
+            db.execute("INSERT OR IGNORE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
         points = {}
-        for rank, share in enumerate(shares):
+        for rank, share in enumerate(shares):  # rank 0's first: its entries in call order
             for index, sync_point, copy, m in share.entries:
                 points.setdefault((index, sync_point), {}).setdefault(rank, {})[copy] = m
-        bad_layers = []
-        for (index, sync_point), by_rank in sorted(points.items()):
+        # As the C++ writer: layers numbered and sync points counted in the order they ran, and
+        # "statistics of N layers" counting sync points.
+        bad, first_bad = 0, None
+        for (index, sync_point), by_rank in points.items():
             name = self._layers[index][0]
             if not self._write_point(db, name, sync_point, by_rank,
                                      running.get((index, sync_point))):
-                if name not in bad_layers:
-                    bad_layers.append(name)
+                bad += 1
+                first_bad = first_bad or name
         nonfinite = []
         if loss is not None and not math.isfinite(loss):
             nonfinite.append("loss")
         if accuracy is not None and not math.isfinite(accuracy):
             nonfinite.append("accuracy")
-        if len(bad_layers) == 1:
-            nonfinite.append(f"layer '{bad_layers[0]}' statistics")
-        elif bad_layers:
-            nonfinite.append(f"statistics of {len(bad_layers)} layers, the first '{bad_layers[0]}'")
+        if bad == 1:
+            nonfinite.append(f"layer '{first_bad}' statistics")
+        elif bad > 1:
+            nonfinite.append(f"statistics of {bad} layers, the first '{first_bad}'")
         db.execute("INSERT INTO steps VALUES(?,?,?,?,?,?)",
                    (self._step, epoch, None if loss is None else runfile.real(loss),
                     None if accuracy is None else runfile.real(accuracy), seconds,

@@ -180,8 +180,15 @@ def create(path, fill):
         _remove_own(building, inode)
         raise RunFileError(f"run '{path}': the file exists (another process created it first); "
                            "runs are not overwritten")
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA synchronous=NORMAL")  # safe against a killed process
+    db = None
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=NORMAL")  # safe against a killed process
+    except sqlite3.Error as error:
+        if db is not None:
+            db.close()
+        _remove_own(path, inode)
+        raise RunFileError(f"run '{path}': cannot open it after creating it: {error}") from None
     return db
 
 

@@ -31,6 +31,25 @@ def finish():
     dist.destroy_process_group()
 
 
+def exchange_worker(rank, world, out):
+    """Three steps whose shares grow on rank 1 only at step 2: every rank gathers again at the
+    larger size, and every rank gets every rank's share back whole."""
+    from replicascope.exchange import Exchange, StepShare
+    from replicascope.moments import of_input
+
+    exchange = Exchange(None, world)
+    got = []
+    for step in range(3):
+        layers = 3 if rank == 1 and step >= 1 else 1
+        g = torch.Generator().manual_seed(100 * step + rank)
+        entries = [(i, 0, 0, of_input(torch.randn(4, 5 + i, generator=g))) for i in range(layers)]
+        shares = exchange.all_shares(StepShare(float(rank), None, 4, entries))
+        got.append([(s.loss, s.accuracy, s.samples,
+                     [(i, p, c, m.count, m.mean, m.m2) for i, p, c, m in s.entries]) for s in shares])
+    torch.save({"got": got, "capacity": exchange.capacity}, os.path.join(out, f"rank{rank}.pt"))
+    finish()
+
+
 def worker(rank, world, port, out, scenario):
     try:
         sys.path[:0] = [os.path.dirname(__file__), os.path.dirname(os.path.dirname(__file__))]
@@ -38,6 +57,8 @@ def worker(rank, world, port, out, scenario):
         torch.set_num_threads(1)
         dist.init_process_group("gloo", rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=20))
+        if scenario == "exchange":
+            return exchange_worker(rank, world, out)
         torch.manual_seed(5)
         model = small_net()
         ddp = torch.nn.parallel.DistributedDataParallel(model)
@@ -56,7 +77,8 @@ def worker(rank, world, port, out, scenario):
             with Recorder(os.path.join(out, "ddp.sqlite"), ddp, dataset="random") as rec:
                 train(ddp, data, rec, after_step=after_step)
         except Exception as error:  # the test checks that every rank says the same
-            torch.save({"error": str(error)}, os.path.join(out, f"rank{rank}.pt"))
+            torch.save({"error": str(error), "kind": type(error).__name__},
+                       os.path.join(out, f"rank{rank}.pt"))
             if scenario != "rank_dies":
                 finish()
             return
@@ -84,8 +106,11 @@ class DistributedDataParallelRuns(TempDirTest):
         for process in context.processes:
             process.join(120)
         self.assertEqual([p.exitcode for p in context.processes], [0, 3])
-        error = torch.load(os.path.join(self.dir, "rank0.pt"))["error"]
-        self.assertTrue(error)  # rank 0 learns of it at the next collective, within the timeout
+        failure = torch.load(os.path.join(self.dir, "rank0.pt"))
+        # Rank 0 learns of it at the training's next collective (DDP's gradient all-reduce, in
+        # Gloo), within the timeout: the training's failure, not one of the recorder's.
+        self.assertTrue(failure["error"])
+        self.assertNotEqual(failure["kind"], "RecorderError", failure["error"])
         run = open_run(os.path.join(self.dir, "ddp.sqlite"))
         steps = [s.step for s in run.steps]
         self.assertEqual(steps, [1, 2])  # every step both ranks finished, whole
@@ -125,6 +150,21 @@ class DistributedDataParallelRuns(TempDirTest):
             # Rank 0's own running statistics after the last step.
             final = ranks[0]["running"][layer]
             self.assertTrue(torch.equal(stats["running"].mean[-1], final[0].double()))
+
+    def test_the_exchange_grows_when_a_rank_needs_more_room(self):
+        ranks = self.launch("exchange")
+        for r in range(2):
+            self.assertEqual(len(ranks[r]["got"]), 3)
+        for step in range(3):
+            for sender in range(2):
+                mine = ranks[sender]["got"][step][sender]  # what the sender got back of itself
+                theirs = ranks[1 - sender]["got"][step][sender]
+                self.assertEqual(mine[:3], (float(sender), None, 4))
+                self.assertEqual(len(mine[3]), 3 if sender == 1 and step >= 1 else 1)
+                for a, b in zip(mine[3], theirs[3]):
+                    self.assertEqual(a[:4], b[:4])
+                    self.assertTrue(torch.equal(a[4], b[4]) and torch.equal(a[5], b[5]))
+        self.assertEqual(ranks[0]["capacity"], ranks[1]["capacity"])
 
     def test_ranks_with_different_models_all_fail_with_one_message(self):
         ranks = self.launch("other_model")

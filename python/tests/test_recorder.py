@@ -97,6 +97,56 @@ class RecordedValues(TempDirTest):
         self.assertEqual(counts, [4 * 16 * 16] * 2)
 
 
+class FirstCalledFirst(torch.nn.Module):
+    """Defines `late` before `early` but calls `early` first."""
+
+    def __init__(self):
+        super().__init__()
+        self.late = torch.nn.BatchNorm1d(3)
+        self.early = torch.nn.BatchNorm1d(3)
+
+    def forward(self, x):
+        return self.late(self.early(x))
+
+
+class LayerOrder(TempDirTest):
+    def test_layers_are_numbered_in_the_order_they_ran_as_the_cpp_writer_does(self):
+        model = FirstCalledFirst()
+        path = self.path("order.sqlite")
+        with Recorder(path, model) as rec:
+            model(torch.randn(4, 3))
+            rec.step(loss=1.0)
+        self.assertEqual(open_run(path).layers, ["early", "late"])
+
+
+class FailedWrites(TempDirTest):
+    def test_a_step_that_fails_to_write_leaves_the_next_steps_working(self):
+        model = small_net()
+        path = self.path("flaky.sqlite")
+        data = batches(3, 4)
+        with Recorder(path, model) as rec:
+            real_write_point = rec._write_point
+            calls = []
+
+            def fail_at_the_second_point(*args):
+                calls.append(args)
+                if len(calls) == 2:
+                    raise sqlite3.OperationalError("disk I/O error (simulated)")
+                return real_write_point(*args)
+
+            train(model, data[:1], rec)  # step 1 written
+            rec._write_point = fail_at_the_second_point
+            with self.assertRaisesRegex(RunFileError, "cannot write a step: disk I/O error"):
+                train(model, data[1:2], rec)
+            rec._write_point = real_write_point
+            train(model, data[2:], rec)  # step 3: the layers the failed step named still work
+        run = open_run(path)
+        self.assertEqual([s.step for s in run.steps], [1, 3])
+        self.assertEqual(run.layers, ["1", "4", "9"])
+        for layer in run.layers:
+            self.assertEqual([s for s, _ in run.divergence(layer)], [1, 3])
+
+
 class TrainingUnchanged(TempDirTest):
     def test_outputs_gradients_and_weights_are_bit_identical_with_and_without_it(self):
         data = batches(3, 8)
@@ -175,6 +225,10 @@ class Files(TempDirTest):
             Recorder(self.path("r.sqlite"), torch.nn.Linear(2, 2))
         with self.assertRaisesRegex(RecorderError, "expected a file name"):
             Recorder("", small_net())
+        with self.assertRaisesRegex(RecorderError, "the recorder could not start: ValueError"):
+            Recorder(self.path("nul\0.sqlite"), small_net())
+        with self.assertRaisesRegex(RecorderError, "metadata key 'processes' is the recorder's own"):
+            Recorder(self.path("r.sqlite"), small_net(), metadata={"processes": 9})
         self.assertEqual(os.listdir(self.dir), [])
         with self.assertRaisesRegex(RunFileError, "no such file"):
             open_run(self.path("none.sqlite"))
@@ -222,8 +276,11 @@ class Files(TempDirTest):
         steps = run.steps
         self.assertGreaterEqual(len(steps), 5)
         self.assertEqual([s.step for s in steps], list(range(1, len(steps) + 1)))
+        recorded = list(range(1, len(steps) + 1))
         for layer in run.layers:  # every recorded step is whole: each layer has every step
-            self.assertEqual(len(run.divergence(layer)), len(steps))
+            self.assertEqual([s for s, _ in run.divergence(layer)], recorded)
+            for series in run.statistics(layer).values():
+                self.assertEqual(series.steps.tolist(), recorded)
 
 
 if __name__ == "__main__":
