@@ -292,11 +292,13 @@ TEST(RunStore, ReadsAFinishedRunOnReadOnlyMedia) {
 
 // On a full disk the error is SQLite's own (SQLITE_FULL), not "cannot rollback - no transaction
 // is active" from the rollback after it; the steps before stay readable.
-TEST(RunStore, AFullDiskReportsSQLitesOwnError) {
+TEST(RunStore, AFullDiskReportsSQLitesOwnErrorAndTheNextStepsGoOn) {
   const auto dir = temp_dir("replicascope_full_");
   fs::create_directories(dir / "small");
   const int status = in_private_tmpfs(dir / "small", "size=256k", [](const fs::path& small) {
     const auto path = (small / "run.sqlite").string();
+    const auto filler = small / "filler";
+    std::ofstream(filler) << std::string(64 * 1024, 'x');
     store::RunWriter writer(path, {});
     for (int i = 1; i < 100000; ++i) {
       auto record = step_record(i, 1.0);
@@ -306,16 +308,25 @@ TEST(RunStore, AFullDiskReportsSQLitesOwnError) {
       } catch (const store::StoreError& e) {
         const std::string what = e.what();
         std::fprintf(stderr, "step %d: %s\n", i, e.what());
-        return what.find("database or disk is full") != std::string::npos &&
-                       what.find("cannot rollback") == std::string::npos
-                   ? 0
-                   : 2;
+        if (what.find("database or disk is full") == std::string::npos ||
+            what.find("cannot rollback") != std::string::npos)
+          return 2;
+        // Space again: the step that failed goes in, with the layer earlier steps named.
+        fs::remove(filler);
+        try {
+          writer.append(record);
+        } catch (const store::StoreError& again) {
+          std::fprintf(stderr, "step %d again: %s\n", i, again.what());
+          return 4;
+        }
+        return store::RunReader(path).steps().back().step == i ? 0 : 5;
       }
     }
     return 3;
   });
   if (status < 0) GTEST_SKIP() << "needs root and mount namespaces for a small tmpfs";
-  EXPECT_EQ(status, 0) << "2: the wrong error (printed above), 3: the disk never filled";
+  EXPECT_EQ(status, 0) << "2: the wrong error (printed above), 3: the disk never filled, 4: the "
+                          "step failed again with space freed, 5: it is not in the file";
   fs::remove_all(dir);
 }
 

@@ -259,6 +259,7 @@ int64_t RunWriter::layer_id(const std::string& name) {
 }
 
 void RunWriter::append(const engine::StepRecord& r) {
+  const auto committed = layer_ids_;  // a few dozen names: cheap beside the step's inserts
   exec(db_, path_, "BEGIN");
   try {
     statements_->step.bind(1, r.step).bind(2, r.epoch).bind(3, r.loss).bind(4, r.accuracy);
@@ -284,7 +285,9 @@ void RunWriter::append(const engine::StepRecord& r) {
     }
     exec(db_, path_, "COMMIT");
   } catch (...) {
-    layer_ids_.clear();  // ids inserted in the rolled-back transaction are gone
+    // The ids this transaction inserted are gone with it; the committed ones stay (forgetting
+    // those too would insert their names again, and every later step would fail).
+    layer_ids_ = committed;
     roll_back_if_open(db_);
     throw;
   }
