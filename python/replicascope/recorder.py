@@ -85,6 +85,9 @@ class Recorder:
     dataset, loss, seed, optimizer, model_name, metadata: what the run's metadata says (the
         optimizer's class, learning rate and weight decay are read from it).
     group: the process group to gather over (default: the whole world, when initialized).
+
+    What the layers see is kept (on their devices) until the next step(): call it every step,
+    and close() the recorder (or use it as a context manager) to remove its hooks.
     """
 
     def __init__(self, path, model, *, dataset="", loss="", seed=None, optimizer=None,
