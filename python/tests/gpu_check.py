@@ -23,7 +23,7 @@ from replicascope import Recorder, open_run  # noqa: E402
 from replicascope.exchange import Exchange, StepShare  # noqa: E402
 from replicascope.moments import of_input  # noqa: E402
 
-from helpers import Inputs, batches, reference_stats, small_net  # noqa: E402
+from helpers import Inputs, batches, reference_stats, small_net, train  # noqa: E402
 
 failures = []
 
@@ -34,24 +34,6 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def train_on(model, data, rec=None, inputs=None, seen=None):
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    outs, grads = [], []
-    for x, y in data:
-        out = model(x.cuda())
-        loss = torch.nn.functional.cross_entropy(out, y.cuda())
-        loss.backward()
-        outs.append(out.detach().clone())
-        grads.append([p.grad.clone() for p in model.parameters()])
-        opt.step()
-        opt.zero_grad()
-        if rec:
-            rec.step(loss=loss.item())
-        if inputs is not None:
-            seen.append(inputs.take())
-    return outs, grads
-
-
 def sync_batchnorm_ddp(out):
     torch.manual_seed(0)
     model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(small_net()).cuda()
@@ -59,7 +41,8 @@ def sync_batchnorm_ddp(out):
     ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[0])
     path = os.path.join(out, "syncbn_ddp.sqlite")
     with Recorder(path, ddp) as rec:
-        train_on(ddp, batches(3, 8), rec, inputs, seen)
+        train(ddp, batches(3, 8), rec, after_step=lambda: seen.append(inputs.take()),
+              device="cuda")
     run = open_run(path)
     check("SyncBatchNorm+DDP(NCCL): metadata", run.metadata["synchronized"] == "true" and
           run.metadata["devices"] == "cuda:0", str({k: run.metadata[k] for k in
@@ -89,7 +72,7 @@ def data_parallel(out):
     model = torch.nn.DataParallel(small_net().cuda(), device_ids=[0])
     path = os.path.join(out, "dp.sqlite")
     with Recorder(path, model) as rec:
-        train_on(model, batches(2, 8), rec)
+        train(model, batches(2, 8), rec, device="cuda")
     run = open_run(path)
     check("DataParallel: recorded", len(run.steps) == 2 and run.metadata["wrapper"] == "DataParallel",
           str(run.wiring["columns"]))
@@ -103,7 +86,7 @@ def bit_identical(out):
         torch.manual_seed(1)
         model = small_net().cuda()
         rec = Recorder(os.path.join(out, f"same{i}.sqlite"), model) if record else None
-        results.append(train_on(model, batches(3, 8), rec))
+        results.append(train(model, batches(3, 8), rec, device="cuda"))
         if rec:
             rec.close()
     (o1, g1), (o2, g2) = results

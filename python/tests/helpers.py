@@ -70,11 +70,13 @@ def batches(count, batch, shape=(3, 16, 16), classes=10, seed=0):
              torch.randint(0, classes, (batch,), generator=g)) for _ in range(count)]
 
 
-def train(model, data, recorder=None, lr=0.05, after_step=None):
-    """SGD over `data`; returns the outputs and gradients of every step (clones)."""
+def train(model, data, recorder=None, lr=0.05, after_step=None, device="cpu"):
+    """SGD over `data` (moved to `device`); returns the outputs and gradients of every step
+    (clones)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     outputs, grads = [], []
     for images, labels in data:
+        images, labels = images.to(device), labels.to(device)
         out = model(images)
         loss = torch.nn.functional.cross_entropy(out, labels)
         loss.backward()
