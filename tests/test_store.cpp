@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -410,13 +412,15 @@ TEST(RunExport, RefusesOutputsThatWouldLoseData) {
   fs::remove_all(dir);
 }
 
-// A run killed with SIGKILL mid-training keeps every finished step and passes integrity_check.
+// A run killed with SIGKILL mid-training keeps every finished step and passes integrity_check;
+// with per-channel detail for a sample of its steps (evictions in the same transactions), every
+// finished step keeps its summaries and the sample stays within its bound.
 TEST(RunStore, KilledRunKeepsItsFinishedSteps) {
   const auto dir = temp_dir("replicascope_kill_");
   const auto path = (dir / "killed.sqlite").string();
-  std::vector<std::string> argv_strings = {REPLICASCOPE_CLI, "train",   "--data",    "synthetic",
-                                           "--steps",        "1000000", "--devices", "cpu:2",
-                                           "--batch",        "8",       "--run",     path};
+  std::vector<std::string> argv_strings = {
+      REPLICASCOPE_CLI, "train",   "--data", "synthetic", "--steps", "1000000",        "--devices",
+      "cpu:2",          "--batch", "8",      "--run",     path,      "--detail-steps", "4"};
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -451,12 +455,27 @@ TEST(RunStore, KilledRunKeepsItsFinishedSteps) {
   const auto steps = run.steps();
   EXPECT_GE(steps.size(), seen);
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].step, static_cast<int64_t>(i + 1));
-  // Every kept step is whole: its statistics are there for every layer.
+  // Every kept step is whole: the last one with detail has its channels for every layer.
+  const auto detail = run.detail_steps();
+  ASSERT_FALSE(detail.empty());
   size_t rows_of_last = 0;
   store::StatFilter filter;
   run.for_each_stat(filter,
-                    [&](const store::StatRow& r) { rows_of_last += r.step == steps.back().step; });
+                    [&](const store::StatRow& r) { rows_of_last += r.step == detail.back(); });
   EXPECT_EQ(rows_of_last, (8 + 16 + 64) * 4u * 2u);  // channels x (2 copies, sync, running) x 2
+  store::DetailPolicy policy(4, 1);  // the steps it keeps: the same as the writer's at the kill
+  for (const auto& step : steps) policy.admit(step.step);
+  EXPECT_EQ(detail, policy.kept());
+  EXPECT_LE(detail.size(), 4u);
+  std::set<int64_t> stats_steps;
+  run.for_each_stat(filter, [&](const store::StatRow& r) { stats_steps.insert(r.step); });
+  EXPECT_EQ(std::vector<int64_t>(stats_steps.begin(), stats_steps.end()), detail);
+  for (const auto& layer : run.layers()) {
+    std::map<int64_t, int> summaries;
+    run.for_each_summary(layer, [&](const store::SummaryRow& r) { ++summaries[r.step]; });
+    ASSERT_EQ(summaries.size(), steps.size()) << layer;
+    for (const auto& [step, keys] : summaries) EXPECT_EQ(keys, 4) << layer << " step " << step;
+  }
   fs::remove_all(dir);
 }
 

@@ -15,18 +15,23 @@
 namespace replicascope::cli {
 
 const char* const kExportUsage =
-    "usage: replicascope-cli export RUN.sqlite [--csv FILE] [--json FILE] [--plot FILE] "
-    "[options]\n\n"
+    "usage: replicascope-cli export RUN.sqlite [--csv FILE] [--summaries FILE] [--json FILE]\n"
+    "       [--plot FILE] [options]\n\n"
     "Writes the statistics of a recorded run. CSV is tidy, one value per row:\n"
     "step,layer,sync_point,copy,channel,statistic,value (copy: 0, 1, ..., synchronized or\n"
-    "running; statistic: mean or var). JSON holds the run's metadata, every step's loss and\n"
-    "accuracy, and the same rows. --plot draws one layer's statistic over steps, each copy's\n"
+    "running; statistic: mean or var), for the steps that kept every channel's statistics\n"
+    "(a run keeps them for a sample of its steps: --detail-steps of train). --summaries writes\n"
+    "every step's means over channels, one row per copy: step,layer,sync_point,copy,count,mean,\n"
+    "var. JSON holds the run's metadata, every step's loss, accuracy and whether it kept its\n"
+    "detail, every layer's divergence per step (with the channel where it was largest), and the\n"
+    "per-channel rows. --plot draws one layer's statistic over steps, each copy's\n"
     "line (one colour per copy, every channel in the range), the synchronized one bold and the\n"
     "running one dashed, as PNG, JPG, PDF or SVG by the file's extension, without a display.\n"
     "Files are written whole or not at all; - writes CSV or JSON to standard output. Neither\n"
     "the run itself nor one file for two outputs is accepted.\n\n"
     "options:\n"
     "  --csv FILE         write CSV there (- for standard output)\n"
+    "  --summaries FILE   write every step's summaries there as CSV (- for standard output)\n"
     "  --json FILE        write JSON there (- for standard output)\n"
     "  --plot FILE        draw a plot there (needs --layer; statistic default mean, channels\n"
     "                     default 0:0)\n"
@@ -67,9 +72,17 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter, st
   for (const auto& s : run.steps()) {
     json.begin_object().key("step").value(s.step).key("epoch").value(s.epoch);
     json.key("loss").value(s.loss).key("accuracy").value(s.accuracy);
-    json.key("seconds").value(s.seconds);
+    json.key("seconds").value(s.seconds).key("detail").value(s.detail);
     if (!s.nonfinite.empty()) json.key("nonfinite").value(s.nonfinite);
     json.end_object();
+  }
+  json.end_array().key("divergence").begin_array();
+  for (const auto& [layer, points] : run.divergence_by_layer()) {
+    if (!filter.layer.empty() && layer != filter.layer) continue;
+    for (const auto& p : points) {
+      json.begin_object().key("step").value(p.step).key("layer").value(layer);
+      json.key("value").value(p.value).key("worst_channel").value(p.worst_channel).end_object();
+    }
   }
   json.end_array().key("statistics").begin_array();
   run.for_each_stat(filter, [&](const store::StatRow& r) {
@@ -85,10 +98,11 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter, st
 }  // namespace
 
 int run_export(const std::vector<std::string>& raw) {
-  const Arguments args(raw, {"csv", "json", "plot", "size", "layer", "channels", "statistic"}, {});
+  const Arguments args(
+      raw, {"csv", "summaries", "json", "plot", "size", "layer", "channels", "statistic"}, {});
   if (args.positional().size() != 1) throw UsageError("expected one RUN.sqlite");
-  if (!args.has("csv") && !args.has("json") && !args.has("plot")) {
-    throw UsageError("expected --csv FILE, --json FILE or --plot FILE");
+  if (!args.has("csv") && !args.has("summaries") && !args.has("json") && !args.has("plot")) {
+    throw UsageError("expected --csv FILE, --summaries FILE, --json FILE or --plot FILE");
   }
 #ifndef REPLICASCOPE_HAVE_UI
   if (args.has("plot")) {
@@ -98,7 +112,7 @@ int run_export(const std::vector<std::string>& raw) {
   }
 #endif
   std::vector<std::pair<std::string, std::string>> outputs;
-  for (const char* flag : {"csv", "json", "plot"}) {
+  for (const char* flag : {"csv", "summaries", "json", "plot"}) {
     if (args.has(flag)) outputs.emplace_back(std::string("--") + flag, args.get(flag, ""));
   }
   if (args.get("plot", "") == "-") throw UsageError("--plot expects a file name, got '-'");
@@ -107,6 +121,11 @@ int run_export(const std::vector<std::string>& raw) {
   const auto filter = filter_of(args);
   if (!filter.layer.empty()) run.require_layer(filter.layer);
   if (args.has("csv")) store::write_csv(run, filter, args.get("csv", ""));
+  if (args.has("summaries")) {
+    store::write_output(args.get("summaries", ""), [&](std::ostream& out) {
+      store::write_summaries_csv(run, filter.layer, out);
+    });
+  }
   if (args.has("json")) {
     store::write_output(args.get("json", ""),
                         [&](std::ostream& out) { write_json(run, filter, out); });

@@ -11,9 +11,31 @@ namespace replicascope::cli {
 
 const char* const kRunsUsage =
     "usage: replicascope-cli runs DIR\n\n"
-    "Lists the run files (*.sqlite) in DIR: steps recorded, last loss and accuracy, model,\n"
-    "devices, data, BatchNorm mode and when the run started. Files that are not runs are listed\n"
-    "with the reason.\n";
+    "Lists the run files (*.sqlite) in DIR: steps recorded, how many of them keep every\n"
+    "channel's statistics (detail), the file's size (with its -wal), last loss and accuracy,\n"
+    "model, devices, data, BatchNorm mode and when the run started. Files that are not runs are\n"
+    "listed with the reason.\n";
+
+namespace {
+
+// "840 kB", "12.3 MB": the run and its WAL file together (a run being written has both).
+std::string size_text(const std::filesystem::path& file) {
+  std::error_code error;
+  double bytes = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    const auto size = std::filesystem::file_size(file.string() + suffix, error);
+    if (!error) bytes += static_cast<double>(size);
+  }
+  char text[32];
+  if (bytes < 1e6) {
+    std::snprintf(text, sizeof(text), "%.0f kB", bytes / 1e3);
+  } else {
+    std::snprintf(text, sizeof(text), "%.1f MB", bytes / 1e6);
+  }
+  return text;
+}
+
+}  // namespace
 
 int run_runs(const std::vector<std::string>& raw) {
   const Arguments args(raw, {}, {});
@@ -34,8 +56,8 @@ int run_runs(const std::vector<std::string>& raw) {
     if (entry.path().extension() == ".sqlite") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
-  std::printf("%-28s %6s %9s %8s  %-14s %-12s %-14s %-6s %s\n", "run", "steps", "loss", "accuracy",
-              "model", "devices", "data", "BN", "created");
+  std::printf("%-28s %6s %6s %9s %9s %8s  %-14s %-12s %-14s %-6s %s\n", "run", "steps", "detail",
+              "size", "loss", "accuracy", "model", "devices", "data", "BN", "created");
   for (const auto& file : files) {
     try {
       const store::RunReader run(file.string());
@@ -45,8 +67,10 @@ int run_runs(const std::vector<std::string>& raw) {
       auto devices = meta["devices"];
       if (!meta["processes"].empty() && meta["processes"] != "1")
         devices += " x " + meta["processes"];
-      std::printf("%-28s %6zu %9.4f %8.3f  %-14s %-12s %-14s %-6s %s\n",
-                  file.filename().string().c_str(), steps.size(),
+      size_t detail = 0;
+      for (const auto& step : steps) detail += step.detail;
+      std::printf("%-28s %6zu %6zu %9s %9.4f %8.3f  %-14s %-12s %-14s %-6s %s\n",
+                  file.filename().string().c_str(), steps.size(), detail, size_text(file).c_str(),
                   steps.empty() ? 0.0 : steps.back().loss,
                   steps.empty() ? 0.0 : steps.back().accuracy,
                   fs::path(meta["model"]).filename().string().c_str(), devices.c_str(),

@@ -82,11 +82,16 @@ def merge(parts):
 
 
 def divergence(parts, merged, eps=DIVERGENCE_EPS):
-    """max over parts and channels of |part mean - merged mean| / sqrt(merged var + eps)."""
+    """(max over parts and channels of |part mean - merged mean| / sqrt(merged var + eps), the
+    channel where it is largest); (0.0, 0) when nothing diverges."""
     parts = [p for p in parts if p.count > 0]
     if merged is None or not parts:
-        return 0.0
+        return 0.0, 0
     means = torch.stack([p.mean for p in parts])
     ratio = (means - merged.mean).abs() / torch.sqrt(merged.var + eps)
-    # NaN elements count for nothing, as in the C++ engine's std::max; infinities count.
-    return float(torch.nan_to_num(ratio, nan=0.0, posinf=float("inf")).max())
+    # NaN elements count for nothing, as in the C++ engine's comparisons; infinities count.
+    per_channel = torch.nan_to_num(ratio, nan=0.0, posinf=float("inf")).max(0).values
+    worst = float(per_channel.max())
+    # The first channel of the largest, as the C++ engine's strict comparison keeps it.
+    channel = int((per_channel == worst).nonzero()[0]) if worst > 0 else 0
+    return worst, channel

@@ -1,9 +1,13 @@
-"""Reads a run file (C++ or Python written, schema versions 1 to 3) as Python and torch objects.
+"""Reads a run file (C++ or Python written, schema versions 1 to 4) as Python and torch objects.
 
     run = replicascope.open_run("runs/resnet.sqlite")
     run.steps[-1].loss
     stats = run.statistics("layer1.0.bn1")          # {"copy 0": Series, "synchronized": ...}
     stats["synchronized"].mean                         # float64 tensor [steps, channels]
+    run.summaries("layer1.0.bn1")["copy 0"].mean      # every step's mean over channels
+
+Per-channel statistics are kept for the steps run.detail_steps lists (a sample, from version
+4 on); summaries and divergence for every step.
 """
 import collections
 import os
@@ -12,9 +16,9 @@ import sqlite3
 
 import torch
 
-from .runfile import SCHEMA_VERSION, RunFileError, key_label, unblob
+from .runfile import SCHEMA_VERSION, RunFileError, key_label, summaries_of_blob, unblob
 
-Step = collections.namedtuple("Step", "step epoch loss accuracy seconds nonfinite")
+Step = collections.namedtuple("Step", "step epoch loss accuracy seconds nonfinite detail")
 Series = collections.namedtuple("Series", "steps count mean var")
 
 _NAN = float("nan")
@@ -77,10 +81,16 @@ class Run:
     @property
     def steps(self):
         nonfinite = "nonfinite" if self.schema_version >= 3 else "NULL"
+        detail = "detail" if self.schema_version >= 4 else "1"
         rows = self._db.execute("SELECT step, epoch, loss, accuracy, seconds, "
-                                f"{nonfinite} FROM steps ORDER BY step")
-        return [Step(s, e, _NAN if l is None else l, _NAN if a is None else a, t, n or "")
-                for s, e, l, a, t, n in rows]
+                                f"{nonfinite}, {detail} FROM steps ORDER BY step")
+        return [Step(s, e, _NAN if l is None else l, _NAN if a is None else a, t, n or "",
+                     bool(d)) for s, e, l, a, t, n, d in rows]
+
+    @property
+    def detail_steps(self):
+        """The steps that keep per-channel statistics."""
+        return [s.step for s in self.steps if s.detail]
 
     @property
     def layers(self):
@@ -126,14 +136,37 @@ class Run:
         for step, copy, count, mean, var in self._db.execute(
                 "SELECT step, copy, count, mean, var FROM channel_stats WHERE layer = ? AND "
                 "sync_point = ? ORDER BY copy < 0, abs(copy), step", (layer_id, sync_point)):
-            grouped.setdefault(key_label(copy), []).append((step, count, unblob(mean),
-                                                            unblob(var)))
+            version = self.schema_version
+            grouped.setdefault(key_label(copy), []).append(
+                (step, count, unblob(mean, copy, version), unblob(var, copy, version)))
         out = collections.OrderedDict()
         for label, rows in grouped.items():
             out[label] = Series(torch.tensor([r[0] for r in rows]),
                                 torch.tensor([r[1] for r in rows]),
                                 torch.tensor([r[2] for r in rows], dtype=torch.float64),
                                 torch.tensor([r[3] for r in rows], dtype=torch.float64))
+        return out
+
+    def summaries(self, layer, sync_point=0):
+        """Per series, every step's means over channels: Series(steps, count, mean, var) with
+        1-d tensors (count -1 where unknown). Before version 4, from the per-channel values."""
+        if self.schema_version < 4:
+            return collections.OrderedDict(
+                (label, Series(s.steps, s.count, s.mean.mean(1), s.var.mean(1)))
+                for label, s in self.statistics(layer, sync_point).items())
+        rows = {}
+        for step, data in self._db.execute(
+                "SELECT step, copies FROM summaries WHERE layer = ? AND sync_point = ? "
+                "ORDER BY step", (self._layer_id(layer), sync_point)):
+            for copy, count, mean, var in summaries_of_blob(data):
+                rows.setdefault(copy, []).append((step, count, mean, var))
+        out = collections.OrderedDict()
+        for copy in sorted(rows, key=lambda c: (c < 0, abs(c))):
+            values = rows[copy]
+            out[key_label(copy)] = Series(torch.tensor([r[0] for r in values]),
+                                          torch.tensor([r[1] for r in values]),
+                                          torch.tensor([r[2] for r in values], dtype=torch.float64),
+                                          torch.tensor([r[3] for r in values], dtype=torch.float64))
         return out
 
     def divergence(self, layer):

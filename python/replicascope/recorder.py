@@ -85,14 +85,25 @@ class Recorder:
     dataset, loss, seed, optimizer, model_name, metadata: what the run's metadata says (the
         optimizer's class, learning rate and weight decay are read from it).
     group: the process group to gather over (default: the whole world, when initialized).
+    detail_steps: how many steps keep every channel's statistics: "auto" (as many as fit in
+        100 MB, 16 to 1000), "all", or a number; they are spread over the run, a quarter of
+        them the latest. Every step keeps its summaries (divergence, means over channels).
+    detail_every: only steps 1, 1 + K, ... may keep detail.
 
     What the layers see is kept (on their devices) until the next step(): call it every step,
     and close() the recorder (or use it as a context manager) to remove its hooks.
     """
 
     def __init__(self, path, model, *, dataset="", loss="", seed=None, optimizer=None,
-                 model_name=None, metadata=None, group=None):
+                 model_name=None, metadata=None, group=None, detail_steps="auto",
+                 detail_every=1):
         self.path = path
+        self._detail_steps = runfile.parse_detail_steps(detail_steps)
+        if isinstance(detail_every, bool) or not isinstance(detail_every, int) or detail_every < 1:
+            raise ValueError(f"detail_every expects a number of steps of at least 1, got "
+                             f"{detail_every!r}")
+        self._detail_every = detail_every
+        self._policy = None  # made at the first step ("auto" depends on the step's size)
         self._model, wrapper, self._dp_ids = model_tree.unwrap(model)
         self._layers = [(n, m) for n, m in self._model.named_modules()
                         if model_tree.is_batch_norm(m)]
@@ -183,6 +194,9 @@ class Recorder:
             "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "schema_version": str(runfile.SCHEMA_VERSION),
             "sqlite": sqlite3.sqlite_version,
+            "detail_steps": {runfile.AUTO: "auto", runfile.ALL: "all"}.get(
+                self._detail_steps, str(self._detail_steps)),
+            "detail_every": str(self._detail_every),
         }
         if optimizer is not None:
             group = optimizer.param_groups[0]
@@ -190,7 +204,7 @@ class Recorder:
             meta["lr"] = repr(float(group.get("lr", float("nan"))))
             meta["weight_decay"] = repr(float(group.get("weight_decay", 0.0)))
         reserved = {"schema_version", "sqlite", "created", "writer", "wrapper", "processes",
-                    "synchronized", "devices", "batch"}
+                    "synchronized", "devices", "batch", "detail_steps", "detail_every"}
         for key, value in extra.items():
             if str(key) in reserved:
                 raise RecorderError(f"metadata key '{key}' is the recorder's own (it writes "
@@ -252,13 +266,32 @@ class Recorder:
         shares = self._exchange.all_shares(share) if self._exchange else [share]
         self._step += 1
         if self._db is not None:
-            committed = dict(self._layer_ids)
+            committed, policy = dict(self._layer_ids), self._policy
             try:
                 runfile.transaction(self._db, self.path,
                                     lambda db: self._write(db, shares, running, seconds, epoch))
             except BaseException:
-                self._layer_ids = committed  # the ids the rolled-back transaction made are gone
+                # What the rolled-back transaction did is gone: the ids it made, its evictions.
+                self._layer_ids, self._policy = committed, policy
                 raise
+
+    def _decide(self, db, points):
+        """Whether this step keeps per-channel detail; forgets the detail of evicted steps."""
+        if self._policy is None:
+            capacity = self._detail_steps
+            if capacity == runfile.AUTO:  # what this step's channel_stats rows take, near enough
+                channels = sum(next(iter(next(iter(by_rank.values())).values())).mean.numel()
+                               for by_rank in points.values() if by_rank)
+                keys = 2 + len(self._local_devices()) + (self._world if self._world > 1 else 0)
+                capacity = runfile.auto_detail_steps(keys * (40 + 2 * 4 * channels))
+            self._policy = runfile.DetailPolicy(capacity, self._detail_every)
+        else:
+            self._policy = self._policy.copy()  # the committed one stays for a rollback
+        keep, evicted = self._policy.admit(self._step)
+        for old in evicted:
+            db.execute("DELETE FROM channel_stats WHERE step = ?", (old,))
+            db.execute("UPDATE steps SET detail = 0 WHERE step = ?", (old,))
+        return keep
 
     def _write(self, db, shares, running, seconds, epoch):
         weights = [s.samples for s in shares]
@@ -271,13 +304,14 @@ class Recorder:
         for rank, share in enumerate(shares):  # rank 0's first: its entries in call order
             for index, sync_point, copy, m in share.entries:
                 points.setdefault((index, sync_point), {}).setdefault(rank, {})[copy] = m
+        keep = self._decide(db, points)
         # As the C++ writer: layers numbered and sync points counted in the order they ran, and
         # "statistics of N layers" counting sync points.
         bad, first_bad = 0, None
         for (index, sync_point), by_rank in points.items():
             name = self._layers[index][0]
             if not self._write_point(db, name, sync_point, by_rank,
-                                     running.get((index, sync_point))):
+                                     running.get((index, sync_point)), keep):
                 bad += 1
                 first_bad = first_bad or name
         nonfinite = []
@@ -289,10 +323,10 @@ class Recorder:
             nonfinite.append(f"layer '{first_bad}' statistics")
         elif bad > 1:
             nonfinite.append(f"statistics of {bad} layers, the first '{first_bad}'")
-        db.execute("INSERT INTO steps VALUES(?,?,?,?,?,?)",
+        db.execute("INSERT INTO steps VALUES(?,?,?,?,?,?,?)",
                    (self._step, epoch, None if loss is None else runfile.real(loss),
                     None if accuracy is None else runfile.real(accuracy), seconds,
-                    ", ".join(nonfinite) or None))
+                    ", ".join(nonfinite) or None, int(keep)))
 
     def _layer_id(self, db, name):
         if name not in self._layer_ids:
@@ -300,8 +334,8 @@ class Recorder:
                                                (name,)).lastrowid
         return self._layer_ids[name]
 
-    def _write_point(self, db, name, sync_point, by_rank, running):
-        """Writes one sync point; False when a value in it is not finite."""
+    def _write_point(self, db, name, sync_point, by_rank, running, keep):
+        """Writes one sync point (its channels when `keep`); False when a value is not finite."""
         parts = [m for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
         merged = merge(parts)
         count = merged.count if merged else 0
@@ -316,15 +350,22 @@ class Recorder:
         vectors = [(copy, m.count, m.mean, m.var) for copy, m in rows]
         if running is not None:
             vectors.append((runfile.RUNNING, count, running[0], running[1]))
-        figure = divergence(parts, merged)
+        figure, worst = divergence(parts, merged)
         finite = math.isfinite(figure) and bool(
             torch.isfinite(torch.cat([v for _, _, mean, var in vectors for v in (mean, var)])).all())
         layer = self._layer_id(db, name)
-        db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
-                       [(self._step, layer, sync_point, copy, n, runfile.blob(mean.tolist()),
-                         runfile.blob(var.tolist())) for copy, n, mean, var in vectors])
-        db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?)",
-                   (self._step, layer, sync_point, count, runfile.real(figure)))
+        if keep:
+            db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                           [(self._step, layer, sync_point, copy, n,
+                             runfile.blob(mean.tolist(), copy), runfile.blob(var.tolist(), copy))
+                            for copy, n, mean, var in vectors])
+        db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?,?)",
+                   (self._step, layer, sync_point, count, runfile.real(figure), worst))
+        means = torch.stack([v for _, _, mean, var in vectors for v in (mean, var)]).mean(1).tolist()
+        db.execute("INSERT INTO summaries VALUES(?,?,?,?)",
+                   (self._step, layer, sync_point, runfile.summaries_blob(
+                       [(copy, n, means[2 * i], means[2 * i + 1])
+                        for i, (copy, n, _, _) in enumerate(vectors)])))
         return finite
 
     # -- end -----------------------------------------------------------------------------------

@@ -14,16 +14,18 @@ import sqlite3
 import struct
 import sys
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL, accuracy REAL,
-                   seconds REAL NOT NULL, nonfinite TEXT);
+                   seconds REAL NOT NULL, nonfinite TEXT, detail INTEGER NOT NULL);
 CREATE TABLE layers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
-                         count INTEGER NOT NULL, divergence REAL,
+                         count INTEGER NOT NULL, divergence REAL, worst_channel INTEGER NOT NULL,
                          PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
+CREATE TABLE summaries(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
+                       copies BLOB NOT NULL, PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
 CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
                            sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
                            count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
@@ -67,13 +69,35 @@ class RunFileError(RuntimeError):
     """A run file that cannot be created, written or read; the message names the file."""
 
 
-def blob(values):
-    """Float64s in little-endian order, as the C++ writer keeps a channel vector."""
-    return struct.pack(f"<{len(values)}d", *values)
+def single(copy, version=SCHEMA_VERSION):
+    """Version 4 keeps every channel vector in float32 but the synchronized statistics."""
+    return version >= 4 and copy != SYNCHRONIZED
 
 
-def unblob(data):
-    return struct.unpack(f"<{len(data) // 8}d", data)
+def blob(values, copy):
+    """A channel vector (a list of floats) as the C++ writer keeps it: little-endian float32s
+    (float64s for the synchronized statistics)."""
+    return struct.pack(f"<{len(values)}{'f' if single(copy) else 'd'}", *values)
+
+
+def unblob(data, copy, version=SCHEMA_VERSION):
+    width = "f" if single(copy, version) else "d"
+    return struct.unpack(f"<{len(data) // struct.calcsize(width)}{width}", data)
+
+
+_SUMMARY = struct.Struct("<iiff")
+
+
+def summaries_blob(rows):
+    """One sync point's summaries: per (copy, count, mean over channels of the mean, of the
+    variance), 16 bytes little-endian: int32 copy, int32 count (-1 above 2^31 - 1), float32,
+    float32."""
+    return b"".join(_SUMMARY.pack(copy, count if count <= 2**31 - 1 else -1, mean, var)
+                    for copy, count, mean, var in rows)
+
+
+def summaries_of_blob(data):
+    return [_SUMMARY.unpack_from(data, at) for at in range(0, len(data), _SUMMARY.size)]
 
 
 def real(value):
@@ -206,3 +230,83 @@ def transaction(db, path, write):
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+# -- which steps keep per-channel detail (core/src/store/detail_policy.cpp) --------------------
+
+AUTO, ALL = 0, -1
+AUTO_DETAIL_BYTES, AUTO_DETAIL_MIN_STEPS, AUTO_DETAIL_MAX_STEPS = 100_000_000, 16, 1000
+
+
+def parse_detail_steps(value):
+    """"auto" (or None), "all", or a count of at least 1 (an int, or its digits)."""
+    if value is None or value == "auto":
+        return AUTO
+    if value == "all":
+        return ALL
+    count = 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif isinstance(value, str) and value.isdigit():
+        count = int(value)
+    if count < 1:
+        raise ValueError(f"detail_steps expects 'auto', 'all' or a number of steps of at least "
+                         f"1, got {value!r}")
+    return count
+
+
+def auto_detail_steps(bytes_per_step):
+    fit = AUTO_DETAIL_BYTES // max(int(bytes_per_step), 1)
+    return min(max(fit, AUTO_DETAIL_MIN_STEPS), AUTO_DETAIL_MAX_STEPS)
+
+
+class DetailPolicy:
+    """The C++ DetailPolicy, step for step: a reservoir of steps on a grid (1, 1 + stride, ...)
+    whose stride doubles when it is full, plus a quarter of the capacity for the latest steps on
+    a grid four times finer."""
+
+    def __init__(self, capacity, every=1):
+        if capacity != ALL and capacity < 1:
+            raise ValueError(f"expected a capacity of at least 1 step, got {capacity}")
+        self.capacity, self.every = capacity, max(int(every), 1)
+        self.recent_capacity = capacity // 4 if capacity >= 4 else 0
+        self.reservoir_capacity = capacity - self.recent_capacity
+        self.stride = self.every
+        self.reservoir, self.recent = set(), []
+
+    def copy(self):
+        other = DetailPolicy.__new__(DetailPolicy)
+        other.__dict__.update(self.__dict__)
+        other.reservoir, other.recent = set(self.reservoir), list(self.recent)
+        return other
+
+    def admit(self, step):
+        """(keep, evicted): whether `step` keeps its detail, and earlier steps that lose it."""
+        if (step - 1) % self.every:
+            return False, []
+        if self.capacity == ALL:
+            return True, []
+        evict = []
+        if self.recent_capacity and (step - 1) % self.recent_spacing == 0:
+            self.recent.append(step)
+            if len(self.recent) > self.recent_capacity:
+                old = self.recent.pop(0)
+                if old not in self.reservoir:
+                    evict.append(old)
+        if (step - 1) % self.stride == 0:
+            self.reservoir.add(step)
+            while len(self.reservoir) > self.reservoir_capacity:
+                self.stride *= 2
+                for kept in sorted(self.reservoir):
+                    if (kept - 1) % self.stride:
+                        self.reservoir.discard(kept)
+                        if kept not in self.recent and kept != step:
+                            evict.append(kept)
+        return step in self.reservoir or step in self.recent, sorted(evict)
+
+    @property
+    def recent_spacing(self):
+        return self.stride // 4 if self.stride >= 4 * self.every else self.every
+
+    def kept(self):
+        return sorted(self.reservoir | set(self.recent))

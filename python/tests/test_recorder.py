@@ -257,7 +257,7 @@ class Files(TempDirTest):
             from helpers import small_net, batches
             model = small_net()
             opt = torch.optim.SGD(model.parameters(), lr=0.01)
-            rec = Recorder({path!r}, model)
+            rec = Recorder({path!r}, model, detail_steps=4)
             for step, (x, y) in enumerate(batches(1000, 4)):
                 loss = torch.nn.functional.cross_entropy(model(x), y)
                 loss.backward(); opt.step(); opt.zero_grad()
@@ -277,10 +277,70 @@ class Files(TempDirTest):
         self.assertGreaterEqual(len(steps), 5)
         self.assertEqual([s.step for s in steps], list(range(1, len(steps) + 1)))
         recorded = list(range(1, len(steps) + 1))
+        detail = run.detail_steps
+        policy = runfile.DetailPolicy(4)  # the steps it keeps: the same as the writer's at the kill
+        for step in recorded:
+            policy.admit(step)
+        self.assertEqual(detail, policy.kept())
         for layer in run.layers:  # every recorded step is whole: each layer has every step
             self.assertEqual([s for s, _ in run.divergence(layer)], recorded)
-            for series in run.statistics(layer).values():
+            for series in run.summaries(layer).values():
                 self.assertEqual(series.steps.tolist(), recorded)
+            for series in run.statistics(layer).values():
+                self.assertEqual(series.steps.tolist(), detail)
+
+
+class BoundedDetail(TempDirTest):
+    def test_the_policy_keeps_its_bound_over_a_hundred_thousand_steps(self):
+        for capacity, every in ((1, 1), (16, 1), (1000, 1), (50, 7)):
+            policy, kept = runfile.DetailPolicy(capacity, every), set()
+            for step in range(1, 100_001):
+                keep, evicted = policy.admit(step)
+                for old in evicted:
+                    kept.remove(old)
+                if keep:
+                    kept.add(step)
+                self.assertLessEqual(len(kept), capacity)
+            self.assertEqual(sorted(kept), policy.kept())
+            self.assertEqual(min(kept), 1)
+            self.assertTrue(all((s - 1) % every == 0 for s in kept))
+            gaps = [b - a for a, b in zip(sorted(kept), sorted(kept)[1:])]
+            self.assertLessEqual(max(gaps, default=0), policy.stride)
+
+    def test_kept_steps_equal_what_all_records_and_every_step_has_its_summary(self):
+        paths = {}
+        for detail in ("all", 5):
+            torch.manual_seed(3)
+            model = small_net()
+            paths[detail] = self.path(f"{detail}.sqlite")
+            with Recorder(paths[detail], model, detail_steps=detail) as rec:
+                train(model, batches(20, 6), rec)
+        full, sampled = open_run(paths["all"]), open_run(paths[5])
+        self.assertEqual(full.detail_steps, list(range(1, 21)))
+        kept = sampled.detail_steps
+        self.assertLessEqual(len(kept), 5)
+        self.assertEqual(sampled.metadata["detail_steps"], "5")
+        for layer in full.layers:
+            everything, sample = full.statistics(layer), sampled.statistics(layer)
+            for label, series in sample.items():
+                self.assertEqual(series.steps.tolist(), kept)
+                rows = [s - 1 for s in kept]
+                self.assertTrue(torch.equal(series.mean, everything[label].mean[rows]), label)
+                self.assertTrue(torch.equal(series.var, everything[label].var[rows]), label)
+            summaries = sampled.summaries(layer)
+            self.assertEqual(list(summaries), list(everything))
+            for label, series in summaries.items():
+                self.assertEqual(series.steps.tolist(), list(range(1, 21)))
+                self.assertTrue(torch.allclose(series.mean, everything[label].mean.mean(1),
+                                               rtol=1e-6, atol=1e-7), label)
+
+    def test_bad_detail_options_say_what_they_expect(self):
+        for bad in (0, -2, "some", 2.5, True):
+            with self.assertRaisesRegex(ValueError, "detail_steps expects"):
+                Recorder(self.path("bad.sqlite"), small_net(), detail_steps=bad)
+        with self.assertRaisesRegex(ValueError, "detail_every expects"):
+            Recorder(self.path("bad.sqlite"), small_net(), detail_every=0)
+        self.assertFalse(os.path.exists(self.path("bad.sqlite")))
 
 
 if __name__ == "__main__":

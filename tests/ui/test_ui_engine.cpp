@@ -6,6 +6,7 @@
 #include <QImage>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSlider>
 #include <QTableView>
 #include <QTest>
 #include <QTreeView>
@@ -21,6 +22,7 @@
 #include "replicascope/engine/session.h"
 #include "replicascope/engine/wiring.h"
 #include "replicascope/store/run_store.h"
+#include "replicascope/store/series.h"
 #include "ui_tests.h"
 #include "window/main_window.h"
 
@@ -63,8 +65,9 @@ StepRecordPtr step_and_wait(EngineController& engine) {
   return stepped.takeFirst().at(0).value<StepRecordPtr>();
 }
 
-// Four steps of the demo on 2 copies, recorded to a new run file in the test's folder.
-QString record_demo_run(const QString& name, double learning_rate) {
+// `steps` steps of the demo on 2 copies, recorded to a new run file in the test's folder.
+QString record_demo_run(const QString& name, double learning_rate, int steps = 4,
+                        const store::DetailOptions& detail = {}) {
   const auto path = temp_path(name);
   QFile::remove(path);
   engine::SessionOptions options;
@@ -75,8 +78,8 @@ QString record_demo_run(const QString& name, double learning_rate) {
                           options);
   const auto modules = session.model().modules();
   store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"),
-                          {modules, engine::wiring_of(session.replicas(), modules)});
-  for (int i = 0; i < 4; ++i) writer.append(session.step());
+                          {modules, engine::wiring_of(session.replicas(), modules)}, detail);
+  for (int i = 0; i < steps; ++i) writer.append(session.step());
   return path;
 }
 
@@ -296,6 +299,70 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   panel<StatisticsView>(window).replot_now();
   QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
            static_cast<int>(2 * window.context().history().series().size()));
+}
+
+// A run that kept every channel for a sample of its steps opens on the means over channels (every
+// step, drawn as lines); a channel's kept steps are drawn as points; the step slider moves the
+// Per-channel view between the kept steps, with the values the file has. A run that kept every
+// step opens on its channels as before.
+void UiEngineTest::aSampledRunShowsSummariesAndItsKeptSteps() {
+  const auto sampled = record_demo_run("sampled.sqlite", 0.05, 20, {5, 1});
+  const auto all = record_demo_run("all.sqlite", 0.05, 20, {store::DetailOptions::kAll, 1});
+  const store::RunReader run(sampled.toStdString());
+  const auto kept = run.detail_steps();
+  QVERIFY(kept.size() <= 5 && kept.size() >= 3);
+  MainWindow window;
+  auto& view = panel<StatisticsView>(window);
+  const auto& history = window.context().history();
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  window.open_file(sampled);
+  QVERIFY(opened.wait(kWaitMs));
+  QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
+  QVERIFY(history.selection().over_channels);
+  QCOMPARE(history.series().size(), size_t{4});  // 2 copies, synchronized, running
+  for (const auto& s : history.series()) {
+    QCOMPARE(s.steps.size(), size_t{20});
+    QVERIFY(!s.sparse());
+  }
+  view.replot_now();
+  QCOMPARE(view.plot(StatisticsView::kOverSteps)->graph(0)->lineStyle(), QCPGraph::lsLine);
+  // The slider: one position per kept step, at the last; the Per-channel view draws it.
+  QCOMPARE(view.kept_steps(), kept);
+  QVERIFY(!view.step_slider()->isHidden());
+  QCOMPARE(view.step_slider()->maximum(), static_cast<int>(kept.size()) - 1);
+  const auto check_step = [&](int64_t step) {
+    QTRY_VERIFY_WITH_TIMEOUT(history.latest() && history.latest()->step == step, kWaitMs);
+    const auto expected = store::layer_at_step(run, "features.1", 0, step);
+    QVERIFY(expected);
+    const auto& shown = history.latest()->layers.at(0);
+    QCOMPARE(shown.layer, std::string("features.1"));
+    QCOMPARE(shown.copies.size(), size_t{2});
+    QCOMPARE(shown.copies[1].mean, expected->copies[1].mean);
+    QCOMPARE(shown.var, expected->var);
+  };
+  check_step(kept.back());
+  view.step_slider()->setValue(0);
+  check_step(kept.front());
+  view.show_tab(StatisticsView::kPerChannel);
+  view.replot_now();
+  QVERIFY(view.plot(StatisticsView::kPerChannel)->graphCount() >= 3);
+  // One channel: the kept steps only, as points.
+  auto selection = history.selection();
+  selection.over_channels = false;
+  window.context().show_statistics(selection);
+  QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
+  QCOMPARE(history.series().front().steps.size(), kept.size());
+  QVERIFY(history.series().front().sparse());
+  view.show_tab(StatisticsView::kOverSteps);
+  view.rebuild_now();
+  QCOMPARE(view.plot(StatisticsView::kOverSteps)->graph(0)->lineStyle(), QCPGraph::lsNone);
+
+  window.open_file(all);
+  QVERIFY(opened.wait(kWaitMs));
+  QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
+  QVERIFY(!history.selection().over_channels);
+  QCOMPARE(history.series().front().steps.size(), size_t{20});
+  QCOMPARE(view.kept_steps().size(), size_t{20});
 }
 
 // A training that diverged (recorded by the CLI with --lr 1e30, say) opens, and the status bar

@@ -28,6 +28,7 @@ class UiEngineTest : public QObject {
   void aNewerSeriesRequestReplacesAQueuedOne();
   void redrawsAreThrottled();
   void openingARecordedRunShowsItsHistory();
+  void aSampledRunShowsSummariesAndItsKeptSteps();
   void aDivergedRunIsMarkedInTheStatusBar();
   void aPythonDdpRunShowsItsRanks();
   void badInputIsAnErrorNotACrash();

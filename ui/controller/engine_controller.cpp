@@ -11,6 +11,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<StepRecordPtr>();
   qRegisterMetaType<ModelSnapshotPtr>();
   qRegisterMetaType<SeriesReplyPtr>();
+  qRegisterMetaType<ChannelsReplyPtr>();
   qRegisterMetaType<BreakpointHitPtr>();
   auto* worker = new EngineWorker;
   worker->moveToThread(&thread_);
@@ -39,6 +40,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
       },
       queued);
   connect(worker, &EngineWorker::seriesReady, this, &EngineController::seriesReady, queued);
+  connect(worker, &EngineWorker::channelsReady, this, &EngineController::channelsReady, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);
   thread_.setObjectName("replicascope engine");
@@ -94,6 +96,10 @@ void EngineController::reset() {
 
 void EngineController::requestSeries(const SeriesRequest& request) {
   post([w = worker_, request] { w->serveSeries(request); }, "series");
+}
+
+void EngineController::requestChannels(const ChannelsRequest& request) {
+  post([w = worker_, request] { w->serveChannels(request); }, "channels");
 }
 
 void EngineController::setBreakpoints(const std::set<std::string>& layers) {

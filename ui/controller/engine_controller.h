@@ -43,6 +43,8 @@ class EngineController : public QObject {
 
   // Asks for the statistic series; a newer request replaces one not yet served.
   void requestSeries(const SeriesRequest& request);
+  // Asks for one recorded step's channels; a newer request replaces one not yet served.
+  void requestChannels(const ChannelsRequest& request);
 
   void setBreakpoints(const std::set<std::string>& layers);
   void toggleBreakpoint(const std::string& layer);
@@ -59,6 +61,7 @@ class EngineController : public QObject {
   void paused(replicascope::ui::BreakpointHitPtr hit);
   void resumed();
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
+  void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
   void breakpointsChanged();

@@ -41,7 +41,7 @@ struct ModelSnapshot {
   engine::Wiring wiring;  // a recorded run's from its metadata (empty for older runs)
   // A recorded run's history (empty for a live session).
   std::vector<store::StepRow> recorded_steps;
-  std::map<std::string, std::vector<std::pair<int64_t, double>>> recorded_divergence;
+  std::map<std::string, std::vector<store::DivergencePoint>> recorded_divergence;
 };
 
 // Which series the statistics plot shows; answered from the run database.
@@ -57,6 +57,20 @@ struct SeriesReply {
   QString error;
 };
 
+// Every channel of one layer at one step of a recorded run (the Per-channel view's step slider).
+struct ChannelsRequest {
+  std::string layer;
+  int64_t sync_point = 0;
+  int64_t step = 0;
+};
+
+struct ChannelsReply {
+  ChannelsRequest request;
+  // The step with that one layer, as a live step has it; null when the step kept no detail.
+  std::shared_ptr<const engine::StepRecord> record;
+  QString error;
+};
+
 // All copies paused at a sync point: what each brought and the reduced result.
 struct BreakpointHit {
   int64_t step = 0;
@@ -67,6 +81,7 @@ using StepRecordPtr = std::shared_ptr<const engine::StepRecord>;
 using ModelSnapshotPtr = std::shared_ptr<const ModelSnapshot>;
 using SeriesReplyPtr = std::shared_ptr<const SeriesReply>;
 using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
+using ChannelsReplyPtr = std::shared_ptr<const ChannelsReply>;
 
 }  // namespace replicascope::ui
 
@@ -75,3 +90,4 @@ Q_DECLARE_METATYPE(replicascope::ui::StepRecordPtr)
 Q_DECLARE_METATYPE(replicascope::ui::ModelSnapshotPtr)
 Q_DECLARE_METATYPE(replicascope::ui::SeriesReplyPtr)
 Q_DECLARE_METATYPE(replicascope::ui::BreakpointHitPtr)
+Q_DECLARE_METATYPE(replicascope::ui::ChannelsReplyPtr)

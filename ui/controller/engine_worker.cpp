@@ -88,8 +88,7 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->run_path = path;
     snapshot->live = false;
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
-    for (const auto& layer : run.layers())
-      snapshot->recorded_divergence[layer] = run.divergence(layer);
+    snapshot->recorded_divergence = run.divergence_by_layer();
     snapshot->recorded_steps = run.steps();
     auto model = run.model();  // a malformed one is an error
     snapshot->modules = std::move(model.modules);
@@ -180,6 +179,26 @@ void EngineWorker::serveSeries(const SeriesRequest& request) {
     reply->error = describe_current_exception();
   }
   emit seriesReady(reply);
+}
+
+void EngineWorker::serveChannels(const ChannelsRequest& request) {
+  auto reply = std::make_shared<ChannelsReply>();
+  reply->request = request;
+  try {
+    if (!run_path_.isEmpty()) {
+      if (!reader_) reader_ = std::make_unique<store::RunReader>(run_path_.toStdString());
+      auto layer = store::layer_at_step(*reader_, request.layer, request.sync_point, request.step);
+      if (layer) {
+        auto record = std::make_shared<engine::StepRecord>();
+        record->step = request.step;
+        record->layers.push_back(std::move(*layer));
+        reply->record = std::move(record);
+      }
+    }
+  } catch (...) {
+    reply->error = describe_current_exception();
+  }
+  emit channelsReady(reply);
 }
 
 }  // namespace replicascope::ui

@@ -35,6 +35,7 @@ class EngineWorker : public QObject {
   void setStepsWanted(int64_t count);
   void reset();
   void serveSeries(const SeriesRequest& request);
+  void serveChannels(const ChannelsRequest& request);
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -43,6 +44,7 @@ class EngineWorker : public QObject {
   // Emitted on the paused master copy's thread: connect it queued.
   void paused(replicascope::ui::BreakpointHitPtr hit);
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
+  void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void failed(const QString& what);
   // Back at step 0, recording to a new run file.
   void sessionReset(const QString& run_path);

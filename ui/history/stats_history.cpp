@@ -26,9 +26,9 @@ void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
   }
   for (const auto& [layer, points] : snapshot.recorded_divergence) {
     auto& series = divergence_[layer];
-    for (const auto& [step, value] : points) {
-      series.steps.push_back(static_cast<double>(step));
-      series.values.push_back(value);
+    for (const auto& point : points) {
+      series.steps.push_back(static_cast<double>(point.step));
+      series.values.push_back(point.value);
     }
   }
 }

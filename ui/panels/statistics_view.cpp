@@ -1,11 +1,14 @@
 #include "panels/statistics_view.h"
 
+#include <algorithm>
+
 #include <qcustomplot.h>
 
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QSlider>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QVBoxLayout>
@@ -48,14 +51,29 @@ void StatisticsView::build_controls() {
   first_channel_->setRange(0, 0);
   last_channel_->setRange(0, 0);
   log_scale_ = new QCheckBox("log scale");
+  over_channels_ = new QCheckBox("mean over channels");
+  over_channels_->setToolTip(
+      "each copy's mean over the channels, at every step; a run keeps every channel's values\n"
+      "for a sample of its steps only (train --detail-steps), which are drawn as points");
   controls->addWidget(new QLabel("statistic"));
   controls->addWidget(statistic_);
   controls->addWidget(new QLabel("channels"));
   controls->addWidget(first_channel_);
   controls->addWidget(new QLabel("to"));
   controls->addWidget(last_channel_);
+  controls->addWidget(over_channels_);
   controls->addWidget(log_scale_);
+  step_slider_ = new QSlider(Qt::Horizontal);
+  step_slider_->setToolTip(
+      "Per channel: the recorded step to draw, among those that kept every channel's values");
+  step_slider_->setMinimumWidth(120);
+  step_label_ = new QLabel;
+  step_slider_->setVisible(false);
+  step_label_->setVisible(false);
+  controls->addWidget(step_slider_);
+  controls->addWidget(step_label_);
   controls->addStretch();
+  connect(step_slider_, &QSlider::valueChanged, this, &StatisticsView::show_kept_step);
   static_cast<QVBoxLayout*>(layout())->addLayout(controls);
   connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsView::controls_edited);
   connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
@@ -67,6 +85,11 @@ void StatisticsView::build_controls() {
     controls_edited();
   });
   connect(log_scale_, &QCheckBox::toggled, this, &StatisticsView::set_log_scale);
+  connect(over_channels_, &QCheckBox::toggled, this, [this](bool on) {
+    first_channel_->setEnabled(!on);
+    last_channel_->setEnabled(!on);
+    controls_edited();
+  });
 }
 
 void StatisticsView::build_tabs() {
@@ -93,6 +116,34 @@ StatisticsView::~StatisticsView() {
 void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
   // A live layer's width is known from its first step; a recorded run's is not asked for.
   set_channel_count(snapshot.live ? 1 : 4096);
+  // A run that kept every channel for a sample of its steps opens on what every step has.
+  const bool sampled = std::any_of(snapshot.recorded_steps.begin(), snapshot.recorded_steps.end(),
+                                   [](const store::StepRow& step) { return !step.detail; });
+  const QSignalBlocker blocker(over_channels_);
+  over_channels_->setChecked(sampled);
+  first_channel_->setEnabled(!sampled);
+  last_channel_->setEnabled(!sampled);
+  kept_steps_.clear();
+  if (!snapshot.live) {
+    for (const auto& step : snapshot.recorded_steps) {
+      if (step.detail) kept_steps_.push_back(step.step);
+    }
+  }
+  const QSignalBlocker slider_blocker(step_slider_);
+  step_slider_->setRange(0, std::max(0, static_cast<int>(kept_steps_.size()) - 1));
+  step_slider_->setValue(step_slider_->maximum());
+  step_slider_->setVisible(!kept_steps_.empty());
+  step_label_->setVisible(!kept_steps_.empty());
+  show_kept_step(step_slider_->value());
+}
+
+void StatisticsView::show_kept_step(int index) {
+  if (index < 0 || index >= static_cast<int>(kept_steps_.size())) return;
+  step_label_->setText(QString("step %1 (%2 of %3 kept)")
+                           .arg(kept_steps_[index])
+                           .arg(index + 1)
+                           .arg(kept_steps_.size()));
+  context_.show_channels_at(kept_steps_[index]);
 }
 
 void StatisticsView::on_stepped(const engine::StepRecord& record) {
@@ -105,7 +156,9 @@ void StatisticsView::on_stepped(const engine::StepRecord& record) {
 }
 
 void StatisticsView::on_selection_changed(const std::string& module) {
-  if (context_.has_statistics(module)) context_.show_statistics(selection_for(module));
+  if (!context_.has_statistics(module)) return;
+  context_.show_statistics(selection_for(module));
+  show_kept_step(step_slider_->value());  // the new layer at the same kept step
 }
 
 void StatisticsView::controls_edited() {
@@ -118,6 +171,7 @@ store::SeriesSelection StatisticsView::selection_for(const std::string& layer) c
   s.statistic = parse_statistic(statistic_->currentText().toStdString());
   s.first_channel = first_channel_->value();
   s.last_channel = last_channel_->value();
+  s.over_channels = over_channels_->isChecked();
   return s;
 }
 

@@ -1,7 +1,8 @@
 // The statistics panel: four plots over one StatsHistory.
 //   Over steps   the selected layer's statistic per copy and channel, synchronized bold,
 //                running dashed, and another run's lines faded beneath (sync versus unsync);
-//   Per channel  every channel at the newest step, per copy and synchronized;
+//   Per channel  every channel at the newest step, per copy and synchronized (for a recorded
+//                run, at the kept step the step slider picks);
 //   Divergence   per layer, how far the copies' local means are from the synchronized mean
 //                (the largest per pixel column when there are more steps than pixels);
 //   Loss         loss and accuracy.
@@ -14,6 +15,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "history/stats_history.h"
 #include "session/session_viewer.h"
@@ -21,6 +23,8 @@
 class QCustomPlot;
 class QCheckBox;
 class QComboBox;
+class QLabel;
+class QSlider;
 class QSpinBox;
 class QTabWidget;
 
@@ -51,6 +55,9 @@ class StatisticsView : public QWidget, public SessionViewer {
   store::SeriesSelection selection_for(const std::string& layer) const;
   void set_channel_count(int64_t channels);
   void set_log_scale(bool on);
+  // The recorded steps the step slider moves between (those that kept every channel).
+  const std::vector<int64_t>& kept_steps() const { return kept_steps_; }
+  QSlider* step_slider() const { return step_slider_; }
   void show_tab(Tab tab);
 
   QCustomPlot* plot(Tab tab) const;
@@ -71,6 +78,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   void build_controls();  // the statistic, channel range and log scale row
   void build_tabs();
   void rescale(QCustomPlot& plot);
+  void show_kept_step(int index);
 
   SessionContext& context_;
   const StatsHistory& history_;
@@ -80,6 +88,10 @@ class StatisticsView : public QWidget, public SessionViewer {
   QSpinBox* first_channel_ = nullptr;
   QSpinBox* last_channel_ = nullptr;
   QCheckBox* log_scale_ = nullptr;
+  QCheckBox* over_channels_ = nullptr;
+  QSlider* step_slider_ = nullptr;
+  QLabel* step_label_ = nullptr;
+  std::vector<int64_t> kept_steps_;
   QTimer throttle_;
   QElapsedTimer since_replot_;
   int replots_ = 0;

@@ -45,6 +45,13 @@ QPen pen_for(const SeriesKey& key, bool faded) {
   return pen;
 }
 
+void draw_sampled_as_points(QCPGraph& graph, const store::Series& series) {
+  const bool sparse = series.sparse();
+  graph.setLineStyle(sparse ? QCPGraph::lsNone : QCPGraph::lsLine);
+  graph.setScatterStyle(sparse ? QCPScatterStyle(QCPScatterStyle::ssDisc, 5)
+                               : QCPScatterStyle(QCPScatterStyle::ssNone));
+}
+
 QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
   plot.clearGraphs();
   plot.plotLayout()->clear();
@@ -83,6 +90,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
     graph->setData(QVector<double>(s.steps.begin(), s.steps.end()),
                    QVector<double>(s.values.begin(), s.values.end()), /*alreadySorted=*/true);
     graph->setPen(pen_for(s.key, faded));
+    draw_sampled_as_points(*graph, s);
     graph->setName(legend_prefix + QString::fromStdString(s.key.label()));
     if (!named.insert(s.key).second) graph->removeFromLegend();
   }

@@ -11,6 +11,7 @@
 #include "replicascope/store/series.h"
 
 class QCustomPlot;
+class QCPGraph;
 class QCPTextElement;
 
 namespace replicascope::ui {
@@ -29,6 +30,11 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels);
 // grey and dashed, a rank's dotted. `faded` draws another run's line. Legends name a line by
 // its key's label().
 QPen pen_for(const SeriesKey& key, bool faded = false);
+
+// A series with steps missing between its points (a channel of a run that keeps per-channel
+// detail for a sample of its steps) is drawn as points: a line between them would show values
+// no step had.
+void draw_sampled_as_points(QCPGraph& graph, const store::Series& series);
 
 // Adds one graph per series to a prepared plot; the legend names one line per copy.
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded = false,

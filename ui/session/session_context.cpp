@@ -12,6 +12,12 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     if (!reply->error.isEmpty()) tell([&](SessionViewer& v) { v.on_error(reply->error); });
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
+  connect(&engine_, &EngineController::channelsReady, this, [this](const ChannelsReplyPtr& reply) {
+    if (live() || reply->request.layer != shown_.layer) return;  // asked for another layer
+    if (!reply->error.isEmpty()) tell([&](SessionViewer& v) { v.on_error(reply->error); });
+    history_.set_latest(reply->record);
+    tell([](SessionViewer& v) { v.on_history_changed(); });
+  });
   connect(&engine_, &EngineController::sessionReset, this, [this] {
     history_.clear();
     request_series();
@@ -83,6 +89,11 @@ void SessionContext::show_statistics(const store::SeriesSelection& selection) {
   shown_ = selection;
   request_series();
   tell([](SessionViewer& v) { v.on_history_changed(); });
+}
+
+void SessionContext::show_channels_at(int64_t step) {
+  if (live() || shown_.layer.empty()) return;
+  engine_.requestChannels({shown_.layer, shown_.sync_point, step});
 }
 
 void SessionContext::compare_with(const QString& run_path) {

@@ -39,6 +39,10 @@ class SessionContext : public QObject {
   bool has_statistics(const std::string& module) const;
   // The statistic and channels the plots show (the selection's layer is the plotted one).
   void show_statistics(const store::SeriesSelection& selection);
+  // Shows every channel of the plotted layer at a step of a recorded run that kept them (the
+  // Per-channel view draws it as history().latest()).
+  void show_channels_at(int64_t step);
+
   // Draws another run's series faded under this one's (sync versus unsync); empty clears it.
   void compare_with(const QString& run_path);
   const QString& compared() const { return compared_; }

@@ -72,6 +72,7 @@ struct LayerStats {
   // max over copies and channels of |local mean - synchronized mean| / sqrt(var + eps): how far
   // off unsynchronized BatchNorm would have normalized.
   double divergence = 0;
+  int64_t worst_channel = 0;  // the channel where the divergence is largest
 
   // The values of `statistic` for `key` (empty when the layer has none, e.g. no running stats).
   const std::vector<double>* values(const SeriesKey& key, Statistic statistic) const;

@@ -79,19 +79,24 @@ LayerStats to_layer_stats(const nn::SyncEvent& event) {
   out.var = values(event.var);
   out.running_mean = values(event.running_mean);
   out.running_var = values(event.running_var);
-  out.divergence = divergence(out, kDivergenceEps);
+  out.divergence = divergence(out, kDivergenceEps, &out.worst_channel);
   return out;
 }
 
-double divergence(const LayerStats& stats, double eps) {
+double divergence(const LayerStats& stats, double eps, int64_t* worst_channel) {
   double worst = 0;
+  int64_t where = 0;
   for (const auto& copy : stats.copies) {
     if (copy.count == 0) continue;
     for (size_t c = 0; c < stats.mean.size() && c < copy.mean.size(); ++c) {
-      worst =
-          std::max(worst, std::abs(copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + eps));
+      const double d = std::abs(copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + eps);
+      if (d > worst) {
+        worst = d;
+        where = static_cast<int64_t>(c);
+      }
     }
   }
+  if (worst_channel) *worst_channel = where;
   return worst;
 }
 

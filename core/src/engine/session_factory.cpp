@@ -90,6 +90,7 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   built.wiring = wiring_of(built.session->replicas(), built.modules);
   if (built.group) built.wiring = gather_wiring(built.wiring, *built.group);
   built.metadata = run_metadata(options, spec.model, built.data_spec);
+  built.detail = spec.detail;
   if (record) start_run(built, spec.run);
   return built;
 }
@@ -97,8 +98,8 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
 void start_run(BuiltSession& built, const std::string& path) {
   built.metadata["created"] = utc_timestamp();
   built.run.reset();  // the old file keeps the steps it recorded
-  built.run = std::make_unique<store::RunWriter>(path, built.metadata,
-                                                 store::RunModel{built.modules, built.wiring});
+  built.run = std::make_unique<store::RunWriter>(
+      path, built.metadata, store::RunModel{built.modules, built.wiring}, built.detail);
 }
 
 }  // namespace replicascope::engine

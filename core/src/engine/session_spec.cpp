@@ -47,11 +47,15 @@ std::string SessionSpec::data_or_default() const {
 }
 
 const std::vector<SpecFlag>& session_flags() {
-  static const std::vector<SpecFlag> flags{
-      {"model", true},   {"data", true},      {"image", true},   {"devices", true},
-      {"batch", true},   {"optimizer", true}, {"lr", true},      {"weight-decay", true},
-      {"loss", true},    {"seed", true},      {"unsync", false}, {"dist", false},
-      {"backend", true}, {"timeout", true},   {"run", true},     {"stop-on-nonfinite", false}};
+  static const std::vector<SpecFlag> flags{{"model", true},        {"data", true},
+                                           {"image", true},        {"devices", true},
+                                           {"batch", true},        {"optimizer", true},
+                                           {"lr", true},           {"weight-decay", true},
+                                           {"loss", true},         {"seed", true},
+                                           {"unsync", false},      {"dist", false},
+                                           {"backend", true},      {"timeout", true},
+                                           {"run", true},          {"stop-on-nonfinite", false},
+                                           {"detail-steps", true}, {"detail-every", true}};
   return flags;
 }
 
@@ -89,6 +93,16 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
     choose(name, value, {"gloo", "nccl"});
   } else if (name == "timeout") {
     spec.timeout_seconds = parse_seconds(flag, value, kMaxTimeoutSeconds);
+  } else if (name == "detail-steps" || name == "detail-every") {
+    try {
+      if (name == "detail-steps") {
+        spec.detail.steps = store::parse_detail_steps(value);
+      } else {
+        spec.detail.every = store::parse_detail_every(value);
+      }
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
   } else if (name == "run") {
     if (value.empty()) throw UsageError("--run expects a file to record to, got ''");
     spec.run = value;
@@ -138,6 +152,10 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
   if (!spec.backend.empty()) add("backend", spec.backend);
   if (spec.timeout_seconds) add("timeout", number_text(*spec.timeout_seconds));
   if (!spec.run.empty()) add("run", spec.run);
+  if (spec.detail.steps != defaults.detail.steps)
+    add("detail-steps", store::detail_steps_text(spec.detail.steps));
+  if (spec.detail.every != defaults.detail.every)
+    add("detail-every", std::to_string(spec.detail.every));
   return out;
 }
 

@@ -30,6 +30,19 @@ void write_csv(const RunReader& run, const StatFilter& filter, std::ostream& out
   });
 }
 
+void write_summaries_csv(const RunReader& run, const std::string& layer, std::ostream& out) {
+  out.precision(9);  // float32's digits
+  out << "step,layer,sync_point,copy,count,mean,var\n";
+  const auto layers = layer.empty() ? run.layers() : std::vector<std::string>{layer};
+  for (const auto& name : layers) {
+    const auto quoted = csv_field(name);
+    run.for_each_summary(name, [&](const SummaryRow& r) {
+      out << r.step << ',' << quoted << ',' << r.sync_point << ',' << r.summary.key.label() << ','
+          << r.summary.count << ',' << r.summary.mean << ',' << r.summary.var << '\n';
+    });
+  }
+}
+
 void write_csv(const RunReader& run, const StatFilter& filter, const std::string& path) {
   write_output(path, [&](std::ostream& out) { write_csv(run, filter, out); });
 }

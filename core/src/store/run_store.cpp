@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,22 +17,29 @@
 
 #include "replicascope/file_checks.h"
 #include "sqlite_statement.h"
+#include "stored_values.h"
 
 namespace replicascope::store {
 
 using detail::exec;
+using detail::key_of_stored;
+using detail::open_database;
 using detail::Statement;
+using detail::stored_copy;
+using detail::stored_single;
 
 namespace {
 
 constexpr const char* kSchema = R"(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL, accuracy REAL,
-                   seconds REAL NOT NULL, nonfinite TEXT);
+                   seconds REAL NOT NULL, nonfinite TEXT, detail INTEGER NOT NULL);
 CREATE TABLE layers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
-                         count INTEGER NOT NULL, divergence REAL,
+                         count INTEGER NOT NULL, divergence REAL, worst_channel INTEGER NOT NULL,
                          PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
+CREATE TABLE summaries(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
+                       copies BLOB NOT NULL, PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
 CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
                            sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
                            count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
@@ -54,39 +62,14 @@ CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NUL
 // modules: the model's module tree in module order (id = index). wiring_*: the ranks x copies
 // wiring, one column per copy (rank, its copy), one row per module index (context), one cell
 // per both. Version 1 files have neither; their wiring is text in meta("wiring").
-// channel_stats holds one row per copy with every channel's value in a BLOB of float64s in
-// the machine's byte order (little-endian on every platform LibTorch supports): one insert per
-// copy rather than per channel keeps recording off the training's critical path. A rowid table
-// (not WITHOUT ROWID, whose rows spill to overflow pages beyond a few hundred bytes) keeps the
-// BLOBs in the B-tree's pages: 10,000 demo steps take 107 MB instead of 307 MB.
-
-// The copy column's coding (docs/run-format.md): copies 0, 1, ...; the synchronized statistics
-// -1; the running ones -2; rank r's over its copies -3 - r.
-int64_t stored_copy(const SeriesKey& key) {
-  switch (key.kind) {
-    case SeriesKey::Kind::kSynchronized:
-      return -1;
-    case SeriesKey::Kind::kRunning:
-      return -2;
-    case SeriesKey::Kind::kRank:
-      return -3 - int64_t{key.index};
-    default:
-      return key.index;
-  }
-}
-
-SeriesKey key_of_stored(int64_t copy, const std::string& path) {
-  constexpr int64_t kMost = 1 << 20;  // copies or ranks; far more than any machine has
-  if (copy < -3 - kMost || copy >= kMost) {
-    throw StoreError("run '" + path + "': copy id " + std::to_string(copy) +
-                     " is out of range (expected -" + std::to_string(3 + kMost) + " to " +
-                     std::to_string(kMost - 1) + ")");
-  }
-  if (copy >= 0) return SeriesKey::copy(static_cast<int>(copy));
-  if (copy == -1) return SeriesKey::synchronized();
-  if (copy == -2) return SeriesKey::running();
-  return SeriesKey::rank(static_cast<int>(-3 - copy));
-}
+// Version 4: every step has its sync_points row (count, divergence, the channel where the
+// divergence was largest) and its summaries row (one BLOB per sync point, stored_values.h); a
+// step with steps.detail = 1 also has channel_stats rows: one per copy with every channel's value
+// in a BLOB (float32, float64 for the synchronized statistics; little-endian, the byte order of
+// every platform LibTorch supports). One insert per copy rather than per channel keeps recording
+// off the training's critical path. A rowid table (not WITHOUT ROWID, whose rows spill to
+// overflow pages beyond a few hundred bytes) keeps the BLOBs in the B-tree's pages, and the
+// pages of evicted steps are reused by later ones, so the file does not grow with them.
 
 }  // namespace
 
@@ -105,13 +88,28 @@ std::string file_hash(const std::string& path) {
   return hex;
 }
 
+std::vector<KeySummary> summarize(const engine::LayerStats& layer) {
+  std::vector<KeySummary> out;
+  for (const auto& key : layer.keys()) {
+    const auto* mean = layer.values(key, Statistic::kMean);
+    const auto* var = layer.values(key, Statistic::kVar);
+    if (!mean || !var) continue;  // no running statistics
+    out.push_back({key, layer.count_of(key), detail::mean_over_channels(*mean),
+                   detail::mean_over_channels(*var)});
+  }
+  return out;
+}
+
 struct RunWriter::Statements {
-  Statement step, layer, sync_point, channel;
+  Statement step, layer, sync_point, summary, channel, forget_channels, forget_detail;
   Statements(sqlite3* db, const std::string& path)
-      : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?)"),
+      : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?,?)"),
         layer(db, path, "INSERT INTO layers(name) VALUES(?)"),
-        sync_point(db, path, "INSERT INTO sync_points VALUES(?,?,?,?,?)"),
-        channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)") {}
+        sync_point(db, path, "INSERT INTO sync_points VALUES(?,?,?,?,?,?)"),
+        summary(db, path, "INSERT INTO summaries VALUES(?,?,?,?)"),
+        channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)"),
+        forget_channels(db, path, "DELETE FROM channel_stats WHERE step = ?"),
+        forget_detail(db, path, "UPDATE steps SET detail = 0 WHERE step = ?") {}
 };
 
 namespace {
@@ -166,16 +164,6 @@ void remove_own(const std::string& path, ino_t inode) {
   for (const char* suffix : {"-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
 }
 
-sqlite3* open_database(const std::string& file, const std::string& run, int flags) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(file.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw StoreError("run '" + run + "': cannot open it: " + message);
-  }
-  return db;
-}
-
 // Ends the transaction SQLite left open after a failure, if any, ignoring the outcome: after
 // SQLITE_FULL SQLite has already rolled back, and a second ROLLBACK's error would hide the first.
 void roll_back_if_open(sqlite3* db) {
@@ -184,8 +172,9 @@ void roll_back_if_open(sqlite3* db) {
 
 }  // namespace
 
-RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model)
-    : path_(path) {
+RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model,
+                     const DetailOptions& detail)
+    : path_(path), detail_(detail) {
   std::error_code error;
   if (path.empty()) throw StoreError("run '': expected a file name to record to");
   if (std::filesystem::exists(path, error)) {
@@ -209,6 +198,8 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const Ru
     auto all = metadata;
     all["schema_version"] = std::to_string(kSchemaVersion);
     all["sqlite"] = sqlite3_libversion();
+    all["detail_steps"] = detail_steps_text(detail.steps);
+    all["detail_every"] = std::to_string(detail.every);
     for (const auto& [key, value] : all) meta.bind(1, key).bind(2, value).run();
     detail::write_model_tables(db, path, model);
     exec(db, path, "COMMIT");
@@ -258,243 +249,79 @@ int64_t RunWriter::layer_id(const std::string& name) {
   return layer_ids_[name] = sqlite3_last_insert_rowid(db_);
 }
 
+DetailPolicy& RunWriter::policy(const engine::StepRecord& first) {
+  if (policy_) return *policy_;
+  int64_t capacity = detail_.steps;
+  if (capacity == DetailOptions::kAuto) {
+    int64_t bytes = 0;  // what the step's channel_stats rows take, near enough
+    for (const auto& layer : first.layers) {
+      for (const auto& key : layer.keys()) {
+        const auto* mean = layer.values(key, Statistic::kMean);
+        if (mean)
+          bytes += 40 + 2 * static_cast<int64_t>(mean->size()) *
+                            (stored_single(key, kSchemaVersion) ? 4 : 8);
+      }
+    }
+    capacity = auto_detail_steps(bytes);
+  }
+  return policy_.emplace(capacity, detail_.every);
+}
+
+void RunWriter::write_detail(const engine::StepRecord& r, int64_t id, const engine::LayerStats& s) {
+  for (const auto& key : s.keys()) {
+    const auto* mean = s.values(key, Statistic::kMean);
+    const auto* var = s.values(key, Statistic::kVar);
+    if (!mean || !var) continue;  // no running statistics
+    const bool single = stored_single(key, kSchemaVersion);
+    const auto mean_bytes = detail::real_blob(*mean, single);
+    const auto var_bytes = detail::real_blob(*var, single);
+    auto& c = statements_->channel;
+    c.bind(1, r.step).bind(2, id).bind(3, s.sync_point).bind(4, stored_copy(key));
+    c.bind(5, s.count_of(key)).bind_blob(6, mean_bytes.data(), mean_bytes.size());
+    c.bind_blob(7, var_bytes.data(), var_bytes.size()).run();
+  }
+}
+
 void RunWriter::append(const engine::StepRecord& r) {
-  const auto committed = layer_ids_;  // a few dozen names: cheap beside the step's inserts
+  // What a failed step changed is undone with its transaction, and here: the layer ids it
+  // inserted (the committed ones stay, or every later step would insert their names again) and
+  // the policy's choice (a few hundred step numbers: cheap beside the step's inserts).
+  const auto committed = layer_ids_;
+  auto& chooser = policy(r);
+  const DetailPolicy before = chooser;
   exec(db_, path_, "BEGIN");
   try {
+    const auto decision = chooser.admit(r.step);
+    for (const int64_t old : decision.evict) {
+      statements_->forget_channels.bind(1, old).run();
+      statements_->forget_detail.bind(1, old).run();
+    }
     statements_->step.bind(1, r.step).bind(2, r.epoch).bind(3, r.loss).bind(4, r.accuracy);
     const auto nonfinite = engine::nonfinite_part(r);
     statements_->step.bind(5, r.seconds);
     if (nonfinite.empty()) {
-      statements_->step.bind_null(6).run();
+      statements_->step.bind_null(6);
     } else {
-      statements_->step.bind(6, nonfinite).run();
+      statements_->step.bind(6, nonfinite);
     }
+    statements_->step.bind(7, int64_t{decision.keep}).run();
     for (const auto& layer : r.layers) {
       const int64_t id = layer_id(layer.layer);
-      statements_->sync_point.bind(1, r.step).bind(2, id).bind(3, layer.sync_point);
-      statements_->sync_point.bind(4, layer.count).bind(5, layer.divergence).run();
-      for (const auto& key : layer.keys()) {
-        const auto* mean = layer.values(key, Statistic::kMean);
-        const auto* var = layer.values(key, Statistic::kVar);
-        if (!mean || !var) continue;  // no running statistics
-        auto& s = statements_->channel;
-        s.bind(1, r.step).bind(2, id).bind(3, layer.sync_point).bind(4, stored_copy(key));
-        s.bind(5, layer.count_of(key)).bind(6, *mean).bind(7, *var).run();
-      }
+      auto& p = statements_->sync_point;
+      p.bind(1, r.step).bind(2, id).bind(3, layer.sync_point).bind(4, layer.count);
+      p.bind(5, layer.divergence).bind(6, layer.worst_channel).run();
+      const auto summary = detail::summaries_blob(summarize(layer));
+      statements_->summary.bind(1, r.step).bind(2, id).bind(3, layer.sync_point);
+      statements_->summary.bind_blob(4, summary.data(), summary.size()).run();
+      if (decision.keep) write_detail(r, id, layer);
     }
     exec(db_, path_, "COMMIT");
   } catch (...) {
-    // The ids this transaction inserted are gone with it; the committed ones stay (forgetting
-    // those too would insert their names again, and every later step would fail).
     layer_ids_ = committed;
+    chooser = before;
     roll_back_if_open(db_);
     throw;
   }
-}
-
-namespace {
-
-// A file: URI for `path` (SQLite's URI filenames), with every character that could end or
-// escape the path percent-encoded.
-std::string file_uri(const std::string& path, const char* query) {
-  std::string uri = "file:";
-  const auto absolute = std::filesystem::absolute(path).lexically_normal().string();
-  for (const unsigned char c : absolute) {
-    if (std::isalnum(c) || std::strchr("/._-~", c)) {
-      uri += static_cast<char>(c);
-    } else {
-      char escaped[4];
-      std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
-      uri += escaped;
-    }
-  }
-  return uri + "?" + query;
-}
-
-// PRAGMA user_version, or the SQLite result code of the failure.
-int read_user_version(sqlite3* db, int64_t* version) {
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  if (rc == SQLITE_ROW) {
-    *version = sqlite3_column_int64(stmt, 0);
-    rc = SQLITE_OK;
-  }
-  sqlite3_finalize(stmt);
-  return rc;
-}
-
-uintmax_t size_or_zero(const std::string& path) {
-  std::error_code error;
-  const auto size = std::filesystem::file_size(path, error);
-  return error ? 0 : size;
-}
-
-}  // namespace
-
-RunReader::RunReader(const std::string& path) : path_(path) {
-  const auto kind = not_a_regular_file(path);
-  if (kind == "no such file") throw StoreError("run '" + path + "': no such file");
-  if (!kind.empty()) {
-    throw StoreError("run '" + path + "': " + kind + ", expected a run file (.sqlite)");
-  }
-  if (size_or_zero(path) == 0) {
-    throw StoreError("run '" + path + "': empty (0 bytes), expected a run file (.sqlite)");
-  }
-  // mode=ro: never write. A run in WAL mode still needs its -shm beside it; on read-only media
-  // (a mounted archive, a read-only share) SQLite cannot make one, and a finished run is then
-  // read as immutable.
-  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
-  db_ = open_database(file_uri(path, "mode=ro"), path, flags);
-  int64_t found = 0;
-  int rc = read_user_version(db_, &found);
-  if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || (rc & 0xff) == SQLITE_READONLY ||
-      (rc & 0xff) == SQLITE_CANTOPEN) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    if (size_or_zero(path + "-wal") > 0) {
-      throw StoreError("run '" + path + "': its latest steps are in '" + path +
-                       "-wal', which SQLite can read only where it may write beside the run; "
-                       "copy the run and its -wal file to a writable folder");
-    }
-    db_ = open_database(file_uri(path, "immutable=1"), path, flags);
-    rc = read_user_version(db_, &found);
-  }
-  try {
-    if (rc != SQLITE_OK) {
-      throw StoreError(
-          "run '" + path + "': cannot read it: " + sqlite3_errstr(rc) +
-          (rc == SQLITE_NOTADB ? " (expected a ReplicaScope run, a SQLite file)" : ""));
-    }
-    Statement tables(db_, path, "SELECT count(*) FROM sqlite_master WHERE name='channel_stats'");
-    tables.next();
-    if (tables.integer(0) != 1 || found < 1 || found > kSchemaVersion) {
-      throw StoreError("run '" + path + "': not a ReplicaScope run of schema version 1 to " +
-                       std::to_string(kSchemaVersion) + " (found version " + std::to_string(found) +
-                       ")");
-    }
-    version_ = static_cast<int>(found);
-  } catch (const StoreError&) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw;
-  }
-}
-
-RunReader::~RunReader() {
-  if (db_) sqlite3_close(db_);
-}
-
-Metadata RunReader::metadata() const {
-  Metadata out;
-  Statement s(db_, path_, "SELECT key, value FROM meta");
-  while (s.next()) out[s.text(0)] = s.text(1);
-  return out;
-}
-
-std::vector<StepRow> RunReader::steps() const {
-  std::vector<StepRow> out;
-  Statement s(db_, path_,
-              version_ >= 3 ? "SELECT step, epoch, loss, accuracy, seconds, nonfinite FROM steps "
-                              "ORDER BY step"
-                            : "SELECT step, epoch, loss, accuracy, seconds, NULL FROM steps "
-                              "ORDER BY step");
-  while (s.next()) {
-    out.push_back({s.integer(0), s.integer(1), s.real(2), s.real(3), s.real(4), s.text(5)});
-  }
-  return out;
-}
-
-std::vector<std::string> RunReader::layers() const {
-  std::vector<std::string> out;
-  Statement s(db_, path_, "SELECT name FROM layers ORDER BY id");
-  while (s.next()) out.push_back(s.text(0));
-  return out;
-}
-
-RunModel RunReader::model() const {
-  if (version_ >= 2) return detail::read_model_tables(db_, path_);
-  // Version 1: the wiring as text in the metadata (runs before it was kept have none), and the
-  // module tree rebuilt from it.
-  const auto meta = metadata();
-  RunModel out;
-  try {
-    if (meta.count("wiring")) out.wiring = wiring_from_text(meta.at("wiring"));
-  } catch (const std::invalid_argument& e) {
-    throw StoreError("run '" + path_ + "': " + e.what());
-  }
-  const auto names = layers();
-  const auto synchronized = meta.find("synchronized");
-  out.modules = modules_from_wiring(out.wiring, {names.begin(), names.end()},
-                                    synchronized != meta.end() && synchronized->second == "true");
-  return out;
-}
-
-void RunReader::require_layer(const std::string& layer) const {
-  const auto names = layers();
-  if (std::find(names.begin(), names.end(), layer) != names.end()) return;
-  std::string known;
-  for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
-  throw StoreError("layer '" + layer + "' is not in the run '" + path_ + "' (layers: " + known +
-                   ")");
-}
-
-void RunReader::for_each_stat(const StatFilter& filter,
-                              const std::function<void(const StatRow&)>& fn) const {
-  Statement s(db_, path_,
-              "SELECT c.step, l.name, c.sync_point, c.copy, c.mean, c.var "
-              "FROM channel_stats c JOIN layers l ON l.id = c.layer "
-              "WHERE (?1 = '' OR l.name = ?1) ORDER BY c.step, c.layer, c.sync_point");
-  s.bind(1, filter.layer);
-  // One sync point's rows (a few copies' worth) are put in SeriesKey's order before they go out.
-  struct Stored {
-    SeriesKey key;
-    std::vector<double> mean, var;
-  };
-  std::vector<Stored> group;
-  StatRow row;
-  auto flush = [&] {
-    std::sort(group.begin(), group.end(),
-              [](const Stored& a, const Stored& b) { return a.key < b.key; });
-    for (const auto& stored : group) {
-      row.key = stored.key;
-      for (size_t k = 0; k < stored.mean.size() && k < stored.var.size(); ++k) {
-        row.channel = std::max<int64_t>(filter.first_channel, 0) + static_cast<int64_t>(k);
-        for (const auto statistic : {Statistic::kMean, Statistic::kVar}) {
-          if (filter.statistic && *filter.statistic != statistic) continue;
-          row.statistic = statistic;
-          row.value = statistic == Statistic::kMean ? stored.mean[k] : stored.var[k];
-          fn(row);
-        }
-      }
-    }
-    group.clear();
-  };
-  while (s.next()) {
-    const auto step = s.integer(0);
-    auto layer = s.text(1);
-    const auto sync_point = s.integer(2);
-    if (!group.empty() && (step != row.step || layer != row.layer || sync_point != row.sync_point))
-      flush();
-    row.step = step;
-    row.layer = std::move(layer);
-    row.sync_point = sync_point;
-    group.push_back({key_of_stored(s.integer(3), path_),
-                     s.doubles(4, filter.first_channel, filter.last_channel),
-                     s.doubles(5, filter.first_channel, filter.last_channel)});
-  }
-  if (!group.empty()) flush();
-}
-
-std::vector<std::pair<int64_t, double>> RunReader::divergence(const std::string& layer) const {
-  std::vector<std::pair<int64_t, double>> out;
-  Statement s(db_, path_,
-              "SELECT p.step, max(p.divergence) FROM sync_points p JOIN layers l ON l.id = p.layer "
-              "WHERE l.name = ? GROUP BY p.step ORDER BY p.step");
-  s.bind(1, layer);
-  while (s.next()) out.emplace_back(s.integer(0), s.real(1));
-  return out;
 }
 
 }  // namespace replicascope::store

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,17 @@ inline void exec(sqlite3* db, const std::string& path, const char* sql) {
   }
 }
 
+// Opens `file` (a path or a file: URI) for the run `run`, or throws StoreError naming it.
+inline sqlite3* open_database(const std::string& file, const std::string& run, int flags) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("run '" + run + "': cannot open it: " + message);
+  }
+  return db;
+}
+
 // A prepared statement, finalized on destruction.
 class Statement {
  public:
@@ -47,6 +59,10 @@ class Statement {
   Statement& bind(int i, const std::vector<double>& v) {
     sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size() * sizeof(double)),
                       SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind_blob(int i, const void* data, size_t bytes) {
+    sqlite3_bind_blob(stmt_, i, data, static_cast<int>(bytes), SQLITE_TRANSIENT);
     return *this;
   }
   Statement& bind_null(int i) {
@@ -77,13 +93,31 @@ class Statement {
                                                         : sqlite3_column_double(stmt_, i);
   }
   bool is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-  // Values [first, last] of a float64 BLOB column, clamped to what it holds.
-  std::vector<double> doubles(int i, int64_t first, int64_t last) const {
-    const auto* data = static_cast<const double*>(sqlite3_column_blob(stmt_, i));
-    const int64_t n = sqlite3_column_bytes(stmt_, i) / static_cast<int64_t>(sizeof(double));
+  // Values [first, last] of a BLOB column of float64s (or of float32s, `single`), clamped to
+  // what it holds.
+  std::vector<double> reals(int i, int64_t first, int64_t last, bool single = false) const {
+    const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, i));
+    const int64_t width = single ? 4 : 8;
+    const int64_t n = sqlite3_column_bytes(stmt_, i) / width;
     std::vector<double> out;
-    for (int64_t c = std::max<int64_t>(first, 0); c <= last && c < n; ++c) out.push_back(data[c]);
+    for (int64_t c = std::max<int64_t>(first, 0); c <= last && c < n; ++c) {
+      if (single) {
+        float value;
+        std::memcpy(&value, data + c * width, sizeof(value));
+        out.push_back(value);
+      } else {
+        double value;
+        std::memcpy(&value, data + c * width, sizeof(value));
+        out.push_back(value);
+      }
+    }
     return out;
+  }
+  // The bytes of a BLOB column.
+  std::string bytes(int i) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+    return data ? std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
+                : std::string();
   }
   std::string text(int i) const {
     const auto* t = sqlite3_column_text(stmt_, i);

@@ -6,12 +6,13 @@ OverStepsTab::OverStepsTab() : StatisticsTab({"(select a synchronized layer)", "
 
 void OverStepsTab::fill(const StatsHistory& history) {
   const auto& sel = history.selection();
-  title_->setText(sel.layer.empty()
-                      ? QString("(select a synchronized layer)")
-                      : QString("%1: %2, channels %3-%4")
-                            .arg(QString::fromStdString(sel.layer), statistic_name(sel.statistic))
-                            .arg(sel.first_channel)
-                            .arg(sel.last_channel));
+  const auto channels =
+      sel.over_channels ? QString("mean over channels")
+                        : QString("channels %1-%2").arg(sel.first_channel).arg(sel.last_channel);
+  title_->setText(sel.layer.empty() ? QString("(select a synchronized layer)")
+                                    : QString("%1: %2, %3")
+                                          .arg(QString::fromStdString(sel.layer),
+                                               statistic_name(sel.statistic), channels));
   yAxis->setLabel(statistic_name(sel.statistic));
   const bool append =
       only_new_points(history) &&
@@ -26,6 +27,7 @@ void OverStepsTab::fill(const StatsHistory& history) {
       auto* graph = graph_at(g++);
       set_graph_data(*graph, s.steps, s.values, append);
       graph->setPen(pen_for(s.key, faded));
+      draw_sampled_as_points(*graph, s);
       name_graph(*graph, (faded ? "compared: " : "") + QString::fromStdString(s.key.label()),
                  named);
     }

@@ -18,7 +18,8 @@ void PerChannelTab::fill(const StatsHistory& history) {
   title_->setText(stats ? QString("%1: %2 per channel at step %3")
                               .arg(QString::fromStdString(sel.layer), statistic_name(sel.statistic))
                               .arg(latest->step)
-                        : QString("per channel: select a synchronized layer and take a step"));
+                        : QString("per channel: select a synchronized layer and take a step, or "
+                                  "pick a recorded step with the step slider"));
   drew(history);
   if (!stats) {
     drop_graphs_from(0);

@@ -23,6 +23,7 @@ struct BuiltSession {
   std::vector<ModelModule> modules;           // the model's, once (a walk of its module tree)
   Wiring wiring;                              // every rank's copies
   store::Metadata metadata;                   // what a run file of it records
+  store::DetailOptions detail;                // which steps keep per-channel detail
   std::unique_ptr<store::RunWriter> run;      // null unless spec.run is set and this is rank 0
   bool rank0() const;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "replicascope/engine/session_kinds.h"
+#include "replicascope/store/detail_policy.h"
 #include "replicascope/usage.h"
 
 namespace replicascope::data {
@@ -34,7 +35,8 @@ struct SessionSpec {
   bool dist = false;
   std::string backend;  // gloo or nccl; empty: nccl when every copy is on a GPU and built
   std::optional<double> timeout_seconds;  // empty: 300
-  std::string run;  // record every step to this new run file; empty: nothing recorded
+  std::string run;              // record every step to this new run file; empty: nothing recorded
+  store::DetailOptions detail;  // which recorded steps keep per-channel detail
   // Stop after the first step with a NaN or infinite loss or statistic (it is recorded, marked,
   // either way: engine::nonfinite_part).
   bool stop_on_nonfinite = false;
@@ -93,5 +95,11 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
   "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"           \
   "  --seed N            weights, data order and synthetic data (default 0)\n"                    \
   "  --unsync            per-copy BatchNorm instead of synchronized, to compare\n"                \
+  "  --detail-steps N    how many recorded steps keep every channel's statistics: a number, "     \
+  "all,\n"                                                                                        \
+  "                      or auto (the default: as many as fit in 100 MB, 16 to 1000), spread\n"   \
+  "                      over the run, a quarter of them the latest; every step keeps its\n"      \
+  "                      summaries (divergence, means over channels) either way\n"                \
+  "  --detail-every K    only every K-th step (1, 1+K, ...) may keep detail (default 1)\n"        \
   "  --stop-on-nonfinite stop after the first step whose loss or statistics are NaN or\n"         \
   "                      infinite (they are recorded and marked either way)\n"

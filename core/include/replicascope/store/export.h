@@ -19,6 +19,11 @@ void write_csv(const RunReader& run, const StatFilter& filter, std::ostream& out
 // write_csv to `path` through write_output.
 void write_csv(const RunReader& run, const StatFilter& filter, const std::string& path);
 
+// Every step's summaries as CSV, one row per key: step,layer,sync_point,copy,count,mean,var
+// (the means over channels of the mean and of the variance; count -1 where unknown). `layer`
+// empty: every layer, in the run's order.
+void write_summaries_csv(const RunReader& run, const std::string& layer, std::ostream& out);
+
 // A CSV field, quoted and its quotes doubled where it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& text);
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,20 +16,27 @@ namespace replicascope::store {
 
 struct Series {
   SeriesKey key;
-  int64_t channel = 0;
+  int64_t channel = 0;  // kOverChannels: the mean over channels
   std::vector<double> steps, values;
-  std::string name() const;  // "copy 0, channel 3", "synchronized, channel 3", ...
+  std::string name() const;  // "copy 0, channel 3", "synchronized, mean over channels", ...
+  // The series has steps between its points with no value: a sampled channel of a run that
+  // keeps per-channel detail for some steps only. Plots draw its points, not lines between them.
+  bool sparse() const;
 };
+constexpr int64_t kOverChannels = -1;
 
-// What a set of series shows: one layer's statistic at one sync point, channels first..last.
+// What a set of series shows: one layer's statistic at one sync point, channels first..last,
+// or its mean over channels (every step of a run has it; see RunReader::for_each_summary).
 struct SeriesSelection {
   std::string layer;
   Statistic statistic = Statistic::kMean;
   int64_t first_channel = 0, last_channel = 0;
   int64_t sync_point = 0;
+  bool over_channels = false;
   bool operator==(const SeriesSelection& o) const {
     return layer == o.layer && statistic == o.statistic && first_channel == o.first_channel &&
-           last_channel == o.last_channel && sync_point == o.sync_point;
+           last_channel == o.last_channel && sync_point == o.sync_point &&
+           over_channels == o.over_channels;
   }
 };
 
@@ -58,5 +66,11 @@ class SeriesBuilder {
 // The series of `selection` in a recorded run: one query, and none for a layer the run has no
 // rows of (a live run before its first step, say); RunReader::require_layer tells the two apart.
 std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection& selection);
+
+// Every channel of one layer's sync point at one step of a recorded run, as the live step had
+// it (copies, synchronized, running, ranks; divergence not read); empty when the step kept no
+// detail for it.
+std::optional<engine::LayerStats> layer_at_step(const RunReader& run, const std::string& layer,
+                                                int64_t sync_point, int64_t step);
 
 }  // namespace replicascope::store

@@ -1,0 +1,104 @@
+#include "stored_values.h"
+
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+namespace replicascope::store::detail {
+
+int64_t stored_copy(const SeriesKey& key) {
+  switch (key.kind) {
+    case SeriesKey::Kind::kSynchronized:
+      return -1;
+    case SeriesKey::Kind::kRunning:
+      return -2;
+    case SeriesKey::Kind::kRank:
+      return -3 - int64_t{key.index};
+    default:
+      return key.index;
+  }
+}
+
+SeriesKey key_of_stored(int64_t copy, const std::string& path) {
+  constexpr int64_t kMost = 1 << 20;  // copies or ranks; far more than any machine has
+  if (copy < -3 - kMost || copy >= kMost) {
+    throw StoreError("run '" + path + "': copy id " + std::to_string(copy) +
+                     " is out of range (expected -" + std::to_string(3 + kMost) + " to " +
+                     std::to_string(kMost - 1) + ")");
+  }
+  if (copy >= 0) return SeriesKey::copy(static_cast<int>(copy));
+  if (copy == -1) return SeriesKey::synchronized();
+  if (copy == -2) return SeriesKey::running();
+  return SeriesKey::rank(static_cast<int>(-3 - copy));
+}
+
+bool stored_single(const SeriesKey& key, int version) {
+  return version >= 4 && key.kind != SeriesKey::Kind::kSynchronized;
+}
+
+namespace {
+
+template <typename T>
+void put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
+
+template <typename T>
+T take(const char* data) {
+  T value;
+  std::memcpy(&value, data, sizeof(T));
+  return value;
+}
+
+constexpr size_t kSummaryBytes = 16;
+
+}  // namespace
+
+double mean_over_channels(const std::vector<double>& values) {
+  double sum = 0;
+  for (const double v : values) sum += v;
+  return values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
+}
+
+std::string real_blob(const std::vector<double>& values, bool single) {
+  std::string out;
+  out.reserve(values.size() * (single ? 4 : 8));
+  for (const double v : values) {
+    if (single) {
+      put(out, static_cast<float>(v));
+    } else {
+      put(out, v);
+    }
+  }
+  return out;
+}
+
+std::string summaries_blob(const std::vector<KeySummary>& summaries) {
+  std::string out;
+  out.reserve(summaries.size() * kSummaryBytes);
+  for (const auto& s : summaries) {
+    put(out, static_cast<int32_t>(stored_copy(s.key)));
+    put(out, static_cast<int32_t>(s.count > INT32_MAX ? -1 : s.count));
+    put(out, static_cast<float>(s.mean));
+    put(out, static_cast<float>(s.var));
+  }
+  return out;
+}
+
+std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path) {
+  if (blob.size() % kSummaryBytes != 0) {
+    throw StoreError("run '" + path + "': a summary of " + std::to_string(blob.size()) +
+                     " bytes, expected a multiple of " + std::to_string(kSummaryBytes));
+  }
+  std::vector<KeySummary> out;
+  for (size_t at = 0; at < blob.size(); at += kSummaryBytes) {
+    const char* p = blob.data() + at;
+    out.push_back({key_of_stored(take<int32_t>(p), path), take<int32_t>(p + 4), take<float>(p + 8),
+                   take<float>(p + 12)});
+  }
+  return out;
+}
+
+}  // namespace replicascope::store::detail

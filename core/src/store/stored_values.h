@@ -1,0 +1,34 @@
+// How the run store codes values in its columns (internal; docs/run-format.md is the contract):
+// the copy column's numbers, per-channel vectors as BLOBs of float32 or float64, and a sync
+// point's summaries as one BLOB.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "replicascope/store/run_store.h"
+
+namespace replicascope::store::detail {
+
+// Copies 0, 1, ...; the synchronized statistics -1; the running ones -2; rank r's -3 - r.
+int64_t stored_copy(const SeriesKey& key);
+// Throws StoreError naming `path` for a number no writer makes.
+SeriesKey key_of_stored(int64_t copy, const std::string& path);
+
+// Version 4 keeps the synchronized statistics in float64 (what verify-like comparisons read) and
+// every other vector in float32, which is more than a plot can show.
+bool stored_single(const SeriesKey& key, int version);
+
+// The mean over channels (NaN for none, and when a channel is NaN).
+double mean_over_channels(const std::vector<double>& values);
+
+// Little-endian float32s (or float64s) of `values`.
+std::string real_blob(const std::vector<double>& values, bool single);
+
+// One BLOB per sync point: per key, 16 bytes little-endian: int32 copy (stored_copy), int32
+// count (-1 above 2^31 - 1), float32 mean over channels of the mean, float32 of the variance.
+std::string summaries_blob(const std::vector<KeySummary>& summaries);
+std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path);
+
+}  // namespace replicascope::store::detail
