@@ -132,6 +132,8 @@ TEST(RunDetail, KeptStepsEqualWhatAllRecordsAndEveryStepKeepsItsSummary) {
   const store::RunReader all(all_path), sampled(sampled_path);
   EXPECT_EQ(all.schema_version(), store::kSchemaVersion);
   EXPECT_EQ(sampled.metadata().at("detail_steps"), "6");
+  EXPECT_EQ(sampled.metadata().at("detail_capacity"), "6");
+  EXPECT_EQ(all.metadata().at("detail_capacity"), "all");
   EXPECT_EQ(all.detail_steps().size(), static_cast<size_t>(kSteps));
   const auto kept = sampled.detail_steps();
   store::DetailPolicy expected(6, 1);

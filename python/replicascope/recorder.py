@@ -204,7 +204,8 @@ class Recorder:
             meta["lr"] = repr(float(group.get("lr", float("nan"))))
             meta["weight_decay"] = repr(float(group.get("weight_decay", 0.0)))
         reserved = {"schema_version", "sqlite", "created", "writer", "wrapper", "processes",
-                    "synchronized", "devices", "batch", "detail_steps", "detail_every"}
+                    "synchronized", "devices", "batch", "detail_steps", "detail_every",
+                    "detail_capacity"}
         for key, value in extra.items():
             if str(key) in reserved:
                 raise RecorderError(f"metadata key '{key}' is the recorder's own (it writes "
@@ -280,11 +281,16 @@ class Recorder:
         if self._policy is None:
             capacity = self._detail_steps
             if capacity == runfile.AUTO:  # what this step's channel_stats rows take, near enough
-                channels = sum(next(iter(next(iter(by_rank.values())).values())).mean.numel()
-                               for by_rank in points.values() if by_rank)
-                keys = 2 + len(self._local_devices()) + (self._world if self._world > 1 else 0)
-                capacity = runfile.auto_detail_steps(keys * (40 + 2 * 4 * channels))
+                keys = 1 + len(self._local_devices()) + (self._world if self._world > 1 else 0)
+                rows = 0
+                for by_rank in points.values():
+                    channels = next(iter(next(iter(by_rank.values())).values())).mean.numel()
+                    rows += keys * runfile.stored_row_bytes(2 * 4 * channels)  # float32 series
+                    rows += runfile.stored_row_bytes(2 * 8 * channels)  # the synchronized
+                capacity = runfile.auto_detail_steps(rows)
             self._policy = runfile.DetailPolicy(capacity, self._detail_every)
+            db.execute("INSERT OR IGNORE INTO meta VALUES('detail_capacity', ?)",
+                       ("all" if capacity == runfile.ALL else str(capacity),))
         else:
             self._policy = self._policy.copy()  # the committed one stays for a rollback
         keep, evicted = self._policy.admit(self._step)

@@ -26,6 +26,7 @@ CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_poi
                          PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
 CREATE TABLE summaries(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
                        copies BLOB NOT NULL, PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
+CREATE INDEX summaries_by_layer ON summaries(layer, sync_point, step);
 CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
                            sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
                            count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
@@ -253,6 +254,12 @@ def parse_detail_steps(value):
         raise ValueError(f"detail_steps expects 'auto', 'all' or a number of steps of at least "
                          f"1, got {value!r}")
     return count
+
+
+def stored_row_bytes(payload):
+    """What a channel_stats row of `payload` bytes of BLOBs takes in the file, near enough (the
+    C++ writer's estimate: header and cell, and the half-empty last overflow page beyond 4 kB)."""
+    return 40 + payload + (2048 if payload > 4000 else 0)
 
 
 def auto_detail_steps(bytes_per_step):

@@ -320,6 +320,7 @@ class BoundedDetail(TempDirTest):
         kept = sampled.detail_steps
         self.assertLessEqual(len(kept), 5)
         self.assertEqual(sampled.metadata["detail_steps"], "5")
+        self.assertEqual(sampled.metadata["detail_capacity"], "5")
         for layer in full.layers:
             everything, sample = full.statistics(layer), sampled.statistics(layer)
             for label, series in sample.items():

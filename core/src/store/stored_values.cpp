@@ -62,6 +62,10 @@ double mean_over_channels(const std::vector<double>& values) {
   return values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
 }
 
+int64_t stored_row_bytes(int64_t payload) {
+  return 40 + payload + (payload > 4000 ? 2048 : 0);
+}
+
 std::string real_blob(const std::vector<double>& values, bool single) {
   std::string out;
   out.reserve(values.size() * (single ? 4 : 8));
