@@ -248,8 +248,10 @@ std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_lay
   // the whole table once per layer.
   std::map<int64_t, std::vector<DivergencePoint>> by_id;
   Statement s(db_, path_,
-              version_ >= 4 ? "SELECT step, layer, divergence, worst_channel FROM sync_points"
-                            : "SELECT step, layer, divergence, -1 FROM sync_points");
+              version_ >= 4 ? "SELECT step, layer, divergence, worst_channel FROM sync_points "
+                              "ORDER BY step, layer, sync_point"
+                            : "SELECT step, layer, divergence, -1 FROM sync_points "
+                              "ORDER BY step, layer, sync_point");
   std::vector<DivergencePoint>* points = nullptr;
   int64_t id = -1;
   while (s.next()) {

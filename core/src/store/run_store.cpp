@@ -22,7 +22,6 @@
 namespace replicascope::store {
 
 using detail::exec;
-using detail::key_of_stored;
 using detail::open_database;
 using detail::Statement;
 using detail::stored_copy;
@@ -65,8 +64,8 @@ CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NUL
 // per both. Version 1 files have neither; their wiring is text in meta("wiring").
 // Version 4: every step has its sync_points row (count, divergence, the channel where the
 // divergence was largest) and its summaries row (one BLOB per sync point, stored_values.h; an
-// index by layer, so that selecting a layer reads its rows, not the whole table: 40 ms rather
-// than 140 ms for 10,000 steps of densenet121's 121 layers, for 4% more file); a
+// index by layer, so that selecting a layer reads its rows, not the whole table: 49 ms rather
+// than 140-150 ms for 10,000 steps of densenet121's 121 layers, for 4% more file); a
 // step with steps.detail = 1 also has channel_stats rows: one per copy with every channel's value
 // in a BLOB (float32, float64 for the synchronized statistics; little-endian, the byte order of
 // every platform LibTorch supports). One insert per copy rather than per channel keeps recording
