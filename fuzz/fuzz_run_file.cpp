@@ -1,6 +1,7 @@
 // libFuzzer target: store::RunReader on a run file, and everything the CLI and the GUI read from
-// it: metadata, steps, layers, the model's tables, every statistic, each layer's divergence
-// (seeds in tests/fuzz/run_file/: small runs written by replicascope-cli train).
+// it: metadata, steps, layers, the model's tables, every statistic, each layer's divergence and
+// summaries, the steps that kept detail (seeds in tests/fuzz/run_file/: small runs written by
+// replicascope-cli train, and a version-4 run with sampled detail by the Python recorder).
 #include <cstdint>
 
 #include "fuzz_file.h"
@@ -17,7 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reader.model();
     size_t values = 0;
     reader.for_each_stat({}, [&](const store::StatRow&) { ++values; });
-    for (const auto& layer : reader.layers()) reader.divergence(layer);
+    for (const auto& layer : reader.layers()) {
+      reader.divergence(layer);
+      reader.for_each_summary(layer, [&](const store::SummaryRow&) { ++values; });
+    }
+    reader.divergence_by_layer();
+    reader.detail_steps();
   } catch (const store::StoreError&) {
     // a refused file: what the reader is for
   }
