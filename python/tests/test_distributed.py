@@ -5,6 +5,7 @@ import datetime
 import os
 import socket
 import sys
+import time
 import traceback
 
 import torch
@@ -96,8 +97,15 @@ class DistributedDataParallelRuns(TempDirTest):
     def launch(self, scenario, world=2):
         context = mp.start_processes(worker, args=(world, free_port(), self.dir, scenario),
                                      nprocs=world, join=False, start_method="spawn")
-        while not context.join(timeout=120):
-            pass
+        # Every collective times out after 20 s: ranks still running after 5 minutes hang, and
+        # the test says so rather than waiting for ctest's timeout.
+        deadline = time.monotonic() + 300
+        while not context.join(timeout=10):
+            if time.monotonic() > deadline:
+                alive = [r for r, p in enumerate(context.processes) if p.is_alive()]
+                for process in context.processes:
+                    process.kill()
+                self.fail(f"scenario '{scenario}': ranks {alive} still running after 300 s")
         return [torch.load(os.path.join(self.dir, f"rank{r}.pt")) for r in range(world)]
 
     def test_a_rank_that_dies_fails_the_training_not_the_recorder(self):
