@@ -50,6 +50,19 @@ def _connect(path):
         raise RunFileError(f"run '{path}': cannot open it: {error}") from None
 
 
+def _series_of(grouped):
+    """{stored copy: [(step, count, mean, var), ...] in step order} as Series by label, in the
+    C++ order: copies, synchronized, running, ranks."""
+    out = collections.OrderedDict()
+    for copy in sorted(grouped, key=lambda c: (c < 0, abs(c))):
+        rows = grouped[copy]
+        out[key_label(copy)] = Series(torch.tensor([r[0] for r in rows]),
+                                      torch.tensor([r[1] for r in rows]),
+                                      torch.tensor([r[2] for r in rows], dtype=torch.float64),
+                                      torch.tensor([r[3] for r in rows], dtype=torch.float64))
+    return out
+
+
 class Run:
     """A run opened read-only. Values SQLite keeps as NULL (NaN) read back as NaN."""
 
@@ -131,21 +144,14 @@ class Run:
     def statistics(self, layer, sync_point=0):
         """Per series ("copy 0", "synchronized", "running", "rank 1"): its steps, counts and
         mean and variance as float64 tensors [steps, channels]."""
-        layer_id = self._layer_id(layer)
-        grouped = collections.OrderedDict()
+        layer_id, version = self._layer_id(layer), self.schema_version
+        grouped = {}
         for step, copy, count, mean, var in self._db.execute(
                 "SELECT step, copy, count, mean, var FROM channel_stats WHERE layer = ? AND "
-                "sync_point = ? ORDER BY copy < 0, abs(copy), step", (layer_id, sync_point)):
-            version = self.schema_version
-            grouped.setdefault(key_label(copy), []).append(
+                "sync_point = ? ORDER BY step", (layer_id, sync_point)):
+            grouped.setdefault(copy, []).append(
                 (step, count, unblob(mean, copy, version), unblob(var, copy, version)))
-        out = collections.OrderedDict()
-        for label, rows in grouped.items():
-            out[label] = Series(torch.tensor([r[0] for r in rows]),
-                                torch.tensor([r[1] for r in rows]),
-                                torch.tensor([r[2] for r in rows], dtype=torch.float64),
-                                torch.tensor([r[3] for r in rows], dtype=torch.float64))
-        return out
+        return _series_of(grouped)
 
     def summaries(self, layer, sync_point=0):
         """Per series, every step's means over channels: Series(steps, count, mean, var) with
@@ -154,20 +160,13 @@ class Run:
             return collections.OrderedDict(
                 (label, Series(s.steps, s.count, s.mean.mean(1), s.var.mean(1)))
                 for label, s in self.statistics(layer, sync_point).items())
-        rows = {}
+        grouped = {}
         for step, data in self._db.execute(
                 "SELECT step, copies FROM summaries WHERE layer = ? AND sync_point = ? "
                 "ORDER BY step", (self._layer_id(layer), sync_point)):
             for copy, count, mean, var in summaries_of_blob(data):
-                rows.setdefault(copy, []).append((step, count, mean, var))
-        out = collections.OrderedDict()
-        for copy in sorted(rows, key=lambda c: (c < 0, abs(c))):
-            values = rows[copy]
-            out[key_label(copy)] = Series(torch.tensor([r[0] for r in values]),
-                                          torch.tensor([r[1] for r in values]),
-                                          torch.tensor([r[2] for r in values], dtype=torch.float64),
-                                          torch.tensor([r[3] for r in values], dtype=torch.float64))
-        return out
+                grouped.setdefault(copy, []).append((step, count, mean, var))
+        return _series_of(grouped)
 
     def divergence(self, layer):
         """(step, divergence) per step: the largest over the layer's sync points."""
