@@ -27,9 +27,11 @@ std::vector<torch::Device> cpu_copies(int64_t n) {
   return std::vector<torch::Device>(n, torch::Device(torch::kCPU));
 }
 
-// Times `sync` and `baseline` back to back in every iteration.
+// Times `sync` and `baseline` back to back in every iteration; the counters are named
+// `names` (the first's, the baseline's) plus "ratio".
 void run_paired(benchmark::State& state, const std::function<void()>& sync,
-                const std::function<void()>& baseline) {
+                const std::function<void()>& baseline,
+                std::pair<const char*, const char*> names = {"sync_ms", "base_ms"}) {
   sync();  // warm up both (allocator, first-touch)
   baseline();
   std::vector<double> sync_ms, base_ms, ratios;
@@ -52,8 +54,8 @@ void run_paired(benchmark::State& state, const std::function<void()>& sync,
     base_ms.push_back(b);
     ratios.push_back(s / b);
   }
-  state.counters["sync_ms"] = median(sync_ms);
-  state.counters["base_ms"] = median(base_ms);
+  state.counters[names.first] = median(sync_ms);
+  state.counters[names.second] = median(base_ms);
   state.counters["ratio"] = median(ratios);
 }
 
@@ -75,30 +77,41 @@ void BM_BatchNorm2dForwardBackward(benchmark::State& state) {
       [&] { (parallel_plain(x) * upstream).sum().backward(); });
 }
 
+struct DemoTrainer {
+  rs::models::DemoNet model;
+  rs::DataParallelWithCallback<rs::models::DemoNetImpl> parallel;
+  torch::optim::SGD optimizer;
+  torch::Tensor images, labels;  // 8 per copy
+  DemoTrainer(bool synchronized, int64_t copies)
+      : model(rs::models::DemoNetOptions().synchronized(synchronized)),
+        parallel(model.ptr(), cpu_copies(copies)),
+        optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)),
+        images(torch::randn({8 * copies, 1, 28, 28})),
+        labels(torch::randint(10, {8 * copies}, torch::kLong)) {}
+  void step() {
+    optimizer.zero_grad();
+    torch::cross_entropy_loss(parallel(images), labels).backward();
+    optimizer.step();
+  }
+};
+
 // One SGD step of the demo CNN (forward, cross-entropy, backward, step) on 8 images per copy,
 // synchronized BatchNorm against per-copy BatchNorm.
 void BM_DemoTrainingStep(benchmark::State& state) {
-  const int64_t copies = state.range(0);
   torch::manual_seed(0);
-  struct Trainer {
-    rs::models::DemoNet model;
-    rs::DataParallelWithCallback<rs::models::DemoNetImpl> parallel;
-    torch::optim::SGD optimizer;
-    Trainer(bool synchronized, int64_t copies)
-        : model(rs::models::DemoNetOptions().synchronized(synchronized)),
-          parallel(model.ptr(), cpu_copies(copies)),
-          optimizer(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9)) {}
-    void step(const torch::Tensor& images, const torch::Tensor& labels) {
-      optimizer.zero_grad();
-      torch::cross_entropy_loss(parallel(images), labels).backward();
-      optimizer.step();
-    }
-  };
-  Trainer synced(true, copies), plain(false, copies);
-  const auto images = torch::randn({8 * copies, 1, 28, 28});
-  const auto labels = torch::randint(10, {8 * copies}, torch::kLong);
+  DemoTrainer synced(true, state.range(0)), plain(false, state.range(0));
   run_paired(
-      state, [&] { synced.step(images, labels); }, [&] { plain.step(images, labels); });
+      state, [&] { synced.step(); }, [&] { plain.step(); });
+}
+
+// Scaling: the demo's step at N copies against one copy, 8 images per copy on both (N times
+// the work on N threads); synchronized (argument 1) or not (0). 1.0 is perfect scaling.
+void BM_DemoCopiesAgainstOne(benchmark::State& state) {
+  torch::manual_seed(0);
+  const bool synchronized = state.range(1) != 0;
+  DemoTrainer many(synchronized, state.range(0)), one(synchronized, 1);
+  run_paired(
+      state, [&] { many.step(); }, [&] { one.step(); }, {"copies_ms", "one_copy_ms"});
 }
 
 }  // namespace
@@ -109,5 +122,10 @@ void at_1_2_4_copies(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_BatchNorm2dForwardBackward)->Apply(at_1_2_4_copies);
 BENCHMARK(BM_DemoTrainingStep)->Apply(at_1_2_4_copies);
+BENCHMARK(BM_DemoCopiesAgainstOne)
+    ->ArgsProduct({{2}, {0, 1}})
+    ->ArgNames({"copies", "synchronized"})
+    ->MinTime(2.0)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

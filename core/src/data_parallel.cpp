@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "replicascope/parallel_backward.h"
+
 namespace replicascope {
 
 RankShare rank_share(const std::vector<int64_t>& parts, int rank, size_t copies) {
@@ -73,10 +75,7 @@ std::vector<torch::Tensor> scatter(const torch::Tensor& input, const ScatterPlan
 
 torch::Tensor gather(const std::vector<torch::Tensor>& outputs, const torch::Device& device,
                      int64_t dim) {
-  std::vector<torch::Tensor> moved;
-  moved.reserve(outputs.size());
-  for (const auto& output : outputs) moved.push_back(output.to(device));
-  return torch::cat(moved, dim);
+  return gather_with_parallel_backward(outputs, device, dim);
 }
 
 }  // namespace replicascope

@@ -50,6 +50,11 @@ std::vector<torch::Device> parse_devices(const std::string& spec) {
       bad(spec, "cuda:" + item + " does not exist (" + std::to_string(available) +
                     " CUDA device(s) visible)");
     }
+    for (const auto& earlier : devices) {
+      // The autograd engine has one worker thread per GPU: two copies' backwards there would
+      // wait for each other at a synchronized layer on that one thread.
+      if (earlier.index() == index) bad(spec, "cuda:" + item + " is listed twice");
+    }
     devices.emplace_back(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     if (comma == std::string::npos) break;
     start = comma + 1;

@@ -62,7 +62,9 @@ ScatterPlan plan_scatter(const torch::Tensor& input, const DataParallelOptions& 
 // correct: gradients flow back to `input`).
 std::vector<torch::Tensor> scatter(const torch::Tensor& input, const ScatterPlan& plan,
                                    int64_t dim);
-// The copies' outputs concatenated along `dim` on `device` (autograd-correct).
+// The copies' outputs concatenated along `dim` on `device` (autograd-correct). Its backward
+// runs every copy's part of the graph on the copy's own thread (parallel_backward.h), which a
+// synchronized layer's backward needs when there are several copies.
 torch::Tensor gather(const std::vector<torch::Tensor>& outputs, const torch::Device& device,
                      int64_t dim);
 

@@ -12,6 +12,7 @@ namespace replicascope::nn {
 namespace {
 
 constexpr const char* kMasterKey = "replicascope.SynchronizedBatchNorm.master";
+constexpr const char* kBackwardMasterKey = "replicascope.SynchronizedBatchNorm.backward_master";
 
 std::string shape_of(const torch::Tensor& t) {
   std::ostringstream out;
@@ -128,6 +129,8 @@ void SynchronizedBatchNormBase::data_parallel_replicate(CallbackContext& ctx, in
   if (id != 0) {
     replica->master = ctx.get<detail::Master>(kMasterKey);
     replica->pipe = replica->master->register_slave(id);
+    replica->backward_master = ctx.get<detail::BackwardMaster>(kBackwardMasterKey);
+    replica->backward_pipe = replica->backward_master->register_slave(id);
     sync_ = std::move(replica);
     return;
   }
@@ -156,7 +159,14 @@ void SynchronizedBatchNormBase::data_parallel_replicate(CallbackContext& ctx, in
                                     : detail::reduce_per_copy(messages, *config, sync_point);
       },
       options.timeout().value_or(sync::default_timeout()));
+  replica->backward_master = std::make_shared<detail::BackwardMaster>(
+      layer_name_ + " (backward)",
+      [config](std::vector<detail::BackwardMessage>& messages, int64_t) {
+        return detail::reduce_backward(messages, config->group, config->layer);
+      },
+      options.timeout().value_or(sync::default_timeout()));
   ctx.put(kMasterKey, replica->master);
+  ctx.put(kBackwardMasterKey, replica->backward_master);
   sync_ = std::move(replica);
 }
 
@@ -191,7 +201,6 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
   if (needs_grad) {
     state = std::make_shared<detail::BackwardState>();
     state->input = torch::autograd::SavedVariable(input, /*is_output=*/false);
-    messages[0].token = detail::attach_local_node(input, state);
   }
 
   // Batch statistics (training, or any mode without running statistics) are synchronized
@@ -223,7 +232,11 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
     state->invstd = result.invstd;
     state->weight = weight.defined() ? weight.detach() : torch::Tensor();
     state->total_count = result.count;
-    detail::attach_normalize_node(output, result, weight, bias, state);
+    state->sync = sync_;
+    state->across_copies = result.across_copies;
+    state->group = result.backward_group;
+    state->layer = layer_name_.empty() ? type : layer_name_;
+    detail::attach_backward_node(output, input, weight, bias, state);
   }
   return output;
 }

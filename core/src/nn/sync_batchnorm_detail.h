@@ -1,5 +1,5 @@
 // Internals of SynchronizedBatchNorm shared by its translation units: the messages copies
-// exchange, the reduction the master runs, and the autograd nodes of the synchronized backward.
+// exchange, the reductions the masters run, and the autograd node of the synchronized backward.
 #pragma once
 
 #include <torch/csrc/autograd/saved_variable.h>
@@ -21,25 +21,39 @@ namespace replicascope::nn::detail {
 struct SyncMessage {
   kernels::Moments moments;
   torch::Device device{torch::kCPU};
-  torch::Tensor token;  // carries the copy's LocalMomentsBackward edge; undefined without grad
 };
 
 // What the master sends back.
 struct SyncResult {
   torch::Tensor mean;    // float64 [C] on the copy's device
   torch::Tensor invstd;  // float64 [C] on the copy's device
-  torch::Tensor linked;  // [2, C] with history on the merge node; undefined without grad
   int64_t count = 0;     // values per channel over all copies
+  // How the backward sums of this result's copy become the whole batch's: over the copies
+  // (false: per-copy statistics, the copy's own sums), then over `backward_group`'s processes.
+  bool across_copies = true;
+  std::shared_ptr<dist::ProcessGroup> backward_group;
+};
+
+// What a copy sends at a sync point of the backward: its sum(dy) and sum(dy * x_hat), float64
+// [2, C]. The master answers with the sums over all copies (and processes).
+struct BackwardMessage {
+  torch::Tensor sums;
+  torch::Device device{torch::kCPU};
 };
 
 using Master = sync::SyncMaster<SyncMessage, SyncResult>;
 using Pipe = sync::SlavePipe<SyncMessage, SyncResult>;
+using BackwardMaster = sync::SyncMaster<BackwardMessage, torch::Tensor>;
+using BackwardPipe = sync::SlavePipe<BackwardMessage, torch::Tensor>;
 
-// The state of one replicated copy of a layer.
+// The state of one replicated copy of a layer: a rendezvous for the forward and one for the
+// backward, whose step is the copy's whole backward (parallel_backward.h).
 struct ReplicaSync {
   int copy_id = 0;
   std::shared_ptr<Master> master;  // every copy keeps it (the slaves to ask for the group size)
   Pipe pipe;                       // slaves only
+  std::shared_ptr<BackwardMaster> backward_master;
+  BackwardPipe backward_pipe;  // slaves only
 };
 
 // Everything the reduction needs, fixed when the master is set up.
@@ -57,8 +71,8 @@ struct ReduceConfig {
   std::shared_ptr<dist::ProcessGroup> group;
 };
 
-// Merges the copies' moments, updates the running statistics once, tells the observer, and
-// wires the backward reduction: one result per message, in copy order.
+// Merges the copies' moments, updates the running statistics once and tells the observer: one
+// result per message, in copy order.
 std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceConfig& config,
                                int64_t sync_point);
 
@@ -68,30 +82,28 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
 std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
                                         const ReduceConfig& config, int64_t sync_point);
 
-// What the backward of one copy needs; shared by the copy's two autograd nodes.
+// The backward master's reduction: the copies' sums added in copy order, then summed over
+// `group`'s processes when there is one; one result per message, on its copy's device.
+std::vector<torch::Tensor> reduce_backward(std::vector<BackwardMessage>& messages,
+                                           const std::shared_ptr<dist::ProcessGroup>& group,
+                                           const std::string& layer);
+
+// What the backward of one copy's call needs.
 struct BackwardState {
   torch::autograd::SavedVariable input;
   torch::Tensor mean, invstd;  // float64 [C]
   torch::Tensor weight;        // values only; undefined if !affine
   int64_t total_count = 0;
-  torch::Tensor dy;  // handed from NormalizeBackward to LocalMomentsBackward
-  bool has_local_node = false;
+  std::shared_ptr<ReplicaSync> sync;  // null: unreplicated
+  bool across_copies = true;
+  std::shared_ptr<dist::ProcessGroup> group;
+  std::string layer;  // for errors
 };
 
-// Gives `input`'s gradient to a LocalMomentsBackward node and returns the token that carries
-// the node's edge to the master, or an undefined tensor when no gradient is needed.
-torch::Tensor attach_local_node(const torch::Tensor& input,
-                                const std::shared_ptr<BackwardState>& state);
-
-// Connects each result's `linked` tensor to one merge node whose backward sums the copies'
-// backward sums (the cross-copy reduction of sum(dy) and sum(dy * x_hat)).
-// With `group`, the sums are also summed over the processes.
-void attach_merge_node(const std::vector<SyncMessage>& messages, std::vector<SyncResult>& results,
-                       const std::shared_ptr<dist::ProcessGroup>& group, const std::string& where);
-
-// Gives `output` its NormalizeBackward node (gradients of weight, bias and the merge node).
-void attach_normalize_node(torch::Tensor& output, const SyncResult& result,
-                           const torch::Tensor& weight, const torch::Tensor& bias,
-                           const std::shared_ptr<BackwardState>& state);
+// Gives `output` the node whose backward reduces the copies' sums and computes the gradients
+// of input, weight and bias; nothing when none of them needs one.
+void attach_backward_node(torch::Tensor& output, const torch::Tensor& input,
+                          const torch::Tensor& weight, const torch::Tensor& bias,
+                          const std::shared_ptr<BackwardState>& state);
 
 }  // namespace replicascope::nn::detail

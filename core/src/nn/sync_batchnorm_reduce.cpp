@@ -184,8 +184,8 @@ std::vector<SyncResult> reduce(std::vector<SyncMessage>& messages, const ReduceC
     results[i].mean = same ? merged.mean : merged.mean.to(device);
     results[i].invstd = same ? invstd : invstd.to(device);
     results[i].count = merged.count;
+    results[i].backward_group = config.group;
   }
-  attach_merge_node(messages, results, config.group, where);
   return results;
 }
 
@@ -199,6 +199,7 @@ std::vector<SyncResult> reduce_per_copy(std::vector<SyncMessage>& messages,
     own.update_running = config.update_running && i == 0;
     std::vector<SyncMessage> one{messages[i]};
     results.push_back(reduce(one, own, sync_point).front());
+    results.back().across_copies = false;
   }
   if (config.observer) {
     std::vector<kernels::Moments> parts;

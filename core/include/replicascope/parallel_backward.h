@@ -1,0 +1,41 @@
+// Every copy's backward on its own thread.
+//
+// LibTorch's autograd engine runs all CPU work of one backward on the thread that called it, so
+// the copies' backwards would run one after another. gather() therefore gives the gathered
+// output one autograd node (its backward runs inside the caller's backward()) that splits the
+// gradient and runs each copy's own part of the graph on a thread of its own, then hands the
+// engine the gradients where the copies' graphs meet what they share (the links to the original
+// parameters, the scatter of the input); the engine goes on from there on the caller's thread,
+// so the copies' parameter gradients are still summed in copy order.
+#pragma once
+
+#include <torch/types.h>
+
+#include <exception>
+#include <vector>
+
+namespace replicascope {
+
+// A node of one copy's backward graph that meets the other copies' (a synchronized layer's
+// backward rendezvous). When a copy's backward is over, gather's node ends the step of every
+// such node in that copy's graph, once per key, with the copy's error if it failed: copies
+// waiting for it then fail at once instead of at their timeout.
+class CopyBackwardStep {
+ public:
+  virtual ~CopyBackwardStep() = default;
+  // Nodes with the same key share one step (a layer called twice in one copy's forward); null:
+  // this node waits for no one.
+  virtual const void* backward_step_key() const = 0;
+  virtual void end_backward_step(std::exception_ptr error) = 0;
+};
+
+// The copy whose backward the calling thread runs for gather's node, or -1 on any other thread.
+int current_backward_copy();
+
+// torch::cat of the copies' outputs moved to `device`, along `dim`. With several outputs that
+// need a gradient (and grad mode on), its backward runs each copy's graph on its own thread,
+// on the copy's device (the output's).
+torch::Tensor gather_with_parallel_backward(const std::vector<torch::Tensor>& outputs,
+                                            const torch::Device& device, int64_t dim);
+
+}  // namespace replicascope
