@@ -3,10 +3,11 @@
 //
 // usage: replicascope_bench_script_step MODEL.pt [--devices cpu:2] [--batch 16]
 //            [--image 3,32,32] [--classes 10] [--steps 20] [--warmup 5] [--threads T]
-// --threads: ATen's intra-op threads (default: ATen's own default); the copies share them out in
-// the forward, and the backward, which LibTorch's engine runs on the calling thread, uses them
-// all.
-// Prints one line: "ms_per_step MEDIAN MIN" over the timed steps.
+//            [--synchronized 1|0]
+// --threads: ATen's intra-op threads (default: ATen's own default); the copies share them out.
+// --synchronized 0: per-copy BatchNorm statistics (no rendezvous), to see what waiting costs.
+// Prints one line: "ms_per_step MEDIAN MIN" over the timed steps, and on stderr the median of
+// each phase: "phases_ms forward F backward B sgd S".
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -32,13 +33,15 @@ struct Options {
   std::string devices = "cpu:2", image = "3,32,32";
   int64_t batch = 16, classes = 10, steps = 20, warmup = 5;
   int64_t threads = 0;  // ATen's default
+  bool synchronized = true;
 };
 
 // The timed training steps: median and fastest milliseconds per step after the warm-up.
 std::pair<double, double> time_steps(const std::string& model_path, const Options& o) {
   if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
   torch::manual_seed(0);
-  auto model = replicascope::ScriptedModel::load(model_path);
+  auto model = replicascope::ScriptedModel::load(
+      model_path, replicascope::ScriptedModelOptions().synchronize(o.synchronized));
   model->train(true);
   auto replicas = model->replicate(replicascope::parse_devices(o.devices));
   std::vector<torch::Tensor> params;
@@ -48,18 +51,33 @@ std::pair<double, double> time_steps(const std::string& model_path, const Option
   shape.insert(shape.begin(), o.batch);
   const auto x = torch::randn(shape);
   const auto labels = torch::randint(o.classes, {o.batch}, torch::kLong);
-  std::vector<double> times;
+  std::vector<double> times, forward, backward, sgd;
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+  };
   for (int64_t step = 0; step < o.warmup + o.steps; ++step) {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     optimizer.zero_grad();
     auto loss =
         torch::cross_entropy_loss(replicascope::data_parallel_forward(*replicas, x), labels);
+    const auto forwarded = Clock::now();
     loss.backward();
+    const auto backwarded = Clock::now();
     optimizer.step();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (step >= o.warmup) times.push_back(ms);
+    const auto end = Clock::now();
+    if (step < o.warmup) continue;
+    times.push_back(ms(start, end));
+    forward.push_back(ms(start, forwarded));
+    backward.push_back(ms(forwarded, backwarded));
+    sgd.push_back(ms(backwarded, end));
   }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::cerr << "phases_ms forward " << median(forward) << " backward " << median(backward)
+            << " sgd " << median(sgd) << "\n";
   std::sort(times.begin(), times.end());
   return {times[times.size() / 2], times.front()};
 }
@@ -71,7 +89,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: " << argv[0]
               << " MODEL.pt [--devices cpu:2] [--batch 16] [--image 3,32,32] [--classes 10]"
-                 " [--steps 20] [--warmup 5] [--threads T]\n";
+                 " [--steps 20] [--warmup 5] [--threads T] [--synchronized 1|0]\n";
     return 2;
   }
   Options o;
@@ -81,6 +99,8 @@ int main(int argc, char** argv) {
       o.devices = value;
     } else if (key == "--image") {
       o.image = value;
+    } else if (key == "--synchronized") {
+      o.synchronized = value != "0";
     } else if (key == "--batch" || key == "--classes" || key == "--steps" || key == "--warmup" ||
                key == "--threads") {
       auto& field = key == "--batch"     ? o.batch

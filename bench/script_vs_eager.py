@@ -47,11 +47,12 @@ def eager_ms_per_step(model, batch, steps, warmup):
 
 def eager_in_subprocess(batch, steps, warmup, tuned, threads=1):
     env = dict(os.environ)
-    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+    for key in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
         env.pop(key, None)
     if tuned:  # what replicascope::keep_freed_memory_mapped() sets
         env["MALLOC_MMAP_THRESHOLD_"] = str(32 * 1024 * 1024)
         env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 30)
+        env["MALLOC_TOP_PAD_"] = str(128 * 1024 * 1024)
     result = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--eager-worker", "--batch", str(batch),
          "--steps", str(steps), "--warmup", str(warmup), "--threads", str(threads)],

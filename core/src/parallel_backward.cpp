@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/graph_task.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -137,6 +138,7 @@ struct ParallelGatherBackward : Node {
       }
       if (error) std::rethrow_exception(error);
     });
+    sum_shared_inputs(captured, devices);
     variable_list out;
     for (size_t i = 0; i < copies.size(); ++i) {
       // The node's outputs follow its edges: none for a copy without a gradient.
@@ -148,6 +150,49 @@ struct ParallelGatherBackward : Node {
     return out;
   }
   std::string name() const override { return "replicascope::ParallelGatherBackward"; }
+
+  // For every node that only sums its inputs (SumsItsInputs), the copies' gradients added up
+  // in copy order into the first copy's slot, the others left undefined. The nodes are shared
+  // out among the copy threads, largest first, each to the least loaded.
+  void sum_shared_inputs(std::vector<variable_list>& captured,
+                         const std::vector<torch::Device>& devices) {
+    std::vector<std::vector<torch::Tensor*>> groups;
+    std::unordered_map<Node*, size_t> group_of;
+    for (size_t i = 0; i < copies.size(); ++i) {
+      if (copies[i].passthrough) continue;
+      for (size_t b = 0; b < copies[i].boundary.size() && b < captured[i].size(); ++b) {
+        Node* node = copies[i].boundary[b].function.get();
+        if (!dynamic_cast<SumsItsInputs*>(node) || !captured[i][b].defined()) continue;
+        auto [it, added] = group_of.emplace(node, groups.size());
+        if (added) groups.emplace_back();
+        groups[it->second].push_back(&captured[i][b]);
+      }
+    }
+    std::vector<std::vector<size_t>> share(devices.size());
+    std::vector<int64_t> load(devices.size(), 0);
+    std::vector<size_t> order;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (groups[g].size() > 1) order.push_back(g);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return groups[a][0]->numel() > groups[b][0]->numel();
+    });
+    for (size_t g : order) {
+      const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+      share[least].push_back(g);
+      load[least] += groups[g][0]->numel();
+    }
+    if (order.empty()) return;
+    run_copies(devices, [&](size_t w) {
+      for (size_t g : share[w]) {
+        auto& grads = groups[g];
+        auto total = *grads[0] + grads[1]->to(grads[0]->device());
+        for (size_t k = 2; k < grads.size(); ++k) total.add_(grads[k]->to(total.device()));
+        *grads[0] = std::move(total);
+        for (size_t k = 1; k < grads.size(); ++k) *grads[k] = torch::Tensor();
+      }
+    });
+  }
   void release_variables() override { copies.clear(); }
 
   std::vector<CopyGraph> copies;

@@ -8,10 +8,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <thread>
 
+#include "copy_workers.h"
 #include "replicascope/describe_error.h"
 #include "replicascope/module_walk.h"
+#include "replicascope/parallel_backward.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope {
@@ -61,7 +62,7 @@ void check_same_tree(const ReplicaModuleList& expected, const ReplicaModuleList&
 
 // The backward of "every copy's parameter is the original parameter": the sum of the copies'
 // gradients, on the original's device.
-struct ReduceAddBackward : torch::autograd::Node {
+struct ReduceAddBackward : torch::autograd::Node, SumsItsInputs {
   explicit ReduceAddBackward(torch::Device device) : destination(device) {}
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     torch::Tensor total;
@@ -218,7 +219,7 @@ void run_copies(const std::vector<torch::Device>& devices,
 #if AT_PARALLEL_OPENMP
   // The caller's intra-op threads are shared out among the copies (at least one each), so N
   // copies use the cores the caller would have used, not N times as many. With OpenMP the
-  // setting is per thread; the caller's own is restored below, for the backward and the rest.
+  // setting is per thread; the caller's own is restored below, for the rest of its work.
   const int caller_threads = at::get_num_threads();
   const int copy_threads = std::max(1, caller_threads / static_cast<int>(std::max<size_t>(n, 1)));
 #endif
@@ -238,16 +239,19 @@ void run_copies(const std::vector<torch::Device>& devices,
       errors[i] = std::current_exception();
     }
   };
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  try {
-    for (size_t i = 1; i < n; ++i) threads.emplace_back(run, i);
-  } catch (...) {
-    for (auto& t : threads) t.join();
-    throw;
+  // Copies 1.. on kept threads (copy_workers.h), copy 0 on the caller's.
+  auto& pool = detail::CopyWorkers::instance();
+  const auto workers = pool.lease(n > 0 ? n - 1 : 0);
+  detail::Latch finished(workers.size());
+  for (size_t i = 1; i < n; ++i) {
+    workers[i - 1]->post([&, i] {
+      run(i);
+      finished.count_down();
+    });
   }
   run(0);
-  for (auto& t : threads) t.join();
+  finished.wait();
+  pool.give_back(workers);
 #if AT_PARALLEL_OPENMP
   if (copy_threads != caller_threads) at::set_num_threads(caller_threads);
 #endif

@@ -29,6 +29,15 @@ class CopyBackwardStep {
   virtual void end_backward_step(std::exception_ptr error) = 0;
 };
 
+// A node whose backward only adds up its inputs (the replicas' link to an original parameter,
+// one input per copy). gather's node adds the copies' gradients for such a node itself, in copy
+// order, spread over the copy threads, and hands it the sum alone: the sum is then done in
+// parallel rather than on the caller's thread after every copy.
+class SumsItsInputs {
+ public:
+  virtual ~SumsItsInputs() = default;
+};
+
 // The copy whose backward the calling thread runs for gather's node, or -1 on any other thread.
 int current_backward_copy();
 
