@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -183,14 +184,21 @@ struct ParallelGatherBackward : Node {
       load[least] += groups[g][0]->numel();
     }
     if (order.empty()) return;
+    auto sum = [&](size_t g) {
+      auto& grads = groups[g];
+      auto total = *grads[0] + grads[1]->to(grads[0]->device());
+      for (size_t k = 2; k < grads.size(); ++k) total.add_(grads[k]->to(total.device()));
+      *grads[0] = std::move(total);
+      for (size_t k = 1; k < grads.size(); ++k) *grads[k] = torch::Tensor();
+    };
+    // Small models: a handoff to the copy threads costs more than the sums.
+    constexpr int64_t kWorthSharing = 1 << 18;
+    if (std::accumulate(load.begin(), load.end(), int64_t{0}) < kWorthSharing) {
+      for (size_t g : order) sum(g);
+      return;
+    }
     run_copies(devices, [&](size_t w) {
-      for (size_t g : share[w]) {
-        auto& grads = groups[g];
-        auto total = *grads[0] + grads[1]->to(grads[0]->device());
-        for (size_t k = 2; k < grads.size(); ++k) total.add_(grads[k]->to(total.device()));
-        *grads[0] = std::move(total);
-        for (size_t k = 1; k < grads.size(); ++k) *grads[k] = torch::Tensor();
-      }
+      for (size_t g : share[w]) sum(g);
     });
   }
   void release_variables() override { copies.clear(); }

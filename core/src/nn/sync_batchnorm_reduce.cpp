@@ -1,6 +1,7 @@
 // The master's reduction at a sync point.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <sstream>
@@ -113,10 +114,18 @@ std::pair<torch::Tensor, torch::Tensor> variance_and_invstd(const kernels::Momen
     const double* q = m2.data_ptr<double>();
     double* v = var.data_ptr<double>();
     double* s = invstd.data_ptr<double>();
-    for (int64_t c = 0; c < m2.numel(); ++c) {
-      v[c] = merged.count > 0 ? q[c] / n : 0.0;
-      s[c] = 1.0 / std::sqrt(config.eps_mode == EpsMode::kAdd ? v[c] + config.eps
-                                                              : std::max(v[c], config.eps));
+    const int64_t channels = m2.numel();
+    const double eps = config.eps;
+    // Branches out of the loops, so that they vectorize.
+    if (merged.count > 0) {
+      for (int64_t c = 0; c < channels; ++c) v[c] = q[c] / n;
+    } else {
+      std::fill(v, v + channels, 0.0);
+    }
+    if (config.eps_mode == EpsMode::kAdd) {
+      for (int64_t c = 0; c < channels; ++c) s[c] = 1.0 / std::sqrt(v[c] + eps);
+    } else {
+      for (int64_t c = 0; c < channels; ++c) s[c] = 1.0 / std::sqrt(std::max(v[c], eps));
     }
     return {var, invstd};
   }
