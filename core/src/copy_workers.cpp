@@ -1,7 +1,5 @@
 #include "copy_workers.h"
 
-#include "replicascope/sync/spin_wait.h"
-
 namespace replicascope::detail {
 
 CopyWorker::CopyWorker() : thread_([this] { loop(); }) {
@@ -12,21 +10,18 @@ void CopyWorker::post(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_ = std::move(task);
-    has_task_.store(true, std::memory_order_release);
   }
   wake_.notify_one();
 }
 
 void CopyWorker::loop() {
   for (;;) {
-    sync::spin_until([&] { return has_task_.load(std::memory_order_acquire); });
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return has_task_.load(std::memory_order_relaxed); });
+      wake_.wait(lock, [&] { return static_cast<bool>(task_); });
       task = std::move(task_);
       task_ = nullptr;
-      has_task_.store(false, std::memory_order_relaxed);
     }
     task();  // tasks catch their own exceptions (run_copies)
   }
@@ -65,15 +60,12 @@ void CopyWorkers::give_back(const std::vector<CopyWorker*>& workers) {
 
 void Latch::count_down() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_.notify_all();
+  if (--left_ == 0) done_.notify_all();
 }
 
 void Latch::wait() {
-  sync::spin_until([&] { return left_.load(std::memory_order_acquire) == 0; });
-  // Taken even after a successful spin: the last count_down may still hold the mutex, and the
-  // latch must outlive its unlock.
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return left_.load(std::memory_order_relaxed) == 0; });
+  done_.wait(lock, [&] { return left_ == 0; });
 }
 
 }  // namespace replicascope::detail

@@ -6,7 +6,6 @@
 // state in the allocator and the kernels' libraries, and its memory is touched anew).
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -26,8 +25,7 @@ class CopyWorker {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::function<void()> task_;
-  std::atomic<bool> has_task_{false};  // spun on for a while before blocking
-  std::thread thread_;                 // last: starts once the members above exist
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 // Leases idle workers, making new ones when none is idle; workers are never shared between two
@@ -45,9 +43,7 @@ class CopyWorkers {
   std::vector<CopyWorker*> idle_;  // workers live as long as the process
 };
 
-// Counts finished tasks; wait() returns when `count` have finished. Both sides spin a while
-// before blocking (sync/spin_wait.h): a futex wake-up costs tens of microseconds here, and a
-// step of the demo makes three handoffs each way.
+// Counts finished tasks; wait() returns when `count` have finished.
 class Latch {
  public:
   explicit Latch(size_t count) : left_(count) {}
@@ -57,7 +53,7 @@ class Latch {
  private:
   std::mutex mutex_;
   std::condition_variable done_;
-  std::atomic<size_t> left_;  // changed under the mutex, read by the spin without it
+  size_t left_;
 };
 
 }  // namespace replicascope::detail
