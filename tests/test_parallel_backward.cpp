@@ -134,6 +134,20 @@ TEST(ParallelBackward, GradientsEqualTheWholeBatchInFloat64AndRepeatBitForBit) {
   }
 }
 
+TEST(ParallelBackward, RetainGraphRunsTheCopiesAgainAndASecondBackwardWithoutItIsRefused) {
+  torch::manual_seed(4);
+  torch::nn::Sequential model(torch::nn::Linear(3, 4), nn::SynchronizedBatchNorm1d(4));
+  DataParallelWithCallback<torch::nn::SequentialImpl> parallel(model.ptr(), cpu_copies(3));
+  const auto x = torch::randn({7, 3}).requires_grad_(true);
+  const auto loss = parallel(x).pow(3).sum();
+  loss.backward({}, /*retain_graph=*/true);
+  const auto once = x.grad().clone();
+  loss.backward();
+  EXPECT_TENSOR_NEAR(x.grad(), once * 2, 1e-6, "input grad after two backwards");
+  replicascope::testing::expect_throw_containing<std::exception>([&] { loss.backward(); },
+                                                                 "a second time");
+}
+
 TEST(ParallelBackward, AFaultInBackwardFailsEveryCopyAtOnceAndTheNextStepWorks) {
   constexpr int kCopies = 4, kPoints = 3;
   sync::set_default_timeout(std::chrono::seconds(60));

@@ -107,6 +107,11 @@ struct ParallelGatherBackward : Node {
       : copies(std::move(copies_)), dim(dim_) {}
 
   variable_list apply(variable_list&& grads) override {
+    if (released) {
+      throw std::runtime_error(
+          "Trying to backward through the copies' gathered output a second time, after their "
+          "graphs were freed; specify retain_graph=true on the first backward if you need to");
+    }
     std::vector<int64_t> sizes;
     std::vector<torch::Device> devices;
     for (const auto& copy : copies) sizes.push_back(copy.size), devices.push_back(copy.device);
@@ -201,10 +206,14 @@ struct ParallelGatherBackward : Node {
       for (size_t g : share[w]) sum(g);
     });
   }
-  void release_variables() override { copies.clear(); }
+  void release_variables() override {
+    copies.clear();
+    released = true;
+  }
 
   std::vector<CopyGraph> copies;
   int64_t dim;
+  bool released = false;
 };
 
 }  // namespace

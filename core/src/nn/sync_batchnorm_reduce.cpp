@@ -116,7 +116,7 @@ std::pair<torch::Tensor, torch::Tensor> variance_and_invstd(const kernels::Momen
     double* s = invstd.data_ptr<double>();
     const int64_t channels = m2.numel();
     const double eps = config.eps;
-    // Branches out of the loops, so that they vectorize.
+    // Branches out of the loops.
     if (merged.count > 0) {
       for (int64_t c = 0; c < channels; ++c) v[c] = q[c] / n;
     } else {
