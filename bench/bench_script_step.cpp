@@ -16,6 +16,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bench_util.h"
 #include "replicascope/allocator.h"
 #include "replicascope/devices.h"
 #include "replicascope/model/scripted_model.h"
@@ -72,14 +73,10 @@ std::pair<double, double> time_steps(const std::string& model_path, const Option
     backward.push_back(ms(forwarded, backwarded));
     sgd.push_back(ms(backwarded, end));
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  using replicascope::bench::median;
   std::cerr << "phases_ms forward " << median(forward) << " backward " << median(backward)
             << " sgd " << median(sgd) << "\n";
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front()};
+  return {median(times), *std::min_element(times.begin(), times.end())};
 }
 
 }  // namespace

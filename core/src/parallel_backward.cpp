@@ -191,10 +191,9 @@ struct ParallelGatherBackward : Node {
     if (order.empty()) return;
     auto sum = [&](size_t g) {
       auto& grads = groups[g];
-      auto total = *grads[0] + grads[1]->to(grads[0]->device());
-      for (size_t k = 2; k < grads.size(); ++k) total.add_(grads[k]->to(total.device()));
-      *grads[0] = std::move(total);
-      for (size_t k = 1; k < grads.size(); ++k) *grads[k] = torch::Tensor();
+      std::vector<torch::Tensor> values;
+      for (auto* grad : grads) values.push_back(std::move(*grad));
+      *grads[0] = sum_in_copy_order(values, values.front().device());
     };
     // Small models: a handoff to the copy threads costs more than the sums.
     constexpr int64_t kWorthSharing = 1 << 18;
@@ -217,6 +216,16 @@ struct ParallelGatherBackward : Node {
 };
 
 }  // namespace
+
+torch::Tensor sum_in_copy_order(const std::vector<torch::Tensor>& values,
+                                const torch::Device& device) {
+  torch::Tensor total;
+  for (const auto& value : values) {
+    if (!value.defined()) continue;
+    total = total.defined() ? total + value.to(device) : value.to(device);
+  }
+  return total;
+}
 
 int current_backward_copy() {
   return backward_copy;

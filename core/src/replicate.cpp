@@ -65,12 +65,7 @@ void check_same_tree(const ReplicaModuleList& expected, const ReplicaModuleList&
 struct ReduceAddBackward : torch::autograd::Node, SumsItsInputs {
   explicit ReduceAddBackward(torch::Device device) : destination(device) {}
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
-    torch::Tensor total;
-    for (const auto& grad : grads) {
-      if (!grad.defined()) continue;
-      total = total.defined() ? total + grad.to(destination) : grad.to(destination);
-    }
-    return {total};
+    return {sum_in_copy_order(grads, destination)};
   }
   std::string name() const override { return "replicascope::ReduceAddBackward"; }
   torch::Device destination;

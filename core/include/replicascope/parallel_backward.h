@@ -38,6 +38,12 @@ class SumsItsInputs {
   virtual ~SumsItsInputs() = default;
 };
 
+// The defined ones of `values` added up on `device` in their order (copy order), left to right:
+// the one sum behind every cross-copy reduction in backward, so that all give the same bits.
+// Undefined when none is defined.
+torch::Tensor sum_in_copy_order(const std::vector<torch::Tensor>& values,
+                                const torch::Device& device);
+
 // The copy whose backward the calling thread runs for gather's node, or -1 on any other thread.
 int current_backward_copy();
 

@@ -100,8 +100,9 @@ std::vector<torch::Tensor> reduce_backward(std::vector<BackwardMessage>& message
                                            const std::shared_ptr<dist::ProcessGroup>& group,
                                            const std::string& layer) {
   const auto master = messages.front().device;
-  torch::Tensor total = messages.front().sums;
-  for (size_t i = 1; i < messages.size(); ++i) total = total + messages[i].sums.to(master);
+  std::vector<torch::Tensor> sums;
+  for (const auto& message : messages) sums.push_back(message.sums);
+  auto total = sum_in_copy_order(sums, master);
   if (group) total = sum_over_processes(total, *group, layer);
   std::vector<torch::Tensor> out;
   out.reserve(messages.size());
