@@ -42,7 +42,7 @@ using replicascope::bench::median;
 engine::StepRecord fill_history(StatsHistory& history, bool band) {
   constexpr int kCopies = 8, kLayers = 50, kSteps = 10000, kChannels = 4;
   history.select({"layer0", Statistic::kMean, 0, 0}, {});
-  history.accept({1, {}, {}, {}});
+  history.accept({1, {}, {}, true, {}});
   engine::StepRecord record;
   for (int l = 0; l < kLayers; ++l) {
     engine::LayerStats layer;

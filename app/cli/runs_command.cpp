@@ -69,13 +69,17 @@ int run_runs(const std::vector<std::string>& raw) {
         devices += " x " + meta["processes"];
       size_t detail = 0;
       for (const auto& step : steps) detail += step.detail;
-      std::printf("%-28s %6zu %6zu %9s %9.4f %8.3f  %-14s %-12s %-14s %-6s %s\n",
+      // A run with no step has no loss: "-", not a 0.0000 that reads as a perfect fit.
+      char loss[32] = "-", accuracy[32] = "-";
+      if (!steps.empty()) {
+        std::snprintf(loss, sizeof(loss), "%.4f", steps.back().loss);
+        std::snprintf(accuracy, sizeof(accuracy), "%.3f", steps.back().accuracy);
+      }
+      std::printf("%-28s %6zu %6zu %9s %9s %8s  %-14s %-12s %-14s %-6s %s\n",
                   file.filename().string().c_str(), steps.size(), detail, size_text(file).c_str(),
-                  steps.empty() ? 0.0 : steps.back().loss,
-                  steps.empty() ? 0.0 : steps.back().accuracy,
-                  fs::path(meta["model"]).filename().string().c_str(), devices.c_str(),
-                  meta["dataset"].c_str(), meta["synchronized"] == "true" ? "sync" : "unsync",
-                  meta["created"].c_str());
+                  loss, accuracy, fs::path(meta["model"]).filename().string().c_str(),
+                  devices.c_str(), meta["dataset"].c_str(),
+                  meta["synchronized"] == "true" ? "sync" : "unsync", meta["created"].c_str());
     } catch (const store::StoreError& e) {
       std::printf("%-28s not a run: %s\n", file.filename().string().c_str(), e.what());
     }

@@ -26,7 +26,7 @@ struct CommandLine {
 };
 
 // The options, or an exit status after saying what is wrong (--help and --version exit inside).
-std::optional<CommandLine> parse(QApplication& app, int& status) {
+std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
   QCommandLineParser parser;
   parser.setApplicationDescription(
       "ReplicaScope: a visual debugger for data-parallel training with synchronized BatchNorm.");
@@ -63,8 +63,14 @@ std::optional<CommandLine> parse(QApplication& app, int& status) {
                    qPrintable(file.filePath()));
       return std::nullopt;
     }
-    if (!file.isReadable()) {
-      std::fprintf(stderr, "replicascope: cannot read '%s'\n", qPrintable(file.filePath()));
+    // Said here, before a window opens, so a missing file and a directory behave alike.
+    const char* problem = !file.exists()       ? "no such file"
+                          : file.isDir()       ? "it is a directory, not a file"
+                          : !file.isReadable() ? "permission denied"
+                                               : nullptr;
+    if (problem) {
+      std::fprintf(stderr, "replicascope: cannot open '%s': %s\n", qPrintable(file.filePath()),
+                   problem);
       return std::nullopt;
     }
     line.file = file.filePath();
@@ -113,15 +119,38 @@ void train_then_shoot(MainWindow& window, const CommandLine& line) {
                    [](const QString&) { QApplication::exit(1); });
 }
 
+// --help and --version print and exit 0 without a display: QApplication would abort without
+// one, so they are answered by a QCoreApplication before it is made.
+bool asks_for_help_or_version(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const QByteArray arg(argv[i]);
+    if (arg == "--") break;
+    if (arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "-v" ||
+        arg == "--version" || arg == "-?")
+      return true;
+  }
+  return false;
+}
+
+void name_application() {
+  QCoreApplication::setOrganizationName("ReplicaScope");
+  QCoreApplication::setApplicationName("ReplicaScope");
+  QCoreApplication::setApplicationVersion(REPLICASCOPE_VERSION);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   replicascope::keep_freed_memory_mapped();
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("ReplicaScope");
-  QApplication::setApplicationName("ReplicaScope");
-  QApplication::setApplicationVersion("0.1.0");
   int status = 0;
+  if (asks_for_help_or_version(argc, argv)) {
+    QCoreApplication core(argc, argv);
+    name_application();
+    parse(core, status);  // prints and exits 0, or says what else is wrong
+    return status;
+  }
+  QApplication app(argc, argv);
+  name_application();
   const auto line = parse(app, status);
   if (!line) return status;
 

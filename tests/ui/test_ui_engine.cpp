@@ -1,12 +1,17 @@
 #include <qcustomplot.h>
 
+#include <QCheckBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QImage>
+#include <QLineEdit>
 #include <QProcess>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QSpinBox>
 #include <QTableView>
 #include <QTest>
 #include <QTreeView>
@@ -67,13 +72,14 @@ StepRecordPtr step_and_wait(EngineController& engine) {
 
 // `steps` steps of the demo on 2 copies, recorded to a new run file in the test's folder.
 QString record_demo_run(const QString& name, double learning_rate, int steps = 4,
-                        const store::DetailOptions& detail = {}) {
+                        const store::DetailOptions& detail = {}, bool synchronized = true) {
   const auto path = temp_path(name);
   QFile::remove(path);
   engine::SessionOptions options;
   options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
   options.batch_size = 8;
   options.learning_rate = learning_rate;
+  options.synchronized = synchronized;
   engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
                           options);
   const auto modules = session.model().modules();
@@ -181,14 +187,24 @@ void UiEngineTest::breakpointPausesAndContinuingChangesNothing() {
     for (const auto& c : hit->stats.copies) sum += c.mean[ch] * c.count;
     QVERIFY(std::abs(sum / total - hit->stats.mean[ch]) < 1e-9);
   }
-  // The panel shows one row per copy and the reduced row.
+  // The panel shows a row per channel: each copy's mean and var, then the reduced ones, with
+  // the counts in the headers.
   SessionContext context;
   BreakpointPanel shown(context);
   shown.on_paused(*hit);
-  QCOMPARE(shown.table()->rowCount(), 4);
-  QCOMPARE(shown.table()->item(3, 0)->text(), QString::number(hit->stats.count));
-  QCOMPARE(shown.table()->item(0, 1)->text(),
-           QString::number(hit->stats.copies[0].mean[0], 'g', 6));
+  auto* table = shown.table();
+  QCOMPARE(table->rowCount(), static_cast<int>(hit->stats.mean.size()));
+  QCOMPARE(table->columnCount(), 8);
+  const int last = table->rowCount() - 1;
+  QCOMPARE(table->item(last, 2)->text(), QString::number(hit->stats.copies[1].mean[last], 'g', 6));
+  QCOMPARE(table->item(last, 3)->text(), QString::number(hit->stats.copies[1].var[last], 'g', 6));
+  QCOMPARE(table->item(0, 6)->text(), QString::number(hit->stats.mean[0], 'g', 6));
+  QCOMPARE(table->item(0, 7)->text(), QString::number(hit->stats.var[0], 'g', 6));
+  QVERIFY(table->horizontalHeaderItem(6)->text().contains(QString("n=%1").arg(hit->stats.count)));
+  QCOMPARE(table->verticalHeaderItem(last)->text(), QString("channel %1").arg(last));
+  // Once the copies go on, the pause's values are gone from the panel.
+  shown.on_resumed();
+  QCOMPARE(table->rowCount(), 0);
 
   paused.resume(engine::ResumeMode::kContinue);
   QVERIFY(stepped.wait(kWaitMs));
@@ -222,6 +238,24 @@ void UiEngineTest::stopWhilePausedReleasesEveryCopy() {
   engine->step(1);
   QVERIFY(hits.wait(kWaitMs));
   engine.reset();
+}
+
+void UiEngineTest::runToEndOfBatchStopsThere() {
+  EngineController engine;
+  const auto snapshot = open_and_wait(engine, demo_spec(2, 8));
+  QVERIFY(snapshot);
+  engine.setBreakpoints({synchronized_layers(*snapshot).front()});
+  QSignalSpy hits(&engine, &EngineController::paused);
+  QSignalSpy stepped(&engine, &EngineController::stepped);
+  engine.run();  // run on, step after step
+  QVERIFY(hits.wait(kWaitMs));
+  engine.resume(engine::ResumeMode::kEndOfBatch);
+  QVERIFY(stepped.wait(kWaitMs));
+  QTRY_VERIFY_WITH_TIMEOUT(!engine.running(), kWaitMs);
+  QTest::qWait(300);  // a step that began anyway would pause or arrive now
+  QCOMPARE(stepped.count(), 1);
+  QCOMPARE(hits.count(), 1);
+  QVERIFY(!engine.isPaused());
 }
 
 void UiEngineTest::aNewerSeriesRequestReplacesAQueuedOne() {
@@ -299,6 +333,85 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   panel<StatisticsView>(window).replot_now();
   QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
            static_cast<int>(2 * window.context().history().series().size()));
+}
+
+// A recorded run is shown as what it is: its own devices, batch and BatchNorm in the toolbar, its
+// file in the title, its whole-batch line not called "synchronized" when it was not. Only files
+// that opened go to Recent files.
+void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
+  const auto path = record_demo_run("unsync.sqlite", 0.05, 2, {}, /*synchronized=*/false);
+  QSettings().remove("recent");
+  MainWindow window;
+  auto& engine = window.context().engine();
+  QSignalSpy opened(&engine, &EngineController::opened);
+  window.open_file(path);
+  QVERIFY(opened.wait(kWaitMs));
+  QVERIFY2(window.windowTitle().contains("unsync.sqlite"), qPrintable(window.windowTitle()));
+  QCOMPARE(window.findChild<QLineEdit*>("devices")->text(), QString("cpu:2"));
+  QCOMPARE(window.findChild<QSpinBox*>("batch")->value(), 8);
+  QVERIFY(!window.findChild<QCheckBox*>("synchronized")->isChecked());
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  auto& view = panel<StatisticsView>(window);
+  view.show_tab(StatisticsView::kOverSteps);
+  view.replot_now();
+  QStringList names;
+  for (int g = 0; g < view.current_plot()->graphCount(); ++g)
+    names << view.current_plot()->graph(g)->name();
+  QVERIFY2(names.contains("whole batch (unused: per-copy BN)") &&
+               !names.join(' ').contains("synchronized"),
+           qPrintable(names.join(", ")));
+  // A file that fails to open does not go to Recent files; the one that opened does.
+  const auto broken = temp_path("broken.sqlite");
+  {
+    QFile file(broken);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("not a database");
+  }
+  QSignalSpy failed(&engine, &EngineController::failed);
+  window.open_file(broken);
+  QVERIFY(failed.wait(kWaitMs));
+  const auto recent = QSettings().value("recent").toStringList();
+  QCOMPARE(recent, QStringList{QFileInfo(path).absoluteFilePath()});
+  QVERIFY2(window.windowTitle().contains("unsync.sqlite"), "the run that was open stays open");
+}
+
+// A session opened and never trained leaves no run file; each Reset starts a new one at its first
+// step. Before the first step the plots ask for series and get none, without an error.
+void UiEngineTest::anUntrainedSessionLeavesNoRunFile() {
+  auto setup = demo_spec(2, 8);
+  setup.runs_dir = temp_path("lazy-runs");
+  QDir(setup.runs_dir).removeRecursively();
+  const auto runs = [&setup] {
+    return QDir(setup.runs_dir).entryList({"*.sqlite"}, QDir::Files, QDir::Name);
+  };
+  EngineController engine;
+  const auto snapshot = open_and_wait(engine, setup);
+  QVERIFY(snapshot);
+  QCOMPARE(runs(), QStringList{});
+  QSignalSpy replies(&engine, &EngineController::seriesReady);
+  SeriesRequest request;
+  request.generation = 1;
+  request.selection.layer = synchronized_layers(*snapshot).front();
+  engine.requestSeries(request);
+  QVERIFY(replies.wait(kWaitMs));
+  const auto reply = replies.takeFirst().at(0).value<SeriesReplyPtr>();
+  QVERIFY2(reply->error.isEmpty(), qPrintable(reply->error));
+  QVERIFY(reply->series.empty());
+  QVERIFY(step_and_wait(engine));
+  QTRY_VERIFY_WITH_TIMEOUT(!engine.running(), kWaitMs);
+  QCOMPARE(runs().size(), 1);
+  QSignalSpy reset(&engine, &EngineController::sessionReset);
+  engine.reset();
+  QVERIFY(reset.wait(kWaitMs));
+  QCOMPARE(runs().size(), 1);  // the new run's file comes with its first step
+  QVERIFY(step_and_wait(engine));
+  QTRY_VERIFY_WITH_TIMEOUT(!engine.running(), kWaitMs);
+  const auto files = runs();
+  QCOMPARE(files.size(), 2);
+  for (const auto& file : files) {
+    const store::RunReader run(QDir(setup.runs_dir).filePath(file).toStdString());
+    QCOMPARE(run.steps().size(), size_t{1});
+  }
 }
 
 // A run that kept every channel for a sample of its steps opens on the means over channels (every

@@ -1,4 +1,4 @@
-// replicascope_ui_tests models|engine [QtTest options]: one QtTest class per ctest entry.
+// replicascope_ui_tests models|engine|views [QtTest options]: one QtTest class per ctest entry.
 #include <QApplication>
 #include <QDir>
 #include <QStandardPaths>
@@ -26,14 +26,18 @@ int main(int argc, char** argv) {
   QStandardPaths::setTestModeEnabled(true);  // settings and runs in a test location
   QApplication::setOrganizationName("ReplicaScopeTests");
   QApplication::setApplicationName("ReplicaScopeTests");
-  if (argc < 2 || (std::strcmp(argv[1], "models") != 0 && std::strcmp(argv[1], "engine") != 0)) {
-    std::fprintf(stderr, "usage: %s models|engine [QtTest options]\n", argv[0]);
+  const QString suite = argc < 2 ? QString() : QString(argv[1]);
+  if (suite != "models" && suite != "engine" && suite != "views") {
+    std::fprintf(stderr, "usage: %s models|engine|views [QtTest options]\n", argv[0]);
     return 2;
   }
-  const bool models = std::strcmp(argv[1], "models") == 0;
   argv[1] = argv[0];  // QtTest sees the remaining options
-  if (models) {
+  if (suite == "models") {
     UiModelsTest test;
+    return QTest::qExec(&test, argc - 1, argv + 1);
+  }
+  if (suite == "views") {
+    UiViewsTest test;
     return QTest::qExec(&test, argc - 1, argv + 1);
   }
   UiEngineTest test;

@@ -10,11 +10,12 @@
 #include <QJsonObject>
 #include <QMimeData>
 #include <QProcess>
-#include <QSortFilterProxyModel>
 #include <QTest>
+#include <functional>
 
 #include "controller/engine_types.h"
 #include "history/stats_history.h"
+#include "itemmodels/module_filter.h"
 #include "itemmodels/module_tree_model.h"
 #include "itemmodels/wiring_model.h"
 #include "plot/plot_tools.h"
@@ -116,12 +117,10 @@ void UiModelsTest::searchKeepsAncestorsOfMatches() {
   auto f = load("resnet18.pt", 2);
   ModuleTreeModel tree;
   tree.set_modules(f.modules, f.wiring.rows);
-  QSortFilterProxyModel filter;
+  ModuleFilter filter;
   QAbstractItemModelTester tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
   filter.setSourceModel(&tree);
-  filter.setRecursiveFilteringEnabled(true);
-  filter.setFilterKeyColumn(-1);
-  filter.setFilterFixedString("downsample");
+  filter.set_search("downsample");
   // layer2.0.downsample is visible under (model) > layer2 > 0; layer1 has none.
   const auto root = filter.index(0, 0);
   QVERIFY(root.isValid());
@@ -133,6 +132,33 @@ void UiModelsTest::searchKeepsAncestorsOfMatches() {
   const auto match = filter.index(0, 0, block);
   QCOMPARE(match.data(ModuleTreeModel::kQualifiedNameRole).toString(),
            QString("layer2.0.downsample"));
+  // A match keeps what is inside it: downsample's conv and BatchNorm.
+  QCOMPARE(filter.rowCount(match), 2);
+
+  // A dotted name matches as a whole ("layer2.0.bn" finds layer2.0's bn1 and bn2), and the
+  // type column still does ("BatchNorm" finds the bn layers).
+  const auto names_shown = [&filter] {
+    QStringList out;
+    std::function<void(const QModelIndex&)> walk = [&](const QModelIndex& parent) {
+      for (int r = 0; r < filter.rowCount(parent); ++r) {
+        const auto at = filter.index(r, 0, parent);
+        out << at.data(ModuleTreeModel::kQualifiedNameRole).toString();
+        walk(at);
+      }
+    };
+    walk({});
+    return out;
+  };
+  filter.set_search("layer2.0.bn");
+  QCOMPARE(names_shown(), (QStringList{"", "layer2", "layer2.0", "layer2.0.bn1", "layer2.0.bn2"}));
+  // A block that matches shows its layers, its parent's other blocks do not show.
+  filter.set_search("LAYER4.1");
+  const auto in_block = names_shown();
+  QVERIFY2(in_block.contains("layer4.1.conv2") && in_block.contains("layer4.1.bn2"),
+           qPrintable(in_block.join(' ')));
+  QVERIFY2(!in_block.contains("layer4.0"), qPrintable(in_block.join(' ')));
+  filter.set_search("");
+  QCOMPARE(filter.rowCount(filter.index(0, 0)), tree.rowCount(tree.index(0, 0)));
 }
 
 void UiModelsTest::wiringMatchesTheCli() {

@@ -25,14 +25,31 @@ class UiEngineTest : public QObject {
   void steppingUpdatesThePlots();
   void breakpointPausesAndContinuingChangesNothing();
   void stopWhilePausedReleasesEveryCopy();
+  void runToEndOfBatchStopsThere();
   void aNewerSeriesRequestReplacesAQueuedOne();
   void redrawsAreThrottled();
   void openingARecordedRunShowsItsHistory();
+  void aRecordedRunShowsItsOwnSettings();
+  void anUntrainedSessionLeavesNoRunFile();
   void aSampledRunShowsSummariesAndItsKeptSteps();
   void aDivergedRunIsMarkedInTheStatusBar();
   void aPythonDdpRunShowsItsRanks();
   void badInputIsAnErrorNotACrash();
   void screenshotOfTheDemo();
+};
+
+class UiViewsTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void tracerGoesWhenTheViewChanges();
+  void tracerGoesWhenTheMouseLeaves();
+  void exportsLeaveTheTracerOut();
+  void aClickKeepsTheAxesFollowingTheData();
+  void aLonePointIsDrawnOnAnAxisFromZero();
+  void logScaleSaysWhyValuesAreMissing();
+  void anEmptyPlotSaysWhatToDo();
+  void anUnsynchronizedSessionIsNotCalledSynchronized();
+  void errorsAreSummarized();
 };
 
 // The one panel of type P in `window` (a test fails when there is none).

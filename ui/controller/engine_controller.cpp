@@ -117,6 +117,9 @@ void EngineController::toggleBreakpoint(const std::string& layer) {
 void EngineController::resume(engine::ResumeMode mode) {
   if (!paused_) return;
   paused_ = false;
+  // The end of this batch is where stepping stops, also when it was running on (Run, Step N):
+  // the stop is queued before the paused step ends, so no further step begins.
+  if (mode == engine::ResumeMode::kEndOfBatch) pause();
   gate_->resume(mode);
   emit resumed();
 }

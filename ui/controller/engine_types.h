@@ -37,6 +37,8 @@ struct ModelSnapshot {
   QString run_path;  // the run database being written, or the one opened
   bool live = true;  // false: a recorded run, nothing to train
   QStringList devices;
+  int64_t batch = 0;         // the whole batch (0: a run that did not record it)
+  bool synchronized = true;  // false: each copy's BatchNorm uses its own statistics
   std::vector<ModelModule> modules;
   engine::Wiring wiring;  // a recorded run's from its metadata (empty for older runs)
   // A recorded run's history (empty for a live session).
@@ -54,6 +56,7 @@ struct SeriesRequest {
 struct SeriesReply {
   int generation = 0;
   std::vector<store::Series> series, overlay;
+  bool overlay_synchronized = true;  // the compared run's layers used synchronized statistics
   QString error;
 };
 

@@ -51,13 +51,16 @@ void EngineWorker::close() {
 void EngineWorker::open(const SessionSetup& setup) {
   try {
     auto spec = setup.spec;
-    spec.run = new_run_path(setup.runs_dir).toStdString();
+    spec.run.clear();
+    const auto run_path = new_run_path(setup.runs_dir);
+    // The run file is made at the first step (start_run): a session opened and left untrained
+    // leaves no empty run behind.
     auto built = engine::make_session(spec, /*keep_statistics=*/true);
     stop_on_nonfinite_ = spec.stop_on_nonfinite;
     built.session->set_sync_listener(gate_);
     close();
     built_ = std::move(built);
-    run_path_ = QString::fromStdString(spec.run);
+    run_path_ = run_path;
 
     auto snapshot = std::make_shared<ModelSnapshot>();
     snapshot->source = spec.model.empty() ? QString("demo") : QString::fromStdString(spec.model);
@@ -66,6 +69,8 @@ void EngineWorker::open(const SessionSetup& setup) {
     for (const auto& device : built_.session->options().devices) {
       snapshot->devices << QString::fromStdString(device.str());
     }
+    snapshot->batch = spec.batch;
+    snapshot->synchronized = spec.synchronized;
     snapshot->modules = built_.modules;
     snapshot->wiring = built_.wiring;
     emit opened(snapshot);
@@ -88,6 +93,8 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->run_path = path;
     snapshot->live = false;
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
+    snapshot->batch = value("batch").toLongLong();  // 0 when missing or malformed
+    snapshot->synchronized = value("synchronized") != "false";
     snapshot->recorded_divergence = run.divergence_by_layer();
     snapshot->recorded_steps = run.steps();
     auto model = run.model();  // a malformed one is an error
@@ -125,6 +132,7 @@ void EngineWorker::stepOnce() {
   --steps_wanted_;
   try {
     current_step_.store(built_.session->steps_done() + 1);
+    if (!built_.run) engine::start_run(built_, run_path_.toStdString());
     gate_->begin_step();
     auto record = std::make_shared<engine::StepRecord>(built_.session->step());
     built_.run->append(*record);
@@ -146,10 +154,9 @@ void EngineWorker::reset() {
   steps_wanted_ = 0;
   try {
     built_.session->reset();
-    // A fresh run file: the old one keeps the steps it recorded.
-    const auto path = new_run_path(QFileInfo(run_path_).absolutePath());
-    engine::start_run(built_, path.toStdString());
-    run_path_ = path;
+    // A fresh run file at the next first step: the old one keeps the steps it recorded.
+    built_.run.reset();
+    run_path_ = new_run_path(QFileInfo(run_path_).absolutePath());
     reader_.reset();
     emit sessionReset(run_path_);
   } catch (...) {
@@ -158,13 +165,19 @@ void EngineWorker::reset() {
 }
 
 std::vector<store::Series> EngineWorker::series_of(const QString& path,
-                                                   const SeriesRequest& request) {
+                                                   const SeriesRequest& request,
+                                                   bool* synchronized) {
   // The session's own run keeps one read connection; another run is read once per request.
   std::unique_ptr<store::RunReader> other;
   if (path == run_path_ && !reader_)
     reader_ = std::make_unique<store::RunReader>(path.toStdString());
   if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
   const auto& run = path == run_path_ ? *reader_ : *other;
+  if (synchronized) {
+    const auto metadata = run.metadata();
+    const auto it = metadata.find("synchronized");
+    *synchronized = it == metadata.end() || it->second != "false";
+  }
   // A live run has no rows for a layer before its first step: then there are no series yet.
   return store::statistic_series(run, request.selection);
 }
@@ -173,8 +186,11 @@ void EngineWorker::serveSeries(const SeriesRequest& request) {
   auto reply = std::make_shared<SeriesReply>();
   reply->generation = request.generation;
   try {
-    if (!run_path_.isEmpty()) reply->series = series_of(run_path_, request);
-    if (!request.overlay_path.isEmpty()) reply->overlay = series_of(request.overlay_path, request);
+    // A live session has no run file before its first step, and so no series yet.
+    const bool unrecorded = built_.session && !built_.run;
+    if (!run_path_.isEmpty() && !unrecorded) reply->series = series_of(run_path_, request);
+    if (!request.overlay_path.isEmpty())
+      reply->overlay = series_of(request.overlay_path, request, &reply->overlay_synchronized);
   } catch (...) {
     reply->error = describe_current_exception();
   }

@@ -52,7 +52,10 @@ class EngineWorker : public QObject {
  private:
   void stepOnce();
   void close();
-  std::vector<store::Series> series_of(const QString& path, const SeriesRequest& request);
+  // The requested series of the run at `path`; `synchronized` tells whether its layers used the
+  // synchronized statistics (its metadata).
+  std::vector<store::Series> series_of(const QString& path, const SeriesRequest& request,
+                                       bool* synchronized = nullptr);
   RequestQueue* queue_ = nullptr;
   std::shared_ptr<engine::BreakpointGate> gate_;
   engine::BuiltSession built_;                // the live session and its run file

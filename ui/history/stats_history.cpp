@@ -68,6 +68,7 @@ bool StatsHistory::accept(const SeriesReply& reply) {
   if (reply.generation != generation_) return false;
   live_.reset(reply.series);
   overlay_ = reply.overlay;
+  overlay_synchronized_ = reply.overlay_synchronized;
   awaiting_ = false;
   ++epoch_;
   return true;

@@ -36,6 +36,11 @@ class StatsHistory {
   const std::map<std::string, store::Series>& divergence() const { return divergence_; }
   const std::vector<store::Series>& series() const { return live_.series(); }
   const std::vector<store::Series>& overlay() const { return overlay_; }
+  // Whether the session's layers use the synchronized statistics (false: per-copy BatchNorm,
+  // where the whole batch's statistics are recorded but no copy normalizes with them).
+  bool synchronized() const { return synchronized_; }
+  void set_synchronized(bool on) { synchronized_ = on; }
+  bool overlay_synchronized() const { return overlay_synchronized_; }
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
   void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
@@ -52,6 +57,8 @@ class StatsHistory {
   std::vector<store::Series> overlay_;
   std::shared_ptr<const engine::StepRecord> latest_;
   uint64_t epoch_ = 0;
+  bool synchronized_ = true;
+  bool overlay_synchronized_ = true;
 };
 
 }  // namespace replicascope::ui

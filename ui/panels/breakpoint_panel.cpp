@@ -20,7 +20,8 @@ BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
   auto* row = new QHBoxLayout;
   const char* labels[] = {"Continue", "Step to next sync point", "Run to end of batch", "Stop"};
   const char* tips[] = {"F8: run on to the next breakpoint", "F11: pause at the next sync point",
-                        "no more pauses in this step", "Shift+F5: release every copy and stop"};
+                        "no more pauses in this step; stepping stops when it ends",
+                        "Shift+F5: release every copy and stop"};
   for (int i = 0; i < 4; ++i) {
     buttons_[i] = new QPushButton(labels[i]);
     buttons_[i]->setToolTip(tips[i]);
@@ -51,6 +52,7 @@ void BreakpointPanel::on_opened(const ModelSnapshot&) {
   table_->clear();
   table_->setRowCount(0);
   table_->setColumnCount(0);
+  shown_.clear();
   for (auto* b : buttons_) b->setEnabled(false);
 }
 
@@ -72,43 +74,45 @@ void BreakpointPanel::on_paused(const BreakpointHit& hit) {
           .arg(static_cast<int>(s.mean.size()) > channels
                    ? QString(" First %1 of %2 channels shown.").arg(channels).arg(s.mean.size())
                    : QString()));
+  // One row per channel (a 512-channel layer scrolls down), two columns per copy and two for the
+  // reduced result; each column's header says how many values it came from.
   table_->clear();
-  table_->setRowCount(static_cast<int>(s.copies.size()) + 1);
-  table_->setColumnCount(1 + 2 * channels);
-  QStringList headers{"count"};
-  for (int c = 0; c < channels; ++c)
-    headers << QString("mean[%1]").arg(c) << QString("var[%1]").arg(c);
-  table_->setHorizontalHeaderLabels(headers);
-  QStringList rows;
-  auto fill = [&](int row, int64_t count, const std::vector<double>& mean,
-                  const std::vector<double>& var) {
-    table_->setItem(row, 0, new QTableWidgetItem(QString::number(count)));
+  table_->setRowCount(channels);
+  const int copies = static_cast<int>(s.copies.size());
+  table_->setColumnCount(2 * (copies + 1));
+  QStringList headers;
+  auto fill = [&](int column, const std::vector<double>& mean, const std::vector<double>& var,
+                  bool bold) {
     for (int c = 0; c < channels; ++c) {
-      if (c < static_cast<int>(mean.size())) {
-        table_->setItem(row, 1 + 2 * c, new QTableWidgetItem(QString::number(mean[c], 'g', 6)));
-      }
-      if (c < static_cast<int>(var.size())) {
-        table_->setItem(row, 2 + 2 * c, new QTableWidgetItem(QString::number(var[c], 'g', 6)));
+      for (int k = 0; k < 2; ++k) {
+        const auto& values = k == 0 ? mean : var;
+        if (c >= static_cast<int>(values.size())) continue;
+        auto* item = new QTableWidgetItem(QString::number(values[c], 'g', 6));
+        item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        if (bold) {
+          auto font = item->font();
+          font.setBold(true);
+          item->setFont(font);
+        }
+        table_->setItem(c, column + k, item);
       }
     }
   };
-  for (size_t i = 0; i < s.copies.size(); ++i) {
+  for (int i = 0; i < copies; ++i) {
     const auto& copy = s.copies[i];
-    rows << QString("copy %1%2").arg(copy.copy).arg(copy.copy == 0 ? " (master)" : "");
-    fill(static_cast<int>(i), copy.count, copy.mean, copy.var);
+    const auto name =
+        QString("copy %1%2").arg(copy.copy).arg(copy.copy == 0 ? " (master)" : QString());
+    headers << QString("%1\nmean (n=%2)").arg(name).arg(copy.count) << name + "\nvar";
+    fill(2 * i, copy.mean, copy.var, false);
   }
-  rows << "reduced";
-  const int reduced = static_cast<int>(s.copies.size());
-  fill(reduced, s.count, s.mean, s.var);
-  for (int c = 0; c < table_->columnCount(); ++c) {
-    if (auto* item = table_->item(reduced, c)) {
-      auto font = item->font();
-      font.setBold(true);
-      item->setFont(font);
-    }
-  }
+  headers << QString("reduced\nmean (n=%1)").arg(s.count) << "reduced\nvar";
+  fill(2 * copies, s.mean, s.var, true);
+  table_->setHorizontalHeaderLabels(headers);
+  QStringList rows;
+  for (int c = 0; c < channels; ++c) rows << QString("channel %1").arg(c);
   table_->setVerticalHeaderLabels(rows);
   table_->resizeColumnsToContents();
+  shown_ = QString("step %1 at %2").arg(hit.step).arg(QString::fromStdString(s.layer));
   for (auto* b : buttons_) b->setEnabled(true);
   // The dock that holds the panel comes forward.
   if (auto* dock = parentWidget()) {
@@ -118,7 +122,14 @@ void BreakpointPanel::on_paused(const BreakpointHit& hit) {
 }
 
 void BreakpointPanel::on_resumed() {
-  where_->setText("Running: the copies went on.");
+  // The copies went on (or were stopped): what they brought is no longer where they are.
+  table_->clear();
+  table_->setRowCount(0);
+  table_->setColumnCount(0);
+  where_->setText(shown_.isEmpty() ? QString("Running: the copies went on.")
+                                   : QString("The copies went on from the pause in %1; the "
+                                             "table shows the next pause.")
+                                         .arg(shown_));
   for (auto* b : buttons_) b->setEnabled(false);
 }
 

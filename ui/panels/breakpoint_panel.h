@@ -1,6 +1,7 @@
 // The breakpoint panel: while every copy waits at a sync point, what each copy brought (count,
-// per-channel mean and var) and the reduced result, before the master hands it out; and the
-// ways on: Continue, Step to the next sync point, Run to the end of the batch, Stop.
+// per-channel mean and var: a row per channel) and the reduced result, before the master hands
+// it out; and the ways on: Continue, Step to the next sync point, Run to the end of the batch
+// (then stop), Stop. Once the copies go on the table empties: it never shows a past pause.
 #pragma once
 
 #include <QWidget>
@@ -20,7 +21,9 @@ class SessionContext;
 class BreakpointPanel : public QWidget, public SessionViewer {
   Q_OBJECT
  public:
-  static constexpr int kMaxChannelsShown = 64;
+  // Rows, one per channel: enough for any layer of the usual models (a table of 4096 rows is
+  // still instant); a wider layer says how many are shown.
+  static constexpr int kMaxChannelsShown = 4096;
   explicit BreakpointPanel(SessionContext& context, QWidget* parent = nullptr);
   ~BreakpointPanel() override;
 
@@ -33,6 +36,7 @@ class BreakpointPanel : public QWidget, public SessionViewer {
  private:
   SessionContext& context_;
   QLabel* where_ = nullptr;
+  QString shown_;  // "step 3 at layer1.0.bn1": the last pause, once it is over
   QTableWidget* table_ = nullptr;
   QPushButton* buttons_[4] = {};
 };

@@ -15,12 +15,9 @@ ModuleTreePanel::ModuleTreePanel(SessionContext& context, QWidget* parent)
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(2, 2, 2, 2);
   search_ = new QLineEdit;
-  search_->setPlaceholderText("search modules (name or type)");
+  search_->setPlaceholderText("search modules: dotted name (layer2.0) or type");
   search_->setClearButtonEnabled(true);
   filter_.setSourceModel(&model_);
-  filter_.setRecursiveFilteringEnabled(true);  // a match keeps its ancestors
-  filter_.setFilterCaseSensitivity(Qt::CaseInsensitive);
-  filter_.setFilterKeyColumn(-1);
   tree_ = new QTreeView;
   tree_->setModel(&filter_);
   tree_->setUniformRowHeights(true);  // fast with thousands of rows
@@ -28,7 +25,7 @@ ModuleTreePanel::ModuleTreePanel(SessionContext& context, QWidget* parent)
   layout->addWidget(search_);
   layout->addWidget(tree_, 1);
   connect(search_, &QLineEdit::textChanged, this, [this](const QString& text) {
-    filter_.setFilterFixedString(text);
+    filter_.set_search(text);
     if (!text.isEmpty()) tree_->expandAll();
   });
   connect(tree_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,

@@ -2,9 +2,9 @@
 // over full dotted names and types. Selecting a row makes it the session's current module.
 #pragma once
 
-#include <QSortFilterProxyModel>
 #include <QWidget>
 
+#include "itemmodels/module_filter.h"
 #include "itemmodels/module_tree_model.h"
 #include "session/session_viewer.h"
 
@@ -22,7 +22,7 @@ class ModuleTreePanel : public QWidget, public SessionViewer {
   ~ModuleTreePanel() override;
 
   ModuleTreeModel& model() { return model_; }
-  QSortFilterProxyModel& filter() { return filter_; }
+  ModuleFilter& filter() { return filter_; }
   QTreeView* view() const { return tree_; }
   QLineEdit* search() const { return search_; }
 
@@ -33,7 +33,7 @@ class ModuleTreePanel : public QWidget, public SessionViewer {
  private:
   SessionContext& context_;
   ModuleTreeModel model_;
-  QSortFilterProxyModel filter_;
+  ModuleFilter filter_;
   QLineEdit* search_ = nullptr;
   QTreeView* tree_ = nullptr;
 };

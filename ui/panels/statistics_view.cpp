@@ -8,6 +8,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -73,6 +74,17 @@ void StatisticsView::build_controls() {
   controls->addWidget(step_slider_);
   controls->addWidget(step_label_);
   controls->addStretch();
+  reset_view_ = new QPushButton("Auto-range off: reset view");
+  reset_view_->setToolTip(
+      "You zoomed or dragged this plot, so its axes stay put and new steps may fall outside.\n"
+      "Reset (or double-click the plot) to follow the data again.");
+  reset_view_->setStyleSheet("QPushButton { background: #fff3c4; }");
+  reset_view_->setVisible(false);
+  controls->addWidget(reset_view_);
+  connect(reset_view_, &QPushButton::clicked, this, [this] {
+    current_tab()->reset_view();
+    replot_now();
+  });
   connect(step_slider_, &QSlider::valueChanged, this, &StatisticsView::show_kept_step);
   static_cast<QVBoxLayout*>(layout())->addLayout(controls);
   connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsView::controls_edited);
@@ -96,12 +108,12 @@ void StatisticsView::build_tabs() {
   const char* names[kTabCount] = {"Over steps", "Per channel", "Divergence", "Loss"};
   for (int t = 0; t < kTabCount; ++t) {
     auto* tab = tabs_of_[t];
-    connect(tab, &QCustomPlot::mouseDoubleClick, this, [this, tab] {
-      tab->set_user_view(false);  // a double click gives the view back
-      replot_now();
-    });
+    tab->on_user_view_changed = [this, tab](bool) {
+      if (tab == current_tab()) show_auto_range_state();
+    };
     tabs_->addTab(tab, names[t]);
   }
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] { show_auto_range_state(); });
   // The divergence envelope's buckets follow the zoom.
   connect(tabs_of_[kDivergence]->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
           [this] {
@@ -184,7 +196,7 @@ void StatisticsView::set_channel_count(int64_t channels) {
 
 void StatisticsView::set_log_scale(bool on) {
   if (log_scale_->isChecked() != on) log_scale_->setChecked(on);  // re-enters once
-  for (auto* tab : tabs_of_) ui::set_log_scale(*tab, on);
+  for (auto* tab : tabs_of_) tab->set_log_scale(on);
   replot_now();
 }
 
@@ -197,7 +209,7 @@ QCustomPlot* StatisticsView::plot(Tab tab) const {
 }
 
 QCustomPlot* StatisticsView::current_plot() const {
-  return tabs_of_[tabs_->currentIndex()];
+  return current_tab();
 }
 
 PlotTracer* StatisticsView::tracer(Tab tab) const {
@@ -214,9 +226,8 @@ void StatisticsView::replot_now() {
   throttle_.stop();
   since_replot_.restart();
   ++replots_;
-  auto& plot = *tabs_of_[tabs_->currentIndex()];
-  plot.fill(history_);
-  if (!plot.user_view()) rescale(plot);
+  auto& plot = *current_tab();
+  plot.draw(history_);
   // A line with more than a point per 4 pixels is a dense band: antialiasing it hardly shows and
   // costs most of the redraw (20x for 50 noisy lines of 10,000 steps).
   const int pixels = std::max(1, plot.axisRect()->width());
@@ -243,10 +254,14 @@ void StatisticsView::rebuild_now() {
   replot_now();
 }
 
-void StatisticsView::rescale(QCustomPlot& plot) {
-  plot.rescaleAxes(/*onlyVisiblePlottables=*/true);
-  const auto range = plot.yAxis->range();
-  if (range.size() == 0) plot.yAxis->setRange(range.lower - 0.5, range.upper + 0.5);
+void StatisticsView::show_auto_range_state() {
+  // Zoomed or dragged, the axes stay where the user put them and new steps may land off screen:
+  // say so, with the way back.
+  reset_view_->setVisible(current_tab()->user_view());
+}
+
+StatisticsTab* StatisticsView::current_tab() const {
+  return tabs_of_[tabs_->currentIndex()];
 }
 
 }  // namespace replicascope::ui

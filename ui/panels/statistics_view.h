@@ -24,6 +24,7 @@ class QCustomPlot;
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QPushButton;
 class QSlider;
 class QSpinBox;
 class QTabWidget;
@@ -62,6 +63,9 @@ class StatisticsView : public QWidget, public SessionViewer {
 
   QCustomPlot* plot(Tab tab) const;
   QCustomPlot* current_plot() const;
+  StatisticsTab* current_tab() const;
+  // Shown while the current plot's axes are the user's (zoomed or dragged), to give them back.
+  QPushButton* reset_view_button() const { return reset_view_; }
   PlotTracer* tracer(Tab tab) const;
   // Redraws soon (at most 25 times a second).
   void schedule_replot();
@@ -77,7 +81,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   void controls_edited();
   void build_controls();  // the statistic, channel range and log scale row
   void build_tabs();
-  void rescale(QCustomPlot& plot);
+  void show_auto_range_state();
   void show_kept_step(int index);
 
   SessionContext& context_;
@@ -90,6 +94,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   QCheckBox* log_scale_ = nullptr;
   QCheckBox* over_channels_ = nullptr;
   QSlider* step_slider_ = nullptr;
+  QPushButton* reset_view_ = nullptr;
   QLabel* step_label_ = nullptr;
   std::vector<int64_t> kept_steps_;
   QTimer throttle_;

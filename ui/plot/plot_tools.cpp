@@ -29,12 +29,30 @@ void set_log_scale(QCustomPlot& plot, bool on) {
   }
 }
 
+HiddenLayer::HiddenLayer(QCustomPlot& plot, const char* name) : layer_(plot.layer(name)) {
+  if (!layer_) return;
+  was_visible_ = layer_->visible();
+  layer_->setVisible(false);
+}
+
+HiddenLayer::~HiddenLayer() {
+  if (layer_) layer_->setVisible(was_visible_);
+}
+
 PlotTracer::PlotTracer(QCustomPlot& plot) : QObject(&plot), plot_(plot) {
   connect(&plot_, &QCustomPlot::mouseMove, this, &PlotTracer::on_mouse_move);
+  plot_.installEventFilter(this);  // Leave: the label goes with the mouse
   attach();
 }
 
 void PlotTracer::attach() {
+  if (!plot_.layer(kTracerLayer)) {
+    plot_.addLayer(kTracerLayer, plot_.layer("overlay"), QCustomPlot::limAbove);
+    // Its own buffer: moving the tracer redraws this layer only, not the lines beneath.
+    plot_.layer(kTracerLayer)->setMode(QCPLayer::lmBuffered);
+  }
+  auto* previous = plot_.currentLayer();
+  plot_.setCurrentLayer(kTracerLayer);
   tracer_ = new QCPItemTracer(&plot_);
   tracer_->setStyle(QCPItemTracer::tsCircle);
   tracer_->setSize(8);
@@ -47,9 +65,11 @@ void PlotTracer::attach() {
   label_->setBrush(QBrush(QColor(255, 255, 255, 220)));
   label_->setPadding(QMargins(3, 2, 3, 2));
   label_->setVisible(false);
+  plot_.setCurrentLayer(previous);
 }
 
 bool PlotTracer::trace_at(const QPointF& pixel) {
+  last_pixel_ = pixel;
   const double x = plot_.xAxis->pixelToCoord(pixel.x());
   QCPGraph* best = nullptr;
   double best_distance = std::numeric_limits<double>::infinity();
@@ -83,13 +103,35 @@ bool PlotTracer::trace_at(const QPointF& pixel) {
   return found;
 }
 
+void PlotTracer::clear() {
+  if (!label_->visible() && !tracer_->visible()) return;
+  tracer_->setVisible(false);
+  label_->setVisible(false);
+  tracer_->setGraph(nullptr);  // the graph may go before the next trace
+  plot_.layer(kTracerLayer)->replot();
+}
+
+void PlotTracer::refresh() {
+  if (label_->visible()) trace_at(last_pixel_);
+}
+
 QString PlotTracer::text() const {
   return label_->visible() ? label_->text() : QString();
 }
 
+bool PlotTracer::visible() const {
+  return label_->visible();
+}
+
+bool PlotTracer::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::Leave) clear();
+  return QObject::eventFilter(watched, event);
+}
+
 void PlotTracer::on_mouse_move(QMouseEvent* event) {
-  trace_at(event->position());
-  plot_.replot(QCustomPlot::rpQueuedReplot);
+  last_pixel_ = event->position();
+  trace_at(last_pixel_);
+  plot_.layer(kTracerLayer)->replot();
 }
 
 namespace {
@@ -135,7 +177,10 @@ void save_visible_csv(const QCustomPlot& plot, const QString& path) {
 
 void copy_plot_to_clipboard(QCustomPlot& plot, int width, int height) {
   auto* mime = new QMimeData;
-  mime->setImageData(plot.toPixmap(width, height).toImage());
+  {
+    const HiddenLayer no_tracer(plot, kTracerLayer);
+    mime->setImageData(plot.toPixmap(width, height).toImage());
+  }
   mime->setText(visible_csv(plot));
   QApplication::clipboard()->setMimeData(mime);
 }

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <QObject>
+#include <QPointF>
 #include <QString>
 
 class QCustomPlot;
 class QCPItemTracer;
 class QCPItemText;
+class QCPLayer;
 class QMouseEvent;
 
 namespace replicascope::ui {
@@ -16,7 +18,27 @@ namespace replicascope::ui {
 void enable_interactions(QCustomPlot& plot);
 void set_log_scale(QCustomPlot& plot, bool on);
 
-// A tracer on the line nearest the cursor, with a label giving its name, x and value.
+// The layer the tracer draws on: left out of every export (save_plot, the clipboard), since a
+// label under the mouse is not part of what the plot shows.
+inline constexpr const char* kTracerLayer = "tracer";
+
+// Hides a plot's layer while it lives (exports leave the tracer out this way).
+class HiddenLayer {
+ public:
+  HiddenLayer(QCustomPlot& plot, const char* name);
+  ~HiddenLayer();
+  HiddenLayer(const HiddenLayer&) = delete;
+  HiddenLayer& operator=(const HiddenLayer&) = delete;
+
+ private:
+  QCPLayer* layer_ = nullptr;
+  bool was_visible_ = false;
+};
+
+// A tracer on the line nearest the cursor, with a label (on a white background) giving its
+// name, x and value. It never shows a stale value: it goes when the mouse leaves the plot or
+// when the plot shows something else (clear()), and follows new data under a still cursor
+// (refresh()).
 class PlotTracer : public QObject {
   Q_OBJECT
  public:
@@ -25,13 +47,22 @@ class PlotTracer : public QObject {
   void attach();
   // Moves the tracer to the line nearest to the pixel position; false when no line is there.
   bool trace_at(const QPointF& pixel);
+  // Hides the tracer and its label until the mouse moves over the plot again.
+  void clear();
+  // The data changed under the cursor: reads the values at the same place again.
+  void refresh();
   QString text() const;
+  bool visible() const;
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   void on_mouse_move(QMouseEvent* event);
   QCustomPlot& plot_;
   QCPItemTracer* tracer_ = nullptr;
   QCPItemText* label_ = nullptr;
+  QPointF last_pixel_;
 };
 
 // The visible data as tidy CSV: "series,x,y", one row per point inside the x axis range of

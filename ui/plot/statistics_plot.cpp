@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "plot/plot_tools.h"
 #include "replicascope/atomic_write.h"
 
 namespace replicascope::ui {
@@ -43,6 +44,12 @@ QPen pen_for(const SeriesKey& key, bool faded) {
     pen.setStyle(Qt::DashDotLine);
   }
   return pen;
+}
+
+QString series_label(const SeriesKey& key, bool synchronized) {
+  if (key.kind == SeriesKey::Kind::kSynchronized && !synchronized)
+    return "whole batch (unused: per-copy BN)";
+  return QString::fromStdString(key.label());
 }
 
 void draw_sampled_as_points(QCPGraph& graph, const store::Series& series) {
@@ -111,6 +118,7 @@ void save_plot(QCustomPlot& plot, const QString& path, int width, int height) {
     throw std::runtime_error("cannot write the plot '" + path.toStdString() +
                              "': expected a .png, .jpg, .pdf or .svg file name");
   }
+  const HiddenLayer no_tracer(plot, kTracerLayer);  // the mouse's label is not the plot's
   write_atomically(path.toStdString(), [&](const std::string& temporary) {
     const auto file = QString::fromStdString(temporary);
     bool ok = false;

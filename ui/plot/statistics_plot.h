@@ -31,6 +31,10 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels);
 // its key's label().
 QPen pen_for(const SeriesKey& key, bool faded = false);
 
+// A line's name in legends: its key's label(), except that the whole batch's statistics of a
+// session that does not synchronize are not called "synchronized": no copy uses them.
+QString series_label(const SeriesKey& key, bool synchronized = true);
+
 // A series with steps missing between its points (a channel of a run that keeps per-channel
 // detail for a sample of its steps) is drawn as points: a line between them would show values
 // no step had.

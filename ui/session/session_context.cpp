@@ -48,6 +48,7 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
   history_.clear();
+  history_.set_synchronized(snapshot->synchronized);
   if (!snapshot->live) history_.load_recorded(*snapshot);
   tell([&](SessionViewer& v) { v.on_opened(*snapshot); });
   tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });

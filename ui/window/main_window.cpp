@@ -10,7 +10,6 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QMenuBar>
-#include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
 #include <QSpinBox>
@@ -23,6 +22,7 @@
 #include "panels/status_panel.h"
 #include "panels/wiring_panel.h"
 #include "replicascope/atomic_write.h"
+#include "window/error_dialog.h"
 
 namespace replicascope::ui {
 namespace {
@@ -116,7 +116,7 @@ void MainWindow::open_file(const QString& path) {
             .arg(path));
     return;
   }
-  remember_recent(path);
+  opening_ = QFileInfo(path).absoluteFilePath();  // into Recent files once it opened
   status_->set_state("opening " + QFileInfo(path).fileName() + "...");
   if (QFileInfo(path).suffix().toLower() == "sqlite") {
     context_.engine().openRun(path);
@@ -134,16 +134,31 @@ void MainWindow::open_session() {
 }
 
 void MainWindow::on_opened(const ModelSnapshot& snapshot) {
-  setWindowTitle(QString("ReplicaScope - %1").arg(QFileInfo(snapshot.source).fileName()));
+  const auto model = QFileInfo(snapshot.source).fileName();
+  if (snapshot.live) {
+    setWindowTitle(QString("ReplicaScope - %1").arg(model));
+  } else {
+    // A recorded run is named by its file; the toolbar shows how it was trained (Apply trains
+    // the same way again), not the previous session's settings.
+    setWindowTitle(
+        QString("ReplicaScope - %1 (a run of %2)")
+            .arg(QFileInfo(snapshot.run_path).fileName(), model.isEmpty() ? "?" : model));
+    if (!snapshot.devices.isEmpty()) devices_->setText(snapshot.devices.join(','));
+    if (snapshot.batch > 0) batch_->setValue(static_cast<int>(snapshot.batch));
+    synchronized_->setChecked(snapshot.synchronized);
+  }
+  if (!opening_.isEmpty()) remember_recent(opening_);
+  opening_.clear();
   update_actions();
 }
 
 void MainWindow::on_error(const QString& what) {
   update_actions();
+  if (!opening_.isEmpty()) forget_recent(opening_);  // it did not open: not a file to reopen
+  opening_.clear();
   // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
   qWarning("replicascope: %s", qPrintable(what));
-  if (QGuiApplication::platformName() != "offscreen")
-    QMessageBox::warning(this, "ReplicaScope", what);
+  if (QGuiApplication::platformName() != "offscreen") show_error(this, what);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -61,6 +61,7 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // Opens setup_ with the toolbar's devices, batch and BatchNorm.
   void open_session();
   void remember_recent(const QString& path);
+  void forget_recent(const QString& path);
   void rebuild_recent_menu();
   void update_actions();
   void ask_export_plot();
@@ -68,6 +69,7 @@ class MainWindow : public QMainWindow, public SessionViewer {
 
   SessionContext context_;
   SessionSetup setup_;
+  QString opening_;  // the file being opened, remembered as recent once it opened
   StatisticsView* statistics_ = nullptr;
   StatusPanel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;

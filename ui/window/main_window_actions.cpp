@@ -107,13 +107,16 @@ void MainWindow::build_toolbar() {
   step_count_->setValue(10);
   step_count_->setToolTip("steps for Step N");
   devices_ = new QLineEdit(QString::fromStdString(setup_.spec.devices));
+  devices_->setObjectName("devices");
   devices_->setMaximumWidth(110);
   devices_->setToolTip("copies: cpu:N or cuda:I,J (applies on Apply or the next open)");
   batch_ = new QSpinBox;
+  batch_->setObjectName("batch");
   batch_->setRange(1, 1 << 20);
   batch_->setValue(static_cast<int>(setup_.spec.batch));
   batch_->setToolTip("the whole batch, split over the copies");
   synchronized_ = new QCheckBox("synchronized BN");
+  synchronized_->setObjectName("synchronized");
   synchronized_->setChecked(setup_.spec.synchronized);
   toolbar->addAction(live_actions_[0]);
   toolbar->addAction(live_actions_[1]);
@@ -152,6 +155,14 @@ void MainWindow::remember_recent(const QString& path) {
   recent.removeAll(absolute);
   recent.prepend(absolute);
   while (recent.size() > kMaxRecent) recent.removeLast();
+  settings.setValue("recent", recent);
+  rebuild_recent_menu();
+}
+
+void MainWindow::forget_recent(const QString& path) {
+  QSettings settings;
+  auto recent = settings.value("recent").toStringList();
+  if (recent.removeAll(QFileInfo(path).absoluteFilePath()) == 0) return;
   settings.setValue("recent", recent);
   rebuild_recent_menu();
 }

@@ -28,8 +28,8 @@ void OverStepsTab::fill(const StatsHistory& history) {
       set_graph_data(*graph, s.steps, s.values, append);
       graph->setPen(pen_for(s.key, faded));
       draw_sampled_as_points(*graph, s);
-      name_graph(*graph, (faded ? "compared: " : "") + QString::fromStdString(s.key.label()),
-                 named);
+      const bool synchronized = faded ? history.overlay_synchronized() : history.synchronized();
+      name_graph(*graph, (faded ? "compared: " : "") + series_label(s.key, synchronized), named);
     }
   }
   drop_graphs_from(g);

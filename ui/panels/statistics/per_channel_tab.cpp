@@ -36,9 +36,14 @@ void PerChannelTab::fill(const StatsHistory& history) {
     set_graph_data(*graph, x, *values);
     graph->setPen(pen_for(key));
     graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    name_graph(*graph, QString::fromStdString(key.label()), named);
+    name_graph(*graph, series_label(key, history.synchronized()), named);
   }
   drop_graphs_from(g);
+}
+
+QString PerChannelTab::empty_hint() const {
+  return "Every channel of the selected layer at one step.\nTake a step (F10), or pick a "
+         "recorded step with the step slider above.";
 }
 
 }  // namespace replicascope::ui

@@ -1,15 +1,167 @@
 #include "panels/statistics/statistics_tab.h"
 
 namespace replicascope::ui {
+namespace {
+
+// Marks a graph whose scatter style draw() set for a lone point, so it can be taken back.
+constexpr const char* kLoneMarker = "replicascope_lone_marker";
+
+// Sets a flag for the lifetime of the guard.
+struct FlagGuard {
+  explicit FlagGuard(bool& flag) : flag_(flag) { flag_ = true; }
+  ~FlagGuard() { flag_ = false; }
+  bool& flag_;
+};
+
+}  // namespace
 
 StatisticsTab::StatisticsTab(const PlotLabels& labels) {
   setMinimumSize(320, 220);
   title_ = prepare_plot(*this, labels);
   enable_interactions(*this);
   tracer_ = new PlotTracer(*this);
-  // A drag or a wheel turn means the user chose the view; a double click gives it back.
-  connect(this, &QCustomPlot::mousePress, this, [this] { user_view_ = true; });
-  connect(this, &QCustomPlot::mouseWheel, this, [this] { user_view_ = true; });
+  notice_ = new QCPItemText(this);
+  notice_->setLayer("overlay");
+  notice_->position->setType(QCPItemPosition::ptAxisRectRatio);
+  notice_->position->setCoords(0.5, 0.5);
+  notice_->setPositionAlignment(Qt::AlignCenter);
+  notice_->setTextAlignment(Qt::AlignCenter);
+  notice_->setPadding(QMargins(8, 6, 8, 6));
+  notice_->setBrush(QBrush(QColor(255, 250, 220, 235)));
+  notice_->setPen(QPen(QColor(200, 180, 90)));
+  notice_->setClipToAxisRect(false);
+  notice_->setVisible(false);
+  // A drag or a wheel turn that moved an axis means the user chose the view; a click that moved
+  // nothing does not (it selects a line).
+  for (auto* axis : {xAxis, yAxis}) {
+    connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
+      if (!auto_ranging_) set_user_view(true);
+    });
+  }
+  connect(this, &QCustomPlot::mouseDoubleClick, this, [this] { reset_view(); });
+}
+
+void StatisticsTab::draw(const StatsHistory& history) {
+  const bool same_view = only_new_points(history);
+  fill(history);
+  mark_lone_points();
+  if (!user_view_) rescale();
+  update_notice();
+  if (same_view) {
+    tracer_->refresh();
+  } else {
+    tracer_->clear();
+  }
+}
+
+void StatisticsTab::reset_view() {
+  set_user_view(false);
+  rescale();
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void StatisticsTab::set_user_view(bool on) {
+  if (user_view_ == on) return;
+  user_view_ = on;
+  if (on_user_view_changed) on_user_view_changed(on);
+}
+
+void StatisticsTab::set_log_scale(bool on) {
+  const FlagGuard own(auto_ranging_);  // a log axis moves a range that reaches zero or below
+  ui::set_log_scale(*this, on);
+}
+
+void StatisticsTab::rescale() {
+  const FlagGuard own(auto_ranging_);
+  rescaleAxes(/*onlyVisiblePlottables=*/true);
+  // One step (or one channel, or one value) has no width: QCustomPlot would keep the old width
+  // around it (an x axis from -1.5); one unit either side of it instead.
+  QCPRange keys, values;
+  bool any_key = false, any_value = false;
+  const auto merge = [](QCPRange& into, bool& any, const QCPRange& range) {
+    if (any) {
+      into.expand(range);
+    } else {
+      into = range;
+    }
+    any = true;
+  };
+  const auto sign = yAxis->scaleType() == QCPAxis::stLogarithmic ? QCP::sdPositive : QCP::sdBoth;
+  for (int g = 0; g < graphCount(); ++g) {
+    const auto* graph = this->graph(g);
+    if (!graph->visible()) continue;
+    bool found = false;
+    const auto k = graph->getKeyRange(found);
+    if (found) merge(keys, any_key, k);
+    const auto v = graph->getValueRange(found, sign);
+    if (found) merge(values, any_value, v);
+  }
+  if (any_key && keys.size() == 0) xAxis->setRange(keys.lower - 1, keys.upper + 1);
+  if (any_value && values.size() == 0) {
+    if (sign == QCP::sdPositive) {
+      yAxis->setRange(values.lower / 2, values.upper * 2);
+    } else {
+      yAxis->setRange(values.lower - 0.5, values.upper + 0.5);
+    }
+  }
+}
+
+void StatisticsTab::mark_lone_points() {
+  // A line of one point draws nothing: give it a marker until it has a second point.
+  for (int g = 0; g < graphCount(); ++g) {
+    auto* graph = this->graph(g);
+    const bool lone = graph->dataCount() == 1 && graph->lineStyle() != QCPGraph::lsNone;
+    const bool marked = graph->property(kLoneMarker).toBool();
+    if (lone && graph->scatterStyle().isNone()) {
+      graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 6));
+      graph->setProperty(kLoneMarker, true);
+    } else if (!lone && marked) {
+      graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));
+      graph->setProperty(kLoneMarker, false);
+    }
+  }
+}
+
+QString StatisticsTab::empty_hint() const {
+  return "Nothing to draw yet.\nStep (F10) or Run (F5) trains the model; select a synchronized "
+         "layer\nin the Modules panel. File > Open opens a model or a recorded run.";
+}
+
+void StatisticsTab::update_notice() {
+  int points = 0, below = 0;
+  const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
+  for (int g = 0; g < graphCount(); ++g) {
+    const auto* graph = this->graph(g);
+    if (!graph->visible()) continue;
+    points += graph->dataCount();
+    if (!log) continue;
+    for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) {
+      if (!(it->value > 0)) ++below;
+    }
+  }
+  QString text;
+  double top = 0.5;  // in the middle when nothing is drawn; at the top over drawn lines
+  if (points == 0) {
+    text = empty_hint();
+  } else if (below == points) {
+    text = QString(
+               "Log scale cannot draw these values: all %1 are zero or negative.\n"
+               "Untick \"log scale\" to see them.")
+               .arg(points);
+  } else if (below > 0) {
+    text = QString("Log scale: %1 of %2 values are zero or negative and not drawn.")
+               .arg(below)
+               .arg(points);
+    top = 0.06;
+  }
+  notice_->position->setCoords(0.5, top);
+  notice_->setPositionAlignment(top < 0.5 ? Qt::AlignTop | Qt::AlignHCenter : Qt::AlignCenter);
+  notice_->setText(text);
+  notice_->setVisible(!text.isEmpty());
+}
+
+QString StatisticsTab::notice() const {
+  return notice_->visible() ? notice_->text() : QString();
 }
 
 bool StatisticsTab::only_new_points(const StatsHistory& history) const {

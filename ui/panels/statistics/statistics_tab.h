@@ -5,6 +5,7 @@
 
 #include <qcustomplot.h>
 
+#include <functional>
 #include <vector>
 
 #include "history/stats_history.h"
@@ -17,18 +18,31 @@ class StatisticsTab : public QCustomPlot {
  public:
   explicit StatisticsTab(const PlotLabels& labels);
 
-  // Draws the history: only the points that came since the last time when the history's epoch
-  // is the one drawn then, every line afresh otherwise.
-  virtual void fill(const StatsHistory& history) = 0;
-  // Forgets what was drawn: the next fill() starts afresh.
+  // Draws the history and keeps the plot truthful: the axes follow the data unless the user
+  // chose the view; a lone point gets a marker; the tracer goes when the plot shows something
+  // else (another layer, statistic, run or session) and reads the new values under a still
+  // cursor otherwise; a notice says why nothing is drawn.
+  void draw(const StatsHistory& history);
+  // Forgets what was drawn: the next draw() starts afresh.
   virtual void forget() { drawn_epoch_ = 0; }
 
   PlotTracer* tracer() const { return tracer_; }
-  // Zoomed or dragged: the user chose the view, so redraws keep the axes' ranges.
+  // Zoomed or dragged: the user chose the view, so redraws keep the axes' ranges. A click alone
+  // does not count; a double click or reset_view() gives the view back.
   bool user_view() const { return user_view_; }
-  void set_user_view(bool on) { user_view_ = on; }
+  void reset_view();
+  // Called with the new value whenever user_view() changes.
+  std::function<void(bool)> on_user_view_changed;
+  void set_log_scale(bool on);
+  // The notice over the plot ("" for none): why nothing, or not everything, is drawn.
+  QString notice() const;
 
  protected:
+  // Draws the history: only the points that came since the last time when the history's epoch
+  // is the one drawn then, every line afresh otherwise.
+  virtual void fill(const StatsHistory& history) = 0;
+  // What to do when the tab has nothing to draw.
+  virtual QString empty_hint() const;
   // True when this tab drew the history's current epoch: its lines only need the new points.
   bool only_new_points(const StatsHistory& history) const;
   void drew(const StatsHistory& history) { drawn_epoch_ = history.epoch(); }
@@ -41,8 +55,15 @@ class StatisticsTab : public QCustomPlot {
   QCPTextElement* title_ = nullptr;
 
  private:
+  void set_user_view(bool on);
+  void rescale();
+  void mark_lone_points();
+  void update_notice();
+
   PlotTracer* tracer_ = nullptr;
+  QCPItemText* notice_ = nullptr;
   bool user_view_ = false;
+  bool auto_ranging_ = false;  // the range changes now are the plot's own, not the user's
   uint64_t drawn_epoch_ = 0;
 };
 

@@ -13,6 +13,8 @@ namespace replicascope::ui {
 class OverStepsTab : public StatisticsTab {
  public:
   OverStepsTab();
+
+ protected:
   void fill(const StatsHistory& history) override;
 };
 
@@ -20,7 +22,10 @@ class OverStepsTab : public StatisticsTab {
 class PerChannelTab : public StatisticsTab {
  public:
   PerChannelTab();
+
+ protected:
   void fill(const StatsHistory& history) override;
+  QString empty_hint() const override;
 };
 
 // Per layer, how far the copies' local means are from the synchronized mean: the largest value
@@ -35,8 +40,10 @@ class DivergenceTab : public StatisticsTab {
     std::vector<double> x, y;
   };
   DivergenceTab();
-  void fill(const StatsHistory& history) override;
   void forget() override;
+
+ protected:
+  void fill(const StatsHistory& history) override;
 
  private:
   std::map<std::string, Envelope> envelopes_;
@@ -46,6 +53,8 @@ class DivergenceTab : public StatisticsTab {
 class LossTab : public StatisticsTab {
  public:
   LossTab();
+
+ protected:
   void fill(const StatsHistory& history) override;
 };
 

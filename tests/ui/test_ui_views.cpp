@@ -1,0 +1,235 @@
+// Views that never mislead (issue 13, section 3): each test drives a StatisticsView over a
+// history it fills itself, the way a session's steps fill it, and checks what is on screen.
+#include <qcustomplot.h>
+
+#include <QTest>
+#include <QWheelEvent>
+#include <cmath>
+
+#include "history/stats_history.h"
+#include "panels/statistics/statistics_tab.h"
+#include "panels/statistics_view.h"
+#include "plot/plot_tools.h"
+#include "plot/statistics_plot.h"
+#include "session/session_context.h"
+#include "ui_tests.h"
+#include "window/error_dialog.h"
+
+#include <QPushButton>
+
+using namespace replicascope;
+using namespace replicascope::ui;
+
+namespace {
+
+// Step `step` of one layer ("layer0", 2 channels) on two copies: copy i's mean is
+// `mean + i`, the synchronized mean `mean + 0.5`; variances are positive.
+engine::StepRecord step_of(int64_t step, double mean) {
+  engine::StepRecord record;
+  record.step = step;
+  record.loss = 2.0 / static_cast<double>(step);
+  engine::LayerStats layer;
+  layer.layer = "layer0";
+  layer.count = 16;
+  for (int c = 0; c < 2; ++c) {
+    layer.copies.push_back({c, 8, {mean + c, mean + c + 0.25}, {1.0 + c, 1.5 + c}});
+  }
+  layer.mean = {mean + 0.5, mean + 0.75};
+  layer.var = {1.5, 2.0};
+  layer.divergence = 0.1 * static_cast<double>(step);
+  record.layers.push_back(layer);
+  return record;
+}
+
+// A history showing layer0's mean (channel 0) with `steps` steps, means from `first` on.
+void fill(StatsHistory& history, int steps, double first = 1.0, int64_t from = 1) {
+  for (int s = 0; s < steps; ++s) history.append(step_of(from + s, first + 0.1 * s));
+}
+
+void select(StatsHistory& history, Statistic statistic) {
+  const auto request = history.select({"layer0", statistic, 0, 0}, {});
+  history.accept({request.generation, {}, {}, true, {}});
+}
+
+struct ShownView {
+  SessionContext context;
+  StatsHistory history;
+  StatisticsView view{context, history};
+  explicit ShownView(StatisticsView::Tab tab) {
+    view.resize(900, 600);
+    view.show();
+    QApplication::processEvents();
+    view.show_tab(tab);
+  }
+  StatisticsTab& tab() { return *view.current_tab(); }
+  // The pixel of a graph's point.
+  QPointF pixel_of(int graph, int point) {
+    auto& plot = tab();
+    const auto data = plot.graph(graph)->data()->at(point);
+    return {plot.xAxis->coordToPixel(data->key), plot.yAxis->coordToPixel(data->value)};
+  }
+};
+
+}  // namespace
+
+void UiViewsTest::tracerGoesWhenTheViewChanges() {
+  ShownView shown(StatisticsView::kOverSteps);
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 3, -0.25);
+  shown.view.replot_now();
+  auto* tracer = shown.tab().tracer();
+  QVERIFY(tracer->trace_at(shown.pixel_of(0, 1)));
+  QVERIFY2(tracer->text().contains("step 2: -0.15"), qPrintable(tracer->text()));
+  // A new step under a still cursor: the label reads what is there now.
+  fill(shown.history, 1, 5.0, 4);
+  shown.view.replot_now();
+  QVERIFY(tracer->visible());
+  // Another statistic: the mean's label must not stay over the variance plot.
+  select(shown.history, Statistic::kVar);
+  fill(shown.history, 2, 1.0, 5);
+  shown.view.replot_now();
+  QCOMPARE(tracer->text(), QString());
+  // Nor over a reset session.
+  QVERIFY(tracer->trace_at(shown.pixel_of(0, 0)));
+  shown.history.clear();
+  shown.view.replot_now();
+  QCOMPARE(tracer->text(), QString());
+}
+
+void UiViewsTest::tracerGoesWhenTheMouseLeaves() {
+  ShownView shown(StatisticsView::kLoss);
+  fill(shown.history, 4);
+  shown.view.replot_now();
+  auto* tracer = shown.tab().tracer();
+  QVERIFY(tracer->trace_at(shown.pixel_of(0, 2)));
+  QVERIFY(!tracer->text().isEmpty());
+  QEvent leave(QEvent::Leave);
+  QApplication::sendEvent(&shown.tab(), &leave);
+  QCOMPARE(tracer->text(), QString());
+}
+
+void UiViewsTest::exportsLeaveTheTracerOut() {
+  ShownView shown(StatisticsView::kLoss);
+  fill(shown.history, 6);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  QVERIFY(plot.tracer()->trace_at(shown.pixel_of(0, 3)));
+  const auto with_tracer = temp_path("with-tracer.png"), without = temp_path("without.png");
+  save_plot(plot, with_tracer, 500, 300);
+  QVERIFY(plot.tracer()->visible());  // still there on screen after the export
+  plot.tracer()->clear();
+  save_plot(plot, without, 500, 300);
+  const QImage a(with_tracer), b(without);
+  QVERIFY(!a.isNull() && !b.isNull());
+  QVERIFY2(a == b, "the tracer's label was drawn into the exported PNG");
+}
+
+void UiViewsTest::aClickKeepsTheAxesFollowingTheData() {
+  ShownView shown(StatisticsView::kLoss);
+  fill(shown.history, 5);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  const QPoint centre = plot.axisRect()->rect().center();
+  QTest::mouseClick(&plot, Qt::LeftButton, {}, centre);
+  QVERIFY(!plot.user_view());
+  QVERIFY(!shown.view.reset_view_button()->isVisible());
+  fill(shown.history, 5, 1.0, 6);
+  shown.view.replot_now();
+  QVERIFY2(plot.xAxis->range().upper >= 10, "a click froze the axes: step 10 is off screen");
+  // A wheel turn zooms: the view is the user's, and the panel says so.
+  QWheelEvent wheel(centre, plot.mapToGlobal(centre), {}, {0, 120}, Qt::NoButton, Qt::NoModifier,
+                    Qt::NoScrollPhase, false);
+  QApplication::sendEvent(&plot, &wheel);
+  QVERIFY(plot.user_view());
+  QVERIFY(shown.view.reset_view_button()->isVisible());
+  fill(shown.history, 10, 1.0, 11);
+  shown.view.replot_now();
+  QVERIFY(plot.xAxis->range().upper < 20);  // kept where the user put it
+  QTest::mouseClick(shown.view.reset_view_button(), Qt::LeftButton);
+  QVERIFY(!plot.user_view());
+  QVERIFY(!shown.view.reset_view_button()->isVisible());
+  QVERIFY(plot.xAxis->range().upper >= 20);
+}
+
+void UiViewsTest::aLonePointIsDrawnOnAnAxisFromZero() {
+  ShownView shown(StatisticsView::kOverSteps);
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 1);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  QVERIFY(plot.graphCount() >= 3);
+  for (int g = 0; g < plot.graphCount(); ++g) {
+    QCOMPARE(plot.graph(g)->dataCount(), 1);
+    QVERIFY2(!plot.graph(g)->scatterStyle().isNone(),
+             "a lone point without a marker draws nothing");
+  }
+  QCOMPARE(plot.xAxis->range().lower, 0.0);
+  QCOMPARE(plot.xAxis->range().upper, 2.0);
+  // With a second step the line is drawn and the marker goes.
+  fill(shown.history, 1, 1.0, 2);
+  shown.view.replot_now();
+  QVERIFY(plot.graph(0)->scatterStyle().isNone());
+}
+
+void UiViewsTest::logScaleSaysWhyValuesAreMissing() {
+  ShownView shown(StatisticsView::kOverSteps);
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 3, -5.0);  // every mean negative
+  shown.view.set_log_scale(true);
+  QVERIFY2(shown.tab().notice().contains("cannot draw"), qPrintable(shown.tab().notice()));
+  shown.history.clear();
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 3, -1.0);  // copy 1 and the synchronized line cross zero
+  shown.view.replot_now();
+  QVERIFY2(shown.tab().notice().contains("zero or negative and not drawn"),
+           qPrintable(shown.tab().notice()));
+  shown.view.set_log_scale(false);
+  QCOMPARE(shown.tab().notice(), QString());
+}
+
+void UiViewsTest::anEmptyPlotSaysWhatToDo() {
+  ShownView shown(StatisticsView::kLoss);
+  shown.view.replot_now();
+  QVERIFY2(shown.tab().notice().contains("Step (F10)"), qPrintable(shown.tab().notice()));
+  shown.view.show_tab(StatisticsView::kPerChannel);
+  QVERIFY2(shown.tab().notice().contains("step slider"), qPrintable(shown.tab().notice()));
+  fill(shown.history, 1);
+  shown.view.show_tab(StatisticsView::kLoss);
+  QCOMPARE(shown.tab().notice(), QString());
+}
+
+void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
+  ShownView shown(StatisticsView::kOverSteps);
+  shown.history.set_synchronized(false);
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 2);
+  shown.view.replot_now();
+  QStringList names;
+  for (int g = 0; g < shown.tab().graphCount(); ++g) names << shown.tab().graph(g)->name();
+  QVERIFY2(!names.join(' ').contains("synchronized"), qPrintable(names.join(", ")));
+  QVERIFY2(names.contains("whole batch (unused: per-copy BN)"), qPrintable(names.join(", ")));
+  QCOMPARE(series_label({SeriesKey::Kind::kSynchronized, 0}, true), QString("synchronized"));
+}
+
+void UiViewsTest::errorsAreSummarized() {
+  QString traceback;
+  for (int i = 0; i < 50; ++i) traceback += QString(" File \"model.py\", line %1\n").arg(i);
+  QString what = "step 1 failed: 4 of 4 copies failed\n";
+  for (int c = 0; c < 4; ++c) {
+    what += QString("  copy %1: RuntimeError: expected input[4, 1, 28, 28] to have 3 channels\n")
+                .arg(c);
+  }
+  what += traceback;
+  const auto folded = summarize_error(what);
+  QVERIFY2(folded.summary.startsWith("step 1 failed: 4 of 4 copies failed\n  copies 0, 1, 2, 3: "
+                                     "RuntimeError: expected input"),
+           qPrintable(folded.summary));
+  QVERIFY2(folded.summary.count('\n') <= 9, qPrintable(folded.summary));
+  QVERIFY(folded.summary.contains("more lines under Details"));
+  QCOMPARE(folded.details, what);
+  // Copies that failed differently keep their own lines; a short error is all summary.
+  const auto mixed = summarize_error("2 of 3 copies failed\n  copy 0: A\n  copy 2: B");
+  QCOMPARE(mixed.summary, QString("2 of 3 copies failed\n  copy 0: A\n  copy 2: B"));
+  QCOMPARE(mixed.details, QString());
+  QVERIFY(summarize_error(QString(1000, 'x')).summary.size() < 300);
+}
