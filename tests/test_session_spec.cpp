@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
+#include "replicascope/engine/input_check.h"
+#include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session_factory.h"
 #include "replicascope/store/run_model.h"
 #include "replicascope/store/run_store.h"
@@ -211,6 +214,41 @@ TEST(SessionFactory, RefusesWhatCannotTrain) {
   spec = parse({{"devices", "gpu:2"}});
   expect_throw_containing<std::invalid_argument>([&] { engine::make_session(spec); },
                                                  "device list 'gpu:2'");
+}
+
+// A model that cannot take the data is said before the first step, naming its first layer, both
+// shapes and data that would fit; data that fits opens and trains. The 2-D, 3-D and 1-D fixtures
+// (resnet18, r3d_18, the BatchNorm1d ones) each against data of the wrong layout.
+TEST(SessionFactory, SaysWhenTheModelCannotTakeTheData) {
+  const auto resnet18 = replicascope::testing::fixture("resnet18.pt");
+  auto spec = parse({{"model", resnet18},
+                     {"data", "synthetic"},
+                     {"devices", "cpu:2"},
+                     {"batch", "4"}});  // 1x28x28
+  expect_throw_containing<UsageError>(
+      [&] { engine::make_session(spec); },
+      "conv1 expects 3 input channels; the data 'synthetic' has 1 (samples of 1x28x28). Try "
+      "--data synthetic --image 3,32,32");
+  spec.image = {3, 32};
+  expect_throw_containing<UsageError>([&] { engine::make_session(spec); },
+                                      "conv1 is a 2-D convolution and expects samples of C,H,W; "
+                                      "the data 'synthetic' has samples of 3x32 (C,L)");
+  spec.image = {3, 32, 32};
+  auto built = engine::make_session(spec);
+  EXPECT_TRUE(std::isfinite(built.session->step().loss));
+
+  const auto r3d = replicascope::testing::fixture("r3d_18.pt");
+  spec = parse({{"model", r3d},
+                {"data", "synthetic"},
+                {"image", "3,16,16"},
+                {"batch", "2"},
+                {"devices", "cpu:1"}});
+  expect_throw_containing<UsageError>([&] { engine::make_session(spec); }, "--image 3,8,32,32");
+  const auto guess = engine::guess_input(*engine::scripted_model(r3d)(true));
+  EXPECT_EQ(guess.first_conv, "stem.0");
+  EXPECT_EQ(guess.spatial_dims, 3);
+  EXPECT_EQ(guess.in_channels, 3);
+  EXPECT_GT(guess.classes, 0);
 }
 
 TEST(Wiring, TextRoundTripsAndRefusesWhatItDidNotWrite) {

@@ -1,14 +1,19 @@
 // replicascope: the desktop debugger. With no file it opens the built-in demo (Fashion-MNIST
 // when installed, 4 CPU copies); MODEL.pt opens a TorchScript model, RUN.sqlite a recorded run.
+// The session takes the flags of `replicascope-cli train`, spelt the same way.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
 #include <QTimer>
 #include <cstdio>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "controller/engine_controller.h"
 #include "replicascope/allocator.h"
+#include "replicascope/engine/session_spec.h"
 #include "window/main_window.h"
 
 using replicascope::ui::EngineController;
@@ -18,32 +23,44 @@ namespace {
 
 struct CommandLine {
   QString file;  // empty: the demo
-  QString devices;
-  int64_t batch = 0;  // 0: unchanged
-  bool synthetic = false, unsync = false;
+  // The session flags given, as replicascope-cli train spells them ("--data", "cifar10:...").
+  std::vector<std::pair<std::string, std::string>> session;
   int64_t steps = 0;
   QString screenshot;  // empty: none
 };
+
+// The flags of `replicascope-cli train` that a desktop session takes (not the ones that make
+// it one rank of several processes, nor the run file, which the GUI names itself).
+bool gui_takes(const std::string& flag) {
+  return flag != "dist" && flag != "backend" && flag != "timeout" && flag != "run";
+}
 
 // The options, or an exit status after saying what is wrong (--help and --version exit inside).
 std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
   QCommandLineParser parser;
   parser.setApplicationDescription(
-      "ReplicaScope: a visual debugger for data-parallel training with synchronized BatchNorm.");
+      "ReplicaScope: a visual debugger for data-parallel training with synchronized BatchNorm.\n\n"
+      "Session options, as replicascope-cli train takes them (the defaults are the last "
+      "session's):\n" REPLICASCOPE_SESSION_USAGE);
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addPositionalArgument("file",
                                "a TorchScript model (.pt) or a recorded run (.sqlite); "
                                "none: the built-in demo");
-  const QCommandLineOption devices("devices", "copies: cpu:N or cuda:I,J (default cpu:4)", "list");
-  const QCommandLineOption batch("batch", "the whole batch, split over the copies (default 32)",
-                                 "n");
-  const QCommandLineOption synthetic("synthetic", "synthetic images instead of Fashion-MNIST");
-  const QCommandLineOption unsync("unsync", "per-copy BatchNorm instead of synchronized");
+  std::vector<std::pair<std::string, QCommandLineOption>> session_options;
+  for (const auto& flag : replicascope::engine::session_flags()) {
+    if (!gui_takes(flag.name)) continue;
+    QCommandLineOption option(QString::fromLatin1(flag.name), "see above",
+                              flag.takes_value ? "value" : QString());
+    option.setFlags(QCommandLineOption::HiddenFromHelp);  // REPLICASCOPE_SESSION_USAGE says it
+    session_options.emplace_back(flag.name, option);
+    parser.addOption(option);
+  }
+  const QCommandLineOption synthetic("synthetic", "synthetic images: the same as --data synthetic");
   const QCommandLineOption steps("steps", "train this many steps once open", "n");
   const QCommandLineOption screenshot(
       "screenshot", "after --steps, save the window as PNG to this file and quit", "file");
-  parser.addOptions({devices, batch, synthetic, unsync, steps, screenshot});
+  parser.addOptions({synthetic, steps, screenshot});
   parser.process(app);
   status = 2;
   const auto files = parser.positionalArguments();
@@ -75,16 +92,27 @@ std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
     }
     line.file = file.filePath();
   }
-  bool ok = true;
-  line.batch = parser.isSet(batch) ? parser.value(batch).toLongLong(&ok) : 0;
-  line.steps = ok && parser.isSet(steps) ? parser.value(steps).toLongLong(&ok) : 0;
-  if (!ok || (parser.isSet(batch) && line.batch < 1) || line.steps < 0) {
-    std::fprintf(stderr, "replicascope: --batch and --steps expect positive whole numbers\n");
+  if (parser.isSet(synthetic)) line.session.emplace_back("data", "synthetic");
+  for (const auto& [name, option] : session_options) {
+    if (parser.isSet(option)) line.session.emplace_back(name, parser.value(option).toStdString());
+  }
+  // Bad values are said now, as the CLI says them, before any window opens.
+  try {
+    replicascope::engine::SessionSpec spec;
+    for (const auto& [name, value] : line.session)
+      replicascope::engine::set_session_flag(spec, name, value);
+    replicascope::engine::check_session_spec(spec);
+  } catch (const replicascope::UsageError& e) {
+    std::fprintf(stderr, "replicascope: %s\n", e.what());
     return std::nullopt;
   }
-  line.devices = parser.value(devices);
-  line.synthetic = parser.isSet(synthetic);
-  line.unsync = parser.isSet(unsync);
+  bool ok = true;
+  line.steps = parser.isSet(steps) ? parser.value(steps).toLongLong(&ok) : 0;
+  if (!ok || line.steps < 0) {
+    std::fprintf(stderr, "replicascope: --steps expects a whole number of at least 0, got '%s'\n",
+                 qPrintable(parser.value(steps)));
+    return std::nullopt;
+  }
   line.screenshot = parser.value(screenshot);
   status = 0;
   return line;
@@ -156,10 +184,17 @@ int main(int argc, char** argv) {
 
   MainWindow window;
   window.show();
-  if (!line->devices.isEmpty() || line->batch > 0 || line->synthetic || line->unsync)
-    window.configure(line->devices, line->batch, line->synthetic, line->unsync);
+  if (!line->session.empty()) {
+    auto spec = window.session_spec();  // the last session's, changed by the flags given
+    for (const auto& [name, value] : line->session)
+      replicascope::engine::set_session_flag(spec, name, value);
+    window.set_session_spec(spec);
+  }
   train_then_shoot(window, *line);
-  if (line->file.isEmpty()) {
+  const auto model = QString::fromStdString(window.session_spec().model);  // --model
+  if (line->file.isEmpty() && !model.isEmpty()) {
+    window.open_file(model);
+  } else if (line->file.isEmpty()) {
     window.open_demo();
   } else {
     window.open_file(line->file);

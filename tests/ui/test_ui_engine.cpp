@@ -551,6 +551,20 @@ void UiEngineTest::badInputIsAnErrorNotACrash() {
   engine.open(spec);  // one sample for two copies
   QVERIFY(failed.wait(kWaitMs));
   QVERIFY(step_and_wait(engine));
+  // A model that cannot take the data: one sentence that helps, and the session stays.
+  spec = demo_spec(2, 8);
+  spec.spec.model = fixture("resnet18.pt").toStdString();
+  engine.open(spec);
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY2(failed.back().at(0).toString().startsWith(
+               "conv1 expects 3 input channels; the data 'synthetic' has 1"),
+           qPrintable(failed.back().at(0).toString()));
+  QVERIFY(step_and_wait(engine));
+  // With data it can take, the same model opens and trains from the GUI's engine thread.
+  spec.spec.image = {3, 32, 32};
+  QVERIFY(open_and_wait(engine, spec));
+  const auto record = step_and_wait(engine);
+  QVERIFY(record && std::isfinite(record->loss));
 }
 
 void UiEngineTest::screenshotOfTheDemo() {

@@ -14,7 +14,11 @@
 #include "session/session_context.h"
 #include "ui_tests.h"
 #include "window/error_dialog.h"
+#include "window/session_dialog.h"
 
+#include <QCheckBox>
+#include <QComboBox>
+#include <QLineEdit>
 #include <QPushButton>
 
 using namespace replicascope;
@@ -209,6 +213,83 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
   QVERIFY2(!names.join(' ').contains("synchronized"), qPrintable(names.join(", ")));
   QVERIFY2(names.contains("whole batch (unused: per-copy BN)"), qPrintable(names.join(", ")));
   QCOMPARE(series_label({SeriesKey::Kind::kSynchronized, 0}, true), QString("synchronized"));
+}
+
+void UiViewsTest::channelsAreToldApartAndExportedTidy() {
+  ShownView shown(StatisticsView::kOverSteps);
+  const auto request = shown.history.select({"layer0", Statistic::kMean, 0, 1}, {});
+  shown.history.accept({request.generation, {}, {}, true, {}});
+  fill(shown.history, 3);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  // Copies 0 and 1 and the synchronized line, channels 0 and 1: six lines, six legend entries.
+  QCOMPARE(plot.graphCount(), 6);
+  QCOMPARE(plot.legend->itemCount(), 6);
+  QSet<Qt::PenStyle> dashes;
+  QStringList names;
+  for (int g = 0; g < plot.graphCount(); ++g) {
+    names << plot.graph(g)->name();
+    dashes.insert(plot.graph(g)->pen().style());
+  }
+  QVERIFY2(names.contains("copy 1, channel 1"), qPrintable(names.join(", ")));
+  QCOMPARE(dashes.size(), 2);
+  // The CSV: one row per visible point, with the channel and the step in columns of their own.
+  auto rows = visible_csv(plot).split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(rows.front(), QString("layer,statistic,series,channel,step,value"));
+  QCOMPARE(rows.size(), 1 + 6 * 3);
+  QVERIFY2(rows.contains("layer0,mean,copy 1,1,2,2.3500000000000001"), qPrintable(rows.join('\n')));
+  // Per channel: the channel is the x axis, the step a column.
+  shown.history.set_latest(std::make_shared<engine::StepRecord>(step_of(7, 1.0)));
+  shown.view.show_tab(StatisticsView::kPerChannel);
+  rows = visible_csv(shown.tab()).split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(rows.size(), 1 + 3 * 2);  // copies 0 and 1 and synchronized, 2 channels each
+  QVERIFY2(rows.contains("layer0,mean,copy 0,1,7,1.25"), qPrintable(rows.join('\n')));
+}
+
+void UiViewsTest::theSessionDialogChecksAndRemembers() {
+  engine::SessionSpec start;
+  start.devices = "cpu:2";
+  start.batch = 8;
+  SessionDialog dialog(start);
+  auto* image = dialog.findChild<QLineEdit*>("image");
+  auto* data = dialog.findChild<QComboBox*>("data");
+  auto* model = dialog.findChild<QLineEdit*>("model");
+  QVERIFY(image && data && model);
+  QCOMPARE(dialog.findChild<QLineEdit*>("devices")->text(), QString("cpu:2"));
+  // A shape that is not C,L / C,H,W / C,T,H,W: said in the dialog, which stays open.
+  image->setText("5");
+  dialog.accept();
+  QVERIFY2(dialog.problem().contains("--image expects C,L or C,H,W or C,T,H,W, got '5'"),
+           qPrintable(dialog.problem()));
+  QCOMPARE(dialog.result(), int(QDialog::Rejected));
+  dialog.findChild<QLineEdit*>("lr")->setText("fast");
+  image->setText("3,32,32");
+  dialog.accept();
+  QVERIFY2(dialog.problem().contains("--lr"), qPrintable(dialog.problem()));
+  dialog.findChild<QLineEdit*>("lr")->setText("0.01");
+  data->setCurrentText("synthetic");
+  model->setText("/models/net.pt");
+  dialog.findChild<QCheckBox*>("synchronized")->setChecked(false);
+  dialog.accept();
+  QCOMPARE(dialog.problem(), QString());
+  QCOMPARE(dialog.result(), int(QDialog::Accepted));
+  const auto spec = dialog.spec();
+  QCOMPARE(spec.image, (std::vector<int64_t>{3, 32, 32}));
+  QCOMPARE(spec.data, std::string("synthetic"));
+  QCOMPARE(spec.lr(), 0.01);
+  QVERIFY(!spec.synchronized);
+  QCOMPARE(spec.batch, int64_t{8});
+  // Remembered per model: this model gets its choices back, another the fallback.
+  remember_session(spec);
+  const auto again = remembered_session("/models/net.pt", start);
+  QCOMPARE(again.image, spec.image);
+  QCOMPARE(again.data, spec.data);
+  QCOMPARE(again.model, spec.model);
+  QVERIFY(!again.synchronized);
+  const auto other = remembered_session("/models/other.pt", start);
+  QCOMPARE(other.model, std::string("/models/other.pt"));
+  QCOMPARE(other.devices, std::string("cpu:2"));
+  QVERIFY(other.image.empty());
 }
 
 void UiViewsTest::errorsAreSummarized() {

@@ -49,6 +49,8 @@ class UiViewsTest : public QObject {
   void logScaleSaysWhyValuesAreMissing();
   void anEmptyPlotSaysWhatToDo();
   void anUnsynchronizedSessionIsNotCalledSynchronized();
+  void channelsAreToldApartAndExportedTidy();
+  void theSessionDialogChecksAndRemembers();
   void errorsAreSummarized();
 };
 

@@ -44,7 +44,9 @@ ModuleTreePanel::~ModuleTreePanel() {
 void ModuleTreePanel::on_opened(const ModelSnapshot& snapshot) {
   model_.set_modules(snapshot.modules, snapshot.wiring.rows);
   tree_->expandToDepth(1);
-  tree_->resizeColumnToContents(0);
+  // Type and Context would be cut off at the header's default widths.
+  for (int column = 0; column < ModuleTreeModel::kColumnCount; ++column)
+    tree_->resizeColumnToContents(column);
 }
 
 void ModuleTreePanel::on_selection_changed(const std::string& module) {

@@ -32,6 +32,8 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   layout->setContentsMargins(2, 2, 2, 2);
   build_controls();
   tabs_ = new QTabWidget;
+  // In the tab bar's corner: showing it does not resize the controls row (and the docks).
+  tabs_->setCornerWidget(reset_view_, Qt::TopRightCorner);
   layout->addWidget(tabs_, 1);
   tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new LossTab};
   build_tabs();
@@ -80,7 +82,6 @@ void StatisticsView::build_controls() {
       "Reset (or double-click the plot) to follow the data again.");
   reset_view_->setStyleSheet("QPushButton { background: #fff3c4; }");
   reset_view_->setVisible(false);
-  controls->addWidget(reset_view_);
   connect(reset_view_, &QPushButton::clicked, this, [this] {
     current_tab()->reset_view();
     replot_now();

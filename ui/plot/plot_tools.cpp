@@ -149,22 +149,56 @@ QSet<QString> selected_names(const QCustomPlot& plot) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kColumnsProperty[] = {"rs_layer", "rs_statistic", "rs_series", "rs_channel",
+                                            "rs_step"};
+
+QString csv_field(QString text) {
+  if (!text.contains(',') && !text.contains('"') && !text.contains('\n')) return text;
+  text.replace('"', "\"\"");
+  return '"' + text + '"';
+}
+
+GraphColumns columns_of(const QCustomPlot& plot, const QCPGraph& graph) {
+  QString values[5];
+  for (int i = 0; i < 5; ++i) values[i] = graph.property(kColumnsProperty[i]).toString();
+  GraphColumns columns{values[0], values[1], values[2], values[3], values[4]};
+  if (columns.statistic.isEmpty()) columns.statistic = plot.yAxis->label();
+  if (columns.series.isEmpty()) columns.series = graph.name();
+  return columns;
+}
+
+QString number(double value) {
+  return QString::number(value, 'g', 17);
+}
+
+}  // namespace
+
+void set_graph_columns(QCPGraph& graph, const GraphColumns& columns) {
+  const QString* values[] = {&columns.layer, &columns.statistic, &columns.series, &columns.channel,
+                             &columns.step};
+  for (int i = 0; i < 5; ++i) graph.setProperty(kColumnsProperty[i], *values[i]);
+}
+
 QString visible_csv(const QCustomPlot& plot) {
-  QString out = "series,x,y\n";
+  QString out = "layer,statistic,series,channel,step,value\n";
   const auto range = plot.xAxis->range();
   const auto selected = selected_names(plot);
   for (int i = 0; i < plot.graphCount(); ++i) {
     const auto* graph = plot.graph(i);
     if (!graph->visible()) continue;
     if (!selected.isEmpty() && !selected.contains(graph->name())) continue;
-    auto name = graph->name();
-    name.replace('"', "\"\"");
-    const QString quoted = '"' + name + '"';
+    const auto c = columns_of(plot, *graph);
+    const bool x_is_channel = !c.step.isEmpty();
+    const auto prefix =
+        csv_field(c.layer) + ',' + csv_field(c.statistic) + ',' + csv_field(c.series) + ',';
     for (auto it = graph->data()->findBegin(range.lower, false);
          it != graph->data()->constEnd() && it->key <= range.upper; ++it) {
       if (it->key < range.lower) continue;
-      out += quoted + ',' + QString::number(it->key, 'g', 17) + ',' +
-             QString::number(it->value, 'g', 17) + '\n';
+      const auto x = number(it->key);
+      out += prefix + (x_is_channel ? x : csv_field(c.channel)) + ',' +
+             (x_is_channel ? c.step : x) + ',' + number(it->value) + '\n';
     }
   }
   return out;

@@ -8,6 +8,7 @@
 
 class QCustomPlot;
 class QCPItemTracer;
+class QCPGraph;
 class QCPItemText;
 class QCPLayer;
 class QMouseEvent;
@@ -65,9 +66,20 @@ class PlotTracer : public QObject {
   QPointF last_pixel_;
 };
 
-// The visible data as tidy CSV: "series,x,y", one row per point inside the x axis range of
-// every visible line, or of the selected ones when the user selected some (a click on a line or
-// its legend entry): what the plot shows, not the whole history.
+// What a line's points are, for the tidy CSV of what is visible. The x axis is the step unless
+// `step` is set (then it is the channel, as in the Per-channel view).
+struct GraphColumns {
+  QString layer;      // "" for the loss
+  QString statistic;  // "mean", "var", "loss", "divergence"; "" for the y axis' label
+  QString series;     // "copy 0", "synchronized", ...; "" for the line's name
+  QString channel;    // "3", "mean over channels", or "" (none applies, or the x axis)
+  QString step;       // set when the x axis is the channel
+};
+void set_graph_columns(QCPGraph& graph, const GraphColumns& columns);
+
+// The visible data as tidy CSV: "layer,statistic,series,channel,step,value", one row per point
+// inside the x axis range of every visible line, or of the selected ones when the user selected
+// some (a click on a line or its legend entry): what the plot shows, not the whole history.
 QString visible_csv(const QCustomPlot& plot);
 // Writes visible_csv atomically; throws std::runtime_error naming the file when it cannot.
 void save_visible_csv(const QCustomPlot& plot, const QString& path);

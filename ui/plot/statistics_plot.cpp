@@ -46,6 +46,12 @@ QPen pen_for(const SeriesKey& key, bool faded) {
   return pen;
 }
 
+Qt::PenStyle channel_dash(int64_t i) {
+  static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine,
+                                        Qt::DashDotDotLine};
+  return styles[((i % 5) + 5) % 5];
+}
+
 QString series_label(const SeriesKey& key, bool synchronized) {
   if (key.kind == SeriesKey::Kind::kSynchronized && !synchronized)
     return "whole batch (unused: per-copy BN)";
@@ -99,6 +105,12 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
     graph->setPen(pen_for(s.key, faded));
     draw_sampled_as_points(*graph, s);
     graph->setName(legend_prefix + QString::fromStdString(s.key.label()));
+    set_graph_columns(*graph, {{},
+                               {},
+                               graph->name(),
+                               s.channel == store::kOverChannels ? QString("mean over channels")
+                                                                 : QString::number(s.channel),
+                               {}});
     if (!named.insert(s.key).second) graph->removeFromLegend();
   }
 }

@@ -31,6 +31,9 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels);
 // its key's label().
 QPen pen_for(const SeriesKey& key, bool faded = false);
 
+// The dash pattern of the i-th channel shown (solid, dashed, dotted, ...), repeating.
+Qt::PenStyle channel_dash(int64_t i);
+
 // A line's name in legends: its key's label(), except that the whole batch's statistics of a
 // session that does not synchronize are not called "synchronized": no copy uses them.
 QString series_label(const SeriesKey& key, bool synchronized = true);

@@ -23,6 +23,7 @@
 #include "panels/wiring_panel.h"
 #include "replicascope/atomic_write.h"
 #include "window/error_dialog.h"
+#include "window/session_dialog.h"
 
 namespace replicascope::ui {
 namespace {
@@ -87,10 +88,27 @@ void MainWindow::build_panels() {
 
 void MainWindow::configure(const QString& devices, int64_t batch, bool synthetic,
                            bool unsynchronized) {
-  if (!devices.isEmpty()) devices_->setText(devices);
-  if (batch > 0) batch_->setValue(static_cast<int>(batch));
-  setup_.spec.data = synthetic ? "synthetic" : "";
-  synchronized_->setChecked(!unsynchronized);
+  auto spec = session_spec();
+  if (!devices.isEmpty()) spec.devices = devices.toStdString();
+  if (batch > 0) spec.batch = batch;
+  spec.data = synthetic ? "synthetic" : "";
+  spec.synchronized = !unsynchronized;
+  set_session_spec(spec);
+}
+
+engine::SessionSpec MainWindow::session_spec() const {
+  auto spec = setup_.spec;
+  spec.devices = devices_->text().trimmed().toStdString();
+  spec.batch = batch_->value();
+  spec.synchronized = synchronized_->isChecked();
+  return spec;
+}
+
+void MainWindow::set_session_spec(const engine::SessionSpec& spec) {
+  setup_.spec = spec;
+  devices_->setText(QString::fromStdString(spec.devices));
+  batch_->setValue(static_cast<int>(spec.batch));
+  synchronized_->setChecked(spec.synchronized);
 }
 
 void MainWindow::save_screenshot(const QString& path) {
@@ -127,16 +145,30 @@ void MainWindow::open_file(const QString& path) {
 }
 
 void MainWindow::open_session() {
-  setup_.spec.devices = devices_->text().trimmed().toStdString();
-  setup_.spec.batch = batch_->value();
-  setup_.spec.synchronized = synchronized_->isChecked();
+  setup_.spec = session_spec();
+  opening_spec_ = setup_.spec;
   context_.engine().open(setup_);
+}
+
+void MainWindow::ask_new_session(const std::optional<QString>& model) {
+  const auto current = session_spec();
+  SessionDialog dialog(remembered_session(model ? model->toStdString() : current.model, current),
+                       this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  const auto spec = dialog.spec();  // checked by accept()
+  set_session_spec(spec);
+  if (spec.model.empty()) {
+    open_demo();
+  } else {
+    open_file(QString::fromStdString(spec.model));
+  }
 }
 
 void MainWindow::on_opened(const ModelSnapshot& snapshot) {
   const auto model = QFileInfo(snapshot.source).fileName();
   if (snapshot.live) {
     setWindowTitle(QString("ReplicaScope - %1").arg(model));
+    remember_session(opening_spec_);  // this model's choices, for the New session dialog
   } else {
     // A recorded run is named by its file; the toolbar shows how it was trained (Apply trains
     // the same way again), not the previous session's settings.

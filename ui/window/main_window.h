@@ -5,6 +5,7 @@
 
 #include <QMainWindow>
 
+#include <optional>
 #include <vector>
 
 #include "session/session_context.h"
@@ -35,6 +36,10 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // The next session's devices, batch (0: unchanged), data and BatchNorm; an empty devices
   // string leaves them as they are.
   void configure(const QString& devices, int64_t batch, bool synthetic, bool unsynchronized);
+  // The next session as the toolbar and the last choices describe it (its model is the one
+  // last opened), and a new one (the toolbar follows; nothing opens).
+  engine::SessionSpec session_spec() const;
+  void set_session_spec(const engine::SessionSpec& spec);
   // Saves the window as a PNG (atomically); throws std::runtime_error when it cannot.
   void save_screenshot(const QString& path);
   // Exports of the current plot (throw std::runtime_error naming the file when they fail).
@@ -60,6 +65,9 @@ class MainWindow : public QMainWindow, public SessionViewer {
   void build_toolbar();
   // Opens setup_ with the toolbar's devices, batch and BatchNorm.
   void open_session();
+  // The New session dialog, on `model`'s remembered choices ("" and no model: the current
+  // session's); starts the session chosen.
+  void ask_new_session(const std::optional<QString>& model = std::nullopt);
   void remember_recent(const QString& path);
   void forget_recent(const QString& path);
   void rebuild_recent_menu();
@@ -69,7 +77,8 @@ class MainWindow : public QMainWindow, public SessionViewer {
 
   SessionContext context_;
   SessionSetup setup_;
-  QString opening_;  // the file being opened, remembered as recent once it opened
+  QString opening_;                   // the file being opened, remembered as recent once it opened
+  engine::SessionSpec opening_spec_;  // the live session being opened, remembered once it opened
   StatisticsView* statistics_ = nullptr;
   StatusPanel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;

@@ -37,11 +37,19 @@ QAction* add_action(QMenu* menu, QObject* receiver, const QString& text, const Q
 
 void MainWindow::build_file_menu() {
   auto* file = menuBar()->addMenu("&File");
+  add_action(file, this, "&New session...", QKeySequence::New, [this] { ask_new_session(); });
   add_action(file, this, "Open &model or run...", QKeySequence::Open, [this] {
     const auto path = QFileDialog::getOpenFileName(
         this, "Open a TorchScript model or a recorded run", {},
         "Models and runs (*.pt *.pth *.sqlite);;TorchScript (*.pt *.pth);;Runs (*.sqlite)");
-    if (!path.isEmpty()) open_file(path);
+    if (path.isEmpty()) return;
+    // A model needs its data, shape and training choices: the New session dialog asks, on this
+    // model's last ones.
+    if (path.endsWith(".sqlite", Qt::CaseInsensitive)) {
+      open_file(path);
+    } else {
+      ask_new_session(path);
+    }
   });
   add_action(file, this, "Open the &demo", {}, [this] { open_demo(); });
   recent_menu_ = file->addMenu("&Recent files");

@@ -7,6 +7,7 @@
 
 #include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/engine/input_check.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
@@ -85,6 +86,8 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;
   built.session = std::make_unique<Session>(factory, dataset, options);
+  // Said now in one sentence, not as every copy's traceback at the first step.
+  check_model_fits_data(built.session->model(), *dataset);
   // Every rank takes part in gathering the wiring; rank 0 records it.
   built.modules = built.session->model().modules();
   built.wiring = wiring_of(built.session->replicas(), built.modules);

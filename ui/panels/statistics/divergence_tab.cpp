@@ -60,6 +60,9 @@ void DivergenceTab::fill(const StatsHistory& history) {
     set_graph_data(*graph, envelope.x, envelope.y);
     graph->setPen(QPen(kLayerColours[g % 10], layer == history.selection().layer ? 2.5 : 1.2));
     name_graph(*graph, QString::fromStdString(layer), named);
+    set_graph_columns(
+        *graph,
+        {QString::fromStdString(layer), "divergence", "largest over copies and channels", {}, {}});
     ++g;
   }
   drop_graphs_from(g);

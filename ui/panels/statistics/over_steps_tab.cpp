@@ -18,6 +18,9 @@ void OverStepsTab::fill(const StatsHistory& history) {
       only_new_points(history) &&
       graphCount() == static_cast<int>(history.overlay().size() + history.series().size());
   drew(history);
+  // Several channels: each line is named with its channel and drawn in its own dash pattern (a
+  // copy keeps its colour), so that channels can be told apart in the legend and the tracer.
+  const bool several = !sel.over_channels && sel.last_channel > sel.first_channel;
   QSet<QString> named;
   int g = 0;
   // Another run first, so this run's lines are drawn over it.
@@ -26,10 +29,18 @@ void OverStepsTab::fill(const StatsHistory& history) {
     for (const auto& s : *group) {
       auto* graph = graph_at(g++);
       set_graph_data(*graph, s.steps, s.values, append);
-      graph->setPen(pen_for(s.key, faded));
+      auto pen = pen_for(s.key, faded);
+      if (several) pen.setStyle(channel_dash(s.channel - sel.first_channel));
+      graph->setPen(pen);
       draw_sampled_as_points(*graph, s);
       const bool synchronized = faded ? history.overlay_synchronized() : history.synchronized();
-      name_graph(*graph, (faded ? "compared: " : "") + series_label(s.key, synchronized), named);
+      const auto series = (faded ? "compared: " : "") + series_label(s.key, synchronized);
+      const auto channel = s.channel == store::kOverChannels ? QString("mean over channels")
+                                                             : QString::number(s.channel);
+      name_graph(*graph, several ? series + ", channel " + channel : series, named);
+      set_graph_columns(
+          *graph,
+          {QString::fromStdString(sel.layer), statistic_name(sel.statistic), series, channel, {}});
     }
   }
   drop_graphs_from(g);

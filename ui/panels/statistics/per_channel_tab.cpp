@@ -37,6 +37,11 @@ void PerChannelTab::fill(const StatsHistory& history) {
     graph->setPen(pen_for(key));
     graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
     name_graph(*graph, series_label(key, history.synchronized()), named);
+    set_graph_columns(*graph, {QString::fromStdString(sel.layer),
+                               statistic_name(sel.statistic),
+                               graph->name(),
+                               {},
+                               QString::number(latest->step)});
   }
   drop_graphs_from(g);
 }

@@ -47,6 +47,7 @@ void StatisticsTab::draw(const StatsHistory& history) {
   mark_lone_points();
   if (!user_view_) rescale();
   update_notice();
+  legend->setVisible(legend->itemCount() > 0);  // not an empty box over the hint
   if (same_view) {
     tracer_->refresh();
   } else {

@@ -1,0 +1,55 @@
+// File > New session: every choice of `replicascope-cli train`, with the same spelling (data
+// specs, image shapes), checked by core's own parser before the dialog closes. Each model's last
+// choices are remembered (QSettings, keyed by the model's path or "demo").
+#pragma once
+
+#include <QDialog>
+
+#include "replicascope/engine/session_spec.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+
+namespace replicascope::ui {
+
+class SessionDialog : public QDialog {
+  Q_OBJECT
+ public:
+  // Shows `spec` (a model's remembered choices when it has some).
+  explicit SessionDialog(const engine::SessionSpec& spec, QWidget* parent = nullptr);
+
+  // The choices as a spec; throws UsageError saying which field is wrong and why.
+  engine::SessionSpec spec() const;
+  // Fills the fields from `spec`.
+  void show_spec(const engine::SessionSpec& spec);
+  // What is wrong with the fields ("" when OK to start).
+  QString problem() const { return problem_; }
+
+  void accept() override;
+
+ private:
+  QLineEdit* model_ = nullptr;
+  QComboBox* data_ = nullptr;
+  QLineEdit* image_ = nullptr;
+  QComboBox* loss_ = nullptr;
+  QComboBox* optimizer_ = nullptr;
+  QLineEdit* lr_ = nullptr;
+  QLineEdit* weight_decay_ = nullptr;
+  QSpinBox* seed_ = nullptr;
+  QLineEdit* devices_ = nullptr;
+  QSpinBox* batch_ = nullptr;
+  QCheckBox* synchronized_ = nullptr;
+  QLabel* error_ = nullptr;
+  QString problem_;
+};
+
+// A model's remembered choices ("" for the demo), or `fallback` with that model when it has none.
+engine::SessionSpec remembered_session(const std::string& model,
+                                       const engine::SessionSpec& fallback);
+// Remembers a session's choices for its model.
+void remember_session(const engine::SessionSpec& spec);
+
+}  // namespace replicascope::ui
