@@ -13,6 +13,7 @@
 
 #include "controller/engine_controller.h"
 #include "replicascope/allocator.h"
+#include "replicascope/build_info.h"
 #include "replicascope/engine/session_spec.h"
 #include "window/main_window.h"
 
@@ -163,7 +164,8 @@ bool asks_for_help_or_version(int argc, char** argv) {
 void name_application() {
   QCoreApplication::setOrganizationName("ReplicaScope");
   QCoreApplication::setApplicationName("ReplicaScope");
-  QCoreApplication::setApplicationVersion(REPLICASCOPE_VERSION);
+  QCoreApplication::setApplicationVersion(
+      QString::fromStdString(replicascope::replicascope_version()));
 }
 
 }  // namespace

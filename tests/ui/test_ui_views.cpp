@@ -11,9 +11,11 @@
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
+#include "replicascope/build_info.h"
 #include "session/session_context.h"
 #include "ui_tests.h"
 #include "window/error_dialog.h"
+#include "window/main_window.h"
 #include "window/session_dialog.h"
 
 #include <QCheckBox>
@@ -290,6 +292,44 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   QCOMPARE(other.model, std::string("/models/other.pt"));
   QCOMPARE(other.devices, std::string("cpu:2"));
   QVERIFY(other.image.empty());
+}
+
+void UiViewsTest::divergenceFollowsTheModelOrder() {
+  ShownView shown(StatisticsView::kDivergence);
+  engine::StepRecord record = step_of(1, 0.0);
+  for (const char* name : {"block10", "block2", "block1"}) {
+    record.layers.push_back(record.layers.front());
+    record.layers.back().layer = name;
+  }
+  record.layers.erase(record.layers.begin());
+  shown.history.append(record);
+  const auto legend = [&shown] {
+    shown.view.rebuild_now();
+    QStringList names;
+    for (int g = 0; g < shown.tab().graphCount(); ++g) names << shown.tab().graph(g)->name();
+    return names;
+  };
+  // Without the model's order (an old run), natural order: block2 before block10.
+  QCOMPARE(legend(), (QStringList{"block1", "block2", "block10"}));
+  shown.history.set_layer_order({"", "block2", "block10", "block1"});
+  QCOMPARE(legend(), (QStringList{"block2", "block10", "block1"}));
+  QVERIFY(natural_less("denselayer2", "denselayer10"));
+  QVERIFY(!natural_less("denselayer10", "denselayer2"));
+  QVERIFY(natural_less("layer1.0.bn2", "layer1.1.bn1"));
+  QVERIFY(natural_less("x02", "x3") && natural_less("a", "a1"));
+  QVERIFY(!natural_less("b1", "b1") && !natural_less("b", "a9"));
+}
+
+void UiViewsTest::helpListsShortcutsAndVersions() {
+  MainWindow window;
+  const auto shortcuts = window.shortcuts_text();
+  for (const char* expected : {"Debug &gt; Step</td>", "F10", "File &gt; New session...", "F9"})
+    QVERIFY2(shortcuts.contains(expected), qPrintable(shortcuts));
+  const auto about = window.about_text();
+  QVERIFY2(about.contains("ReplicaScope " + QString::fromStdString(replicascope_version())) &&
+               about.contains("LibTorch " + QString::fromStdString(libtorch_version())) &&
+               about.contains(qVersion()),
+           qPrintable(about));
 }
 
 void UiViewsTest::errorsAreSummarized() {

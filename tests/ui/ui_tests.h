@@ -51,6 +51,8 @@ class UiViewsTest : public QObject {
   void anUnsynchronizedSessionIsNotCalledSynchronized();
   void channelsAreToldApartAndExportedTidy();
   void theSessionDialogChecksAndRemembers();
+  void divergenceFollowsTheModelOrder();
+  void helpListsShortcutsAndVersions();
   void errorsAreSummarized();
 };
 

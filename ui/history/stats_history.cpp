@@ -1,9 +1,38 @@
 #include "history/stats_history.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <set>
 
 namespace replicascope::ui {
+
+bool natural_less(const std::string& a, const std::string& b) {
+  // QCollator's numeric mode needs ICU and a locale; names of layers need neither.
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+        std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t end_a = i, end_b = j;
+      while (end_a < a.size() && std::isdigit(static_cast<unsigned char>(a[end_a]))) ++end_a;
+      while (end_b < b.size() && std::isdigit(static_cast<unsigned char>(b[end_b]))) ++end_b;
+      // Without leading zeros, the longer run is the larger number.
+      const auto x = a.substr(i, end_a - i), y = b.substr(j, end_b - j);
+      const auto trim = [](const std::string& s) {
+        const auto first = s.find_first_not_of('0');
+        return first == std::string::npos ? std::string("0") : s.substr(first);
+      };
+      const auto tx = trim(x), ty = trim(y);
+      if (tx.size() != ty.size()) return tx.size() < ty.size();
+      if (tx != ty) return tx < ty;
+      i = end_a, j = end_b;
+      continue;
+    }
+    if (a[i] != b[j]) return a[i] < b[j];
+    ++i, ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
 
 void StatsHistory::clear() {
   steps_.clear();
@@ -49,6 +78,21 @@ void StatsHistory::append(const engine::StepRecord& record) {
     series.values.push_back(value);
   }
   if (!awaiting_) live_.add(record);
+}
+
+std::vector<std::string> StatsHistory::divergence_layers() const {
+  std::vector<std::string> out;
+  std::set<std::string> placed;
+  for (const auto& name : layer_order_) {
+    if (divergence_.count(name) && placed.insert(name).second) out.push_back(name);
+  }
+  std::vector<std::string> rest;
+  for (const auto& [name, series] : divergence_) {
+    if (!placed.count(name)) rest.push_back(name);
+  }
+  std::sort(rest.begin(), rest.end(), natural_less);
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
 }
 
 SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,

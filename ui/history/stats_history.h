@@ -14,6 +14,9 @@
 
 namespace replicascope::ui {
 
+// Names with numbers in numeric order: "denselayer2" before "denselayer10".
+bool natural_less(const std::string& a, const std::string& b);
+
 class StatsHistory {
  public:
   void clear();
@@ -34,6 +37,10 @@ class StatsHistory {
   const std::vector<double>& accuracy() const { return accuracy_; }
   // Per layer: steps and the largest divergence over its sync points.
   const std::map<std::string, store::Series>& divergence() const { return divergence_; }
+  // The layers of divergence() in the model's order (set_layer_order), then any others in
+  // natural order ("denselayer2" before "denselayer10"): the order plots and lists show them in.
+  std::vector<std::string> divergence_layers() const;
+  void set_layer_order(std::vector<std::string> modules) { layer_order_ = std::move(modules); }
   const std::vector<store::Series>& series() const { return live_.series(); }
   const std::vector<store::Series>& overlay() const { return overlay_; }
   // Whether the session's layers use the synchronized statistics (false: per-copy BatchNorm,
@@ -55,6 +62,7 @@ class StatsHistory {
   std::vector<double> steps_, loss_, accuracy_;
   std::map<std::string, store::Series> divergence_;
   std::vector<store::Series> overlay_;
+  std::vector<std::string> layer_order_;
   std::shared_ptr<const engine::StepRecord> latest_;
   uint64_t epoch_ = 0;
   bool synchronized_ = true;

@@ -49,6 +49,9 @@ void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
   history_.clear();
   history_.set_synchronized(snapshot->synchronized);
+  std::vector<std::string> order;
+  for (const auto& m : snapshot->modules) order.push_back(m.name);
+  history_.set_layer_order(std::move(order));
   if (!snapshot->live) history_.load_recorded(*snapshot);
   tell([&](SessionViewer& v) { v.on_opened(*snapshot); });
   tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });

@@ -58,6 +58,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   build_debug_menu();
   menuBar()->addMenu(view_menu_);
   build_toolbar();
+  build_help_menu();
   context_.add_viewer(this);
   resize(1400, 900);
   restoreGeometry(settings.value("window/geometry").toByteArray());

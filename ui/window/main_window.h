@@ -40,6 +40,10 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // last opened), and a new one (the toolbar follows; nothing opens).
   engine::SessionSpec session_spec() const;
   void set_session_spec(const engine::SessionSpec& spec);
+  // Help > Keyboard shortcuts and Help > About: every menu action with a shortcut, from the
+  // menus themselves (so the list cannot go stale); the versions of this build, Qt, LibTorch.
+  QString shortcuts_text() const;
+  QString about_text() const;
   // Saves the window as a PNG (atomically); throws std::runtime_error when it cannot.
   void save_screenshot(const QString& path);
   // Exports of the current plot (throw std::runtime_error naming the file when they fail).
@@ -63,6 +67,7 @@ class MainWindow : public QMainWindow, public SessionViewer {
   void build_file_menu();
   void build_debug_menu();
   void build_toolbar();
+  void build_help_menu();
   // Opens setup_ with the toolbar's devices, batch and BatchNorm.
   void open_session();
   // The New session dialog, on `model`'s remembered choices ("" and no model: the current

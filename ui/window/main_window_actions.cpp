@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -16,6 +17,7 @@
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
+#include "replicascope/build_info.h"
 #include "replicascope/describe_error.h"
 #include "window/main_window.h"
 
@@ -146,6 +148,45 @@ void MainWindow::build_toolbar() {
       open_demo();
     }
   });
+}
+
+void MainWindow::build_help_menu() {
+  auto* help = menuBar()->addMenu("&Help");
+  add_action(help, this, "&Keyboard shortcuts", QKeySequence::HelpContents, [this] {
+    QMessageBox box(QMessageBox::Information, "Keyboard shortcuts", shortcuts_text(),
+                    QMessageBox::Ok, this);
+    box.setTextFormat(Qt::RichText);
+    box.exec();
+  });
+  add_action(help, this, "&About ReplicaScope", {},
+             [this] { QMessageBox::about(this, "About ReplicaScope", about_text()); });
+}
+
+QString MainWindow::shortcuts_text() const {
+  QString rows;
+  for (auto* menu_action : menuBar()->actions()) {
+    auto* menu = menu_action->menu();
+    if (!menu) continue;
+    for (auto* action : menu->actions()) {
+      if (action->shortcut().isEmpty()) continue;
+      rows += QString("<tr><td>%1</td><td>%2 &gt; %3</td></tr>")
+                  .arg(action->shortcut().toString(QKeySequence::NativeText).toHtmlEscaped(),
+                       menu->title().remove('&'), action->text().remove('&'));
+    }
+  }
+  return "<table cellspacing=4>" + rows +
+         "</table><p>In a plot: wheel zooms, drag pans, double-click resets the view; click a "
+         "line or its legend entry to select it (the CSV then has only the selected).</p>";
+}
+
+QString MainWindow::about_text() const {
+  return QString(
+             "<h3>ReplicaScope %1</h3><p>A visual debugger for data-parallel training with "
+             "synchronized BatchNorm.</p><p>Qt %2 (built with %3), LibTorch %4, "
+             "QCustomPlot %5<br>%6</p>")
+      .arg(QString::fromStdString(replicascope_version()), qVersion(), QT_VERSION_STR,
+           QString::fromStdString(libtorch_version()), QCUSTOMPLOT_VERSION_STR,
+           QString::fromStdString(build_description()).toHtmlEscaped());
 }
 
 void MainWindow::update_actions() {

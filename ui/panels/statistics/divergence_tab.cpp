@@ -53,7 +53,8 @@ void DivergenceTab::fill(const StatsHistory& history) {
   const double bucket = std::max(1.0, visible / std::max(1, axisRect()->width()));
   if (!only_new_points(history)) envelopes_.clear();
   drew(history);
-  for (const auto& [layer, series] : history.divergence()) {
+  for (const auto& layer : history.divergence_layers()) {
+    const auto& series = history.divergence().at(layer);
     auto* graph = graph_at(g);
     auto& envelope = envelopes_[layer];
     extend_envelope(series, bucket, envelope);
