@@ -375,6 +375,48 @@ void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
   QVERIFY2(window.windowTitle().contains("unsync.sqlite"), "the run that was open stays open");
 }
 
+// A run that another process is writing (replicascope-cli train --run) is followed: opened while
+// it trains, every step it writes reaches the plots, the status says "following" meanwhile.
+void UiEngineTest::aRunBeingWrittenIsFollowed() {
+  const auto path = temp_path("followed.sqlite");
+  QFile::remove(path);
+  constexpr int kSteps = 600;
+  QProcess train;
+  train.start(REPLICASCOPE_CLI,
+              {"train", "--steps", QString::number(kSteps), "--batch", "8", "--devices", "cpu:2",
+               "--data", "synthetic", "--seed", "3", "--run", path});
+  const auto recorded_steps = [&path]() -> size_t {
+    try {
+      return store::RunReader(path.toStdString()).steps().size();
+    } catch (const std::exception&) {
+      return 0;  // not made yet
+    }
+  };
+  QTRY_VERIFY_WITH_TIMEOUT(recorded_steps() > 0, kWaitMs);
+  struct FollowWatch : SessionViewer {
+    bool seen = false;
+    void on_following_changed(bool on) override { seen = seen || on; }
+  } watch;
+  MainWindow window;
+  window.context().add_viewer(&watch);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  window.open_file(path);
+  QVERIFY(opened.wait(kWaitMs));
+  const auto at_open = window.context().history().steps().size();
+  QVERIFY(train.waitForFinished(kWaitMs));
+  QCOMPARE(train.exitCode(), 0);
+  QVERIFY2(at_open < size_t{kSteps}, "the training ended before the run was opened");
+  QTRY_COMPARE_WITH_TIMEOUT(window.context().history().steps().size(), size_t{kSteps}, 30000);
+  QVERIFY(watch.seen);
+  // The plotted layer's series and the status bar follow too.
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
+  QTRY_COMPARE_WITH_TIMEOUT(window.context().history().series().front().steps.size(),
+                            size_t{kSteps}, 30000);
+  QVERIFY2(panel<StatusPanel>(window).text().contains(QString("step %1").arg(kSteps)),
+           qPrintable(panel<StatusPanel>(window).text()));
+  window.context().remove_viewer(&watch);
+}
+
 // A session opened and never trained leaves no run file; each Reset starts a new one at its first
 // step. Before the first step the plots ask for series and get none, without an error.
 void UiEngineTest::anUntrainedSessionLeavesNoRunFile() {

@@ -31,6 +31,7 @@ class UiEngineTest : public QObject {
   void openingARecordedRunShowsItsHistory();
   void aRecordedRunShowsItsOwnSettings();
   void anUntrainedSessionLeavesNoRunFile();
+  void aRunBeingWrittenIsFollowed();
   void aSampledRunShowsSummariesAndItsKeptSteps();
   void aDivergedRunIsMarkedInTheStatusBar();
   void aPythonDdpRunShowsItsRanks();

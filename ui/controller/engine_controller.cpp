@@ -13,6 +13,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<SeriesReplyPtr>();
   qRegisterMetaType<ChannelsReplyPtr>();
   qRegisterMetaType<BreakpointHitPtr>();
+  qRegisterMetaType<RunPollPtr>();
   auto* worker = new EngineWorker;
   worker->moveToThread(&thread_);
   worker_ = worker;
@@ -41,6 +42,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
       queued);
   connect(worker, &EngineWorker::seriesReady, this, &EngineController::seriesReady, queued);
   connect(worker, &EngineWorker::channelsReady, this, &EngineController::channelsReady, queued);
+  connect(worker, &EngineWorker::runPolled, this, &EngineController::runPolled, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);
   thread_.setObjectName("replicascope engine");
@@ -96,6 +98,10 @@ void EngineController::reset() {
 
 void EngineController::requestSeries(const SeriesRequest& request) {
   post([w = worker_, request] { w->serveSeries(request); }, "series");
+}
+
+void EngineController::pollRun(const QString& path) {
+  post([w = worker_, path] { w->pollRun(path); }, "poll");
 }
 
 void EngineController::requestChannels(const ChannelsRequest& request) {

@@ -45,6 +45,9 @@ class EngineController : public QObject {
   void requestSeries(const SeriesRequest& request);
   // Asks for one recorded step's channels; a newer request replaces one not yet served.
   void requestChannels(const ChannelsRequest& request);
+  // Reads the open recorded run again (another process may be writing it): runPolled answers.
+  // A newer poll replaces a queued one.
+  void pollRun(const QString& path);
 
   void setBreakpoints(const std::set<std::string>& layers);
   void toggleBreakpoint(const std::string& layer);
@@ -62,6 +65,7 @@ class EngineController : public QObject {
   void resumed();
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
+  void runPolled(replicascope::ui::RunPollPtr poll);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
   void breakpointsChanged();

@@ -74,6 +74,17 @@ struct ChannelsReply {
   QString error;
 };
 
+// A recorded run read again while another process may still write it (train --run, rank 0 of
+// train --dist): its steps and divergence so far, or why it could not be read.
+struct RunPoll {
+  QString run_path;
+  bool grew = false;  // steps came since the last read (then steps and divergence are set)
+  std::vector<store::StepRow> steps;
+  std::map<std::string, std::vector<store::DivergencePoint>> divergence;
+  double read_ms = 0;  // how long the read took (the next one waits longer for a big run)
+  QString error;
+};
+
 // All copies paused at a sync point: what each brought and the reduced result.
 struct BreakpointHit {
   int64_t step = 0;
@@ -85,6 +96,7 @@ using ModelSnapshotPtr = std::shared_ptr<const ModelSnapshot>;
 using SeriesReplyPtr = std::shared_ptr<const SeriesReply>;
 using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
 using ChannelsReplyPtr = std::shared_ptr<const ChannelsReply>;
+using RunPollPtr = std::shared_ptr<const RunPoll>;
 
 }  // namespace replicascope::ui
 
@@ -94,3 +106,4 @@ Q_DECLARE_METATYPE(replicascope::ui::ModelSnapshotPtr)
 Q_DECLARE_METATYPE(replicascope::ui::SeriesReplyPtr)
 Q_DECLARE_METATYPE(replicascope::ui::BreakpointHitPtr)
 Q_DECLARE_METATYPE(replicascope::ui::ChannelsReplyPtr)
+Q_DECLARE_METATYPE(replicascope::ui::RunPollPtr)

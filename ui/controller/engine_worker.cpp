@@ -2,6 +2,7 @@
 
 #include <QDateTime>
 #include <QDir>
+#include <QElapsedTimer>
 
 #include <QFileInfo>
 
@@ -102,6 +103,7 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->wiring = std::move(model.wiring);
     close();  // only now: a run that cannot be opened leaves what was open
     run_path_ = path;
+    polled_steps_ = snapshot->recorded_steps.size();
     emit opened(snapshot);
   } catch (...) {
     emit failed(describe_current_exception());
@@ -195,6 +197,30 @@ void EngineWorker::serveSeries(const SeriesRequest& request) {
     reply->error = describe_current_exception();
   }
   emit seriesReady(reply);
+}
+
+void EngineWorker::pollRun(const QString& path) {
+  if (built_.session || path != run_path_) return;  // another session is open now
+  auto poll = std::make_shared<RunPoll>();
+  poll->run_path = path;
+  QElapsedTimer timer;
+  timer.start();
+  try {
+    // A connection of its own: the kept one's cached answers would not see the new rows.
+    const store::RunReader run(path.toStdString());
+    auto steps = run.steps();
+    if (steps.size() != polled_steps_) {
+      poll->grew = true;
+      poll->divergence = run.divergence_by_layer();
+      poll->steps = std::move(steps);
+      polled_steps_ = poll->steps.size();
+      reader_.reset();  // the series are read afresh too
+    }
+  } catch (...) {
+    poll->error = describe_current_exception();
+  }
+  poll->read_ms = static_cast<double>(timer.nsecsElapsed()) / 1e6;
+  emit runPolled(poll);
 }
 
 void EngineWorker::serveChannels(const ChannelsRequest& request) {

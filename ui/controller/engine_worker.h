@@ -36,6 +36,8 @@ class EngineWorker : public QObject {
   void reset();
   void serveSeries(const SeriesRequest& request);
   void serveChannels(const ChannelsRequest& request);
+  // Reads the open recorded run again; says whether it grew (runPolled).
+  void pollRun(const QString& path);
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -45,6 +47,7 @@ class EngineWorker : public QObject {
   void paused(replicascope::ui::BreakpointHitPtr hit);
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
+  void runPolled(replicascope::ui::RunPollPtr poll);
   void failed(const QString& what);
   // Back at step 0, recording to a new run file.
   void sessionReset(const QString& run_path);
@@ -61,6 +64,7 @@ class EngineWorker : public QObject {
   engine::BuiltSession built_;                // the live session and its run file
   QString run_path_;                          // the run being written, or the recorded one
   std::unique_ptr<store::RunReader> reader_;  // reads run_path_ (opened on first use)
+  size_t polled_steps_ = 0;                   // the recorded run's steps at the last read
   int64_t steps_wanted_ = 0;
   bool stop_on_nonfinite_ = false;        // the session's spec: stop stepping at a NaN or infinity
   std::atomic<int64_t> current_step_{0};  // read by the pause handler on a copy thread

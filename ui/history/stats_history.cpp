@@ -48,6 +48,15 @@ void StatsHistory::clear() {
 
 void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
   clear();
+  update_recorded(snapshot);
+}
+
+void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
+  steps_.clear();
+  loss_.clear();
+  accuracy_.clear();
+  divergence_.clear();
+  ++epoch_;
   for (const auto& row : snapshot.recorded_steps) {
     steps_.push_back(static_cast<double>(row.step));
     loss_.push_back(row.loss);
@@ -104,6 +113,15 @@ SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,
   SeriesRequest request;
   request.generation = ++generation_;
   request.selection = selection;
+  request.overlay_path = overlay_path;
+  return request;
+}
+
+SeriesRequest StatsHistory::reselect(const QString& overlay_path) {
+  awaiting_ = true;
+  SeriesRequest request;
+  request.generation = ++generation_;
+  request.selection = live_.selection();
   request.overlay_path = overlay_path;
   return request;
 }

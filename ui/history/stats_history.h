@@ -22,11 +22,16 @@ class StatsHistory {
   void clear();
   // A recorded run's steps and divergence.
   void load_recorded(const ModelSnapshot& snapshot);
+  // The same run read again (it grew): its steps and divergence are replaced, the selection and
+  // its series kept (until the new answer replaces them).
+  void update_recorded(const ModelSnapshot& snapshot);
   void append(const engine::StepRecord& record);
 
   // Changes the selection; returns the request that fills it (with a new generation). Steps
   // that arrive before the answer are in the answer, so they are not appended meanwhile.
   SeriesRequest select(const store::SeriesSelection& selection, const QString& overlay_path);
+  // Asks again for the same selection (the run grew); the series shown stay until the answer.
+  SeriesRequest reselect(const QString& overlay_path);
   // Takes an answer; false when it is stale (an older generation).
   bool accept(const SeriesReply& reply);
   bool awaiting() const { return awaiting_; }

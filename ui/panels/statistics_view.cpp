@@ -136,6 +136,17 @@ void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
   over_channels_->setChecked(sampled);
   first_channel_->setEnabled(!sampled);
   last_channel_->setEnabled(!sampled);
+  set_kept_steps(snapshot, /*at_newest=*/true);
+}
+
+void StatisticsView::on_run_grew(const ModelSnapshot& snapshot) {
+  // The slider stays on the step the user picked, unless that was the newest.
+  set_kept_steps(snapshot, step_slider_->value() == step_slider_->maximum());
+  schedule_replot();
+}
+
+void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newest) {
+  const int before = step_slider_->value();
   kept_steps_.clear();
   if (!snapshot.live) {
     for (const auto& step : snapshot.recorded_steps) {
@@ -144,7 +155,7 @@ void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
   }
   const QSignalBlocker slider_blocker(step_slider_);
   step_slider_->setRange(0, std::max(0, static_cast<int>(kept_steps_.size()) - 1));
-  step_slider_->setValue(step_slider_->maximum());
+  step_slider_->setValue(at_newest ? step_slider_->maximum() : before);
   step_slider_->setVisible(!kept_steps_.empty());
   step_label_->setVisible(!kept_steps_.empty());
   show_kept_step(step_slider_->value());

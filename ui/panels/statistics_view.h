@@ -51,6 +51,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   void on_reset() override { replot_now(); }
   void on_selection_changed(const std::string& module) override;
   void on_history_changed() override { replot_now(); }
+  void on_run_grew(const ModelSnapshot& snapshot) override;
 
   // The controls' statistic and channels for `layer`, which has `channels` channels.
   store::SeriesSelection selection_for(const std::string& layer) const;
@@ -83,6 +84,8 @@ class StatisticsView : public QWidget, public SessionViewer {
   void build_tabs();
   void show_auto_range_state();
   void show_kept_step(int index);
+  // The kept steps of a recorded run, the slider on the newest or where it was.
+  void set_kept_steps(const ModelSnapshot& snapshot, bool at_newest);
 
   SessionContext& context_;
   const StatsHistory& history_;

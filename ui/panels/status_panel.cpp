@@ -33,7 +33,8 @@ void StatusPanel::set_state(const QString& state) {
 void StatusPanel::show_state() {
   const auto* snapshot = context_.snapshot();
   if (!snapshot) return;
-  state_->setText(!snapshot->live               ? QString("recorded run")
+  state_->setText(context_.following()          ? QString("following")
+                  : !snapshot->live             ? QString("recorded run")
                   : context_.engine().running() ? QString("running")
                                                 : QString("ready"));
 }
@@ -88,6 +89,17 @@ void StatusPanel::show_loss(double loss) {
     text += QString(" (not finite since step %1: %2)").arg(first_nonfinite_).arg(nonfinite_);
   loss_->setText(text);
   loss_->setStyleSheet(first_nonfinite_ ? "color: #c00000; font-weight: bold" : "");
+}
+
+void StatusPanel::on_run_grew(const ModelSnapshot& snapshot) {
+  if (snapshot.recorded_steps.empty()) return;
+  const auto& last = snapshot.recorded_steps.back();
+  step_->setText(QString("step %1 (recorded)").arg(last.step));
+  show_loss(last.loss);
+}
+
+void StatusPanel::on_following_changed(bool) {
+  show_state();
 }
 
 void StatusPanel::on_reset() {

@@ -31,6 +31,8 @@ class StatusPanel : public QObject, public SessionViewer {
   void on_opened(const ModelSnapshot& snapshot) override;
   void on_stepped(const engine::StepRecord& record) override;
   void on_reset() override;
+  void on_run_grew(const ModelSnapshot& snapshot) override;
+  void on_following_changed(bool following) override;
   void on_running_changed(bool running) override;
   void on_paused(const BreakpointHit& hit) override;
   void on_resumed() override { show_state(); }

@@ -34,6 +34,42 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });
   });
   connect(&engine_, &EngineController::failed, this, &SessionContext::report_error);
+  connect(&engine_, &EngineController::runPolled, this, &SessionContext::on_run_polled);
+  poll_timer_.setSingleShot(true);
+  connect(&poll_timer_, &QTimer::timeout, this, [this] {
+    if (snapshot_ && !snapshot_->live) engine_.pollRun(snapshot_->run_path);
+  });
+}
+
+void SessionContext::on_run_polled(const RunPollPtr& poll) {
+  if (!snapshot_ || snapshot_->live || poll->run_path != snapshot_->run_path) return;
+  if (!poll->error.isEmpty()) {
+    set_following(false);  // the file went or broke: what was read stays on screen
+    report_error("following " + poll->run_path + " stopped: " + poll->error);
+    return;
+  }
+  // A big run takes a while to read: read it at most a fifth of the time.
+  poll_timer_.start(std::max(kPollIntervalMs, static_cast<int>(5 * poll->read_ms)));
+  if (!poll->grew) {
+    // Still following for a few seconds: a slow training writes a step now and then.
+    if (following_ && since_growth_.elapsed() > 10 * kPollIntervalMs) set_following(false);
+    return;
+  }
+  auto grown = std::make_shared<ModelSnapshot>(*snapshot_);
+  grown->recorded_steps = poll->steps;
+  grown->recorded_divergence = poll->divergence;
+  snapshot_ = grown;
+  history_.update_recorded(*grown);
+  since_growth_.restart();
+  set_following(true);
+  engine_.requestSeries(history_.reselect(compared_));
+  tell([&](SessionViewer& v) { v.on_run_grew(*grown); });
+}
+
+void SessionContext::set_following(bool on) {
+  if (following_ == on) return;
+  following_ = on;
+  tell([on](SessionViewer& v) { v.on_following_changed(on); });
 }
 
 void SessionContext::add_viewer(SessionViewer* viewer) {
@@ -47,6 +83,12 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
+  set_following(false);
+  if (snapshot->live) {
+    poll_timer_.stop();
+  } else {
+    poll_timer_.start(kPollIntervalMs);  // another process may still be writing it
+  }
   history_.clear();
   history_.set_synchronized(snapshot->synchronized);
   std::vector<std::string> order;

@@ -4,7 +4,9 @@
 // run, toggle a breakpoint) instead of talking to each other.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QObject>
+#include <QTimer>
 
 #include <vector>
 
@@ -47,6 +49,11 @@ class SessionContext : public QObject {
   void compare_with(const QString& run_path);
   const QString& compared() const { return compared_; }
 
+  // A recorded run is read again every half second (longer for a big one) while it is open, so
+  // a run another process is writing is followed live; following() is true while it grows.
+  bool following() const { return following_; }
+  static constexpr int kPollIntervalMs = 500;
+
   // Tells every viewer that something the user asked for failed (on_error).
   void report_error(const QString& what);
 
@@ -56,6 +63,8 @@ class SessionContext : public QObject {
  private:
   void on_opened(const ModelSnapshotPtr& snapshot);
   void on_stepped(const StepRecordPtr& record);
+  void on_run_polled(const RunPollPtr& poll);
+  void set_following(bool on);
   void request_series();
   void set_selection(const std::string& module);
   template <class F>
@@ -71,6 +80,9 @@ class SessionContext : public QObject {
   store::SeriesSelection shown_;  // the statistic and channels last asked for
   QString compared_;
   std::vector<SessionViewer*> viewers_;
+  QTimer poll_timer_;
+  QElapsedTimer since_growth_;
+  bool following_ = false;
 };
 
 }  // namespace replicascope::ui

@@ -21,6 +21,10 @@ class SessionViewer {
   virtual void on_opened(const ModelSnapshot&) {}
   // A live session finished a training step (the context's history already holds it).
   virtual void on_stepped(const engine::StepRecord&) {}
+  // The open recorded run grew: another process is writing it (the snapshot has its steps now).
+  virtual void on_run_grew(const ModelSnapshot&) {}
+  // Whether the open recorded run is followed as it grows, and still growing.
+  virtual void on_following_changed(bool) {}
   // The live session is back at step 0, recording to a new run file.
   virtual void on_reset() {}
   // The current module: a tree row, a wiring row, the layer the plots show ("" for none).

@@ -89,6 +89,7 @@ class MainWindow : public QMainWindow, public SessionViewer {
   QMenu* recent_menu_ = nullptr;
   QMenu* view_menu_ = nullptr;
   QAction* run_action_ = nullptr;
+  QAction* reload_action_ = nullptr;
   std::vector<QAction*> live_actions_;    // need a live session
   std::vector<QAction*> paused_actions_;  // need copies paused at a breakpoint
   QLineEdit* devices_ = nullptr;

@@ -54,6 +54,11 @@ void MainWindow::build_file_menu() {
     }
   });
   add_action(file, this, "Open the &demo", {}, [this] { open_demo(); });
+  reload_action_ = add_action(file, this, "Re&load the run", QKeySequence("Ctrl+Shift+R"), [this] {
+    // A run that is followed shows its new steps by itself; this reads a finished one afresh.
+    if (const auto* snapshot = context_.snapshot(); snapshot && !snapshot->live)
+      open_file(snapshot->run_path);
+  });
   recent_menu_ = file->addMenu("&Recent files");
   rebuild_recent_menu();
   file->addSeparator();
@@ -192,6 +197,7 @@ QString MainWindow::about_text() const {
 void MainWindow::update_actions() {
   const bool live = context_.live();
   for (auto* action : live_actions_) action->setEnabled(live);
+  reload_action_->setEnabled(context_.snapshot() && !live);
   const bool paused = context_.engine().isPaused();
   for (auto* action : paused_actions_) action->setEnabled(paused);
   run_action_->setText(context_.engine().running() ? "Pause" : "Run");
