@@ -73,8 +73,14 @@ void StatisticsView::build_controls() {
   step_label_ = new QLabel;
   step_slider_->setVisible(false);
   step_label_->setVisible(false);
-  controls->addWidget(step_slider_);
-  controls->addWidget(step_label_);
+  // On a row of its own: beside the controls it would widen the panel and squeeze the docks.
+  auto* steps_row = new QHBoxLayout;
+  auto* caption = new QLabel("Per channel at");
+  caption->setVisible(false);
+  steps_row->addWidget(caption);
+  steps_row->addWidget(step_slider_, 1);
+  steps_row->addWidget(step_label_);
+  steps_row_ = steps_row;
   controls->addStretch();
   reset_view_ = new QPushButton("Auto-range off: reset view");
   reset_view_->setToolTip(
@@ -88,6 +94,7 @@ void StatisticsView::build_controls() {
   });
   connect(step_slider_, &QSlider::valueChanged, this, &StatisticsView::show_kept_step);
   static_cast<QVBoxLayout*>(layout())->addLayout(controls);
+  static_cast<QVBoxLayout*>(layout())->addLayout(steps_row);
   connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsView::controls_edited);
   connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
     if (last_channel_->value() < v) last_channel_->setValue(v);
@@ -156,8 +163,9 @@ void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newes
   const QSignalBlocker slider_blocker(step_slider_);
   step_slider_->setRange(0, std::max(0, static_cast<int>(kept_steps_.size()) - 1));
   step_slider_->setValue(at_newest ? step_slider_->maximum() : before);
-  step_slider_->setVisible(!kept_steps_.empty());
-  step_label_->setVisible(!kept_steps_.empty());
+  for (int i = 0; i < steps_row_->count(); ++i) {
+    if (auto* widget = steps_row_->itemAt(i)->widget()) widget->setVisible(!kept_steps_.empty());
+  }
   show_kept_step(step_slider_->value());
 }
 

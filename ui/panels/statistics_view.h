@@ -23,6 +23,7 @@
 class QCustomPlot;
 class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
 class QSlider;
@@ -99,6 +100,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   QSlider* step_slider_ = nullptr;
   QPushButton* reset_view_ = nullptr;
   QLabel* step_label_ = nullptr;
+  QHBoxLayout* steps_row_ = nullptr;  // the slider's row, shown for runs with kept steps
   std::vector<int64_t> kept_steps_;
   QTimer throttle_;
   QElapsedTimer since_replot_;

@@ -94,7 +94,7 @@ void StatusPanel::show_loss(double loss) {
 void StatusPanel::on_run_grew(const ModelSnapshot& snapshot) {
   if (snapshot.recorded_steps.empty()) return;
   const auto& last = snapshot.recorded_steps.back();
-  step_->setText(QString("step %1 (recorded)").arg(last.step));
+  step_->setText(QString("step %1").arg(last.step));  // the state says "following"
   show_loss(last.loss);
 }
 
