@@ -8,6 +8,7 @@
 
 #include "history/stats_history.h"
 #include "panels/statistics/statistics_tab.h"
+#include "panels/statistics/statistics_tabs.h"
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
@@ -318,6 +319,41 @@ void UiViewsTest::divergenceFollowsTheModelOrder() {
   QVERIFY(natural_less("layer1.0.bn2", "layer1.1.bn1"));
   QVERIFY(natural_less("x02", "x3") && natural_less("a", "a1"));
   QVERIFY(!natural_less("b1", "b1") && !natural_less("b", "a9"));
+}
+
+void UiViewsTest::theHeatmapShowsEveryLayerAndSelectsOnClick() {
+  ShownView shown(StatisticsView::kHeatmap);
+  shown.history.set_layer_order({"", "stem", "block10", "block2"});
+  for (int step = 1; step <= 40; ++step) {
+    engine::StepRecord record = step_of(step, 0.0);
+    record.layers.clear();
+    for (const char* name : {"block2", "block10", "stem"}) {
+      record.layers.push_back(step_of(step, 0.0).layers.front());
+      record.layers.back().layer = name;
+      // block10 spikes at step 30; stem is flat.
+      record.layers.back().divergence =
+          std::string(name) == "block10" ? (step == 30 ? 5.0 : 0.5) : (name[0] == 's' ? 0.1 : 1.0);
+    }
+    shown.history.append(record);
+  }
+  shown.view.replot_now();
+  auto& heatmap = static_cast<HeatmapTab&>(shown.tab());
+  auto* data = heatmap.map()->data();
+  QCOMPARE(data->valueSize(), 3);  // a row per layer
+  QVERIFY(data->keySize() >= 1 && data->keySize() <= 40);
+  // Rows in the model's order; the spike is kept whole in its column (the largest, not a mean).
+  QCOMPARE(data->data(30, 1), 5.0);
+  QCOMPARE(data->data(10, 0), 0.1);
+  QCOMPARE(heatmap.worst().front().second, std::string("block10"));
+  QVERIFY2(heatmap.notice().isEmpty(), qPrintable(heatmap.notice()));
+  QVERIFY2(heatmap.title_text() == "worst: block10 (5), block2 (1)",
+           qPrintable(heatmap.title_text()));
+  // A click on the middle row selects block10.
+  const QPoint row(static_cast<int>(heatmap.xAxis->coordToPixel(20)),
+                   static_cast<int>(heatmap.yAxis->coordToPixel(1)));
+  QCOMPARE(heatmap.layer_at(row.y()), std::string("block10"));
+  QTest::mouseClick(&heatmap, Qt::LeftButton, {}, row);
+  QCOMPARE(shown.context.selected(), std::string("block10"));
 }
 
 void UiViewsTest::helpListsShortcutsAndVersions() {

@@ -53,6 +53,7 @@ class UiViewsTest : public QObject {
   void channelsAreToldApartAndExportedTidy();
   void theSessionDialogChecksAndRemembers();
   void divergenceFollowsTheModelOrder();
+  void theHeatmapShowsEveryLayerAndSelectsOnClick();
   void helpListsShortcutsAndVersions();
   void errorsAreSummarized();
 };

@@ -1,5 +1,6 @@
 #include "history/stats_history.h"
 
+#include <QFileInfo>
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -108,6 +109,7 @@ SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,
                                    const QString& overlay_path) {
   live_ = store::SeriesBuilder(selection);
   overlay_.clear();
+  overlay_path_ = overlay_path;
   awaiting_ = true;
   ++epoch_;
   SeriesRequest request;
@@ -117,7 +119,12 @@ SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,
   return request;
 }
 
+QString StatsHistory::overlay_name() const {
+  return QFileInfo(overlay_path_).completeBaseName();
+}
+
 SeriesRequest StatsHistory::reselect(const QString& overlay_path) {
+  overlay_path_ = overlay_path;
   awaiting_ = true;
   SeriesRequest request;
   request.generation = ++generation_;

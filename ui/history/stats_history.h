@@ -53,6 +53,8 @@ class StatsHistory {
   bool synchronized() const { return synchronized_; }
   void set_synchronized(bool on) { synchronized_ = on; }
   bool overlay_synchronized() const { return overlay_synchronized_; }
+  // The compared run's file name without its folder and suffix ("unsync"): legends name it.
+  QString overlay_name() const;
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
   void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
@@ -72,6 +74,7 @@ class StatsHistory {
   uint64_t epoch_ = 0;
   bool synchronized_ = true;
   bool overlay_synchronized_ = true;
+  QString overlay_path_;
 };
 
 }  // namespace replicascope::ui

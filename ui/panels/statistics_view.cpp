@@ -35,7 +35,7 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   // In the tab bar's corner: showing it does not resize the controls row (and the docks).
   tabs_->setCornerWidget(reset_view_, Qt::TopRightCorner);
   layout->addWidget(tabs_, 1);
-  tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new LossTab};
+  tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new HeatmapTab, new LossTab};
   build_tabs();
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { replot_now(); });
   throttle_.setSingleShot(true);
@@ -113,15 +113,27 @@ void StatisticsView::build_controls() {
 }
 
 void StatisticsView::build_tabs() {
-  const char* names[kTabCount] = {"Over steps", "Per channel", "Divergence", "Loss"};
+  const char* names[kTabCount] = {"Over steps", "Per channel", "Divergence", "Heatmap", "Loss"};
   for (int t = 0; t < kTabCount; ++t) {
     auto* tab = tabs_of_[t];
     tab->on_user_view_changed = [this, tab](bool) {
       if (tab == current_tab()) show_auto_range_state();
     };
     tabs_->addTab(tab, names[t]);
+    if (t == kHeatmap) {
+      tabs_->setTabToolTip(t,
+                           "every layer's divergence over steps, a row per layer in the "
+                           "model's order; click a row to select its layer");
+    }
   }
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { show_auto_range_state(); });
+  // A click on a heatmap row selects its layer everywhere (tree, wiring, plots).
+  auto* heatmap = static_cast<HeatmapTab*>(tabs_of_[kHeatmap]);
+  connect(heatmap, &QCustomPlot::plottableClick, this,
+          [this, heatmap](QCPAbstractPlottable*, int, QMouseEvent* event) {
+            const auto layer = heatmap->layer_at(event->position().y());
+            if (!layer.empty()) context_.select(layer);
+          });
   // The divergence envelope's buckets follow the zoom.
   connect(tabs_of_[kDivergence]->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
           [this] {

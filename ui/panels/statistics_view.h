@@ -39,7 +39,7 @@ class StatisticsTab;
 class StatisticsView : public QWidget, public SessionViewer {
   Q_OBJECT
  public:
-  enum Tab { kOverSteps, kPerChannel, kDivergence, kLoss, kTabCount };
+  enum Tab { kOverSteps, kPerChannel, kDivergence, kHeatmap, kLoss, kTabCount };
   static constexpr int kMinReplotIntervalMs = 40;  // 25 Hz
 
   explicit StatisticsView(SessionContext& context, QWidget* parent = nullptr);

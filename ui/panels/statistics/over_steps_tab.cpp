@@ -34,7 +34,9 @@ void OverStepsTab::fill(const StatsHistory& history) {
       graph->setPen(pen);
       draw_sampled_as_points(*graph, s);
       const bool synchronized = faded ? history.overlay_synchronized() : history.synchronized();
-      const auto series = (faded ? "compared: " : "") + series_label(s.key, synchronized);
+      // A compared run's lines are named by its file: "unsync: copy 0".
+      const auto series =
+          (faded ? history.overlay_name() + ": " : QString()) + series_label(s.key, synchronized);
       const auto channel = s.channel == store::kOverChannels ? QString("mean over channels")
                                                              : QString::number(s.channel);
       name_graph(*graph, several ? series + ", channel " + channel : series, named);

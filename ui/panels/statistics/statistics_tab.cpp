@@ -123,6 +123,13 @@ void StatisticsTab::mark_lone_points() {
   }
 }
 
+bool StatisticsTab::shows_data() const {
+  for (int g = 0; g < graphCount(); ++g) {
+    if (graph(g)->visible() && graph(g)->dataCount() > 0) return true;
+  }
+  return false;
+}
+
 QString StatisticsTab::empty_hint() const {
   return "Nothing to draw yet.\nStep (F10) or Run (F5) trains the model; select a synchronized "
          "layer\nin the Modules panel. File > Open opens a model or a recorded run.";
@@ -142,9 +149,9 @@ void StatisticsTab::update_notice() {
   }
   QString text;
   double top = 0.5;  // in the middle when nothing is drawn; at the top over drawn lines
-  if (points == 0) {
+  if (!shows_data()) {
     text = empty_hint();
-  } else if (below == points) {
+  } else if (points > 0 && below == points) {
     text = QString(
                "Log scale cannot draw these values: all %1 are zero or negative.\n"
                "Untick \"log scale\" to see them.")
@@ -159,6 +166,10 @@ void StatisticsTab::update_notice() {
   notice_->setPositionAlignment(top < 0.5 ? Qt::AlignTop | Qt::AlignHCenter : Qt::AlignCenter);
   notice_->setText(text);
   notice_->setVisible(!text.isEmpty());
+}
+
+QString StatisticsTab::title_text() const {
+  return title_->text();
 }
 
 QString StatisticsTab::notice() const {

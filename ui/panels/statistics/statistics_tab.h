@@ -33,9 +33,10 @@ class StatisticsTab : public QCustomPlot {
   void reset_view();
   // Called with the new value whenever user_view() changes.
   std::function<void(bool)> on_user_view_changed;
-  void set_log_scale(bool on);
+  virtual void set_log_scale(bool on);
   // The notice over the plot ("" for none): why nothing, or not everything, is drawn.
   QString notice() const;
+  QString title_text() const;
 
  protected:
   // Draws the history: only the points that came since the last time when the history's epoch
@@ -43,6 +44,8 @@ class StatisticsTab : public QCustomPlot {
   virtual void fill(const StatsHistory& history) = 0;
   // What to do when the tab has nothing to draw.
   virtual QString empty_hint() const;
+  // Whether anything is drawn (default: a visible line with points).
+  virtual bool shows_data() const;
   // True when this tab drew the history's current epoch: its lines only need the new points.
   bool only_new_points(const StatsHistory& history) const;
   void drew(const StatsHistory& history) { drawn_epoch_ = history.epoch(); }

@@ -3,6 +3,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "panels/statistics/statistics_tab.h"
 
@@ -47,6 +49,32 @@ class DivergenceTab : public StatisticsTab {
 
  private:
   std::map<std::string, Envelope> envelopes_;
+};
+
+// Every layer's divergence over steps as one picture: a row per layer in the model's order, a
+// column per pixel's worth of steps holding the largest divergence in it (121 layers x 10,000
+// steps at once), a NaN in black. The title names the worst layers; a click on a row selects
+// its layer (StatisticsView); the mouse shows layer, step and value.
+class HeatmapTab : public StatisticsTab {
+ public:
+  HeatmapTab();
+  // The layer of the row at that pixel height ("" outside the rows).
+  std::string layer_at(double pixel_y) const;
+  // The layers from the worst (largest divergence over the steps shown) down.
+  const std::vector<std::pair<double, std::string>>& worst() const { return worst_; }
+  QCPColorMap* map() const { return map_; }
+  void set_log_scale(bool) override {}  // the rows are layers, not values
+
+ protected:
+  void fill(const StatsHistory& history) override;
+  bool shows_data() const override;
+
+ private:
+  QString describe_at(const QPointF& pixel) const;
+  QCPColorMap* map_ = nullptr;
+  QCPColorScale* scale_ = nullptr;
+  std::vector<std::string> layers_;
+  std::vector<std::pair<double, std::string>> worst_;
 };
 
 // Loss and accuracy over steps.
