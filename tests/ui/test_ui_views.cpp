@@ -368,6 +368,42 @@ void UiViewsTest::helpListsShortcutsAndVersions() {
            qPrintable(about));
 }
 
+void UiViewsTest::legendEntriesToggleTheirLines() {
+  ShownView shown(StatisticsView::kOverSteps);
+  select(shown.history, Statistic::kMean);
+  fill(shown.history, 4);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  const auto graph_named = [&plot](const QString& name) -> QCPGraph* {
+    for (int g = 0; g < plot.graphCount(); ++g) {
+      if (plot.graph(g)->name() == name) return plot.graph(g);
+    }
+    return nullptr;
+  };
+  QVERIFY(graph_named("copy 1") && graph_named("copy 0"));
+  plot.toggle_series("copy 1");
+  QVERIFY(!graph_named("copy 1")->visible());
+  QVERIFY(!visible_csv(plot).contains("copy 1"));
+  // A double click on a legend entry toggles its line (and does not reset the view).
+  auto* entry = plot.legend->itemWithPlottable(graph_named("copy 0"));
+  QTest::mouseDClick(&plot, Qt::LeftButton, {}, entry->outerRect().center());
+  QVERIFY(!graph_named("copy 0")->visible());
+  QTest::mouseDClick(&plot, Qt::LeftButton, {}, entry->outerRect().center());
+  QVERIFY(graph_named("copy 0")->visible());
+  // The legend can be hidden, and stays hidden through redraws.
+  plot.set_legend_wanted(false);
+  fill(shown.history, 1, 1.0, 5);
+  shown.view.replot_now();
+  QVERIFY(!plot.legend->visible());
+  plot.set_legend_wanted(true);
+  QVERIFY(plot.legend->visible());
+  // Another view shows every line again.
+  select(shown.history, Statistic::kVar);
+  fill(shown.history, 2, 1.0, 6);
+  shown.view.replot_now();
+  for (int g = 0; g < plot.graphCount(); ++g) QVERIFY(plot.graph(g)->visible());
+}
+
 void UiViewsTest::errorsAreSummarized() {
   QString traceback;
   for (int i = 0; i < 50; ++i) traceback += QString(" File \"model.py\", line %1\n").arg(i);

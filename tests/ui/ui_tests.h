@@ -55,6 +55,7 @@ class UiViewsTest : public QObject {
   void divergenceFollowsTheModelOrder();
   void theHeatmapShowsEveryLayerAndSelectsOnClick();
   void helpListsShortcutsAndVersions();
+  void legendEntriesToggleTheirLines();
   void errorsAreSummarized();
 };
 

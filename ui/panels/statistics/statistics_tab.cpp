@@ -1,5 +1,7 @@
 #include "panels/statistics/statistics_tab.h"
 
+#include <QMenu>
+
 namespace replicascope::ui {
 namespace {
 
@@ -38,16 +40,70 @@ StatisticsTab::StatisticsTab(const PlotLabels& labels) {
       if (!auto_ranging_) set_user_view(true);
     });
   }
-  connect(this, &QCustomPlot::mouseDoubleClick, this, [this] { reset_view(); });
+  connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
+    // On a legend entry the double click toggles that line; elsewhere it resets the view.
+    if (legend->visible() && legend->selectTest(event->position(), false) >= 0) return;
+    reset_view();
+  });
+  connect(this, &QCustomPlot::legendDoubleClick, this,
+          [this](QCPLegend*, QCPAbstractLegendItem* item, QMouseEvent*) {
+            if (auto* entry = qobject_cast<QCPPlottableLegendItem*>(item))
+              toggle_series(entry->plottable()->name());
+          });
+  setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(this, &QWidget::customContextMenuRequested, this, &StatisticsTab::show_context_menu);
+}
+
+void StatisticsTab::toggle_series(const QString& name) {
+  bool show = false;
+  for (int g = 0; g < graphCount(); ++g) {
+    if (graph(g)->name() == name) show = !graph(g)->visible();
+  }
+  for (int g = 0; g < graphCount(); ++g) {
+    auto* line = graph(g);
+    if (line->name() != name) continue;
+    line->setVisible(show);
+    if (auto* item = legend->itemWithPlottable(line))
+      item->setTextColor(show ? Qt::black : QColor(160, 160, 160));
+  }
+  if (!user_view_) rescale();
+  update_notice();
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void StatisticsTab::set_legend_wanted(bool on) {
+  legend_wanted_ = on;
+  legend->setVisible(on && legend->itemCount() > 0);
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void StatisticsTab::show_context_menu(const QPoint& at) {
+  QMenu menu(this);
+  auto* show_legend = menu.addAction("Show legend");
+  show_legend->setCheckable(true);
+  show_legend->setChecked(legend_wanted_);
+  connect(show_legend, &QAction::toggled, this, [this](bool on) { set_legend_wanted(on); });
+  auto* reset = menu.addAction("Reset view (auto-range)");
+  reset->setEnabled(user_view_);
+  connect(reset, &QAction::triggered, this, [this] { reset_view(); });
+  menu.addSection("double-click a legend entry to hide or show its line");
+  menu.exec(mapToGlobal(at));
 }
 
 void StatisticsTab::draw(const StatsHistory& history) {
   const bool same_view = only_new_points(history);
   fill(history);
+  if (!same_view) {
+    // Another view: every line is shown again (hidden ones were lines of the old view).
+    for (int g = 0; g < graphCount(); ++g) {
+      graph(g)->setVisible(true);
+      if (auto* item = legend->itemWithPlottable(graph(g))) item->setTextColor(Qt::black);
+    }
+  }
   mark_lone_points();
   if (!user_view_) rescale();
   update_notice();
-  legend->setVisible(legend->itemCount() > 0);  // not an empty box over the hint
+  legend->setVisible(legend_wanted_ && legend->itemCount() > 0);  // no empty box over the hint
   if (same_view) {
     tracer_->refresh();
   } else {
@@ -124,8 +180,9 @@ void StatisticsTab::mark_lone_points() {
 }
 
 bool StatisticsTab::shows_data() const {
+  // Lines the user hid still count: the plot is not empty, the user emptied it.
   for (int g = 0; g < graphCount(); ++g) {
-    if (graph(g)->visible() && graph(g)->dataCount() > 0) return true;
+    if (graph(g)->dataCount() > 0) return true;
   }
   return false;
 }

@@ -34,6 +34,13 @@ class StatisticsTab : public QCustomPlot {
   // Called with the new value whenever user_view() changes.
   std::function<void(bool)> on_user_view_changed;
   virtual void set_log_scale(bool on);
+  // Hides or shows every line named `name` (a double click on its legend entry does this); a
+  // hidden line is greyed in the legend, left out of the axes' ranges, the tracer and the CSV.
+  // The plot showing something else (another layer, statistic, run) shows every line again.
+  void toggle_series(const QString& name);
+  // The legend, shown unless the user hid it (the plot's right-click menu).
+  void set_legend_wanted(bool on);
+  bool legend_wanted() const { return legend_wanted_; }
   // The notice over the plot ("" for none): why nothing, or not everything, is drawn.
   QString notice() const;
   QString title_text() const;
@@ -44,7 +51,7 @@ class StatisticsTab : public QCustomPlot {
   virtual void fill(const StatsHistory& history) = 0;
   // What to do when the tab has nothing to draw.
   virtual QString empty_hint() const;
-  // Whether anything is drawn (default: a visible line with points).
+  // Whether there is anything to draw (default: a line with points, shown or hidden).
   virtual bool shows_data() const;
   // True when this tab drew the history's current epoch: its lines only need the new points.
   bool only_new_points(const StatsHistory& history) const;
@@ -62,10 +69,12 @@ class StatisticsTab : public QCustomPlot {
   void rescale();
   void mark_lone_points();
   void update_notice();
+  void show_context_menu(const QPoint& at);
 
   PlotTracer* tracer_ = nullptr;
   QCPItemText* notice_ = nullptr;
   bool user_view_ = false;
+  bool legend_wanted_ = true;
   bool auto_ranging_ = false;  // the range changes now are the plot's own, not the user's
   uint64_t drawn_epoch_ = 0;
 };
