@@ -333,6 +333,21 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   panel<StatisticsView>(window).replot_now();
   QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
            static_cast<int>(2 * window.context().history().series().size()));
+  // Every tab compares: the Loss tab draws the other run's loss and accuracy, the Divergence
+  // tab its selected layer, each named by the run's file.
+  QTRY_COMPARE_WITH_TIMEOUT(window.context().history().compared_steps().size(), size_t{4}, kWaitMs);
+  auto& view = panel<StatisticsView>(window);
+  view.show_tab(StatisticsView::kLoss);
+  QCOMPARE(view.current_plot()->graphCount(), 4);
+  QCOMPARE(view.current_plot()->graph(2)->name(), QString("recorded: loss"));
+  QCOMPARE(view.current_plot()->graph(2)->dataCount(), 4);
+  view.show_tab(StatisticsView::kDivergence);
+  QCOMPARE(view.current_plot()->graphCount(), 3 + 1);
+  QCOMPARE(view.current_plot()->graph(3)->name(), QString("recorded: features.1"));
+  QVERIFY(view.plot(StatisticsView::kOverSteps)->graph(0)->name().startsWith("recorded: "));
+  window.context().compare_with({});
+  view.replot_now();
+  QCOMPARE(view.current_plot()->graphCount(), 3);
 }
 
 // A recorded run is shown as what it is: its own devices, batch and BatchNorm in the toolbar, its

@@ -43,6 +43,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   connect(worker, &EngineWorker::seriesReady, this, &EngineController::seriesReady, queued);
   connect(worker, &EngineWorker::channelsReady, this, &EngineController::channelsReady, queued);
   connect(worker, &EngineWorker::runPolled, this, &EngineController::runPolled, queued);
+  connect(worker, &EngineWorker::comparisonRead, this, &EngineController::comparisonRead, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);
   thread_.setObjectName("replicascope engine");
@@ -98,6 +99,10 @@ void EngineController::reset() {
 
 void EngineController::requestSeries(const SeriesRequest& request) {
   post([w = worker_, request] { w->serveSeries(request); }, "series");
+}
+
+void EngineController::readComparison(const QString& path) {
+  post([w = worker_, path] { w->readComparison(path); }, "comparison");
 }
 
 void EngineController::pollRun(const QString& path) {

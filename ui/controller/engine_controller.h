@@ -48,6 +48,9 @@ class EngineController : public QObject {
   // Reads the open recorded run again (another process may be writing it): runPolled answers.
   // A newer poll replaces a queued one.
   void pollRun(const QString& path);
+  // Reads another run's steps and divergence once (comparisonRead answers): the Loss and
+  // Divergence tabs draw them beside this run's.
+  void readComparison(const QString& path);
 
   void setBreakpoints(const std::set<std::string>& layers);
   void toggleBreakpoint(const std::string& layer);
@@ -66,6 +69,7 @@ class EngineController : public QObject {
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
+  void comparisonRead(replicascope::ui::RunPollPtr run);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
   void breakpointsChanged();

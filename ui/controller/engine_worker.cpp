@@ -223,6 +223,20 @@ void EngineWorker::pollRun(const QString& path) {
   emit runPolled(poll);
 }
 
+void EngineWorker::readComparison(const QString& path) {
+  auto read = std::make_shared<RunPoll>();
+  read->run_path = path;
+  try {
+    const store::RunReader run(path.toStdString());
+    read->steps = run.steps();
+    read->divergence = run.divergence_by_layer();
+    read->grew = true;
+  } catch (...) {
+    read->error = describe_current_exception();
+  }
+  emit comparisonRead(read);
+}
+
 void EngineWorker::serveChannels(const ChannelsRequest& request) {
   auto reply = std::make_shared<ChannelsReply>();
   reply->request = request;

@@ -38,6 +38,8 @@ class EngineWorker : public QObject {
   void serveChannels(const ChannelsRequest& request);
   // Reads the open recorded run again; says whether it grew (runPolled).
   void pollRun(const QString& path);
+  // Reads another run's steps and divergence, to compare with (comparisonRead).
+  void readComparison(const QString& path);
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -48,6 +50,7 @@ class EngineWorker : public QObject {
   void seriesReady(replicascope::ui::SeriesReplyPtr reply);
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
+  void comparisonRead(replicascope::ui::RunPollPtr run);
   void failed(const QString& what);
   // Back at step 0, recording to a new run file.
   void sessionReset(const QString& run_path);

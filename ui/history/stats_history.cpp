@@ -52,24 +52,43 @@ void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
   update_recorded(snapshot);
 }
 
-void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
-  steps_.clear();
-  loss_.clear();
-  accuracy_.clear();
-  divergence_.clear();
-  ++epoch_;
-  for (const auto& row : snapshot.recorded_steps) {
-    steps_.push_back(static_cast<double>(row.step));
-    loss_.push_back(row.loss);
-    accuracy_.push_back(row.accuracy);
+namespace {
+
+// A run's rows as the plots' columns.
+void read_rows(const std::vector<store::StepRow>& rows,
+               const std::map<std::string, std::vector<store::DivergencePoint>>& divergence,
+               std::vector<double>& steps, std::vector<double>& loss, std::vector<double>& accuracy,
+               std::map<std::string, store::Series>& by_layer) {
+  steps.clear();
+  loss.clear();
+  accuracy.clear();
+  by_layer.clear();
+  for (const auto& row : rows) {
+    steps.push_back(static_cast<double>(row.step));
+    loss.push_back(row.loss);
+    accuracy.push_back(row.accuracy);
   }
-  for (const auto& [layer, points] : snapshot.recorded_divergence) {
-    auto& series = divergence_[layer];
+  for (const auto& [layer, points] : divergence) {
+    auto& series = by_layer[layer];
     for (const auto& point : points) {
       series.steps.push_back(static_cast<double>(point.step));
       series.values.push_back(point.value);
     }
   }
+}
+
+}  // namespace
+
+void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
+  ++epoch_;
+  read_rows(snapshot.recorded_steps, snapshot.recorded_divergence, steps_, loss_, accuracy_,
+            divergence_);
+}
+
+void StatsHistory::set_compared_run(const RunPoll& run) {
+  ++epoch_;
+  read_rows(run.steps, run.divergence, compared_steps_, compared_loss_, compared_accuracy_,
+            compared_divergence_);
 }
 
 void StatsHistory::append(const engine::StepRecord& record) {

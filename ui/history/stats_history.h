@@ -55,6 +55,15 @@ class StatsHistory {
   bool overlay_synchronized() const { return overlay_synchronized_; }
   // The compared run's file name without its folder and suffix ("unsync"): legends name it.
   QString overlay_name() const;
+  // The compared run's steps, loss, accuracy and divergence (empty without one): the Loss and
+  // Divergence tabs draw them faded beside this run's.
+  void set_compared_run(const RunPoll& run);
+  const std::vector<double>& compared_steps() const { return compared_steps_; }
+  const std::vector<double>& compared_loss() const { return compared_loss_; }
+  const std::vector<double>& compared_accuracy() const { return compared_accuracy_; }
+  const std::map<std::string, store::Series>& compared_divergence() const {
+    return compared_divergence_;
+  }
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
   void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
@@ -75,6 +84,8 @@ class StatsHistory {
   bool synchronized_ = true;
   bool overlay_synchronized_ = true;
   QString overlay_path_;
+  std::vector<double> compared_steps_, compared_loss_, compared_accuracy_;
+  std::map<std::string, store::Series> compared_divergence_;
 };
 
 }  // namespace replicascope::ui

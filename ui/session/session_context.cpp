@@ -35,6 +35,15 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
   });
   connect(&engine_, &EngineController::failed, this, &SessionContext::report_error);
   connect(&engine_, &EngineController::runPolled, this, &SessionContext::on_run_polled);
+  connect(&engine_, &EngineController::comparisonRead, this, [this](const RunPollPtr& run) {
+    if (run->run_path != compared_) return;  // another comparison was asked for since
+    if (!run->error.isEmpty()) {
+      report_error("cannot compare with " + run->run_path + ": " + run->error);
+      return;
+    }
+    history_.set_compared_run(*run);
+    tell([](SessionViewer& v) { v.on_history_changed(); });
+  });
   poll_timer_.setSingleShot(true);
   connect(&poll_timer_, &QTimer::timeout, this, [this] {
     if (snapshot_ && !snapshot_->live) engine_.pollRun(snapshot_->run_path);
@@ -144,6 +153,13 @@ void SessionContext::show_channels_at(int64_t step) {
 
 void SessionContext::compare_with(const QString& run_path) {
   compared_ = run_path;
+  // Its loss and divergence, for the Loss and Divergence tabs; its statistics come with the
+  // series (request_series).
+  if (run_path.isEmpty()) {
+    history_.set_compared_run({});
+  } else {
+    engine_.readComparison(run_path);
+  }
   request_series();
   tell([](SessionViewer& v) { v.on_history_changed(); });
 }

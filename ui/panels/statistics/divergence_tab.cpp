@@ -66,6 +66,22 @@ void DivergenceTab::fill(const StatsHistory& history) {
         {QString::fromStdString(layer), "divergence", "largest over copies and channels", {}, {}});
     ++g;
   }
+  // The selected layer in a compared run, faded and named by its file (all of its layers would
+  // double a legend that is long already).
+  const auto& selected = history.selection().layer;
+  const auto compared = history.compared_divergence().find(selected);
+  if (compared != history.compared_divergence().end()) {
+    auto* graph = graph_at(g++);
+    set_graph_data(*graph, compared->second.steps, compared->second.values);
+    graph->setPen(QPen(QColor(0, 0, 0, 110), 1.5, Qt::DashDotLine));
+    const auto run = history.overlay_name();
+    name_graph(*graph, run + ": " + QString::fromStdString(selected), named);
+    set_graph_columns(*graph, {QString::fromStdString(selected),
+                               "divergence",
+                               run + ": largest over copies and channels",
+                               {},
+                               {}});
+  }
   drop_graphs_from(g);
 }
 
