@@ -26,9 +26,12 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
   const QString statistic = statistic_name(selection.statistic);
   QCustomPlot plot;
   plot.resize(request.width, request.height);
-  ui::show_statistics(
-      plot, series,
-      {QString::fromStdString(selection.layer) + ": " + statistic, "step", statistic});
+  const auto metadata = run.metadata();
+  const auto sync = metadata.find("synchronized");
+  ui::PlotLabels labels{QString::fromStdString(selection.layer) + ": " + statistic, "step",
+                        statistic};
+  labels.synchronized = sync == metadata.end() || sync->second != "false";
+  ui::show_statistics(plot, series, labels);
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }
 

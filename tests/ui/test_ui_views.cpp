@@ -216,6 +216,15 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
   QVERIFY2(!names.join(' ').contains("synchronized"), qPrintable(names.join(", ")));
   QVERIFY2(names.contains("whole batch (unused: per-copy BN)"), qPrintable(names.join(", ")));
   QCOMPARE(series_label({SeriesKey::Kind::kSynchronized, 0}, true), QString("synchronized"));
+  // The CLI's export --plot draws through show_statistics, with the run's own word for it.
+  QCustomPlot exported;
+  PlotLabels labels{"layer0: mean", "step", "mean"};
+  labels.synchronized = false;
+  show_statistics(exported, shown.history.series(), labels);
+  QStringList exported_names;
+  for (int g = 0; g < exported.graphCount(); ++g) exported_names << exported.graph(g)->name();
+  QVERIFY2(exported_names.contains("whole batch (unused: per-copy BN)"),
+           qPrintable(exported_names.join(", ")));
 }
 
 void UiViewsTest::channelsAreToldApartAndExportedTidy() {

@@ -96,7 +96,7 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
 }
 
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded,
-                const QString& legend_prefix) {
+                const QString& legend_prefix, bool synchronized) {
   std::set<SeriesKey> named;
   for (const auto& s : series) {
     auto* graph = plot.addGraph(plot.xAxis, plot.yAxis);
@@ -104,7 +104,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
                    QVector<double>(s.values.begin(), s.values.end()), /*alreadySorted=*/true);
     graph->setPen(pen_for(s.key, faded));
     draw_sampled_as_points(*graph, s);
-    graph->setName(legend_prefix + QString::fromStdString(s.key.label()));
+    graph->setName(legend_prefix + series_label(s.key, synchronized));
     set_graph_columns(*graph, {{},
                                {},
                                graph->name(),
@@ -118,7 +118,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
 void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
                      const PlotLabels& labels) {
   prepare_plot(plot, labels);
-  add_series(plot, series);
+  add_series(plot, series, /*faded=*/false, {}, labels.synchronized);
   plot.rescaleAxes();
   plot.replot();
 }

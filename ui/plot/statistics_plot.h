@@ -20,6 +20,9 @@ struct PlotLabels {
   QString title;  // "features.1: mean"
   QString x_axis = "step";
   QString y_axis;  // "mean"
+  // False for a run trained with per-copy BatchNorm: its whole-batch line is not called
+  // "synchronized" (series_label).
+  bool synchronized = true;
 };
 
 // Lays `plot` out once: a title above one axis rect whose legend sits inside, top right.
@@ -45,7 +48,7 @@ void draw_sampled_as_points(QCPGraph& graph, const store::Series& series);
 
 // Adds one graph per series to a prepared plot; the legend names one line per copy.
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded = false,
-                const QString& legend_prefix = {});
+                const QString& legend_prefix = {}, bool synchronized = true);
 
 // Replaces what `plot` shows with `series`.
 void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
