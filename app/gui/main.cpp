@@ -195,11 +195,11 @@ int main(int argc, char** argv) {
   train_then_shoot(window, *line);
   const auto model = QString::fromStdString(window.session_spec().model);  // --model
   if (line->file.isEmpty() && !model.isEmpty()) {
-    window.open_file(model);
+    window.open_file(model, /*with_remembered=*/false);
   } else if (line->file.isEmpty()) {
     window.open_demo();
   } else {
-    window.open_file(line->file);
+    window.open_file(line->file, /*with_remembered=*/line->session.empty());
   }
   return app.exec();
 }

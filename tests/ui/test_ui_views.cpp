@@ -413,6 +413,32 @@ void UiViewsTest::legendEntriesToggleTheirLines() {
   for (int g = 0; g < plot.graphCount(); ++g) QVERIFY(plot.graph(g)->visible());
 }
 
+void UiViewsTest::aFollowedRunKeepsTheTracerAndHiddenLines() {
+  ShownView shown(StatisticsView::kLoss);
+  ModelSnapshot run;
+  run.live = false;
+  const auto row = [](int64_t step) {
+    store::StepRow r;
+    r.step = step;
+    r.loss = 1.0 / static_cast<double>(step);
+    r.accuracy = 0.5;
+    return r;
+  };
+  for (int step = 1; step <= 5; ++step) run.recorded_steps.push_back(row(step));
+  shown.history.load_recorded(run);
+  shown.view.replot_now();
+  auto& plot = shown.tab();
+  QVERIFY(plot.tracer()->trace_at(shown.pixel_of(0, 2)));
+  plot.toggle_series("accuracy");
+  // The run grows (another process writes it): the same view with more steps.
+  for (int step = 6; step <= 9; ++step) run.recorded_steps.push_back(row(step));
+  shown.history.update_recorded(run);
+  shown.view.replot_now();
+  QCOMPARE(plot.graph(0)->dataCount(), 9);
+  QVERIFY2(plot.tracer()->visible(), "the tracer went although the view is the same");
+  QVERIFY2(!plot.graph(1)->visible(), "a line the user hid came back with the new steps");
+}
+
 void UiViewsTest::errorsAreSummarized() {
   QString traceback;
   for (int i = 0; i < 50; ++i) traceback += QString(" File \"model.py\", line %1\n").arg(i);

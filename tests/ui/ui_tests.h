@@ -56,6 +56,7 @@ class UiViewsTest : public QObject {
   void theHeatmapShowsEveryLayerAndSelectsOnClick();
   void helpListsShortcutsAndVersions();
   void legendEntriesToggleTheirLines();
+  void aFollowedRunKeepsTheTracerAndHiddenLines();
   void errorsAreSummarized();
 };
 

@@ -45,6 +45,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   connect(worker, &EngineWorker::runPolled, this, &EngineController::runPolled, queued);
   connect(worker, &EngineWorker::comparisonRead, this, &EngineController::comparisonRead, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
+  connect(worker, &EngineWorker::openFailed, this, &EngineController::openFailed, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);
   thread_.setObjectName("replicascope engine");
   thread_.start();

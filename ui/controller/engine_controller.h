@@ -72,6 +72,7 @@ class EngineController : public QObject {
   void comparisonRead(replicascope::ui::RunPollPtr run);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
+  void openFailed(const QString& what);
   void breakpointsChanged();
 
  private:

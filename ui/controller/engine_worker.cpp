@@ -76,7 +76,9 @@ void EngineWorker::open(const SessionSetup& setup) {
     snapshot->wiring = built_.wiring;
     emit opened(snapshot);
   } catch (...) {
-    emit failed(describe_current_exception());
+    const auto what = describe_current_exception();
+    emit openFailed(what);  // before failed: the window forgets the file before the dialog
+    emit failed(what);
   }
 }
 
@@ -106,7 +108,9 @@ void EngineWorker::openRun(const QString& path) {
     polled_steps_ = snapshot->recorded_steps.size();
     emit opened(snapshot);
   } catch (...) {
-    emit failed(describe_current_exception());
+    const auto what = describe_current_exception();
+    emit openFailed(what);  // before failed: the window forgets the file before the dialog
+    emit failed(what);
   }
 }
 

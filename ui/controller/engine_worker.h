@@ -52,6 +52,8 @@ class EngineWorker : public QObject {
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
   void failed(const QString& what);
+  // An open or openRun failed (also reported through failed); what was open stays open.
+  void openFailed(const QString& what);
   // Back at step 0, recording to a new run file.
   void sessionReset(const QString& run_path);
 

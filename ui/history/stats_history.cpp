@@ -45,6 +45,7 @@ void StatsHistory::clear() {
   latest_.reset();
   awaiting_ = false;
   ++epoch_;
+  ++view_;
 }
 
 void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
@@ -131,6 +132,7 @@ SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,
   overlay_path_ = overlay_path;
   awaiting_ = true;
   ++epoch_;
+  ++view_;
   SeriesRequest request;
   request.generation = ++generation_;
   request.selection = selection;

@@ -70,6 +70,10 @@ class StatsHistory {
   // Changes when the series are replaced (a clear, a new selection, an answer). Appends only
   // add points at the end: a plot that drew this epoch adds the new points and keeps the rest.
   uint64_t epoch() const { return epoch_; }
+  // Changes when the plots show something else: a clear (another session, a Reset) or another
+  // selection (layer, statistic, channels, compared run). Not when the same view gets more or
+  // fresher data (an answer, a followed run's new steps): the tracer and hidden lines stay.
+  uint64_t view() const { return view_; }
 
  private:
   store::SeriesBuilder live_;  // the selection's series: answered, then extended by steps
@@ -81,6 +85,7 @@ class StatsHistory {
   std::vector<std::string> layer_order_;
   std::shared_ptr<const engine::StepRecord> latest_;
   uint64_t epoch_ = 0;
+  uint64_t view_ = 1;  // a tab that drew nothing yet has drawn view 0
   bool synchronized_ = true;
   bool overlay_synchronized_ = true;
   QString overlay_path_;

@@ -53,10 +53,17 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
 void SessionContext::on_run_polled(const RunPollPtr& poll) {
   if (!snapshot_ || snapshot_->live || poll->run_path != snapshot_->run_path) return;
   if (!poll->error.isEmpty()) {
-    set_following(false);  // the file went or broke: what was read stays on screen
+    // A read can fail for a moment while the writer closes or checkpoints: try again, and say
+    // so only when it keeps failing (the file went or broke; what was read stays on screen).
+    if (++failed_polls_ < kFailedPollsToReport) {
+      poll_timer_.start(kPollIntervalMs);
+      return;
+    }
+    set_following(false);
     report_error("following " + poll->run_path + " stopped: " + poll->error);
     return;
   }
+  failed_polls_ = 0;
   // A big run takes a while to read: read it at most a fifth of the time.
   poll_timer_.start(std::max(kPollIntervalMs, static_cast<int>(5 * poll->read_ms)));
   if (!poll->grew) {
@@ -71,7 +78,11 @@ void SessionContext::on_run_polled(const RunPollPtr& poll) {
   history_.update_recorded(*grown);
   since_growth_.restart();
   set_following(true);
-  engine_.requestSeries(history_.reselect(compared_));
+  if (!has_statistics(shown_.layer)) {
+    select_first_layer();  // opened before its first step: it has layers to show now
+  } else {
+    engine_.requestSeries(history_.reselect(compared_));
+  }
   tell([&](SessionViewer& v) { v.on_run_grew(*grown); });
 }
 
@@ -93,6 +104,7 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
   set_following(false);
+  failed_polls_ = 0;
   if (snapshot->live) {
     poll_timer_.stop();
   } else {
@@ -106,9 +118,13 @@ void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   if (!snapshot->live) history_.load_recorded(*snapshot);
   tell([&](SessionViewer& v) { v.on_opened(*snapshot); });
   tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });
+  select_first_layer();
+}
+
+void SessionContext::select_first_layer() {
   // The first layer with statistics is the one shown until the user picks another.
   std::string first;
-  for (const auto& m : snapshot->modules) {
+  for (const auto& m : snapshot_->modules) {
     if (has_statistics(m.name)) {
       first = m.name;
       break;

@@ -53,6 +53,7 @@ class SessionContext : public QObject {
   // a run another process is writing is followed live; following() is true while it grows.
   bool following() const { return following_; }
   static constexpr int kPollIntervalMs = 500;
+  static constexpr int kFailedPollsToReport = 6;  // 3 s of failed reads in a row
 
   // Tells every viewer that something the user asked for failed (on_error).
   void report_error(const QString& what);
@@ -65,6 +66,7 @@ class SessionContext : public QObject {
   void on_stepped(const StepRecordPtr& record);
   void on_run_polled(const RunPollPtr& poll);
   void set_following(bool on);
+  void select_first_layer();
   void request_series();
   void set_selection(const std::string& module);
   template <class F>
@@ -83,6 +85,7 @@ class SessionContext : public QObject {
   QTimer poll_timer_;
   QElapsedTimer since_growth_;
   bool following_ = false;
+  int failed_polls_ = 0;
 };
 
 }  // namespace replicascope::ui

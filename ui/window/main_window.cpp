@@ -60,6 +60,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   build_toolbar();
   build_help_menu();
   context_.add_viewer(this);
+  // A file that did not open is not one to reopen (errors of the open session leave it alone).
+  connect(&context_.engine(), &EngineController::openFailed, this, [this] {
+    if (!opening_.isEmpty()) forget_recent(opening_);
+    opening_.clear();
+  });
   resize(1400, 900);
   restoreGeometry(settings.value("window/geometry").toByteArray());
   restoreState(settings.value("window/state").toByteArray());
@@ -127,7 +132,7 @@ void MainWindow::open_demo() {
   open_session();
 }
 
-void MainWindow::open_file(const QString& path) {
+void MainWindow::open_file(const QString& path, bool with_remembered) {
   if (!is_openable(path)) {
     context_.report_error(
         QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run "
@@ -141,7 +146,11 @@ void MainWindow::open_file(const QString& path) {
     context_.engine().openRun(path);
     return;
   }
-  setup_.spec.model = path.toStdString();
+  // A model opens with the data, shape and choices it last trained with, unless the caller
+  // chose them (the command line's flags, the New session dialog, Apply).
+  const auto model = QFileInfo(path).absoluteFilePath().toStdString();
+  if (with_remembered) set_session_spec(remembered_session(model, session_spec()));
+  setup_.spec.model = model;
   open_session();
 }
 
@@ -161,7 +170,7 @@ void MainWindow::ask_new_session(const std::optional<QString>& model) {
   if (spec.model.empty()) {
     open_demo();
   } else {
-    open_file(QString::fromStdString(spec.model));
+    open_file(QString::fromStdString(spec.model), /*with_remembered=*/false);
   }
 }
 
@@ -187,8 +196,6 @@ void MainWindow::on_opened(const ModelSnapshot& snapshot) {
 
 void MainWindow::on_error(const QString& what) {
   update_actions();
-  if (!opening_.isEmpty()) forget_recent(opening_);  // it did not open: not a file to reopen
-  opening_.clear();
   // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
   qWarning("replicascope: %s", qPrintable(what));
   if (QGuiApplication::platformName() != "offscreen") show_error(this, what);
@@ -199,9 +206,13 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());
-  settings.setValue("session/devices", devices_->text());
-  settings.setValue("session/batch", batch_->value());
-  settings.setValue("session/synchronized", synchronized_->isChecked());
+  // With a recorded run open the toolbar shows that run's settings: the user's own are the
+  // last live session's.
+  const bool recorded = context_.snapshot() && !context_.live();
+  const auto spec = recorded ? setup_.spec : session_spec();
+  settings.setValue("session/devices", QString::fromStdString(spec.devices));
+  settings.setValue("session/batch", static_cast<qlonglong>(spec.batch));
+  settings.setValue("session/synchronized", spec.synchronized);
   event->accept();
 }
 

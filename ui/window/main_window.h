@@ -31,8 +31,10 @@ class MainWindow : public QMainWindow, public SessionViewer {
 
   // The built-in demo with the toolbar's devices and batch (Fashion-MNIST when installed).
   void open_demo();
-  // A TorchScript model (.pt) or a recorded run (.sqlite), by the file's suffix.
-  void open_file(const QString& path);
+  // A TorchScript model (.pt) or a recorded run (.sqlite), by the file's suffix. A model opens
+  // with its remembered choices (data, shape, ...; the New session dialog keeps them) unless
+  // `with_remembered` is false: the caller set them.
+  void open_file(const QString& path, bool with_remembered = true);
   // The next session's devices, batch (0: unchanged), data and BatchNorm; an empty devices
   // string leaves them as they are.
   void configure(const QString& devices, int64_t batch, bool synthetic, bool unsynchronized);

@@ -4,6 +4,7 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
@@ -146,9 +147,11 @@ void MainWindow::build_toolbar() {
   auto* apply = toolbar->addAction("Apply");
   apply->setToolTip("restart the session with these devices, batch and BatchNorm");
   connect(apply, &QAction::triggered, this, [this] {
+    // The model on screen (a recorded run's too, when its file is here) with the toolbar's
+    // devices, batch and BatchNorm; the demo otherwise.
     const auto* snapshot = context_.snapshot();
-    if (snapshot && snapshot->live && snapshot->source != "demo") {
-      open_file(snapshot->source);
+    if (snapshot && snapshot->source != "demo" && QFileInfo(snapshot->source).isFile()) {
+      open_file(snapshot->source, /*with_remembered=*/false);
     } else {
       open_demo();
     }

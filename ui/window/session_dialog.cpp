@@ -13,6 +13,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <limits>
 
 namespace replicascope::ui {
 namespace {
@@ -76,7 +77,7 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   weight_decay_->setPlaceholderText("0");
   form->addRow("weight decay", weight_decay_);
   seed_ = new QSpinBox;
-  seed_->setRange(0, 1 << 30);
+  seed_->setRange(0, std::numeric_limits<int>::max());
   form->addRow("seed", seed_);
   devices_ = new QLineEdit;
   devices_->setToolTip("copies: cpu:N, or cuda:I,J");
@@ -116,6 +117,7 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
 }
 
 void SessionDialog::show_spec(const engine::SessionSpec& spec) {
+  shown_ = spec;
   model_->setText(QString::fromStdString(spec.model));
   data_->setCurrentText(QString::fromStdString(spec.data));
   image_->setText(sizes_text(spec.image));
@@ -130,8 +132,21 @@ void SessionDialog::show_spec(const engine::SessionSpec& spec) {
 }
 
 engine::SessionSpec SessionDialog::spec() const {
-  // Through core's parser, as the CLI's flags go: the same checks and the same messages.
-  engine::SessionSpec spec;
+  // Through core's parser, as the CLI's flags go: the same checks and the same messages. What
+  // the dialog does not ask for (--stop-on-nonfinite, --detail-steps, ...) stays as it was.
+  const engine::SessionSpec defaults;
+  auto spec = shown_;
+  spec.model = defaults.model;
+  spec.data = defaults.data;
+  spec.image = defaults.image;
+  spec.loss = defaults.loss;
+  spec.optimizer = defaults.optimizer;
+  spec.learning_rate = defaults.learning_rate;
+  spec.weight_decay = defaults.weight_decay;
+  spec.seed = defaults.seed;
+  spec.devices = defaults.devices;
+  spec.batch = defaults.batch;
+  spec.synchronized = defaults.synchronized;
   const auto set = [&spec](const char* flag, const QString& value) {
     if (!value.trimmed().isEmpty())
       engine::set_session_flag(spec, flag, value.trimmed().toStdString());

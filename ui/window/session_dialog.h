@@ -44,6 +44,7 @@ class SessionDialog : public QDialog {
   QCheckBox* synchronized_ = nullptr;
   QLabel* error_ = nullptr;
   QString problem_;
+  engine::SessionSpec shown_;  // what the dialog does not ask for comes from here
 };
 
 // A model's remembered choices ("" for the demo), or `fallback` with that model when it has none.

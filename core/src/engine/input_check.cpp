@@ -1,5 +1,6 @@
 #include "replicascope/engine/input_check.h"
 
+#include <map>
 #include <string>
 
 #include "replicascope/data/dataset.h"
@@ -45,20 +46,37 @@ std::vector<int64_t> InputGuess::proposed_image() const {
 }
 
 InputGuess guess_input(const Model& model) {
+  // By the modules' types, not the weights' shapes alone: a ConvTranspose or an embedding is not
+  // what takes the input. Module order is registration order, which torchvision's models and
+  // most others keep in the order they run; a classifier with a convolution registered after
+  // it (a conv head, an SE block's Linear) is not trusted for the class count.
+  std::map<std::string, std::string> types;
+  for (const auto& m : model.modules()) types[m.name] = m.type;
+  const auto is_conv = [](const std::string& type) {
+    return type == "Conv1d" || type == "Conv2d" || type == "Conv3d";
+  };
   InputGuess guess;
+  bool conv_after_classifier = false;
   for (const auto& [name, weight] : model.named_parameters()) {
     if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
+    const auto module = module_of(name);
+    const auto type = types.count(module) ? types[module] : std::string();
     const auto dims = weight.dim();
-    if (guess.first_conv.empty() && dims >= 3 && dims <= 5) {
-      guess.first_conv = module_of(name);
-      guess.in_channels = weight.size(1);
-      guess.spatial_dims = dims - 2;
+    if (is_conv(type) && dims >= 3 && dims <= 5) {
+      if (guess.first_conv.empty()) {
+        guess.first_conv = module;
+        guess.in_channels = weight.size(1);
+        guess.spatial_dims = dims - 2;
+      }
+      if (!guess.classifier.empty()) conv_after_classifier = true;
     }
-    if (dims == 2) {
-      guess.classifier = module_of(name);
+    if (type == "Linear" && dims == 2) {
+      guess.classifier = module;
       guess.classes = weight.size(0);
+      conv_after_classifier = false;
     }
   }
+  if (conv_after_classifier) guess.classes = 0, guess.classifier.clear();
   return guess;
 }
 

@@ -75,6 +75,9 @@ RunReader::RunReader(const std::string& path) : path_(path) {
   // read as immutable.
   const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
   db_ = open_database(file_uri(path, "mode=ro"), path, flags);
+  // A run another process is writing may be locked for a moment (a checkpoint, its close):
+  // wait for it rather than fail a read (the GUI follows such runs).
+  sqlite3_busy_timeout(db_, 2000);
   int64_t found = 0;
   int rc = read_user_version(db_, &found);
   if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || (rc & 0xff) == SQLITE_READONLY ||

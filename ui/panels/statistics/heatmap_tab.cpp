@@ -76,6 +76,8 @@ void HeatmapTab::fill(const StatsHistory& history) {
   data->setRange(QCPRange(first, last), QCPRange(0, rows - 1));
   data->fill(0);
   const double per_step = last > first ? (columns - 1) / (last - first) : 0;
+  first_step_ = first;
+  columns_per_step_ = per_step;
   worst_.clear();
   for (int row = 0; row < rows; ++row) {
     const auto& series = history.divergence().at(layers_[row]);
@@ -123,12 +125,22 @@ std::string HeatmapTab::layer_at(double pixel_y) const {
 QString HeatmapTab::describe_at(const QPointF& pixel) const {
   const auto layer = layer_at(pixel.y());
   if (layer.empty() || !axisRect()->rect().contains(pixel.toPoint())) return {};
-  const double step = xAxis->pixelToCoord(pixel.x());
-  const double value = map_->data()->data(step, std::round(yAxis->pixelToCoord(pixel.y())));
-  return QString("%1\nstep %2: %3")
-      .arg(QString::fromStdString(layer))
-      .arg(std::round(step))
-      .arg(value, 0, 'g', 4);
+  int column = 0, row = 0;
+  auto* data = map_->data();
+  data->coordToCell(xAxis->pixelToCoord(pixel.x()), std::round(yAxis->pixelToCoord(pixel.y())),
+                    &column, &row);
+  if (column < 0 || column >= data->keySize()) return {};
+  const double value = data->cell(column, row);
+  // A column may hold several steps: say which, and that the value is their largest.
+  QString steps = QString("step %1").arg(first_step_);
+  if (columns_per_step_ > 0) {
+    const auto lo =
+        static_cast<int64_t>(std::ceil(first_step_ + (column - 0.5) / columns_per_step_));
+    const auto hi =
+        static_cast<int64_t>(std::ceil(first_step_ + (column + 0.5) / columns_per_step_)) - 1;
+    steps = hi > lo ? QString("steps %1-%2: largest").arg(lo).arg(hi) : QString("step %1").arg(lo);
+  }
+  return QString("%1\n%2 %3").arg(QString::fromStdString(layer), steps).arg(value, 0, 'g', 4);
 }
 
 }  // namespace replicascope::ui

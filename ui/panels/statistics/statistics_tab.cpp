@@ -54,6 +54,11 @@ StatisticsTab::StatisticsTab(const PlotLabels& labels) {
   connect(this, &QWidget::customContextMenuRequested, this, &StatisticsTab::show_context_menu);
 }
 
+StatisticsTab::~StatisticsTab() {
+  // The tracer filters this widget's events; none may reach it once the plot's items are gone.
+  removeEventFilter(tracer_);
+}
+
 void StatisticsTab::toggle_series(const QString& name) {
   bool show = false;
   for (int g = 0; g < graphCount(); ++g) {
@@ -91,7 +96,10 @@ void StatisticsTab::show_context_menu(const QPoint& at) {
 }
 
 void StatisticsTab::draw(const StatsHistory& history) {
-  const bool same_view = only_new_points(history);
+  // The tracer and the lines the user hid belong to a view: another one (history.view()) drops
+  // them; new or fresher data for the same view (a step, a followed run's read) keeps them.
+  const bool same_view = drawn_view_ == history.view();
+  drawn_view_ = history.view();
   fill(history);
   if (!same_view) {
     // Another view: every line is shown again (hidden ones were lines of the old view).

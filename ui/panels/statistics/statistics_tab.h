@@ -17,6 +17,7 @@ namespace replicascope::ui {
 class StatisticsTab : public QCustomPlot {
  public:
   explicit StatisticsTab(const PlotLabels& labels);
+  ~StatisticsTab() override;
 
   // Draws the history and keeps the plot truthful: the axes follow the data unless the user
   // chose the view; a lone point gets a marker; the tracer goes when the plot shows something
@@ -77,6 +78,7 @@ class StatisticsTab : public QCustomPlot {
   bool legend_wanted_ = true;
   bool auto_ranging_ = false;  // the range changes now are the plot's own, not the user's
   uint64_t drawn_epoch_ = 0;
+  uint64_t drawn_view_ = 0;
 };
 
 // Gives `graph` the points (x, y). With `append`, the points it has are taken to be the first

@@ -60,7 +60,7 @@ class HeatmapTab : public StatisticsTab {
   HeatmapTab();
   // The layer of the row at that pixel height ("" outside the rows).
   std::string layer_at(double pixel_y) const;
-  // The layers from the worst (largest divergence over the steps shown) down.
+  // The layers from the worst (largest divergence over all steps) down.
   const std::vector<std::pair<double, std::string>>& worst() const { return worst_; }
   QCPColorMap* map() const { return map_; }
   void set_log_scale(bool) override {}  // the rows are layers, not values
@@ -75,6 +75,7 @@ class HeatmapTab : public StatisticsTab {
   QCPColorScale* scale_ = nullptr;
   std::vector<std::string> layers_;
   std::vector<std::pair<double, std::string>> worst_;
+  double first_step_ = 0, columns_per_step_ = 0;  // where the columns are, for the tooltip
 };
 
 // Loss and accuracy over steps.

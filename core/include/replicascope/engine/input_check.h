@@ -16,9 +16,9 @@ class Dataset;
 
 namespace replicascope::engine {
 
-// What a model's parameters say about its input and output, in module order: the first weight
-// of 3 to 5 dimensions is a convolution's [out, in / groups, k...]; the last 2-D weight is the
-// classifier's [classes, in].
+// What a model's parameters say about its input and output, in module order: the first
+// Conv1d/2d/3d's weight is [out, in / groups, k...]; the last Linear's is the classifier's
+// [classes, in] (not trusted when a convolution comes after it).
 struct InputGuess {
   std::string first_conv;    // "conv1"; "" when the model has no convolution
   int64_t in_channels = 0;   // the first convolution's weight.size(1)
