@@ -26,11 +26,9 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
   const QString statistic = statistic_name(selection.statistic);
   QCustomPlot plot;
   plot.resize(request.width, request.height);
-  const auto metadata = run.metadata();
-  const auto sync = metadata.find("synchronized");
   ui::PlotLabels labels{QString::fromStdString(selection.layer) + ": " + statistic, "step",
                         statistic};
-  labels.synchronized = sync == metadata.end() || sync->second != "false";
+  labels.synchronized = ui::trained_synchronized(run.metadata());
   ui::show_statistics(plot, series, labels);
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }

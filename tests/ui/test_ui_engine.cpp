@@ -369,9 +369,7 @@ void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
   auto& view = panel<StatisticsView>(window);
   view.show_tab(StatisticsView::kOverSteps);
   view.replot_now();
-  QStringList names;
-  for (int g = 0; g < view.current_plot()->graphCount(); ++g)
-    names << view.current_plot()->graph(g)->name();
+  const auto names = graph_names(*view.current_plot());
   QVERIFY2(names.contains("whole batch (unused: per-copy BN)") &&
                !names.join(' ').contains("synchronized"),
            qPrintable(names.join(", ")));

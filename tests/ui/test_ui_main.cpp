@@ -1,4 +1,6 @@
 // replicascope_ui_tests models|engine|views [QtTest options]: one QtTest class per ctest entry.
+#include <qcustomplot.h>
+
 #include <QApplication>
 #include <QDir>
 #include <QStandardPaths>
@@ -10,6 +12,12 @@
 
 QString fixture(const QString& name) {
   return QDir(qEnvironmentVariable("REPLICASCOPE_FIXTURES")).filePath(name);
+}
+
+QStringList graph_names(const QCustomPlot& plot) {
+  QStringList names;
+  for (int g = 0; g < plot.graphCount(); ++g) names << plot.graph(g)->name();
+  return names;
 }
 
 QString temp_path(const QString& name) {

@@ -211,8 +211,7 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
   select(shown.history, Statistic::kMean);
   fill(shown.history, 2);
   shown.view.replot_now();
-  QStringList names;
-  for (int g = 0; g < shown.tab().graphCount(); ++g) names << shown.tab().graph(g)->name();
+  const auto names = graph_names(shown.tab());
   QVERIFY2(!names.join(' ').contains("synchronized"), qPrintable(names.join(", ")));
   QVERIFY2(names.contains("whole batch (unused: per-copy BN)"), qPrintable(names.join(", ")));
   QCOMPARE(series_label({SeriesKey::Kind::kSynchronized, 0}, true), QString("synchronized"));
@@ -221,8 +220,7 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
   PlotLabels labels{"layer0: mean", "step", "mean"};
   labels.synchronized = false;
   show_statistics(exported, shown.history.series(), labels);
-  QStringList exported_names;
-  for (int g = 0; g < exported.graphCount(); ++g) exported_names << exported.graph(g)->name();
+  const auto exported_names = graph_names(exported);
   QVERIFY2(exported_names.contains("whole batch (unused: per-copy BN)"),
            qPrintable(exported_names.join(", ")));
 }
@@ -238,11 +236,8 @@ void UiViewsTest::channelsAreToldApartAndExportedTidy() {
   QCOMPARE(plot.graphCount(), 6);
   QCOMPARE(plot.legend->itemCount(), 6);
   QSet<Qt::PenStyle> dashes;
-  QStringList names;
-  for (int g = 0; g < plot.graphCount(); ++g) {
-    names << plot.graph(g)->name();
-    dashes.insert(plot.graph(g)->pen().style());
-  }
+  for (int g = 0; g < plot.graphCount(); ++g) dashes.insert(plot.graph(g)->pen().style());
+  const auto names = graph_names(plot);
   QVERIFY2(names.contains("copy 1, channel 1"), qPrintable(names.join(", ")));
   QCOMPARE(dashes.size(), 2);
   // The CSV: one row per visible point, with the channel and the step in columns of their own.
@@ -315,9 +310,7 @@ void UiViewsTest::divergenceFollowsTheModelOrder() {
   shown.history.append(record);
   const auto legend = [&shown] {
     shown.view.rebuild_now();
-    QStringList names;
-    for (int g = 0; g < shown.tab().graphCount(); ++g) names << shown.tab().graph(g)->name();
-    return names;
+    return graph_names(shown.tab());
   };
   // Without the model's order (an old run), natural order: block2 before block10.
   QCOMPARE(legend(), (QStringList{"block1", "block2", "block10"}));
@@ -384,10 +377,8 @@ void UiViewsTest::legendEntriesToggleTheirLines() {
   shown.view.replot_now();
   auto& plot = shown.tab();
   const auto graph_named = [&plot](const QString& name) -> QCPGraph* {
-    for (int g = 0; g < plot.graphCount(); ++g) {
-      if (plot.graph(g)->name() == name) return plot.graph(g);
-    }
-    return nullptr;
+    const int g = static_cast<int>(graph_names(plot).indexOf(name));
+    return g < 0 ? nullptr : plot.graph(g);
   };
   QVERIFY(graph_named("copy 1") && graph_named("copy 0"));
   plot.toggle_series("copy 1");

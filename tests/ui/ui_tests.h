@@ -4,6 +4,9 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
+
+class QCustomPlot;
 
 class UiModelsTest : public QObject {
   Q_OBJECT
@@ -67,6 +70,9 @@ P& panel(W& window) {
   if (!found) qFatal("no panel of the expected type in the window");
   return *found;
 }
+
+// The names of a plot's lines, in drawing order (legends dedupe them; this does not).
+QStringList graph_names(const QCustomPlot& plot);
 
 // Where the fixtures and the build's programs are (from the environment and compile flags).
 QString fixture(const QString& name);

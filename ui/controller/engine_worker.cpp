@@ -6,6 +6,7 @@
 
 #include <QFileInfo>
 
+#include "plot/statistics_plot.h"
 #include "replicascope/describe_error.h"
 #include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
@@ -97,7 +98,7 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->live = false;
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
     snapshot->batch = value("batch").toLongLong();  // 0 when missing or malformed
-    snapshot->synchronized = value("synchronized") != "false";
+    snapshot->synchronized = trained_synchronized(metadata);
     snapshot->recorded_divergence = run.divergence_by_layer();
     snapshot->recorded_steps = run.steps();
     auto model = run.model();  // a malformed one is an error
@@ -179,11 +180,7 @@ std::vector<store::Series> EngineWorker::series_of(const QString& path,
     reader_ = std::make_unique<store::RunReader>(path.toStdString());
   if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
   const auto& run = path == run_path_ ? *reader_ : *other;
-  if (synchronized) {
-    const auto metadata = run.metadata();
-    const auto it = metadata.find("synchronized");
-    *synchronized = it == metadata.end() || it->second != "false";
-  }
+  if (synchronized) *synchronized = trained_synchronized(run.metadata());
   // A live run has no rows for a layer before its first step: then there are no series yet.
   return store::statistic_series(run, request.selection);
 }

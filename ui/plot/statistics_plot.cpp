@@ -58,6 +58,15 @@ QString series_label(const SeriesKey& key, bool synchronized) {
   return QString::fromStdString(key.label());
 }
 
+bool trained_synchronized(const std::map<std::string, std::string>& metadata) {
+  const auto it = metadata.find("synchronized");
+  return it == metadata.end() || it->second != "false";
+}
+
+QString channel_label(int64_t channel) {
+  return channel == store::kOverChannels ? QString("mean over channels") : QString::number(channel);
+}
+
 void draw_sampled_as_points(QCPGraph& graph, const store::Series& series) {
   const bool sparse = series.sparse();
   graph.setLineStyle(sparse ? QCPGraph::lsNone : QCPGraph::lsLine);
@@ -105,12 +114,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
     graph->setPen(pen_for(s.key, faded));
     draw_sampled_as_points(*graph, s);
     graph->setName(legend_prefix + series_label(s.key, synchronized));
-    set_graph_columns(*graph, {{},
-                               {},
-                               graph->name(),
-                               s.channel == store::kOverChannels ? QString("mean over channels")
-                                                                 : QString::number(s.channel),
-                               {}});
+    set_graph_columns(*graph, {{}, {}, graph->name(), channel_label(s.channel), {}});
     if (!named.insert(s.key).second) graph->removeFromLegend();
   }
 }

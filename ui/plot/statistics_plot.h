@@ -6,6 +6,8 @@
 #include <QPen>
 #include <QString>
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "replicascope/store/series.h"
@@ -40,6 +42,13 @@ Qt::PenStyle channel_dash(int64_t i);
 // A line's name in legends: its key's label(), except that the whole batch's statistics of a
 // session that does not synchronize are not called "synchronized": no copy uses them.
 QString series_label(const SeriesKey& key, bool synchronized = true);
+
+// Whether a run's metadata says its layers used the synchronized statistics ("synchronized":
+// "false" for per-copy BatchNorm; a run that does not say is taken as synchronized).
+bool trained_synchronized(const std::map<std::string, std::string>& metadata);
+
+// A series' channel in legends and CSV: "3", or "mean over channels".
+QString channel_label(int64_t channel);
 
 // A series with steps missing between its points (a channel of a run that keeps per-channel
 // detail for a sample of its steps) is drawn as points: a line between them would show values

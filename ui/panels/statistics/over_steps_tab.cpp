@@ -37,8 +37,7 @@ void OverStepsTab::fill(const StatsHistory& history) {
       // A compared run's lines are named by its file: "unsync: copy 0".
       const auto series =
           (faded ? history.overlay_name() + ": " : QString()) + series_label(s.key, synchronized);
-      const auto channel = s.channel == store::kOverChannels ? QString("mean over channels")
-                                                             : QString::number(s.channel);
+      const auto channel = channel_label(s.channel);
       name_graph(*graph, several ? series + ", channel " + channel : series, named);
       set_graph_columns(
           *graph,
