@@ -40,7 +40,7 @@ check_asan() {
     ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1 \
     UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs" \
-      -R '^(SyncMaster|FutureResult|[A-Za-z]*/?Equivalence|Kernels|Precision|SyncBatchNorm|DataFiles|Datasets|BatchLoader|SessionSpec|SessionFactory|Wiring|RunStore|RunExport)[./]' \
+      -R '^(SyncMaster|FutureResult|[A-Za-z]*/?Equivalence|Kernels|Precision|SyncBatchNorm|DataFiles|Datasets|BatchLoader|ImageFolder|SessionSpec|SessionFactory|Wiring|RunStore|RunExport)[./]' \
       -E 'KilledRun|SaysWhenTheModelCannotTakeTheData'
 }
 
@@ -67,7 +67,7 @@ fuzz_one() {  # TARGET
 }
 
 check_fuzz() {
-  local targets=(${FUZZ_TARGETS:-idx cifar10 run_file model_archive load_module}) target status=0
+  local targets=(${FUZZ_TARGETS:-idx cifar10 image run_file model_archive load_module}) target status=0
   command -v clang++ >/dev/null ||
     { echo "check: clang++ not found (scripts/setup.sh installs clang libclang-rt-14-dev)" >&2; return 1; }
   mkdir -p build-fuzz

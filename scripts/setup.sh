@@ -10,7 +10,7 @@ PACKAGES=(
   libtorch-dev libgloo-dev
   googletest libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
-  libsqlite3-dev zlib1g-dev
+  libsqlite3-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev  # image folders
   python3 python3-torch python3-torchvision
   dataset-fashion-mnist
 )

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -195,6 +196,58 @@ TEST(BatchLoader, SameSeedSameBatchesNewOrderEachEpoch) {
   EXPECT_TRUE(a.next().images.equal(first.images));
   expect_throw_containing<DataError>([&] { replicascope::data::BatchLoader(*data, 11, 0); },
                                      "batch size 11: expected 1 to 10");
+}
+
+// Samples read as batches take them, counted, and failing on one index.
+class CountingSource : public replicascope::data::SampleSource {
+ public:
+  void read(int64_t index, uint8_t* out) const override {
+    ++reads;
+    if (index == bad) throw DataError("sample " + std::to_string(index) + " cannot be read");
+    for (int k = 0; k < 4; ++k) out[k] = static_cast<uint8_t>(index * 4 + k);
+  }
+  mutable std::atomic<int> reads{0};
+  int64_t bad = -1;
+};
+
+// The loader thread ahead of the steps gives the same batches in the same order, epochs and
+// reset included, as reading each batch when it is asked for.
+TEST(BatchLoader, ReadingAheadGivesTheSameBatches) {
+  auto source = std::make_shared<CountingSource>();
+  const replicascope::data::Dataset data("counted", source, {1, 2, 2},
+                                         torch::arange(10, torch::kLong) % 3, 3);
+  EXPECT_TRUE(data.reads_files());
+  EXPECT_EQ(source->reads.load(), 10);  // the mean and std come from up to 512 spread samples
+  EXPECT_EQ(data.memory_bytes(), 0);
+  replicascope::data::BatchLoader ahead(data, 4, 9), now(data, 4, 9, 0);
+  for (int i = 0; i < 7; ++i) {
+    if (i == 5) ahead.reset(), now.reset();
+    const auto a = ahead.next(), b = now.next();
+    EXPECT_TRUE(a.images.equal(b.images)) << i;
+    EXPECT_TRUE(a.labels.equal(b.labels)) << i;
+    EXPECT_EQ(ahead.epoch(), now.epoch()) << i;
+  }
+  // A batch that cannot be read throws from next(), and the one after it follows.
+  source->bad = 3;
+  replicascope::data::BatchLoader failing(data, 5, 1), plain(data, 5, 1, 0);
+  for (int i = 0; i < 4; ++i) {
+    std::string ahead_error, plain_error;
+    torch::Tensor a, b;
+    try {
+      a = failing.next().images;
+    } catch (const DataError& e) {
+      ahead_error = e.what();
+    }
+    try {
+      b = plain.next().images;
+    } catch (const DataError& e) {
+      plain_error = e.what();
+    }
+    EXPECT_EQ(ahead_error, plain_error) << i;
+    if (plain_error.empty()) {
+      EXPECT_TRUE(a.equal(b)) << i;
+    }
+  }
 }
 
 TEST(Datasets, InstalledFashionMnistLoads) {

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 
 import torch
 
@@ -59,6 +60,33 @@ def cifar10_seeds():
     write("cifar10", "one-record-gz", gzip.compress(record, mtime=0))
     write("cifar10", "label-10", bytes([10]) + record[1:])
     write("cifar10", "short", record[:100])
+
+
+def png(width, height, colour_type, pixels):
+    """A PNG by hand (zlib and CRC32): one IHDR, one IDAT of unfiltered rows, IEND."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    rows = b"".join(b"\0" + pixels[y * width * channels:(y + 1) * width * channels]
+                    for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def image_seeds():
+    from torchvision.io import encode_jpeg
+    gray = bytes(i * 7 % 256 for i in range(8 * 6))
+    write("image", "gray-8x6.png", png(8, 6, 0, gray))
+    write("image", "rgba-4x4.png", png(4, 4, 6, bytes(i * 13 % 256 for i in range(4 * 4 * 4))))
+    write("image", "truncated.png", png(8, 6, 0, gray)[:40])
+    write("image", "huge-header.png", png(8, 6, 0, gray)[:16] + struct.pack(">II", 1 << 30, 1 << 30))
+    rgb = torch.randint(0, 256, (3, 16, 12), dtype=torch.uint8)
+    write("image", "rgb-16x12.jpg", bytes(encode_jpeg(rgb, quality=80).tolist()))
+    write("image", "gray-8x8.jpg", bytes(encode_jpeg(rgb[:1, :8, :8], quality=80).tolist()))
+    write("image", "truncated.jpg", bytes(encode_jpeg(rgb, quality=80).tolist())[:120])
+    write("image", "text", b"not an image at all")
 
 
 def shrink(path, wal):
@@ -122,6 +150,7 @@ def main():
     torch.manual_seed(0)
     idx_seeds()
     cifar10_seeds()
+    image_seeds()
     run_file_seeds(sys.argv[1])
     model_seeds()
     for target in sorted(os.listdir(HERE)):

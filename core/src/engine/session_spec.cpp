@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "replicascope/data/dataset.h"
+#include "replicascope/data/image_folder.h"
 
 namespace replicascope::engine {
 namespace {
@@ -47,15 +48,25 @@ std::string SessionSpec::data_or_default() const {
 }
 
 const std::vector<SpecFlag>& session_flags() {
-  static const std::vector<SpecFlag> flags{{"model", true},        {"data", true},
-                                           {"image", true},        {"devices", true},
-                                           {"batch", true},        {"optimizer", true},
-                                           {"lr", true},           {"weight-decay", true},
-                                           {"loss", true},         {"seed", true},
-                                           {"unsync", false},      {"dist", false},
-                                           {"backend", true},      {"timeout", true},
-                                           {"run", true},          {"stop-on-nonfinite", false},
-                                           {"detail-steps", true}, {"detail-every", true}};
+  static const std::vector<SpecFlag> flags{{"model", true},
+                                           {"data", true},
+                                           {"image", true},
+                                           {"classes", true},
+                                           {"devices", true},
+                                           {"batch", true},
+                                           {"optimizer", true},
+                                           {"lr", true},
+                                           {"weight-decay", true},
+                                           {"loss", true},
+                                           {"seed", true},
+                                           {"unsync", false},
+                                           {"dist", false},
+                                           {"backend", true},
+                                           {"timeout", true},
+                                           {"run", true},
+                                           {"stop-on-nonfinite", false},
+                                           {"detail-steps", true},
+                                           {"detail-every", true}};
   return flags;
 }
 
@@ -67,6 +78,8 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
     spec.data = value;
   } else if (name == "image") {
     spec.image = parse_sizes(flag, value);
+  } else if (name == "classes") {
+    spec.classes = parse_whole_number(flag, value, 1, 1 << 20);
   } else if (name == "devices") {
     spec.devices = value;
   } else if (name == "batch") {
@@ -116,8 +129,8 @@ void check_session_spec(const SessionSpec& spec) {
     if (spec.timeout_seconds) throw UsageError("--timeout applies only with --dist");
     if (!spec.backend.empty()) throw UsageError("--backend applies only with --dist");
   }
-  if (!spec.image.empty() && (spec.image.size() < 2 || spec.image.size() > 4)) {
-    throw UsageError("--image expects C,L or C,H,W or C,T,H,W, got '" + join_sizes(spec.image) +
+  if (spec.image.size() > 4) {
+    throw UsageError("--image expects F, C,L, C,H,W or C,T,H,W, got '" + join_sizes(spec.image) +
                      "'");
   }
   const double lr = spec.lr();
@@ -139,6 +152,7 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
   if (!spec.model.empty()) add("model", spec.model);
   if (!spec.data.empty()) add("data", spec.data);
   if (!spec.image.empty()) add("image", join_sizes(spec.image));
+  if (spec.classes != 0) add("classes", std::to_string(spec.classes));
   if (spec.devices != defaults.devices) add("devices", spec.devices);
   if (spec.batch != defaults.batch) add("batch", std::to_string(spec.batch));
   if (spec.optimizer == OptimizerKind::kAdam) add("optimizer", "adam");
@@ -178,7 +192,8 @@ std::string gigabytes(double bytes) {
 
 std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec,
                                                          const std::vector<int64_t>& image,
-                                                         uint64_t seed, int64_t batch) {
+                                                         uint64_t seed, int64_t batch,
+                                                         int64_t classes) {
   if (spec == "fashion-mnist") {
     const auto paths = data::installed_fashion_mnist();
     if (!paths) {
@@ -190,7 +205,16 @@ std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec
   }
   if (spec == "synthetic") {
     const auto shape = image.empty() ? std::vector<int64_t>{1, 28, 28} : image;
-    return data::make_synthetic(shape, 10, synthetic_sample_count(shape, batch), seed);
+    return data::make_synthetic(shape, classes > 0 ? classes : 10,
+                                synthetic_sample_count(shape, batch), seed);
+  }
+  if (classes > 0) {
+    throw UsageError("--classes applies to synthetic data; '" + spec +
+                     "' has its own labels (leave --classes out)");
+  }
+  if (spec.rfind("imagefolder:", 0) == 0) {
+    if (spec.size() == 12) throw UsageError("--data imagefolder: expects imagefolder:DIR");
+    return data::load_image_folder(spec.substr(12), image);
   }
   if (spec.rfind("idx:", 0) == 0) {
     const auto files = split(spec.substr(4), ',');
@@ -199,8 +223,8 @@ std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec
   }
   if (spec.rfind("cifar10:", 0) == 0) return data::load_cifar10(split(spec.substr(8), ','));
   throw UsageError(
-      "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS or cifar10:FILE[,FILE...], "
-      "got '" +
+      "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS, cifar10:FILE[,FILE...] or "
+      "imagefolder:DIR, got '" +
       spec + "'");
 }
 
@@ -229,9 +253,9 @@ int64_t synthetic_sample_count(const std::vector<int64_t>& shape, int64_t batch)
 
 std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
                                                const std::vector<int64_t>& image, uint64_t seed,
-                                               int64_t batch) {
+                                               int64_t batch, int64_t classes) {
   try {
-    return load_data_unguarded(spec, image, seed, batch);
+    return load_data_unguarded(spec, image, seed, batch, classes);
   } catch (const std::bad_alloc&) {
     // A vector or tensor too large for the memory left; its own message names no size.
     throw data::DataError("--data " + spec + ": out of memory while loading it (this machine has " +
