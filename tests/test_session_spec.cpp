@@ -115,12 +115,12 @@ TEST(SessionSpec, BadValuesSayWhatWasExpectedAndGiven) {
       [] {
         parse({{"image", "1,2,3,4,5"}});
       },
-      "--image expects C,L or C,H,W or C,T,H,W, got '1,2,3,4,5'");
+      "--image expects F, C,L, C,H,W or C,T,H,W, got '1,2,3,4,5'");
   expect_throw_containing<E>([] { parse({{"lr", "nan"}}); }, "--lr expects a finite number");
   expect_throw_containing<E>([] { parse({{"run", ""}}); }, "--run expects a file");
   expect_throw_containing<E>([] { parse({{"epochs", "3"}}); }, "unknown option --epochs");
   expect_throw_containing<E>([] { engine::load_data("mnist", {}, 0); },
-                             "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS or");
+                             "--data expects fashion-mnist, synthetic, idx:IMAGES,LABELS, cifar10");
   expect_throw_containing<E>([] { engine::load_data("idx:only-one", {}, 0); },
                              "--data idx: expects idx:IMAGES,LABELS");
   // Refused up front from the arithmetic, before any sample is made (it ran 70 s to 15 GB).
@@ -249,6 +249,49 @@ TEST(SessionFactory, SaysWhenTheModelCannotTakeTheData) {
   EXPECT_EQ(guess.spatial_dims, 3);
   EXPECT_EQ(guess.in_channels, 3);
   EXPECT_GT(guess.classes, 0);
+}
+
+TEST(SessionFactory, OneForwardFindsWhatTheParametersCannotTellAndProposesAFit) {
+  // The MLP fixture takes [batch, 16] and has 4 outputs: no convolution to read, so only its
+  // forward can say that 1x28x28 samples do not go in.
+  const auto mlp = replicascope::testing::fixture("mlp.pt");
+  auto spec = parse({{"model", mlp}, {"data", "synthetic"}, {"devices", "cpu:2"}, {"batch", "4"}});
+  try {
+    engine::make_session(spec);
+    ADD_FAILURE() << "expected ModelDataMismatch";
+  } catch (const engine::ModelDataMismatch& e) {
+    EXPECT_NE(std::string(e.what()).find("the model's forward fails on 2 samples of 1x28x28 from "
+                                         "the data 'synthetic': "),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("Try --data synthetic --image 16"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.proposal().image, std::vector<int64_t>{16});
+    EXPECT_EQ(e.proposal().classes, 4);
+  }
+  // Samples of 16 features go in; its 4 outputs cannot train 10 classes.
+  spec.image = {16};
+  try {
+    engine::make_session(spec);
+    ADD_FAILURE() << "expected ModelDataMismatch";
+  } catch (const engine::ModelDataMismatch& e) {
+    EXPECT_NE(std::string(e.what()).find("layers.6 has 4 outputs; the data 'synthetic' has 10 "
+                                         "classes: labels past the last output cannot be trained. "
+                                         "Try --classes 4"),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.proposal().classes, 4);
+  }
+  spec.classes = 4;
+  auto built = engine::make_session(spec, /*keep_statistics=*/true);
+  EXPECT_TRUE(built.session->model().is_training());  // the check's eval mode is undone
+  const auto record = built.session->step();
+  EXPECT_TRUE(std::isfinite(record.loss));
+  EXPECT_FALSE(record.layers.empty());
+  // --classes is for synthetic data only: other data has its own labels.
+  spec.data = "cifar10:/nonexistent";
+  expect_throw_containing<UsageError>([&] { engine::make_session(spec); },
+                                      "--classes applies to synthetic data");
 }
 
 TEST(Wiring, TextRoundTripsAndRefusesWhatItDidNotWrite) {

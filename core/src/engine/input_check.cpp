@@ -1,9 +1,14 @@
 #include "replicascope/engine/input_check.h"
 
+#include <torch/torch.h>
+
+#include <algorithm>
 #include <map>
 #include <string>
 
 #include "replicascope/data/dataset.h"
+#include "replicascope/describe_error.h"
+#include "replicascope/engine/session_spec.h"
 #include "replicascope/model/model.h"
 #include "replicascope/usage.h"
 
@@ -24,6 +29,8 @@ std::string join(const std::vector<int64_t>& sizes, const char* separator) {
 
 const char* layout_of(int64_t spatial_dims) {
   switch (spatial_dims) {
+    case 0:
+      return "features";
     case 1:
       return "C,L";
     case 2:
@@ -38,7 +45,9 @@ const char* layout_of(int64_t spatial_dims) {
 }  // namespace
 
 std::vector<int64_t> InputGuess::proposed_image() const {
-  if (first_conv.empty()) return {};
+  if (first_conv.empty()) {
+    return in_features > 0 ? std::vector<int64_t>{in_features} : std::vector<int64_t>{};
+  }
   std::vector<int64_t> shape{in_channels};
   if (spatial_dims == 3) shape.push_back(8);  // frames
   for (int64_t d = 0; d < std::min<int64_t>(spatial_dims, 2); ++d) shape.push_back(32);
@@ -71,6 +80,10 @@ InputGuess guess_input(const Model& model) {
       if (!guess.classifier.empty()) conv_after_classifier = true;
     }
     if (type == "Linear" && dims == 2) {
+      if (guess.first_linear.empty()) {
+        guess.first_linear = module;
+        guess.in_features = weight.size(1);
+      }
       guess.classifier = module;
       guess.classes = weight.size(0);
       conv_after_classifier = false;
@@ -80,35 +93,122 @@ InputGuess guess_input(const Model& model) {
   return guess;
 }
 
-void check_model_fits_data(const Model& model, const data::Dataset& data) {
+namespace {
+
+// What would fit instead of `data`: an image folder's images are converted and scaled to any
+// C,H,W, so for one only --image changes; synthetic data takes any shape and class count.
+DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>& image,
+                          int64_t classes) {
+  DataProposal proposal;
+  const auto sample = data.sample_shape();
+  if (!image.empty()) {
+    const bool folder = data.reads_files() && image.size() == 3 && sample.size() == 3;
+    proposal.image = folder ? std::vector<int64_t>{image[0], sample[1], sample[2]} : image;
+    if (!folder) proposal.data = "synthetic";
+  }
+  if (classes > 0) {
+    proposal.classes = classes;
+    if (data.name() != "synthetic") proposal.data = "synthetic";
+  }
+  return proposal;
+}
+
+// The sentence's ending: the flags that would fit.
+std::string fix_text(const DataProposal& proposal) {
+  const auto flags = proposal.flags();
+  return flags.empty() ? "." : ". Try " + flags + ", or data of that layout.";
+}
+
+// The first line of what the forward threw: TorchScript's own is the error; the rest is where.
+std::string forward_error(const std::exception_ptr& error) {
+  auto text = describe(error);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text.size() > 300 ? text.substr(0, 297) + "..." : text;
+}
+
+}  // namespace
+
+std::string DataProposal::flags() const {
+  std::string out;
+  const auto add = [&out](const std::string& flag) { out += (out.empty() ? "" : " ") + flag; };
+  if (!data.empty()) add("--data " + data);
+  if (!image.empty()) add("--image " + join(image, ","));
+  if (classes > 0) add("--classes " + std::to_string(classes));
+  return out;
+}
+
+void apply_proposal(SessionSpec& spec, const DataProposal& proposal) {
+  if (!proposal.data.empty()) spec.data = proposal.data;
+  if (!proposal.image.empty()) spec.image = proposal.image;
+  if (proposal.classes > 0) spec.classes = proposal.classes;
+}
+
+void check_model_fits_data(Model& model, const data::Dataset& data) {
   const auto guess = guess_input(model);
   const auto sample = data.sample_shape();
-  const auto proposal = guess.proposed_image();
+  // The shape is said first; a class count the classifier cannot train goes along with it.
+  const auto proposal =
+      proposal_for(data, guess.proposed_image(),
+                   guess.classes > 0 && guess.classes < data.classes() ? guess.classes : 0);
   const auto samples = "samples of " + join(sample, "x");
-  const auto fix = proposal.empty() ? std::string(".")
-                                    : ". Try --data synthetic --image " + join(proposal, ",") +
-                                          ", or data of that layout.";
+  const auto fix = fix_text(proposal_for(data, guess.proposed_image(), 0));
+  const auto fail = [&](const std::string& message, DataProposal offer) {
+    throw ModelDataMismatch(message, std::move(offer));
+  };
   if (!guess.first_conv.empty()) {
     const int64_t data_dims = static_cast<int64_t>(sample.size()) - 1;
     if (data_dims != guess.spatial_dims) {
-      throw UsageError(guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
-                       "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
-                       "; the data '" + data.name() + "' has " + samples + " (" +
-                       layout_of(data_dims) + ")" + fix);
+      fail(guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
+               "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
+               "; the data '" + data.name() + "' has " + samples + " (" + layout_of(data_dims) +
+               ")" + fix,
+           proposal);
     }
     // A grouped first convolution takes a multiple of its weight's channels.
     const int64_t channels = sample.front();
     if (channels % guess.in_channels != 0) {
-      throw UsageError(guess.first_conv + " expects " + std::to_string(guess.in_channels) +
-                       " input channels; the data '" + data.name() + "' has " +
-                       std::to_string(channels) + " (" + samples + ")" + fix);
+      fail(guess.first_conv + " expects " + std::to_string(guess.in_channels) +
+               " input channels; the data '" + data.name() + "' has " + std::to_string(channels) +
+               " (" + samples + ")" + fix,
+           proposal);
     }
   }
-  if (guess.classes > 0 && guess.classes < data.classes()) {
-    throw UsageError(guess.classifier + " has " + std::to_string(guess.classes) +
-                     " outputs; the data '" + data.name() + "' has " +
-                     std::to_string(data.classes()) +
-                     " classes: labels past the last output cannot be trained.");
+  // What the parameters cannot tell (a Linear after a flatten, a reshape in forward) one
+  // forward of two samples does: two, as a BatchNorm1d of [1, C] cannot train on one. In eval
+  // mode, without gradients, so that nothing (running statistics, a synchronization) changes.
+  const int64_t count = std::min<int64_t>(2, data.size());
+  torch::Tensor output;
+  const bool was_training = model.is_training();
+  try {
+    torch::NoGradGuard no_grad;
+    model.train(false);
+    auto input = data.get(torch::arange(count, torch::kLong)).images;
+    const auto parameters = model.named_parameters();
+    if (!parameters.empty()) input = input.to(parameters.front().second.device());
+    output = model.forward(input);
+  } catch (...) {
+    const auto error = std::current_exception();
+    model.train(was_training);
+    fail("the model's forward fails on " + std::to_string(count) + " " + samples +
+             " from the data '" + data.name() + "': " + forward_error(error) + fix,
+         proposal);
+  }
+  model.train(was_training);
+  const auto outputs = output.dim() == 2 ? output.size(1) : 0;
+  if (output.dim() != 2 || output.size(0) != count) {
+    std::vector<int64_t> sizes = output.sizes().vec();
+    fail("the model's output for " + std::to_string(count) + " " + samples + " is [" +
+             join(sizes, ", ") + "]; expected [" + std::to_string(count) +
+             ", outputs], one score per class" + fix,
+         proposal);
+  }
+  if (outputs < data.classes()) {
+    const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
+    const auto fewer = proposal_for(data, {}, outputs);
+    fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() +
+             "' has " + std::to_string(data.classes()) +
+             " classes: labels past the last output cannot be trained" + fix_text(fewer),
+         fewer);
   }
 }
 

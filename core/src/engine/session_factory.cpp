@@ -81,7 +81,8 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   auto options = session_options(spec);
   if (spec.dist) built.group = options.group = join_group(spec, shared_settings(spec, steps));
   built.data_spec = spec.data_or_default();
-  std::shared_ptr<const data::Dataset> dataset = load_data(built.data_spec, spec.image, spec.seed);
+  std::shared_ptr<const data::Dataset> dataset =
+      load_data(built.data_spec, spec.image, spec.seed, spec.batch, spec.classes);
   auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;

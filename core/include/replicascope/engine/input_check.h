@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/usage.h"
+
 namespace replicascope {
 class Model;
 namespace data {
@@ -23,17 +25,44 @@ struct InputGuess {
   std::string first_conv;    // "conv1"; "" when the model has no convolution
   int64_t in_channels = 0;   // the first convolution's weight.size(1)
   int64_t spatial_dims = 0;  // 1, 2 or 3 (Conv1d, Conv2d, Conv3d)
-  std::string classifier;    // "fc"; "" when the model has no 2-D weight
+  std::string first_linear;  // "layers.0"; "" when the model has no Linear
+  int64_t in_features = 0;   // the first Linear's inputs
+  std::string classifier;    // "fc"; "" when the model has no Linear
   int64_t classes = 0;       // the classifier's outputs
   // A sample shape the model takes: in_channels, then 32 per spatial dim (8 frames for 3-D);
-  // empty without a convolution.
+  // without a convolution, the first Linear's in_features (samples of features); else empty.
   std::vector<int64_t> proposed_image() const;
 };
 InputGuess guess_input(const Model& model);
 
-// Throws UsageError when the data's samples cannot go into the model's first convolution (other
-// channels, other dimensions) or the data has more classes than the model has outputs; the
-// message names the layer, both sides and a --data/--image that would fit.
-void check_model_fits_data(const Model& model, const data::Dataset& data);
+// What the session's data could be instead (empty and 0 where the model says nothing), for a
+// dialog to fill in: --data, --image and --classes.
+struct DataProposal {
+  std::string data;  // "synthetic" when the data's own kind cannot be made to fit
+  std::vector<int64_t> image;
+  int64_t classes = 0;
+  std::string flags() const;  // "--data synthetic --image 3,32,32"; "" for none
+};
+struct SessionSpec;
+// `spec` with the proposal's data, image and classes.
+void apply_proposal(SessionSpec& spec, const DataProposal& proposal);
+
+// The model cannot take the data; the message says why and what would fit.
+class ModelDataMismatch : public UsageError {
+ public:
+  ModelDataMismatch(const std::string& message, DataProposal proposal)
+      : UsageError(message), proposal_(std::move(proposal)) {}
+  const DataProposal& proposal() const { return proposal_; }
+
+ private:
+  DataProposal proposal_;
+};
+
+// Throws ModelDataMismatch when the data's samples cannot go into the model's first convolution
+// (other channels, other dimensions), when one forward of two samples (in eval mode, without
+// gradients) fails, or when its output is not [batch, outputs] with an output for every class
+// of the data. The message names the layer, both sides and a --data/--image/--classes that would
+// fit.
+void check_model_fits_data(Model& model, const data::Dataset& data);
 
 }  // namespace replicascope::engine
