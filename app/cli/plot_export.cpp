@@ -28,7 +28,7 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
   plot.resize(request.width, request.height);
   ui::PlotLabels labels{QString::fromStdString(selection.layer) + ": " + statistic, "step",
                         statistic};
-  labels.synchronized = ui::trained_synchronized(run.metadata());
+  labels.synchronized = store::trained_synchronized(run.metadata());
   ui::show_statistics(plot, series, labels);
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }

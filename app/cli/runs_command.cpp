@@ -79,7 +79,7 @@ int run_runs(const std::vector<std::string>& raw) {
                   file.filename().string().c_str(), steps.size(), detail, size_text(file).c_str(),
                   loss, accuracy, fs::path(meta["model"]).filename().string().c_str(),
                   devices.c_str(), meta["dataset"].c_str(),
-                  meta["synchronized"] == "true" ? "sync" : "unsync", meta["created"].c_str());
+                  store::trained_synchronized(meta) ? "sync" : "unsync", meta["created"].c_str());
     } catch (const store::StoreError& e) {
       std::printf("%-28s not a run: %s\n", file.filename().string().c_str(), e.what());
     }

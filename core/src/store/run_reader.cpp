@@ -168,10 +168,14 @@ RunModel RunReader::model() const {
     throw StoreError("run '" + path_ + "': " + e.what());
   }
   const auto names = layers();
-  const auto synchronized = meta.find("synchronized");
-  out.modules = modules_from_wiring(out.wiring, {names.begin(), names.end()},
-                                    synchronized != meta.end() && synchronized->second == "true");
+  out.modules =
+      modules_from_wiring(out.wiring, {names.begin(), names.end()}, trained_synchronized(meta));
   return out;
+}
+
+bool trained_synchronized(const Metadata& metadata) {
+  const auto it = metadata.find("synchronized");
+  return it == metadata.end() || it->second != "false";
 }
 
 void RunReader::require_layer(const std::string& layer) const {

@@ -34,6 +34,11 @@ constexpr int kSchemaVersion = 4;
 
 using Metadata = std::map<std::string, std::string>;
 
+// Whether a run's metadata says its layers used the synchronized statistics: every writer says
+// "synchronized": "false" for per-copy BatchNorm, so a run that does not say is taken as
+// synchronized. The one reading for the CLI, the GUI and version-1 module trees.
+bool trained_synchronized(const Metadata& metadata);
+
 // A 64-bit FNV-1a hash of a file's bytes, as 16 hex digits (for the run's metadata).
 std::string file_hash(const std::string& path);
 
