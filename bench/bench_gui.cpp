@@ -43,7 +43,7 @@ using replicascope::bench::median;
 engine::StepRecord fill_history(StatsHistory& history, bool band, int kLayers = 50) {
   constexpr int kCopies = 8, kSteps = 10000, kChannels = 4;
   history.select({"layer0", Statistic::kMean, 0, 0}, {});
-  history.accept({1, {}, {}, true, {}});
+  history.accept({1, {}, {}, {}});
   engine::StepRecord record;
   for (int l = 0; l < kLayers; ++l) {
     engine::LayerStats layer;

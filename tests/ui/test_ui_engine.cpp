@@ -15,8 +15,10 @@
 #include <QTableView>
 #include <QTest>
 #include <QTreeView>
+#include <filesystem>
 
 #include "controller/engine_controller.h"
+#include "image_files.h"
 #include "panels/breakpoint_panel.h"
 #include "panels/module_tree_panel.h"
 #include "panels/statistics_view.h"
@@ -327,15 +329,17 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
   QCOMPARE(window.context().history().series().front().steps.size(), size_t{4});
   // Overlaying the run on itself draws every line twice, the compared ones faded.
+  const auto& history = window.context().history();
   window.context().compare_with(path);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
-  QCOMPARE(window.context().history().overlay().size(), window.context().history().series().size());
+  QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
+  QCOMPARE(history.compared().size(), size_t{1});
+  QCOMPARE(history.compared()[0].overlay.size(), history.series().size());
   panel<StatisticsView>(window).replot_now();
   QCOMPARE(panel<StatisticsView>(window).plot(StatisticsView::kOverSteps)->graphCount(),
-           static_cast<int>(2 * window.context().history().series().size()));
+           static_cast<int>(2 * history.series().size()));
   // Every tab compares: the Loss tab draws the other run's loss and accuracy, the Divergence
   // tab its selected layer, each named by the run's file.
-  QTRY_COMPARE_WITH_TIMEOUT(window.context().history().compared_steps().size(), size_t{4}, kWaitMs);
+  QTRY_COMPARE_WITH_TIMEOUT(history.compared()[0].steps.size(), size_t{4}, kWaitMs);
   auto& view = panel<StatisticsView>(window);
   view.show_tab(StatisticsView::kLoss);
   QCOMPARE(view.current_plot()->graphCount(), 4);
@@ -345,7 +349,30 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QCOMPARE(view.current_plot()->graphCount(), 3 + 1);
   QCOMPARE(view.current_plot()->graph(3)->name(), QString("recorded: features.1"));
   QVERIFY(view.plot(StatisticsView::kOverSteps)->graph(0)->name().startsWith("recorded: "));
+  // A second run is drawn beside the first, named by its file, in a dash pattern of its own.
+  const auto other = record_demo_run("other.sqlite", 0.02, 6);
+  window.context().compare_with(other);
+  QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
+  QCOMPARE(history.compared().size(), size_t{2});
+  QTRY_COMPARE_WITH_TIMEOUT(history.compared()[1].steps.size(), size_t{6}, kWaitMs);
+  QCOMPARE(history.compared()[0].steps.size(), size_t{4});  // the first is still there
+  view.show_tab(StatisticsView::kLoss);
+  QCOMPARE(view.current_plot()->graphCount(), 6);
+  QCOMPARE(view.current_plot()->graph(4)->name(), QString("other: loss"));
+  QCOMPARE(view.current_plot()->graph(4)->dataCount(), 6);
+  QVERIFY(view.current_plot()->graph(2)->pen().style() !=
+          view.current_plot()->graph(4)->pen().style());
+  view.show_tab(StatisticsView::kDivergence);
+  QCOMPARE(view.current_plot()->graphCount(), 3 + 2);
+  QCOMPARE(view.current_plot()->graph(4)->name(), QString("other: features.1"));
+  view.show_tab(StatisticsView::kOverSteps);
+  QCOMPARE(view.current_plot()->graphCount(), static_cast<int>(3 * history.series().size()));
+  QVERIFY(view.current_plot()
+              ->graph(static_cast<int>(history.series().size()))
+              ->name()
+              .startsWith("other: "));
   window.context().compare_with({});
+  view.show_tab(StatisticsView::kDivergence);
   view.replot_now();
   QCOMPARE(view.current_plot()->graphCount(), 3);
 }
@@ -612,17 +639,87 @@ void UiEngineTest::badInputIsAnErrorNotACrash() {
   // A model that cannot take the data: one sentence that helps, and the session stays.
   spec = demo_spec(2, 8);
   spec.spec.model = fixture("resnet18.pt").toStdString();
+  QSignalSpy open_failed(&engine, &EngineController::openFailed);
   engine.open(spec);
   QVERIFY(failed.wait(kWaitMs));
   QVERIFY2(failed.back().at(0).toString().startsWith(
                "conv1 expects 3 input channels; the data 'synthetic' has 1"),
            qPrintable(failed.back().at(0).toString()));
   QVERIFY(step_and_wait(engine));
+  // The failure carries the session with data that fits, which the window's New session dialog
+  // shows: the same model, devices and batch, with 3x32x32 synthetic samples.
+  QCOMPARE(open_failed.size(), 1);
+  const auto proposed = open_failed.back().at(1).toStringList();
+  QVERIFY2(proposed.join(' ').contains("--data synthetic --image 3,32,32"),
+           qPrintable(proposed.join(' ')));
+  spec.spec = session_from_flags(proposed);
+  QCOMPARE(spec.spec.model, fixture("resnet18.pt").toStdString());
+  QCOMPARE(spec.spec.devices, std::string("cpu:2"));
   // With data it can take, the same model opens and trains from the GUI's engine thread.
-  spec.spec.image = {3, 32, 32};
   QVERIFY(open_and_wait(engine, spec));
   const auto record = step_and_wait(engine);
   QVERIFY(record && std::isfinite(record->loss));
+}
+
+void UiEngineTest::aFixtureModelTrainsOnAnImageFolder() {
+  // A folder as torchvision's ImageFolder lays it out, of Fashion-MNIST's images saved as RGB
+  // PNGs; resnet18 (3-channel input) takes them scaled to 32x32.
+  const auto dir = std::filesystem::path(temp_path("image_folder").toStdString());
+  std::filesystem::remove_all(dir);
+  replicascope::testing::make_image_folder(dir, 48, /*jpeg=*/false, /*rgb=*/true);
+  EngineController engine;
+  auto spec = demo_spec(2, 8);
+  spec.spec.model = fixture("resnet18.pt").toStdString();
+  spec.spec.data = "imagefolder:" + dir.string();
+  spec.spec.image = {3, 32, 32};
+  const auto snapshot = open_and_wait(engine, spec);
+  QVERIFY(snapshot);
+  for (int step = 1; step <= 3; ++step) {
+    const auto record = step_and_wait(engine);
+    QVERIFY(record && std::isfinite(record->loss));
+    QCOMPARE(record->step, int64_t{step});
+  }
+  // A folder it cannot read is said, naming it, and the session stays.
+  QSignalSpy failed(&engine, &EngineController::failed);
+  spec.spec.data = "imagefolder:" + (dir / "missing").string();
+  engine.open(spec);
+  QVERIFY(failed.wait(kWaitMs));
+  QVERIFY2(failed.back().at(0).toString().contains("missing': no such folder"),
+           qPrintable(failed.back().at(0).toString()));
+  QVERIFY(step_and_wait(engine));
+  std::filesystem::remove_all(dir);
+}
+
+void UiEngineTest::aLiveSessionsPerChannelSliderStaysOnAKeptStep() {
+  MainWindow window;
+  window.configure("cpu:2", 8, /*synthetic=*/true, false);
+  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  window.open_demo();
+  QVERIFY(opened.wait(kWaitMs));
+  auto& view = panel<StatisticsView>(window);
+  view.show_tab(StatisticsView::kPerChannel);
+  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
+  window.context().engine().step(5);
+  QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 5, kWaitMs);
+  // The run's kept steps are read as it trains: a short run keeps every step's channels, and
+  // the slider's last position is the newest step.
+  QTRY_COMPARE_WITH_TIMEOUT(view.kept_steps().size(), size_t{5}, kWaitMs);
+  auto* slider = view.step_slider();
+  QCOMPARE(slider->maximum(), 5);
+  QCOMPARE(slider->value(), 5);
+  const auto& history = window.context().history();
+  QCOMPARE(history.latest()->step, int64_t{5});
+  // Back to step 2: the view stays there while training goes on.
+  slider->setValue(1);
+  QTRY_COMPARE_WITH_TIMEOUT(history.latest()->step, int64_t{2}, kWaitMs);
+  QCOMPARE(history.latest()->layers.front().layer, history.selection().layer);
+  window.context().engine().step(2);
+  QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 7, kWaitMs);
+  QCOMPARE(history.latest()->step, int64_t{2});
+  // The last position follows the training again.
+  QTRY_COMPARE_WITH_TIMEOUT(slider->maximum(), 7, kWaitMs);
+  slider->setValue(slider->maximum());
+  QCOMPARE(history.latest()->step, int64_t{7});
 }
 
 void UiEngineTest::screenshotOfTheDemo() {

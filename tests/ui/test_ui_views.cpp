@@ -9,6 +9,7 @@
 #include "history/stats_history.h"
 #include "panels/statistics/statistics_tab.h"
 #include "panels/statistics/statistics_tabs.h"
+#include "panels/statistics/worst_layers_list.h"
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
@@ -21,8 +22,12 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
 
 using namespace replicascope;
 using namespace replicascope::ui;
@@ -55,7 +60,7 @@ void fill(StatsHistory& history, int steps, double first = 1.0, int64_t from = 1
 
 void select(StatsHistory& history, Statistic statistic) {
   const auto request = history.select({"layer0", statistic, 0, 0}, {});
-  history.accept({request.generation, {}, {}, true, {}});
+  history.accept({request.generation, {}, {}, {}});
 }
 
 struct ShownView {
@@ -228,7 +233,7 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
 void UiViewsTest::channelsAreToldApartAndExportedTidy() {
   ShownView shown(StatisticsView::kOverSteps);
   const auto request = shown.history.select({"layer0", Statistic::kMean, 0, 1}, {});
-  shown.history.accept({request.generation, {}, {}, true, {}});
+  shown.history.accept({request.generation, {}, {}, {}});
   fill(shown.history, 3);
   shown.view.replot_now();
   auto& plot = shown.tab();
@@ -263,10 +268,10 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   auto* model = dialog.findChild<QLineEdit*>("model");
   QVERIFY(image && data && model);
   QCOMPARE(dialog.findChild<QLineEdit*>("devices")->text(), QString("cpu:2"));
-  // A shape that is not C,L / C,H,W / C,T,H,W: said in the dialog, which stays open.
-  image->setText("5");
+  // A shape that is not F / C,L / C,H,W / C,T,H,W: said in the dialog, which stays open.
+  image->setText("1,2,3,4,5");
   dialog.accept();
-  QVERIFY2(dialog.problem().contains("--image expects C,L or C,H,W or C,T,H,W, got '5'"),
+  QVERIFY2(dialog.problem().contains("--image expects F, C,L, C,H,W or C,T,H,W, got '1,2,3,4,5'"),
            qPrintable(dialog.problem()));
   QCOMPARE(dialog.result(), int(QDialog::Rejected));
   dialog.findChild<QLineEdit*>("lr")->setText("fast");
@@ -286,6 +291,15 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   QCOMPARE(spec.lr(), 0.01);
   QVERIFY(!spec.synchronized);
   QCOMPARE(spec.batch, int64_t{8});
+  QCOMPARE(spec.classes, int64_t{0});  // "10 (default)"
+  // A class count for synthetic data goes through the same parser.
+  dialog.findChild<QSpinBox*>("classes")->setValue(4);
+  QCOMPARE(dialog.spec().classes, int64_t{4});
+  // The notice above the fields (a model that could not take the data) shows when set.
+  QVERIFY(dialog.notice().isEmpty());
+  dialog.set_notice("conv1 expects 3 input channels");
+  QCOMPARE(dialog.notice(), QString("conv1 expects 3 input channels"));
+  QVERIFY(dialog.findChild<QLabel*>("notice")->isVisibleTo(&dialog));
   // Remembered per model: this model gets its choices back, another the fallback.
   remember_session(spec);
   const auto again = remembered_session("/models/net.pt", start);
@@ -356,6 +370,54 @@ void UiViewsTest::theHeatmapShowsEveryLayerAndSelectsOnClick() {
   QCOMPARE(heatmap.layer_at(row.y()), std::string("block10"));
   QTest::mouseClick(&heatmap, Qt::LeftButton, {}, row);
   QCOMPARE(shown.context.selected(), std::string("block10"));
+  // Beside it, the worst layers listed worst first; a click on one selects it.
+  auto* worst = shown.view.worst_layers();
+  QCOMPARE(worst->count(), 3);
+  QVERIFY2(worst->item(0)->text() == "1. block10  5", qPrintable(worst->item(0)->text()));
+  QCOMPARE(worst->layer_at(1), std::string("block2"));
+  QCOMPARE(worst->layer_at(2), std::string("stem"));
+  const auto second = worst->visualItemRect(worst->item(1)).center();
+  QTest::mouseClick(worst->viewport(), Qt::LeftButton, {}, second);
+  QCOMPARE(shown.context.selected(), std::string("block2"));
+}
+
+void UiViewsTest::smoothingIsTensorBoardsAndSaid() {
+  ShownView shown(StatisticsView::kLoss);
+  // Loss 2 / step: 2, 1, 0.667, 0.5.
+  fill(shown.history, 4);
+  shown.view.replot_now();
+  auto& tab = shown.tab();
+  const auto values = [&tab] {
+    std::vector<double> out;
+    for (auto it = tab.graph(0)->data()->constBegin(); it != tab.graph(0)->data()->constEnd(); ++it)
+      out.push_back(it->value);
+    return out;
+  };
+  QCOMPARE(values(), (std::vector<double>{2.0, 1.0, 2.0 / 3, 0.5}));
+  shown.view.smoothing_slider()->setValue(50);
+  // TensorBoard's debiased average with weight 0.5, by hand: a_n = 0.5 a_(n-1) + 0.5 x_n,
+  // shown as a_n / (1 - 0.5^n).
+  double average = 0;
+  std::vector<double> want;
+  const double loss[] = {2.0, 1.0, 2.0 / 3, 0.5};
+  for (int n = 1; n <= 4; ++n) {
+    average = 0.5 * average + 0.5 * loss[n - 1];
+    want.push_back(average / (1 - std::pow(0.5, n)));
+  }
+  const auto got = values();
+  QCOMPARE(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) QVERIFY(std::abs(got[i] - want[i]) < 1e-12);
+  QVERIFY2(tab.title_text().endsWith("(smoothed 0.5)"), qPrintable(tab.title_text()));
+  QVERIFY2(visible_csv(tab).contains(",loss (smoothed 0.5),"), qPrintable(visible_csv(tab)));
+  // A new step is smoothed with the rest; back at 0 the lines are the values again.
+  shown.history.append(step_of(5, 1.5));
+  shown.view.replot_now();
+  QCOMPARE(tab.graph(0)->dataCount(), 5);
+  QVERIFY(std::abs(tab.graph(0)->data()->at(4)->value - 0.4) > 1e-3);
+  shown.view.smoothing_slider()->setValue(0);
+  QCOMPARE(tab.graph(0)->data()->at(4)->value, 0.4);
+  QVERIFY2(!tab.title_text().contains("smoothed"), qPrintable(tab.title_text()));
+  QVERIFY(!visible_csv(tab).contains("smoothed"));
 }
 
 void UiViewsTest::helpListsShortcutsAndVersions() {

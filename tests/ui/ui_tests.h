@@ -39,6 +39,8 @@ class UiEngineTest : public QObject {
   void aDivergedRunIsMarkedInTheStatusBar();
   void aPythonDdpRunShowsItsRanks();
   void badInputIsAnErrorNotACrash();
+  void aFixtureModelTrainsOnAnImageFolder();
+  void aLiveSessionsPerChannelSliderStaysOnAKeptStep();
   void screenshotOfTheDemo();
 };
 
@@ -61,6 +63,7 @@ class UiViewsTest : public QObject {
   void legendEntriesToggleTheirLines();
   void aFollowedRunKeepsTheTracerAndHiddenLines();
   void errorsAreSummarized();
+  void smoothingIsTensorBoardsAndSaid();
 };
 
 // The one panel of type P in `window` (a test fails when there is none).

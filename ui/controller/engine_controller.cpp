@@ -44,6 +44,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   connect(worker, &EngineWorker::channelsReady, this, &EngineController::channelsReady, queued);
   connect(worker, &EngineWorker::runPolled, this, &EngineController::runPolled, queued);
   connect(worker, &EngineWorker::comparisonRead, this, &EngineController::comparisonRead, queued);
+  connect(worker, &EngineWorker::keptStepsRead, this, &EngineController::keptStepsRead, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
   connect(worker, &EngineWorker::openFailed, this, &EngineController::openFailed, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);
@@ -103,11 +104,16 @@ void EngineController::requestSeries(const SeriesRequest& request) {
 }
 
 void EngineController::readComparison(const QString& path) {
-  post([w = worker_, path] { w->readComparison(path); }, "comparison");
+  // Tagged by path: reading one run must not replace reading another still queued.
+  post([w = worker_, path] { w->readComparison(path); }, "comparison " + path.toStdString());
 }
 
 void EngineController::pollRun(const QString& path) {
   post([w = worker_, path] { w->pollRun(path); }, "poll");
+}
+
+void EngineController::readKeptSteps() {
+  post([w = worker_] { w->readKeptSteps(); }, "kept steps");
 }
 
 void EngineController::requestChannels(const ChannelsRequest& request) {

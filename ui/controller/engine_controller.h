@@ -51,6 +51,9 @@ class EngineController : public QObject {
   // Reads another run's steps and divergence once (comparisonRead answers): the Loss and
   // Divergence tabs draw them beside this run's.
   void readComparison(const QString& path);
+  // Reads which steps of the live session's run kept every channel (keptStepsRead answers); a
+  // newer request replaces a queued one.
+  void readKeptSteps();
 
   void setBreakpoints(const std::set<std::string>& layers);
   void toggleBreakpoint(const std::string& layer);
@@ -70,9 +73,10 @@ class EngineController : public QObject {
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
+  void keptStepsRead(replicascope::ui::RunPollPtr run);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
-  void openFailed(const QString& what);
+  void openFailed(const QString& what, const QStringList& proposed);
   void breakpointsChanged();
 
  private:

@@ -26,6 +26,12 @@ struct SessionSetup {
   QString runs_dir;
 };
 
+// A spec as command-line flags and back (engine::session_spec_flags, set_session_flag), as
+// settings keep it and signals carry it; session_from_flags throws UsageError for flags that do
+// not make one.
+QStringList session_flags_of(const engine::SessionSpec& spec);
+engine::SessionSpec session_from_flags(const QStringList& flags);
+
 using engine::Wiring;
 using engine::WiringCell;
 using engine::WiringRow;
@@ -50,13 +56,20 @@ struct ModelSnapshot {
 struct SeriesRequest {
   int generation = 0;  // the answer carries it back, so that stale answers are dropped
   store::SeriesSelection selection;
-  QString overlay_path;  // another run drawn under this one (sync versus unsync)
+  QStringList overlay_paths;  // other runs drawn under this one (sync versus unsync)
+};
+
+// One compared run's series of the selection.
+struct OverlaySeries {
+  QString path;
+  std::vector<store::Series> series;
+  bool synchronized = true;  // the run's layers used synchronized statistics
 };
 
 struct SeriesReply {
   int generation = 0;
-  std::vector<store::Series> series, overlay;
-  bool overlay_synchronized = true;  // the compared run's layers used synchronized statistics
+  std::vector<store::Series> series;
+  std::vector<OverlaySeries> overlays;  // in the request's order
   QString error;
 };
 

@@ -8,6 +8,7 @@
 
 #include "plot/statistics_plot.h"
 #include "replicascope/describe_error.h"
+#include "replicascope/engine/input_check.h"
 #include "replicascope/store/run_store.h"
 #include "replicascope/sync/sync_error.h"
 
@@ -76,11 +77,18 @@ void EngineWorker::open(const SessionSetup& setup) {
     snapshot->modules = built_.modules;
     snapshot->wiring = built_.wiring;
     emit opened(snapshot);
+  } catch (const engine::ModelDataMismatch& e) {
+    auto proposed = setup.spec;
+    engine::apply_proposal(proposed, e.proposal());
+    fail_open(describe_current_exception(), session_flags_of(proposed));
   } catch (...) {
-    const auto what = describe_current_exception();
-    emit openFailed(what);  // before failed: the window forgets the file before the dialog
-    emit failed(what);
+    fail_open(describe_current_exception());
   }
+}
+
+void EngineWorker::fail_open(const QString& what, const QStringList& proposed) {
+  emit openFailed(what, proposed);  // before failed: the window forgets the file before the dialog
+  emit failed(what);
 }
 
 void EngineWorker::openRun(const QString& path) {
@@ -98,7 +106,7 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->live = false;
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
     snapshot->batch = value("batch").toLongLong();  // 0 when missing or malformed
-    snapshot->synchronized = trained_synchronized(metadata);
+    snapshot->synchronized = store::trained_synchronized(metadata);
     snapshot->recorded_divergence = run.divergence_by_layer();
     snapshot->recorded_steps = run.steps();
     auto model = run.model();  // a malformed one is an error
@@ -109,9 +117,7 @@ void EngineWorker::openRun(const QString& path) {
     polled_steps_ = snapshot->recorded_steps.size();
     emit opened(snapshot);
   } catch (...) {
-    const auto what = describe_current_exception();
-    emit openFailed(what);  // before failed: the window forgets the file before the dialog
-    emit failed(what);
+    fail_open(describe_current_exception());
   }
 }
 
@@ -180,7 +186,7 @@ std::vector<store::Series> EngineWorker::series_of(const QString& path,
     reader_ = std::make_unique<store::RunReader>(path.toStdString());
   if (path != run_path_) other = std::make_unique<store::RunReader>(path.toStdString());
   const auto& run = path == run_path_ ? *reader_ : *other;
-  if (synchronized) *synchronized = trained_synchronized(run.metadata());
+  if (synchronized) *synchronized = store::trained_synchronized(run.metadata());
   // A live run has no rows for a layer before its first step: then there are no series yet.
   return store::statistic_series(run, request.selection);
 }
@@ -192,8 +198,12 @@ void EngineWorker::serveSeries(const SeriesRequest& request) {
     // A live session has no run file before its first step, and so no series yet.
     const bool unrecorded = built_.session && !built_.run;
     if (!run_path_.isEmpty() && !unrecorded) reply->series = series_of(run_path_, request);
-    if (!request.overlay_path.isEmpty())
-      reply->overlay = series_of(request.overlay_path, request, &reply->overlay_synchronized);
+    for (const auto& path : request.overlay_paths) {
+      OverlaySeries overlay;
+      overlay.path = path;
+      overlay.series = series_of(path, request, &overlay.synchronized);
+      reply->overlays.push_back(std::move(overlay));
+    }
   } catch (...) {
     reply->error = describe_current_exception();
   }
@@ -236,6 +246,19 @@ void EngineWorker::readComparison(const QString& path) {
     read->error = describe_current_exception();
   }
   emit comparisonRead(read);
+}
+
+void EngineWorker::readKeptSteps() {
+  if (!built_.session || !built_.run) return;
+  auto read = std::make_shared<RunPoll>();
+  read->run_path = run_path_;
+  try {
+    // A connection of its own, as pollRun's: the kept one's cached answers would not see them.
+    read->steps = store::RunReader(run_path_.toStdString()).steps();
+  } catch (...) {
+    read->error = describe_current_exception();
+  }
+  emit keptStepsRead(read);
 }
 
 void EngineWorker::serveChannels(const ChannelsRequest& request) {

@@ -40,6 +40,8 @@ class EngineWorker : public QObject {
   void pollRun(const QString& path);
   // Reads another run's steps and divergence, to compare with (comparisonRead).
   void readComparison(const QString& path);
+  // The live session's recorded steps (keptStepsRead; nothing before its first step).
+  void readKeptSteps();
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -51,15 +53,19 @@ class EngineWorker : public QObject {
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
+  void keptStepsRead(replicascope::ui::RunPollPtr run);
   void failed(const QString& what);
   // An open or openRun failed (also reported through failed); what was open stays open.
-  void openFailed(const QString& what);
+  // `proposed`: for a model that cannot take the data, the session's flags with data that
+  // would fit (engine::ModelDataMismatch's proposal); else empty.
+  void openFailed(const QString& what, const QStringList& proposed);
   // Back at step 0, recording to a new run file.
   void sessionReset(const QString& run_path);
 
  private:
   void stepOnce();
   void close();
+  void fail_open(const QString& what, const QStringList& proposed = {});
   // The requested series of the run at `path`; `synchronized` tells whether its layers used the
   // synchronized statistics (its metadata).
   std::vector<store::Series> series_of(const QString& path, const SeriesRequest& request,

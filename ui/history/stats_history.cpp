@@ -41,7 +41,7 @@ void StatsHistory::clear() {
   accuracy_.clear();
   divergence_.clear();
   live_.reset({});
-  overlay_.clear();
+  for (auto& run : compared_) run.overlay.clear();
   latest_.reset();
   awaiting_ = false;
   ++epoch_;
@@ -87,9 +87,31 @@ void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
 }
 
 void StatsHistory::set_compared_run(const RunPoll& run) {
+  auto* compared = compared_run(run.run_path);
+  if (!compared) return;  // no longer compared
   ++epoch_;
-  read_rows(run.steps, run.divergence, compared_steps_, compared_loss_, compared_accuracy_,
-            compared_divergence_);
+  read_rows(run.steps, run.divergence, compared->steps, compared->loss, compared->accuracy,
+            compared->divergence);
+}
+
+void StatsHistory::keep_compared(const QStringList& paths) {
+  std::vector<ComparedRun> kept;
+  for (const auto& path : paths) {
+    auto* old = compared_run(path);
+    if (old) {
+      kept.push_back(std::move(*old));
+    } else {
+      kept.push_back({path, QFileInfo(path).completeBaseName(), true, {}, {}, {}, {}, {}});
+    }
+  }
+  compared_ = std::move(kept);
+}
+
+ComparedRun* StatsHistory::compared_run(const QString& path) {
+  for (auto& run : compared_) {
+    if (run.path == path) return &run;
+  }
+  return nullptr;
 }
 
 void StatsHistory::append(const engine::StepRecord& record) {
@@ -126,39 +148,39 @@ std::vector<std::string> StatsHistory::divergence_layers() const {
 }
 
 SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,
-                                   const QString& overlay_path) {
+                                   const QStringList& compared) {
   live_ = store::SeriesBuilder(selection);
-  overlay_.clear();
-  overlay_path_ = overlay_path;
+  keep_compared(compared);
+  for (auto& run : compared_) run.overlay.clear();
   awaiting_ = true;
   ++epoch_;
   ++view_;
   SeriesRequest request;
   request.generation = ++generation_;
   request.selection = selection;
-  request.overlay_path = overlay_path;
+  request.overlay_paths = compared;
   return request;
 }
 
-QString StatsHistory::overlay_name() const {
-  return QFileInfo(overlay_path_).completeBaseName();
-}
-
-SeriesRequest StatsHistory::reselect(const QString& overlay_path) {
-  overlay_path_ = overlay_path;
+SeriesRequest StatsHistory::reselect(const QStringList& compared) {
+  keep_compared(compared);
   awaiting_ = true;
   SeriesRequest request;
   request.generation = ++generation_;
   request.selection = live_.selection();
-  request.overlay_path = overlay_path;
+  request.overlay_paths = compared;
   return request;
 }
 
 bool StatsHistory::accept(const SeriesReply& reply) {
   if (reply.generation != generation_) return false;
   live_.reset(reply.series);
-  overlay_ = reply.overlay;
-  overlay_synchronized_ = reply.overlay_synchronized;
+  for (const auto& overlay : reply.overlays) {
+    if (auto* run = compared_run(overlay.path)) {
+      run->overlay = overlay.series;
+      run->synchronized = overlay.synchronized;
+    }
+  }
   awaiting_ = false;
   ++epoch_;
   return true;

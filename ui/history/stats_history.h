@@ -17,6 +17,16 @@ namespace replicascope::ui {
 // Names with numbers in numeric order: "denselayer2" before "denselayer10".
 bool natural_less(const std::string& a, const std::string& b);
 
+// A run drawn faded beside this one (File > Compare with run...), named by its file.
+struct ComparedRun {
+  QString path;
+  QString name;  // the file name without folder and suffix ("unsync"): legends name it
+  bool synchronized = true;
+  std::vector<store::Series> overlay;  // the selection's series in that run
+  std::vector<double> steps, loss, accuracy;
+  std::map<std::string, store::Series> divergence;
+};
+
 class StatsHistory {
  public:
   void clear();
@@ -29,9 +39,9 @@ class StatsHistory {
 
   // Changes the selection; returns the request that fills it (with a new generation). Steps
   // that arrive before the answer are in the answer, so they are not appended meanwhile.
-  SeriesRequest select(const store::SeriesSelection& selection, const QString& overlay_path);
+  SeriesRequest select(const store::SeriesSelection& selection, const QStringList& compared);
   // Asks again for the same selection (the run grew); the series shown stay until the answer.
-  SeriesRequest reselect(const QString& overlay_path);
+  SeriesRequest reselect(const QStringList& compared);
   // Takes an answer; false when it is stale (an older generation).
   bool accept(const SeriesReply& reply);
   bool awaiting() const { return awaiting_; }
@@ -47,23 +57,15 @@ class StatsHistory {
   std::vector<std::string> divergence_layers() const;
   void set_layer_order(std::vector<std::string> modules) { layer_order_ = std::move(modules); }
   const std::vector<store::Series>& series() const { return live_.series(); }
-  const std::vector<store::Series>& overlay() const { return overlay_; }
   // Whether the session's layers use the synchronized statistics (false: per-copy BatchNorm,
   // where the whole batch's statistics are recorded but no copy normalizes with them).
   bool synchronized() const { return synchronized_; }
   void set_synchronized(bool on) { synchronized_ = on; }
-  bool overlay_synchronized() const { return overlay_synchronized_; }
-  // The compared run's file name without its folder and suffix ("unsync"): legends name it.
-  QString overlay_name() const;
-  // The compared run's steps, loss, accuracy and divergence (empty without one): the Loss and
-  // Divergence tabs draw them faded beside this run's.
+  // The runs compared with this one, in the order they were added: their series of the
+  // selection (Over steps), steps, loss, accuracy and divergence (the Loss and Divergence tabs).
+  const std::vector<ComparedRun>& compared() const { return compared_; }
+  // A compared run's steps, loss and divergence, read once (comparisonRead).
   void set_compared_run(const RunPoll& run);
-  const std::vector<double>& compared_steps() const { return compared_steps_; }
-  const std::vector<double>& compared_loss() const { return compared_loss_; }
-  const std::vector<double>& compared_accuracy() const { return compared_accuracy_; }
-  const std::map<std::string, store::Series>& compared_divergence() const {
-    return compared_divergence_;
-  }
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
   void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
@@ -81,16 +83,15 @@ class StatsHistory {
   bool awaiting_ = false;
   std::vector<double> steps_, loss_, accuracy_;
   std::map<std::string, store::Series> divergence_;
-  std::vector<store::Series> overlay_;
   std::vector<std::string> layer_order_;
   std::shared_ptr<const engine::StepRecord> latest_;
   uint64_t epoch_ = 0;
   uint64_t view_ = 1;  // a tab that drew nothing yet has drawn view 0
   bool synchronized_ = true;
-  bool overlay_synchronized_ = true;
-  QString overlay_path_;
-  std::vector<double> compared_steps_, compared_loss_, compared_accuracy_;
-  std::map<std::string, store::Series> compared_divergence_;
+  std::vector<ComparedRun> compared_;
+  // The compared runs are `paths`, in that order: new ones added empty, others dropped.
+  void keep_compared(const QStringList& paths);
+  ComparedRun* compared_run(const QString& path);
 };
 
 }  // namespace replicascope::ui

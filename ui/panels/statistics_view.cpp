@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "panels/statistics/statistics_tabs.h"
+#include "panels/statistics/worst_layers_list.h"
 #include "plot/plot_tools.h"
 #include "session/session_context.h"
 
@@ -40,6 +41,10 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { replot_now(); });
   throttle_.setSingleShot(true);
   connect(&throttle_, &QTimer::timeout, this, &StatisticsView::replot_now);
+  kept_timer_.setSingleShot(true);
+  connect(&kept_timer_, &QTimer::timeout, this, [this] {
+    if (live_) context_.request_kept_steps();
+  });
   since_replot_.start();
   context_.add_viewer(this);
 }
@@ -66,6 +71,19 @@ void StatisticsView::build_controls() {
   controls->addWidget(last_channel_);
   controls->addWidget(over_channels_);
   controls->addWidget(log_scale_);
+  smoothing_ = new QSlider(Qt::Horizontal);
+  smoothing_->setObjectName("smoothing");
+  smoothing_->setRange(0, 99);
+  smoothing_->setFixedWidth(80);
+  smoothing_->setToolTip(
+      "smoothing of the lines over steps (Over steps, Loss), as TensorBoard's: an exponential\n"
+      "moving average with this weight; 0 draws each step's own value. The title and the CSV\n"
+      "say when lines are smoothed.");
+  smoothing_label_ = new QLabel("smoothing 0");
+  controls->addWidget(smoothing_label_);
+  controls->addWidget(smoothing_);
+  connect(smoothing_, &QSlider::valueChanged, this,
+          [this](int hundredths) { set_smoothing(hundredths / 100.0); });
   step_slider_ = new QSlider(Qt::Horizontal);
   step_slider_->setToolTip(
       "Per channel: the recorded step to draw, among those that kept every channel's values");
@@ -119,8 +137,20 @@ void StatisticsView::build_tabs() {
     tab->on_user_view_changed = [this, tab](bool) {
       if (tab == current_tab()) show_auto_range_state();
     };
-    tabs_->addTab(tab, names[t]);
-    if (t == kHeatmap) {
+    if (t != kHeatmap) {
+      tabs_->addTab(tab, names[t]);
+    } else {
+      // The heatmap and its list of the worst layers, side by side.
+      auto* page = new QWidget;
+      auto* row = new QHBoxLayout(page);
+      row->setContentsMargins(0, 0, 0, 0);
+      row->addWidget(tab, 1);
+      worst_layers_ = new WorstLayersList;
+      worst_layers_->on_layer_clicked = [this](const std::string& layer) {
+        context_.select(layer);
+      };
+      row->addWidget(worst_layers_);
+      tabs_->addTab(page, names[t]);
       tabs_->setTabToolTip(t,
                            "every layer's divergence over steps, a row per layer in the "
                            "model's order; click a row to select its layer");
@@ -145,7 +175,18 @@ StatisticsView::~StatisticsView() {
   context_.remove_viewer(this);
 }
 
+void StatisticsView::on_reset() {
+  apply_kept_steps({}, /*at_newest=*/true);  // the new run has kept nothing yet
+  replot_now();
+}
+
+void StatisticsView::on_kept_steps(const std::vector<int64_t>& steps) {
+  apply_kept_steps(steps, step_slider_->value() == step_slider_->maximum());
+}
+
 void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
+  live_ = snapshot.live;
+  kept_timer_.stop();
   // A live layer's width is known from its first step; a recorded run's is not asked for.
   set_channel_count(snapshot.live ? 1 : 4096);
   // A run that kept every channel for a sample of its steps opens on what every step has.
@@ -165,15 +206,20 @@ void StatisticsView::on_run_grew(const ModelSnapshot& snapshot) {
 }
 
 void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newest) {
-  const int before = step_slider_->value();
-  kept_steps_.clear();
-  if (!snapshot.live) {
-    for (const auto& step : snapshot.recorded_steps) {
-      if (step.detail) kept_steps_.push_back(step.step);
-    }
+  std::vector<int64_t> kept;
+  for (const auto& step : snapshot.recorded_steps) {
+    if (step.detail) kept.push_back(step.step);
   }
+  apply_kept_steps(std::move(kept), at_newest);
+}
+
+void StatisticsView::apply_kept_steps(std::vector<int64_t> steps, bool at_newest) {
+  const int before = step_slider_->value();
+  kept_steps_ = std::move(steps);
+  // Live, one more position past the kept steps: the newest step, following the training.
+  const int positions = static_cast<int>(kept_steps_.size()) + (live_ ? 1 : 0);
   const QSignalBlocker slider_blocker(step_slider_);
-  step_slider_->setRange(0, std::max(0, static_cast<int>(kept_steps_.size()) - 1));
+  step_slider_->setRange(0, std::max(0, positions - 1));
   step_slider_->setValue(at_newest ? step_slider_->maximum() : before);
   for (int i = 0; i < steps_row_->count(); ++i) {
     if (auto* widget = steps_row_->itemAt(i)->widget()) widget->setVisible(!kept_steps_.empty());
@@ -182,6 +228,11 @@ void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newes
 }
 
 void StatisticsView::show_kept_step(int index) {
+  if (live_ && index == static_cast<int>(kept_steps_.size())) {
+    step_label_->setText(QString("the newest step (%1 kept)").arg(kept_steps_.size()));
+    context_.show_newest_channels();
+    return;
+  }
   if (index < 0 || index >= static_cast<int>(kept_steps_.size())) return;
   step_label_->setText(QString("step %1 (%2 of %3 kept)")
                            .arg(kept_steps_[index])
@@ -196,6 +247,7 @@ void StatisticsView::on_stepped(const engine::StepRecord& record) {
     if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
       set_channel_count(static_cast<int64_t>(layer.mean.size()));
   }
+  if (live_ && !kept_timer_.isActive()) kept_timer_.start(1000);
   schedule_replot();
 }
 
@@ -229,6 +281,14 @@ void StatisticsView::set_channel_count(int64_t channels) {
 void StatisticsView::set_log_scale(bool on) {
   if (log_scale_->isChecked() != on) log_scale_->setChecked(on);  // re-enters once
   for (auto* tab : tabs_of_) tab->set_log_scale(on);
+  replot_now();
+}
+
+void StatisticsView::set_smoothing(double weight) {
+  const int hundredths = static_cast<int>(std::lround(weight * 100));
+  if (smoothing_->value() != hundredths) smoothing_->setValue(hundredths);  // re-enters once
+  smoothing_label_->setText(QString("smoothing %1").arg(hundredths / 100.0));
+  for (auto* tab : tabs_of_) tab->set_smoothing(hundredths / 100.0);
   replot_now();
 }
 
@@ -276,6 +336,9 @@ void StatisticsView::replot_now() {
     }
   }
   plot.replot(QCustomPlot::rpQueuedRefresh);
+  if (&plot == tabs_of_[kHeatmap]) {
+    worst_layers_->show_worst(static_cast<HeatmapTab&>(plot).worst(), history_.selection().layer);
+  }
 }
 
 void StatisticsView::rebuild_now() {

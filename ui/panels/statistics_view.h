@@ -35,6 +35,7 @@ namespace replicascope::ui {
 class PlotTracer;
 class SessionContext;
 class StatisticsTab;
+class WorstLayersList;
 
 class StatisticsView : public QWidget, public SessionViewer {
   Q_OBJECT
@@ -49,7 +50,8 @@ class StatisticsView : public QWidget, public SessionViewer {
 
   void on_opened(const ModelSnapshot& snapshot) override;
   void on_stepped(const engine::StepRecord& record) override;
-  void on_reset() override { replot_now(); }
+  void on_reset() override;
+  void on_kept_steps(const std::vector<int64_t>& steps) override;
   void on_selection_changed(const std::string& module) override;
   void on_history_changed() override { replot_now(); }
   void on_run_grew(const ModelSnapshot& snapshot) override;
@@ -58,9 +60,13 @@ class StatisticsView : public QWidget, public SessionViewer {
   store::SeriesSelection selection_for(const std::string& layer) const;
   void set_channel_count(int64_t channels);
   void set_log_scale(bool on);
-  // The recorded steps the step slider moves between (those that kept every channel).
+  // The recorded steps the step slider moves between (those that kept every channel); in a live
+  // session the slider's last position is the newest step, as training goes on.
   const std::vector<int64_t>& kept_steps() const { return kept_steps_; }
   QSlider* step_slider() const { return step_slider_; }
+  // TensorBoard's smoothing of the lines over steps (Over steps, Loss), 0 to 0.99 in hundredths.
+  QSlider* smoothing_slider() const { return smoothing_; }
+  void set_smoothing(double weight);
   void show_tab(Tab tab);
 
   QCustomPlot* plot(Tab tab) const;
@@ -68,6 +74,8 @@ class StatisticsView : public QWidget, public SessionViewer {
   StatisticsTab* current_tab() const;
   // Shown while the current plot's axes are the user's (zoomed or dragged), to give them back.
   QPushButton* reset_view_button() const { return reset_view_; }
+  // Beside the heatmap: the worst layers, a click selects one.
+  WorstLayersList* worst_layers() const { return worst_layers_; }
   PlotTracer* tracer(Tab tab) const;
   // Redraws soon (at most 25 times a second).
   void schedule_replot();
@@ -87,6 +95,7 @@ class StatisticsView : public QWidget, public SessionViewer {
   void show_kept_step(int index);
   // The kept steps of a recorded run, the slider on the newest or where it was.
   void set_kept_steps(const ModelSnapshot& snapshot, bool at_newest);
+  void apply_kept_steps(std::vector<int64_t> steps, bool at_newest);
 
   SessionContext& context_;
   const StatsHistory& history_;
@@ -98,10 +107,15 @@ class StatisticsView : public QWidget, public SessionViewer {
   QCheckBox* log_scale_ = nullptr;
   QCheckBox* over_channels_ = nullptr;
   QSlider* step_slider_ = nullptr;
+  QSlider* smoothing_ = nullptr;
+  QLabel* smoothing_label_ = nullptr;
   QPushButton* reset_view_ = nullptr;
+  WorstLayersList* worst_layers_ = nullptr;
   QLabel* step_label_ = nullptr;
   QHBoxLayout* steps_row_ = nullptr;  // the slider's row, shown for runs with kept steps
   std::vector<int64_t> kept_steps_;
+  bool live_ = false;
+  QTimer kept_timer_;  // a live session's kept steps are read at most once a second
   QTimer throttle_;
   QElapsedTimer since_replot_;
   int replots_ = 0;

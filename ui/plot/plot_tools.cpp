@@ -153,6 +153,7 @@ namespace {
 
 constexpr const char* kColumnsProperty[] = {"rs_layer", "rs_statistic", "rs_series", "rs_channel",
                                             "rs_step"};
+constexpr const char* kSmoothingProperty = "rs_smoothing";
 
 QString csv_field(QString text) {
   if (!text.contains(',') && !text.contains('"') && !text.contains('\n')) return text;
@@ -166,6 +167,9 @@ GraphColumns columns_of(const QCustomPlot& plot, const QCPGraph& graph) {
   GraphColumns columns{values[0], values[1], values[2], values[3], values[4]};
   if (columns.statistic.isEmpty()) columns.statistic = plot.yAxis->label();
   if (columns.series.isEmpty()) columns.series = graph.name();
+  // A smoothed line's values are not the statistic's own: the CSV says so.
+  const auto smoothing = graph.property(kSmoothingProperty).toDouble();
+  if (smoothing > 0) columns.statistic += QString(" (smoothed %1)").arg(smoothing);
   return columns;
 }
 
@@ -174,6 +178,28 @@ QString number(double value) {
 }
 
 }  // namespace
+
+void set_graph_smoothing(QCPGraph& graph, double weight) {
+  graph.setProperty(kSmoothingProperty, weight);
+}
+
+std::vector<double> smoothed(const std::vector<double>& values, double weight) {
+  // TensorBoard's: an exponential moving average divided by (1 - weight^n), so that the first
+  // points are not pulled towards 0; a NaN or infinity is shown as it is and left out.
+  std::vector<double> out(values.size());
+  double average = 0;
+  int finite = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      out[i] = values[i];
+      continue;
+    }
+    average = average * weight + (1 - weight) * values[i];
+    ++finite;
+    out[i] = weight >= 1 ? values[i] : average / (1 - std::pow(weight, finite));
+  }
+  return out;
+}
 
 void set_graph_columns(QCPGraph& graph, const GraphColumns& columns) {
   const QString* values[] = {&columns.layer, &columns.statistic, &columns.series, &columns.channel,

@@ -6,6 +6,8 @@
 #include <QPointF>
 #include <QString>
 
+#include <vector>
+
 class QCustomPlot;
 class QCPItemTracer;
 class QCPGraph;
@@ -76,6 +78,11 @@ struct GraphColumns {
   QString step;       // set when the x axis is the channel
 };
 void set_graph_columns(QCPGraph& graph, const GraphColumns& columns);
+// Marks a line as smoothed with `weight` (0: its own values), for the CSV's statistic column.
+void set_graph_smoothing(QCPGraph& graph, double weight);
+// TensorBoard's smoothing of a line: a debiased exponential moving average with `weight` (0 to
+// below 1: the raw values to very smooth); NaN and infinite values stay and are left out.
+std::vector<double> smoothed(const std::vector<double>& values, double weight);
 
 // The visible data as tidy CSV: "layer,statistic,series,channel,step,value", one row per point
 // inside the x axis range of every visible line, or of the selected ones when the user selected

@@ -52,15 +52,16 @@ Qt::PenStyle channel_dash(int64_t i) {
   return styles[((i % 5) + 5) % 5];
 }
 
+Qt::PenStyle compared_dash(size_t r) {
+  static const Qt::PenStyle styles[] = {Qt::DashDotLine, Qt::DotLine, Qt::DashDotDotLine,
+                                        Qt::DashLine};
+  return styles[r % 4];
+}
+
 QString series_label(const SeriesKey& key, bool synchronized) {
   if (key.kind == SeriesKey::Kind::kSynchronized && !synchronized)
     return "whole batch (unused: per-copy BN)";
   return QString::fromStdString(key.label());
-}
-
-bool trained_synchronized(const std::map<std::string, std::string>& metadata) {
-  const auto it = metadata.find("synchronized");
-  return it == metadata.end() || it->second != "false";
 }
 
 QString channel_label(int64_t channel) {

@@ -39,13 +39,13 @@ QPen pen_for(const SeriesKey& key, bool faded = false);
 // The dash pattern of the i-th channel shown (solid, dashed, dotted, ...), repeating.
 Qt::PenStyle channel_dash(int64_t i);
 
+// The dash pattern of the r-th compared run's lines on the Loss and Divergence tabs (and on
+// Over steps when several runs are compared).
+Qt::PenStyle compared_dash(size_t r);
+
 // A line's name in legends: its key's label(), except that the whole batch's statistics of a
 // session that does not synchronize are not called "synchronized": no copy uses them.
 QString series_label(const SeriesKey& key, bool synchronized = true);
-
-// Whether a run's metadata says its layers used the synchronized statistics ("synchronized":
-// "false" for per-copy BatchNorm; a run that does not say is taken as synchronized).
-bool trained_synchronized(const std::map<std::string, std::string>& metadata);
 
 // A series' channel in legends and CSV: "3", or "mean over channels".
 QString channel_label(int64_t channel);

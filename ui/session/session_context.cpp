@@ -13,12 +13,23 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
   connect(&engine_, &EngineController::channelsReady, this, [this](const ChannelsReplyPtr& reply) {
-    if (live() || reply->request.layer != shown_.layer) return;  // asked for another layer
+    // Asked for another layer, or a live session went back to its newest step since.
+    if ((live() && !pinned_) || reply->request.layer != shown_.layer) return;
     if (!reply->error.isEmpty()) tell([&](SessionViewer& v) { v.on_error(reply->error); });
     history_.set_latest(reply->record);
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
+  connect(&engine_, &EngineController::keptStepsRead, this, [this](const RunPollPtr& run) {
+    if (!live() || !run->error.isEmpty()) return;  // read again at the next steps
+    std::vector<int64_t> kept;
+    for (const auto& step : run->steps) {
+      if (step.detail) kept.push_back(step.step);
+    }
+    tell([&](SessionViewer& v) { v.on_kept_steps(kept); });
+  });
   connect(&engine_, &EngineController::sessionReset, this, [this] {
+    pinned_ = false;
+    newest_.reset();
     history_.clear();
     request_series();
     tell([](SessionViewer& v) { v.on_reset(); });
@@ -36,7 +47,7 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
   connect(&engine_, &EngineController::failed, this, &SessionContext::report_error);
   connect(&engine_, &EngineController::runPolled, this, &SessionContext::on_run_polled);
   connect(&engine_, &EngineController::comparisonRead, this, [this](const RunPollPtr& run) {
-    if (run->run_path != compared_) return;  // another comparison was asked for since
+    if (!compared_.contains(run->run_path)) return;  // cleared since
     if (!run->error.isEmpty()) {
       report_error("cannot compare with " + run->run_path + ": " + run->error);
       return;
@@ -103,6 +114,8 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
+  pinned_ = false;
+  newest_.reset();
   set_following(false);
   failed_polls_ = 0;
   if (snapshot->live) {
@@ -136,7 +149,8 @@ void SessionContext::select_first_layer() {
 
 void SessionContext::on_stepped(const StepRecordPtr& record) {
   history_.append(*record);
-  history_.set_latest(record);
+  newest_ = record;
+  if (!pinned_) history_.set_latest(record);
   tell([&](SessionViewer& v) { v.on_stepped(*record); });
 }
 
@@ -163,17 +177,25 @@ void SessionContext::show_statistics(const store::SeriesSelection& selection) {
 }
 
 void SessionContext::show_channels_at(int64_t step) {
-  if (live() || shown_.layer.empty()) return;
+  if (shown_.layer.empty()) return;
+  pinned_ = live();
   engine_.requestChannels({shown_.layer, shown_.sync_point, step});
 }
 
+void SessionContext::show_newest_channels() {
+  if (!live() || !pinned_) return;
+  pinned_ = false;
+  history_.set_latest(newest_);
+  tell([](SessionViewer& v) { v.on_history_changed(); });
+}
+
 void SessionContext::compare_with(const QString& run_path) {
-  compared_ = run_path;
-  // Its loss and divergence, for the Loss and Divergence tabs; its statistics come with the
-  // series (request_series).
   if (run_path.isEmpty()) {
-    history_.set_compared_run({});
-  } else {
+    compared_.clear();
+  } else if (!compared_.contains(run_path)) {
+    compared_ << run_path;
+    // Its loss and divergence, for the Loss and Divergence tabs; its statistics come with the
+    // series (request_series).
     engine_.readComparison(run_path);
   }
   request_series();

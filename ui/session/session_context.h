@@ -41,13 +41,18 @@ class SessionContext : public QObject {
   bool has_statistics(const std::string& module) const;
   // The statistic and channels the plots show (the selection's layer is the plotted one).
   void show_statistics(const store::SeriesSelection& selection);
-  // Shows every channel of the plotted layer at a step of a recorded run that kept them (the
-  // Per-channel view draws it as history().latest()).
+  // Shows every channel of the plotted layer at a recorded step that kept them (the Per-channel
+  // view draws it as history().latest()); in a live session the view stays on that step while
+  // training goes on, until show_newest_channels().
   void show_channels_at(int64_t step);
+  void show_newest_channels();
+  // Asks which steps of the live session's run kept every channel (on_kept_steps answers).
+  void request_kept_steps() { engine_.readKeptSteps(); }
 
-  // Draws another run's series faded under this one's (sync versus unsync); empty clears it.
+  // Draws another run faded beside this one (sync versus unsync), on the Over steps, Loss and
+  // Divergence tabs, besides any compared before; empty clears every comparison.
   void compare_with(const QString& run_path);
-  const QString& compared() const { return compared_; }
+  const QStringList& compared() const { return compared_; }
 
   // A recorded run is read again every half second (longer for a big one) while it is open, so
   // a run another process is writing is followed live; following() is true while it grows.
@@ -80,11 +85,15 @@ class SessionContext : public QObject {
   ModelSnapshotPtr snapshot_;
   std::string selected_;
   store::SeriesSelection shown_;  // the statistic and channels last asked for
-  QString compared_;
+  QStringList compared_;
   std::vector<SessionViewer*> viewers_;
   QTimer poll_timer_;
   QElapsedTimer since_growth_;
   bool following_ = false;
+  // A live session's Per-channel view is on an older recorded step (show_channels_at): new
+  // steps do not replace it. newest_ is the newest live step, for show_newest_channels.
+  bool pinned_ = false;
+  StepRecordPtr newest_;
   int failed_polls_ = 0;
 };
 

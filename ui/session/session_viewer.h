@@ -8,6 +8,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "controller/engine_types.h"
 
@@ -23,6 +24,9 @@ class SessionViewer {
   virtual void on_stepped(const engine::StepRecord&) {}
   // The open recorded run grew: another process is writing it (the snapshot has its steps now).
   virtual void on_run_grew(const ModelSnapshot&) {}
+  // The steps of the live session's run that kept every channel, read now and then as it trains
+  // (the Per-channel view's step slider moves between them).
+  virtual void on_kept_steps(const std::vector<int64_t>&) {}
   // Whether the open recorded run is followed as it grows, and still growing.
   virtual void on_following_changed(bool) {}
   // The live session is back at step 0, recording to a new run file.

@@ -15,6 +15,8 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTimer>
+#include <utility>
 
 #include "panels/breakpoint_panel.h"
 #include "panels/module_tree_panel.h"
@@ -61,10 +63,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   build_help_menu();
   context_.add_viewer(this);
   // A file that did not open is not one to reopen (errors of the open session leave it alone).
-  connect(&context_.engine(), &EngineController::openFailed, this, [this] {
-    if (!opening_.isEmpty()) forget_recent(opening_);
-    opening_.clear();
-  });
+  connect(&context_.engine(), &EngineController::openFailed, this,
+          [this](const QString&, const QStringList& proposed) {
+            if (!opening_.isEmpty()) forget_recent(opening_);
+            opening_.clear();
+            proposed_ = proposed;
+          });
   resize(1400, 900);
   restoreGeometry(settings.value("window/geometry").toByteArray());
   restoreState(settings.value("window/state").toByteArray());
@@ -162,8 +166,12 @@ void MainWindow::open_session() {
 
 void MainWindow::ask_new_session(const std::optional<QString>& model) {
   const auto current = session_spec();
-  SessionDialog dialog(remembered_session(model ? model->toStdString() : current.model, current),
-                       this);
+  run_session_dialog(remembered_session(model ? model->toStdString() : current.model, current));
+}
+
+void MainWindow::run_session_dialog(const engine::SessionSpec& shown, const QString& notice) {
+  SessionDialog dialog(shown, this);
+  dialog.set_notice(notice);
   if (dialog.exec() != QDialog::Accepted) return;
   const auto spec = dialog.spec();  // checked by accept()
   set_session_spec(spec);
@@ -198,7 +206,21 @@ void MainWindow::on_error(const QString& what) {
   update_actions();
   // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
   qWarning("replicascope: %s", qPrintable(what));
-  if (QGuiApplication::platformName() != "offscreen") show_error(this, what);
+  const auto proposed = std::exchange(proposed_, {});
+  if (QGuiApplication::platformName() == "offscreen") return;
+  if (!proposed.isEmpty()) {
+    // The model cannot take the data: the dialog to change it, holding data that fits.
+    try {
+      const auto spec = session_from_flags(proposed);
+      QTimer::singleShot(0, this, [this, spec, what] {
+        run_session_dialog(spec, what + "\n\nThe fields below hold data the model can take.");
+      });
+      return;
+    } catch (const std::exception&) {
+      // flags this version cannot read: the plain error below
+    }
+  }
+  show_error(this, what);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -75,6 +75,8 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // The New session dialog, on `model`'s remembered choices ("" and no model: the current
   // session's); starts the session chosen.
   void ask_new_session(const std::optional<QString>& model = std::nullopt);
+  // The dialog on `shown` with `notice` above its fields; starts the session chosen.
+  void run_session_dialog(const engine::SessionSpec& shown, const QString& notice = {});
   void remember_recent(const QString& path);
   void forget_recent(const QString& path);
   void rebuild_recent_menu();
@@ -86,6 +88,9 @@ class MainWindow : public QMainWindow, public SessionViewer {
   SessionSetup setup_;
   QString opening_;                   // the file being opened, remembered as recent once it opened
   engine::SessionSpec opening_spec_;  // the live session being opened, remembered once it opened
+  // Flags of a session whose data fits the model that could not take the data just given: the
+  // error's dialog is the New session dialog holding them.
+  QStringList proposed_;
   StatisticsView* statistics_ = nullptr;
   StatusPanel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;

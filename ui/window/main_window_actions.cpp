@@ -63,14 +63,15 @@ void MainWindow::build_file_menu() {
   recent_menu_ = file->addMenu("&Recent files");
   rebuild_recent_menu();
   file->addSeparator();
-  add_action(file, this, "&Compare with run...", {}, [this] {
-    const auto path =
-        QFileDialog::getOpenFileName(this, "Compare with a recorded run", {}, "Runs (*.sqlite)");
-    if (path.isEmpty()) return;
-    context_.compare_with(path);
+  // Each run chosen is drawn besides those compared before; Clear takes them all away.
+  add_action(file, this, "&Compare with runs...", {}, [this] {
+    const auto paths =
+        QFileDialog::getOpenFileNames(this, "Compare with recorded runs", {}, "Runs (*.sqlite)");
+    if (paths.isEmpty()) return;
+    for (const auto& path : paths) context_.compare_with(path);
     statistics_->show_tab(StatisticsView::kOverSteps);
   });
-  add_action(file, this, "C&lear comparison", {}, [this] { context_.compare_with({}); });
+  add_action(file, this, "C&lear comparisons", {}, [this] { context_.compare_with({}); });
   file->addSeparator();
   add_action(file, this, "&Export plot...", QKeySequence("Ctrl+E"), [this] { ask_export_plot(); });
   add_action(file, this, "Export plot data as &CSV...", QKeySequence("Ctrl+Shift+E"),

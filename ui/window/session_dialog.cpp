@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "controller/engine_types.h"
+
 namespace replicascope::ui {
 namespace {
 
@@ -53,16 +55,37 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   form->addRow("model", model_row);
   data_ = new QComboBox;
   data_->setEditable(true);
-  data_->addItems(
-      {"", "fashion-mnist", "synthetic", "idx:IMAGES,LABELS", "cifar10:FILE[,FILE...]"});
+  data_->addItems({"", "fashion-mnist", "synthetic", "idx:IMAGES,LABELS", "cifar10:FILE[,FILE...]",
+                   "imagefolder:DIR"});
   data_->setToolTip(
       "empty: fashion-mnist when installed, synthetic otherwise; idx:IMAGES,LABELS (MNIST format,\n"
-      ".gz or plain); cifar10:FILE[,FILE...] (binary batches); synthetic (of the image shape)");
-  form->addRow("data", data_);
+      ".gz or plain); cifar10:FILE[,FILE...] (binary batches); imagefolder:DIR "
+      "(DIR/CLASS/NAME.png\n"
+      "or .jpg, as torchvision's ImageFolder); synthetic (of the image shape and classes)");
+  auto* folder = new QPushButton("Folder...");
+  folder->setToolTip("an image folder: one subfolder per class, holding PNG or JPEG images");
+  connect(folder, &QPushButton::clicked, this, [this] {
+    const auto dir = QFileDialog::getExistingDirectory(this,
+                                                       "An image folder (one subfolder per "
+                                                       "class)");
+    if (!dir.isEmpty()) data_->setCurrentText("imagefolder:" + dir);
+  });
+  auto* data_row = new QHBoxLayout;
+  data_row->addWidget(data_, 1);
+  data_row->addWidget(folder);
+  form->addRow("data", data_row);
   image_ = new QLineEdit;
   image_->setPlaceholderText("1,28,28");
-  image_->setToolTip("synthetic samples' shape: C,L (BatchNorm1d), C,H,W (2d) or C,T,H,W (3d)");
+  image_->setToolTip(
+      "synthetic samples' shape: F (features, for a model that starts with a Linear), C,L\n"
+      "(BatchNorm1d), C,H,W (2d) or C,T,H,W (3d); an image folder's: C,H,W with C 1 or 3,\n"
+      "each image scaled to cover H,W and cropped at the centre (empty: the first image's)");
   form->addRow("image shape", image_);
+  classes_ = new QSpinBox;
+  classes_->setRange(0, 1 << 20);
+  classes_->setSpecialValueText("10 (default)");
+  classes_->setToolTip("synthetic data's classes; other data has its own labels");
+  form->addRow("classes", classes_);
   loss_ = new QComboBox;
   loss_->addItems({"ce", "mse"});
   loss_->setToolTip("ce: cross-entropy; mse: on one-hot targets");
@@ -92,24 +115,25 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   error_->setWordWrap(true);
   error_->setStyleSheet("QLabel { color: #b00020; }");
   error_->setVisible(false);
+  notice_ = new QLabel;
+  notice_->setWordWrap(true);
+  notice_->setObjectName("notice");
+  notice_->setVisible(false);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   buttons->button(QDialogButtonBox::Ok)->setText("Start");
   connect(buttons, &QDialogButtonBox::accepted, this, &SessionDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &SessionDialog::reject);
   // Named as the CLI's flags (tests and accessibility find them by it).
-  const std::pair<QWidget*, const char*> names[] = {{model_, "model"},
-                                                    {data_, "data"},
-                                                    {image_, "image"},
-                                                    {loss_, "loss"},
-                                                    {optimizer_, "optimizer"},
-                                                    {lr_, "lr"},
-                                                    {weight_decay_, "weight-decay"},
-                                                    {seed_, "seed"},
-                                                    {devices_, "devices"},
-                                                    {batch_, "batch"},
-                                                    {synchronized_, "synchronized"}};
+  const std::pair<QWidget*, const char*> names[] = {
+      {model_, "model"}, {data_, "data"},
+      {image_, "image"}, {classes_, "classes"},
+      {loss_, "loss"},   {optimizer_, "optimizer"},
+      {lr_, "lr"},       {weight_decay_, "weight-decay"},
+      {seed_, "seed"},   {devices_, "devices"},
+      {batch_, "batch"}, {synchronized_, "synchronized"}};
   for (const auto& [widget, name] : names) widget->setObjectName(name);
   auto* layout = new QVBoxLayout(this);
+  layout->addWidget(notice_);
   layout->addLayout(form);
   layout->addWidget(error_);
   layout->addWidget(buttons);
@@ -121,6 +145,7 @@ void SessionDialog::show_spec(const engine::SessionSpec& spec) {
   model_->setText(QString::fromStdString(spec.model));
   data_->setCurrentText(QString::fromStdString(spec.data));
   image_->setText(sizes_text(spec.image));
+  classes_->setValue(static_cast<int>(spec.classes));
   loss_->setCurrentIndex(spec.loss == engine::LossKind::kMse ? 1 : 0);
   optimizer_->setCurrentIndex(spec.optimizer == engine::OptimizerKind::kAdam ? 1 : 0);
   lr_->setText(spec.learning_rate ? number(*spec.learning_rate) : QString());
@@ -139,6 +164,7 @@ engine::SessionSpec SessionDialog::spec() const {
   spec.model = defaults.model;
   spec.data = defaults.data;
   spec.image = defaults.image;
+  spec.classes = defaults.classes;
   spec.loss = defaults.loss;
   spec.optimizer = defaults.optimizer;
   spec.learning_rate = defaults.learning_rate;
@@ -154,6 +180,7 @@ engine::SessionSpec SessionDialog::spec() const {
   set("model", model_->text());
   set("data", data_->currentText());
   set("image", image_->text());
+  if (classes_->value() > 0) set("classes", QString::number(classes_->value()));
   set("loss", loss_->currentText());
   set("optimizer", optimizer_->currentText());
   set("lr", lr_->text());
@@ -164,6 +191,15 @@ engine::SessionSpec SessionDialog::spec() const {
   if (!synchronized_->isChecked()) set("unsync", "1");
   engine::check_session_spec(spec);
   return spec;
+}
+
+void SessionDialog::set_notice(const QString& text) {
+  notice_->setText(text);
+  notice_->setVisible(!text.isEmpty());
+}
+
+QString SessionDialog::notice() const {
+  return notice_->text();
 }
 
 void SessionDialog::accept() {
@@ -186,15 +222,7 @@ engine::SessionSpec remembered_session(const std::string& model,
   if (flags.isEmpty()) return spec;
   engine::SessionSpec remembered;
   try {
-    for (int i = 0; i < flags.size(); ++i) {
-      const auto name = flags[i].mid(2).toStdString();  // "--data" -> "data"
-      const auto& known = engine::session_flags();
-      const auto flag = std::find_if(known.begin(), known.end(),
-                                     [&](const engine::SpecFlag& f) { return f.name == name; });
-      const bool takes_value = flag != known.end() && flag->takes_value && i + 1 < flags.size();
-      engine::set_session_flag(remembered, name,
-                               takes_value ? flags[++i].toStdString() : std::string());
-    }
+    remembered = session_from_flags(flags);
   } catch (const std::exception&) {
     return spec;  // settings of an older version: the current choices instead
   }
@@ -206,9 +234,7 @@ void remember_session(const engine::SessionSpec& spec) {
   auto kept = spec;
   kept.model.clear();  // the key says it
   kept.run.clear();
-  QStringList flags;
-  for (const auto& flag : engine::session_spec_flags(kept)) flags << QString::fromStdString(flag);
-  QSettings().setValue(settings_key(spec.model), flags);
+  QSettings().setValue(settings_key(spec.model), session_flags_of(kept));
 }
 
 }  // namespace replicascope::ui

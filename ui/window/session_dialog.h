@@ -27,6 +27,10 @@ class SessionDialog : public QDialog {
   void show_spec(const engine::SessionSpec& spec);
   // What is wrong with the fields ("" when OK to start).
   QString problem() const { return problem_; }
+  // A note above the buttons: why the dialog shows (a model that cannot take the data) and
+  // that its fields hold a proposal.
+  void set_notice(const QString& text);
+  QString notice() const;
 
   void accept() override;
 
@@ -34,6 +38,7 @@ class SessionDialog : public QDialog {
   QLineEdit* model_ = nullptr;
   QComboBox* data_ = nullptr;
   QLineEdit* image_ = nullptr;
+  QSpinBox* classes_ = nullptr;
   QComboBox* loss_ = nullptr;
   QComboBox* optimizer_ = nullptr;
   QLineEdit* lr_ = nullptr;
@@ -43,6 +48,7 @@ class SessionDialog : public QDialog {
   QSpinBox* batch_ = nullptr;
   QCheckBox* synchronized_ = nullptr;
   QLabel* error_ = nullptr;
+  QLabel* notice_ = nullptr;
   QString problem_;
   engine::SessionSpec shown_;  // what the dialog does not ask for comes from here
 };

@@ -66,15 +66,17 @@ void DivergenceTab::fill(const StatsHistory& history) {
         {QString::fromStdString(layer), "divergence", "largest over copies and channels", {}, {}});
     ++g;
   }
-  // The selected layer in a compared run, faded and named by its file (all of its layers would
-  // double a legend that is long already).
+  // The selected layer in each compared run, faded and named by its file (all of their layers
+  // would double a legend that is long already); each run in its own dash pattern.
   const auto& selected = history.selection().layer;
-  const auto compared = history.compared_divergence().find(selected);
-  if (compared != history.compared_divergence().end()) {
+  for (size_t r = 0; r < history.compared().size(); ++r) {
+    const auto& compared_run = history.compared()[r];
+    const auto compared = compared_run.divergence.find(selected);
+    if (compared == compared_run.divergence.end()) continue;
     auto* graph = graph_at(g++);
     set_graph_data(*graph, compared->second.steps, compared->second.values);
-    graph->setPen(QPen(QColor(0, 0, 0, 110), 1.5, Qt::DashDotLine));
-    const auto run = history.overlay_name();
+    graph->setPen(QPen(QColor(0, 0, 0, 110), 1.5, compared_dash(r)));
+    const auto& run = compared_run.name;
     name_graph(*graph, run + ": " + QString::fromStdString(selected), named);
     set_graph_columns(*graph, {QString::fromStdString(selected),
                                "divergence",

@@ -9,29 +9,31 @@ void LossTab::fill(const StatsHistory& history) {
   drew(history);
   QSet<QString> named;
   auto* loss = graph_at(0);
-  set_graph_data(*loss, history.steps(), history.loss(), append);
+  set_line(*loss, history.steps(), history.loss(), append);
   loss->setPen(QPen(Qt::black, 1.5));
   name_graph(*loss, "loss", named);
   set_graph_columns(*loss, {{}, "loss", "whole batch", {}, {}});
   auto* accuracy = graph_at(1);
-  set_graph_data(*accuracy, history.steps(), history.accuracy(), append);
+  set_line(*accuracy, history.steps(), history.accuracy(), append);
   accuracy->setPen(QPen(QColor(44, 160, 44), 1.5));
   name_graph(*accuracy, "accuracy", named);
   set_graph_columns(*accuracy, {{}, "accuracy", "whole batch", {}, {}});
-  // A compared run's loss and accuracy, faded and named by its file.
+  // Each compared run's loss and accuracy, faded, named by its file, in its own dash pattern.
   int g = 2;
-  if (!history.compared_steps().empty()) {
-    const auto run = history.overlay_name();
+  for (size_t r = 0; r < history.compared().size(); ++r) {
+    const auto& compared_run = history.compared()[r];
+    if (compared_run.steps.empty()) continue;
+    const auto& run = compared_run.name;
     const struct {
       const std::vector<double>& values;
       const char* name;
       QColor colour;
-    } compared[] = {{history.compared_loss(), "loss", QColor(0, 0, 0, 110)},
-                    {history.compared_accuracy(), "accuracy", QColor(44, 160, 44, 110)}};
+    } compared[] = {{compared_run.loss, "loss", QColor(0, 0, 0, 110)},
+                    {compared_run.accuracy, "accuracy", QColor(44, 160, 44, 110)}};
     for (const auto& c : compared) {
       auto* graph = graph_at(g++);
-      set_graph_data(*graph, history.compared_steps(), c.values);
-      graph->setPen(QPen(c.colour, 1.5, Qt::DashDotLine));
+      set_line(*graph, compared_run.steps, c.values);
+      graph->setPen(QPen(c.colour, 1.5, compared_dash(r)));
       name_graph(*graph, run + ": " + c.name, named);
       set_graph_columns(*graph, {{}, c.name, run + ": whole batch", {}, {}});
     }

@@ -100,7 +100,13 @@ void StatisticsTab::draw(const StatsHistory& history) {
   // them; new or fresher data for the same view (a step, a followed run's read) keeps them.
   const bool same_view = drawn_view_ == history.view();
   drawn_view_ = history.view();
+  smoothed_ = false;
   fill(history);
+  // The title says the lines are smoothed (fill() may or may not have set the title anew).
+  auto title = title_->text();
+  if (!title_suffix_.isEmpty() && title.endsWith(title_suffix_)) title.chop(title_suffix_.size());
+  title_suffix_ = smoothed_ ? QString(" (smoothed %1)").arg(smoothing_) : QString();
+  title_->setText(title + title_suffix_);
   if (!same_view) {
     // Another view: every line is shown again (hidden ones were lines of the old view).
     for (int g = 0; g < graphCount(); ++g) {
@@ -129,6 +135,22 @@ void StatisticsTab::set_user_view(bool on) {
   if (user_view_ == on) return;
   user_view_ = on;
   if (on_user_view_changed) on_user_view_changed(on);
+}
+
+void StatisticsTab::set_smoothing(double weight) {
+  smoothing_ = weight;
+  forget();
+}
+
+void StatisticsTab::set_line(QCPGraph& graph, const std::vector<double>& x,
+                             const std::vector<double>& y, bool append) {
+  set_graph_smoothing(graph, smoothing_);
+  if (smoothing_ <= 0) {
+    set_graph_data(graph, x, y, append);
+    return;
+  }
+  smoothed_ = true;
+  set_graph_data(graph, x, smoothed(y, smoothing_));
 }
 
 void StatisticsTab::set_log_scale(bool on) {

@@ -42,6 +42,10 @@ class StatisticsTab : public QCustomPlot {
   // The legend, shown unless the user hid it (the plot's right-click menu).
   void set_legend_wanted(bool on);
   bool legend_wanted() const { return legend_wanted_; }
+  // TensorBoard's smoothing of the lines over steps (0: their own values; see smoothed()): the
+  // title and the CSV say it. The next draw() draws every line afresh.
+  void set_smoothing(double weight);
+  double smoothing() const { return smoothing_; }
   // The notice over the plot ("" for none): why nothing, or not everything, is drawn.
   QString notice() const;
   QString title_text() const;
@@ -60,6 +64,10 @@ class StatisticsTab : public QCustomPlot {
   // The graph at index i, added when missing (its data is replaced); graphs past `count` go.
   QCPGraph* graph_at(int i);
   void drop_graphs_from(int count);
+  // Gives a line over steps its points, smoothed when set_smoothing asks for it (then always
+  // afresh: each point depends on those before).
+  void set_line(QCPGraph& graph, const std::vector<double>& x, const std::vector<double>& y,
+                bool append = false);
   // One legend entry per distinct name.
   void name_graph(QCPGraph& graph, const QString& name, QSet<QString>& named);
 
@@ -79,6 +87,9 @@ class StatisticsTab : public QCustomPlot {
   bool auto_ranging_ = false;  // the range changes now are the plot's own, not the user's
   uint64_t drawn_epoch_ = 0;
   uint64_t drawn_view_ = 0;
+  double smoothing_ = 0;
+  bool smoothed_ = false;  // a line of the last fill was smoothed
+  QString title_suffix_;   // " (smoothed 0.6)" when it was
 };
 
 // Gives `graph` the points (x, y). With `append`, the points it has are taken to be the first
