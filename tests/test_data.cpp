@@ -207,7 +207,7 @@ class CountingSource : public replicascope::data::SampleSource {
     for (int k = 0; k < 4; ++k) out[k] = static_cast<uint8_t>(index * 4 + k);
   }
   mutable std::atomic<int> reads{0};
-  int64_t bad = -1;
+  std::atomic<int64_t> bad{-1};  // read by the loader thread
 };
 
 // The loader thread ahead of the steps gives the same batches in the same order, epochs and
@@ -228,7 +228,7 @@ TEST(BatchLoader, ReadingAheadGivesTheSameBatches) {
     EXPECT_EQ(ahead.epoch(), now.epoch()) << i;
   }
   // A batch that cannot be read throws from next(), and the one after it follows.
-  source->bad = 3;
+  source->bad.store(3);
   replicascope::data::BatchLoader failing(data, 5, 1), plain(data, 5, 1, 0);
   for (int i = 0; i < 4; ++i) {
     std::string ahead_error, plain_error;

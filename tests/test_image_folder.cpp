@@ -63,6 +63,26 @@ TEST_F(ImageFolder, PngsAreFashionMnistsOwnBytesInTorchvisionsOrder) {
   }
 }
 
+// torchvision's order is sorted(os.walk(class folder)), then sorted names: text order ("img10"
+// before "img9"), a folder's own files before its subfolders', subfolders by name.
+TEST_F(ImageFolder, OrderIsTorchvisionsTextOrderFolderByFolder) {
+  const auto c = dir_ / "set" / "c";
+  fs::create_directories(c / "sub");
+  fs::create_directories(c / "a b");
+  const std::pair<fs::path, int> files[] = {{c / "img9.png", 2},
+                                            {c / "img10.png", 1},
+                                            {c / "sub" / "a.png", 4},
+                                            {c / "a b" / "x.png", 3}};
+  for (const auto& [path, value] : files) {
+    testing::write_png(path.string(), torch::full({2, 2, 1}, value * 10, torch::kUInt8));
+  }
+  fs::create_symlink(c / "missing.png", c / "dangling.png");  // no image: left out
+  const auto dataset = data::load_image_folder((dir_ / "set").string(), {});
+  ASSERT_EQ(dataset->size(), 4);
+  const auto bytes = as_bytes(*dataset, dataset->get(torch::arange(4, torch::kLong)).images);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(bytes[i][0][0][0].item<double>(), (i + 1) * 10) << i;
+}
+
 TEST_F(ImageFolder, JpegsAndRgbAreConvertedToTheAskedChannels) {
   const auto [images, labels] = testing::make_image_folder(dir_ / "jpeg", 20, true, true);
   // RGB JPEGs of gray images, read as 1 channel by PIL's weights: close to the source (quality 95).
@@ -94,6 +114,9 @@ TEST_F(ImageFolder, FittingScalesToCoverAndCropsTheCentre) {
   const auto wide = data::read_image((dir_ / "wide.png").string());
   // 28x40 into 28x28 needs no scaling: the centre 28 columns, from column round(12 / 2) = 6.
   EXPECT_TRUE(data::fit_image(wide, 1, 28, 28)[0].equal(source.select(2, 0).narrow(1, 6, 28)));
+  // Python's round, a half to even: 28x35 from column round(2.5) = 2, 28x33 from round(3.5) = 4.
+  EXPECT_TRUE(data::fit_image(wide, 1, 28, 35)[0].equal(source.select(2, 0).narrow(1, 2, 35)));
+  EXPECT_TRUE(data::fit_image(wide, 1, 28, 33)[0].equal(source.select(2, 0).narrow(1, 4, 33)));
   // Halving a linear ramp v = 4x + 2y keeps it linear: output pixel (i, j) is the ramp at the
   // centre of its 2x2 block, 4 (2j + 0.5) + 2 (2i + 0.5) = 8j + 4i + 3 (a symmetric filter is
   // exact on a line; the edges, where the filter is cut, are left out).

@@ -49,6 +49,12 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
+std::string join_sizes(const std::vector<int64_t>& sizes, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? separator : "") + std::to_string(sizes[i]);
+  return out;
+}
+
 std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text) {
   std::vector<int64_t> sizes;
   for (const auto& item : split(text, ',')) {

@@ -330,7 +330,7 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QCOMPARE(window.context().history().series().front().steps.size(), size_t{4});
   // Overlaying the run on itself draws every line twice, the compared ones faded.
   const auto& history = window.context().history();
-  window.context().compare_with(path);
+  window.context().compare_with({path});
   QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
   QCOMPARE(history.compared().size(), size_t{1});
   QCOMPARE(history.compared()[0].overlay.size(), history.series().size());
@@ -351,7 +351,7 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
   QVERIFY(view.plot(StatisticsView::kOverSteps)->graph(0)->name().startsWith("recorded: "));
   // A second run is drawn beside the first, named by its file, in a dash pattern of its own.
   const auto other = record_demo_run("other.sqlite", 0.02, 6);
-  window.context().compare_with(other);
+  window.context().compare_with({other});
   QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
   QCOMPARE(history.compared().size(), size_t{2});
   QTRY_COMPARE_WITH_TIMEOUT(history.compared()[1].steps.size(), size_t{6}, kWaitMs);

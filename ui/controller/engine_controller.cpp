@@ -14,6 +14,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<ChannelsReplyPtr>();
   qRegisterMetaType<BreakpointHitPtr>();
   qRegisterMetaType<RunPollPtr>();
+  qRegisterMetaType<KeptStepsPtr>();
   auto* worker = new EngineWorker;
   worker->moveToThread(&thread_);
   worker_ = worker;

@@ -73,7 +73,7 @@ class EngineController : public QObject {
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
-  void keptStepsRead(replicascope::ui::RunPollPtr run);
+  void keptStepsRead(replicascope::ui::KeptStepsPtr steps);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
   void openFailed(const QString& what, const QStringList& proposed);

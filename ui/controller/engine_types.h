@@ -111,6 +111,14 @@ using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
 using ChannelsReplyPtr = std::shared_ptr<const ChannelsReply>;
 using RunPollPtr = std::shared_ptr<const RunPoll>;
 
+// The steps of a live session's run that kept every channel (the Per-channel step slider).
+struct KeptSteps {
+  QString run_path;
+  std::vector<int64_t> steps;
+  QString error;
+};
+using KeptStepsPtr = std::shared_ptr<const KeptSteps>;
+
 }  // namespace replicascope::ui
 
 Q_DECLARE_METATYPE(replicascope::ui::SessionSetup)
@@ -120,3 +128,4 @@ Q_DECLARE_METATYPE(replicascope::ui::SeriesReplyPtr)
 Q_DECLARE_METATYPE(replicascope::ui::BreakpointHitPtr)
 Q_DECLARE_METATYPE(replicascope::ui::ChannelsReplyPtr)
 Q_DECLARE_METATYPE(replicascope::ui::RunPollPtr)
+Q_DECLARE_METATYPE(replicascope::ui::KeptStepsPtr)

@@ -80,7 +80,11 @@ void EngineWorker::open(const SessionSetup& setup) {
   } catch (const engine::ModelDataMismatch& e) {
     auto proposed = setup.spec;
     engine::apply_proposal(proposed, e.proposal());
-    fail_open(describe_current_exception(), session_flags_of(proposed));
+    // Only a proposal that changes something is one (a forward that fails for reasons the
+    // model's layers do not tell has none).
+    const auto flags = session_flags_of(proposed);
+    fail_open(describe_current_exception(),
+              flags != session_flags_of(setup.spec) ? flags : QStringList());
   } catch (...) {
     fail_open(describe_current_exception());
   }
@@ -199,10 +203,15 @@ void EngineWorker::serveSeries(const SeriesRequest& request) {
     const bool unrecorded = built_.session && !built_.run;
     if (!run_path_.isEmpty() && !unrecorded) reply->series = series_of(run_path_, request);
     for (const auto& path : request.overlay_paths) {
-      OverlaySeries overlay;
-      overlay.path = path;
-      overlay.series = series_of(path, request, &overlay.synchronized);
-      reply->overlays.push_back(std::move(overlay));
+      // A compared run that cannot be read leaves the others drawn (its comparisonRead says
+      // why, and the context stops comparing with it).
+      try {
+        OverlaySeries overlay;
+        overlay.path = path;
+        overlay.series = series_of(path, request, &overlay.synchronized);
+        reply->overlays.push_back(std::move(overlay));
+      } catch (...) {
+      }
     }
   } catch (...) {
     reply->error = describe_current_exception();
@@ -250,11 +259,11 @@ void EngineWorker::readComparison(const QString& path) {
 
 void EngineWorker::readKeptSteps() {
   if (!built_.session || !built_.run) return;
-  auto read = std::make_shared<RunPoll>();
+  auto read = std::make_shared<KeptSteps>();
   read->run_path = run_path_;
   try {
     // A connection of its own, as pollRun's: the kept one's cached answers would not see them.
-    read->steps = store::RunReader(run_path_.toStdString()).steps();
+    read->steps = store::RunReader(run_path_.toStdString()).detail_steps();
   } catch (...) {
     read->error = describe_current_exception();
   }

@@ -53,7 +53,7 @@ class EngineWorker : public QObject {
   void channelsReady(replicascope::ui::ChannelsReplyPtr reply);
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
-  void keptStepsRead(replicascope::ui::RunPollPtr run);
+  void keptStepsRead(replicascope::ui::KeptStepsPtr steps);
   void failed(const QString& what);
   // An open or openRun failed (also reported through failed); what was open stays open.
   // `proposed`: for a model that cannot take the data, the session's flags with data that

@@ -1,5 +1,6 @@
 #include "history/stats_history.h"
 
+#include <QDir>
 #include <QFileInfo>
 #include <algorithm>
 #include <cctype>
@@ -105,6 +106,18 @@ void StatsHistory::keep_compared(const QStringList& paths) {
     }
   }
   compared_ = std::move(kept);
+  // Runs of the same name in different folders are named with their folder too, so that the
+  // legend tells them apart.
+  for (auto& run : compared_) {
+    const QFileInfo file(run.path);
+    run.name = file.completeBaseName();
+    for (const auto& other : compared_) {
+      if (&other != &run && QFileInfo(other.path).completeBaseName() == run.name) {
+        run.name = file.dir().dirName() + "/" + run.name;
+        break;
+      }
+    }
+  }
 }
 
 ComparedRun* StatsHistory::compared_run(const QString& path) {

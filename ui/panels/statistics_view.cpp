@@ -38,7 +38,10 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   layout->addWidget(tabs_, 1);
   tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new HeatmapTab, new LossTab};
   build_tabs();
-  connect(tabs_, &QTabWidget::currentChanged, this, [this] { replot_now(); });
+  connect(tabs_, &QTabWidget::currentChanged, this, [this](int tab) {
+    if (tab == kPerChannel && live_) context_.request_kept_steps();  // up to date at once
+    replot_now();
+  });
   throttle_.setSingleShot(true);
   connect(&throttle_, &QTimer::timeout, this, &StatisticsView::replot_now);
   kept_timer_.setSingleShot(true);
@@ -214,13 +217,24 @@ void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newes
 }
 
 void StatisticsView::apply_kept_steps(std::vector<int64_t> steps, bool at_newest) {
+  // The slider stays on the step it showed, not on its position: a run thins out its kept
+  // steps as it grows (--detail-steps auto), which moves the later ones down the list. A step
+  // no longer kept gives way to the next one kept.
   const int before = step_slider_->value();
+  const int64_t shown = before >= 0 && before < static_cast<int>(kept_steps_.size())
+                            ? kept_steps_[static_cast<size_t>(before)]
+                            : -1;
   kept_steps_ = std::move(steps);
   // Live, one more position past the kept steps: the newest step, following the training.
   const int positions = static_cast<int>(kept_steps_.size()) + (live_ ? 1 : 0);
   const QSignalBlocker slider_blocker(step_slider_);
   step_slider_->setRange(0, std::max(0, positions - 1));
-  step_slider_->setValue(at_newest ? step_slider_->maximum() : before);
+  int value = step_slider_->maximum();
+  if (!at_newest && shown >= 0) {
+    value = static_cast<int>(std::lower_bound(kept_steps_.begin(), kept_steps_.end(), shown) -
+                             kept_steps_.begin());
+  }
+  step_slider_->setValue(std::min(value, step_slider_->maximum()));
   for (int i = 0; i < steps_row_->count(); ++i) {
     if (auto* widget = steps_row_->itemAt(i)->widget()) widget->setVisible(!kept_steps_.empty());
   }
@@ -247,7 +261,10 @@ void StatisticsView::on_stepped(const engine::StepRecord& record) {
     if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
       set_channel_count(static_cast<int64_t>(layer.mean.size()));
   }
-  if (live_ && !kept_timer_.isActive()) kept_timer_.start(1000);
+  // Its kept steps are read only while the Per-channel view is shown (a read goes over every
+  // step row, on the training's thread).
+  if (live_ && tabs_->currentIndex() == kPerChannel && !kept_timer_.isActive())
+    kept_timer_.start(1000);
   schedule_replot();
 }
 

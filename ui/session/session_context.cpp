@@ -19,13 +19,9 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     history_.set_latest(reply->record);
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
-  connect(&engine_, &EngineController::keptStepsRead, this, [this](const RunPollPtr& run) {
-    if (!live() || !run->error.isEmpty()) return;  // read again at the next steps
-    std::vector<int64_t> kept;
-    for (const auto& step : run->steps) {
-      if (step.detail) kept.push_back(step.step);
-    }
-    tell([&](SessionViewer& v) { v.on_kept_steps(kept); });
+  connect(&engine_, &EngineController::keptStepsRead, this, [this](const KeptStepsPtr& read) {
+    if (!live() || !read->error.isEmpty()) return;  // read again at the next steps
+    tell([&](SessionViewer& v) { v.on_kept_steps(read->steps); });
   });
   connect(&engine_, &EngineController::sessionReset, this, [this] {
     pinned_ = false;
@@ -49,6 +45,9 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
   connect(&engine_, &EngineController::comparisonRead, this, [this](const RunPollPtr& run) {
     if (!compared_.contains(run->run_path)) return;  // cleared since
     if (!run->error.isEmpty()) {
+      // Said once; not compared any more, so later reads do not fail on it again.
+      compared_.removeAll(run->run_path);
+      request_series();
       report_error("cannot compare with " + run->run_path + ": " + run->error);
       return;
     }
@@ -189,14 +188,14 @@ void SessionContext::show_newest_channels() {
   tell([](SessionViewer& v) { v.on_history_changed(); });
 }
 
-void SessionContext::compare_with(const QString& run_path) {
-  if (run_path.isEmpty()) {
-    compared_.clear();
-  } else if (!compared_.contains(run_path)) {
-    compared_ << run_path;
+void SessionContext::compare_with(const QStringList& run_paths) {
+  if (run_paths.isEmpty()) compared_.clear();
+  for (const auto& path : run_paths) {
+    if (compared_.contains(path)) continue;
+    compared_ << path;
     // Its loss and divergence, for the Loss and Divergence tabs; its statistics come with the
-    // series (request_series).
-    engine_.readComparison(run_path);
+    // series (one request below for them all).
+    engine_.readComparison(path);
   }
   request_series();
   tell([](SessionViewer& v) { v.on_history_changed(); });

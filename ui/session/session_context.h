@@ -49,9 +49,9 @@ class SessionContext : public QObject {
   // Asks which steps of the live session's run kept every channel (on_kept_steps answers).
   void request_kept_steps() { engine_.readKeptSteps(); }
 
-  // Draws another run faded beside this one (sync versus unsync), on the Over steps, Loss and
-  // Divergence tabs, besides any compared before; empty clears every comparison.
-  void compare_with(const QString& run_path);
+  // Draws other runs faded beside this one (sync versus unsync), on the Over steps, Loss and
+  // Divergence tabs, besides any compared before; an empty list clears every comparison.
+  void compare_with(const QStringList& run_paths);
   const QStringList& compared() const { return compared_; }
 
   // A recorded run is read again every half second (longer for a big one) while it is open, so

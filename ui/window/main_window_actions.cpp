@@ -68,7 +68,7 @@ void MainWindow::build_file_menu() {
     const auto paths =
         QFileDialog::getOpenFileNames(this, "Compare with recorded runs", {}, "Runs (*.sqlite)");
     if (paths.isEmpty()) return;
-    for (const auto& path : paths) context_.compare_with(path);
+    context_.compare_with(paths);
     statistics_->show_tab(StatisticsView::kOverSteps);
   });
   add_action(file, this, "C&lear comparisons", {}, [this] { context_.compare_with({}); });

@@ -26,5 +26,7 @@ double parse_seconds(const std::string& name, const std::string& text, double ma
 std::vector<std::string> split(const std::string& text, char separator);
 // "8,3,32,32": positive whole numbers separated by commas.
 std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text);
+// The other way: {8, 3, 32, 32} as "8,3,32,32" (or "8x3x32x32" with separator "x").
+std::string join_sizes(const std::vector<int64_t>& sizes, const char* separator = ",");
 
 }  // namespace replicascope

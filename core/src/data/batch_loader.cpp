@@ -1,7 +1,6 @@
 // The shuffling batch loader, and its thread that reads the next batches of a dataset that reads
 // files while the caller trains on this one.
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <condition_variable>
@@ -41,11 +40,9 @@ class LoaderThread {
 
  private:
   void work() {
-#if AT_PARALLEL_OPENMP
-    // A batch's resizing and division are small; the copies' threads need the cores. (With
-    // OpenMP the setting is this thread's own, as replicate.cpp's run_copies relies on.)
-    at::set_num_threads(1);
-#endif
+    // No at::set_num_threads(1) here: with OpenMP it also sets ATen's global default, which
+    // threads started later (autograd's) would take. A batch's small resizes stay under ATen's
+    // grain size and run on this thread alone anyway.
     for (;;) {
       std::packaged_task<Batch()> job;
       {

@@ -41,8 +41,12 @@ Dataset::Dataset(std::string name, std::shared_ptr<const SampleSource> source,
   }
   if (labels_.size(0) == 0) throw DataError("dataset '" + name_ + "': no samples");
   // Reading every file at load would take as long as an epoch: an even spread of 512 samples
-  // estimates one mean and std well enough to normalize by.
-  const int64_t spread = std::min<int64_t>(size(), 512);
+  // (fewer for big ones: at most 256 MB of them at once) estimates one mean and std well enough
+  // to normalize by.
+  int64_t sample_bytes = 1;
+  for (const auto s : sample_shape_) sample_bytes *= std::max<int64_t>(s, 1);
+  const int64_t spread =
+      std::clamp<int64_t>((int64_t{256} << 20) / sample_bytes, 1, std::min<int64_t>(size(), 512));
   set_mean_and_std(read(torch::linspace(0, static_cast<double>(size() - 1), spread, torch::kDouble)
                             .round()
                             .to(torch::kLong)));

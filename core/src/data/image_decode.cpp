@@ -62,8 +62,10 @@ Image read_png(const std::string& path, const std::vector<uint8_t>& bytes, bool 
     png_image_free(&png);
     throw;
   }
-  // Its own channels in 8 bits, alpha kept here and dropped below (not composited).
+  // Its own channels in 8 bits, alpha kept here and dropped below (not composited). A 16-bit PNG
+  // without colour-space chunks is taken as sRGB, as PIL takes it, not as linear light.
   png.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA;
+  png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   const int64_t stored = PNG_IMAGE_PIXEL_CHANNELS(png.format);
   std::vector<uint8_t> pixels(PNG_IMAGE_SIZE(png));
   if (!png_image_finish_read(&png, nullptr, pixels.data(), 0, nullptr)) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "replicascope/data/dataset.h"
+#include "replicascope/usage.h"
 
 namespace replicascope::data {
 namespace {
@@ -36,11 +37,14 @@ std::vector<std::string> images_in(const fs::path& folder) {
                                       error),
       end;
   for (; !error && it != end; it.increment(error)) {
-    if (it->is_directory(error) && is_hidden(it->path())) {
+    // An entry that cannot be looked at (a dangling link) is no image: left out, as torchvision
+    // leaves out what has no image extension. Only a folder that cannot be listed is an error.
+    std::error_code entry;
+    if (it->is_directory(entry) && is_hidden(it->path())) {
       it.disable_recursion_pending();
       continue;
     }
-    if (it->is_regular_file(error) && is_image_name(it->path())) {
+    if (is_image_name(it->path()) && it->is_regular_file(entry)) {
       found.emplace_back(it->path().parent_path().string(), it->path().filename().string());
     }
   }
@@ -97,13 +101,15 @@ torch::Tensor fit_image(const Image& image, int64_t channels, int64_t height, in
               .unsqueeze(0);
   }
   if (image.height == height && image.width == width) return owned(chw);
-  // One factor for both sides, so that the image covers height x width without distortion.
-  const double scale = std::max(static_cast<double>(height) / static_cast<double>(image.height),
-                                static_cast<double>(width) / static_cast<double>(image.width));
-  const auto scaled_height = std::max(
-      height, static_cast<int64_t>(std::lround(static_cast<double>(image.height) * scale)));
-  const auto scaled_width =
-      std::max(width, static_cast<int64_t>(std::lround(static_cast<double>(image.width) * scale)));
+  // One factor for both sides, so that the image covers height x width without distortion: the
+  // side that needs the larger factor gets its size, the other its size times that factor
+  // truncated, as torchvision's Resize(size) gives the long side int(size * long / short).
+  int64_t scaled_height = height, scaled_width = width;
+  if (height * image.width >= width * image.height) {
+    scaled_width = std::max(width, image.width * height / image.height);
+  } else {
+    scaled_height = std::max(height, image.height * width / image.width);
+  }
   namespace F = torch::nn::functional;
   auto scaled = chw;
   if (scaled_height != image.height || scaled_width != image.width) {
@@ -118,9 +124,10 @@ torch::Tensor fit_image(const Image& image, int64_t channels, int64_t height, in
                  .clamp_(0, 255)
                  .to(torch::kUInt8);
   }
-  // torchvision's CenterCrop: int(round((size - crop) / 2)) from the top and left.
-  const auto top = static_cast<int64_t>(std::lround((scaled_height - height) / 2.0));
-  const auto left = static_cast<int64_t>(std::lround((scaled_width - width) / 2.0));
+  // torchvision's CenterCrop: int(round((size - crop) / 2)) from the top and left, Python's
+  // round (a half to even, as nearbyint in the default rounding mode).
+  const auto top = static_cast<int64_t>(std::nearbyint((scaled_height - height) / 2.0));
+  const auto left = static_cast<int64_t>(std::nearbyint((scaled_width - width) / 2.0));
   return owned(scaled.narrow(1, top, height).narrow(2, left, width));
 }
 
@@ -135,7 +142,8 @@ std::unique_ptr<Dataset> load_image_folder(const std::string& dir,
   }
   std::vector<std::string> classes;
   for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
-    if (it->is_directory(error) && !is_hidden(it->path())) {
+    std::error_code entry;  // a dangling link is no class folder
+    if (it->is_directory(entry) && !is_hidden(it->path())) {
       classes.push_back(it->path().filename().string());
     }
   }
@@ -164,10 +172,9 @@ std::unique_ptr<Dataset> load_image_folder(const std::string& dir,
     shape = {first.channels, first.height, first.width};
   }
   if (shape.size() != 3 || (shape[0] != 1 && shape[0] != 3) || shape[1] < 1 || shape[2] < 1) {
-    std::string given;
-    for (size_t i = 0; i < shape.size(); ++i) given += (i ? "," : "") + std::to_string(shape[i]);
     throw DataError("image folder '" + dir +
-                    "': expected a sample shape of C,H,W with C 1 (gray) or 3 (RGB), got " + given);
+                    "': expected a sample shape of C,H,W with C 1 (gray) or 3 (RGB), got " +
+                    join_sizes(shape));
   }
   auto name = fs::path(dir).lexically_normal().filename().string();
   if (name.empty()) name = fs::path(dir).lexically_normal().parent_path().filename().string();

@@ -21,12 +21,6 @@ std::string module_of(const std::string& parameter) {
   return dot == std::string::npos ? parameter : parameter.substr(0, dot);
 }
 
-std::string join(const std::vector<int64_t>& sizes, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? separator : "") + std::to_string(sizes[i]);
-  return out;
-}
-
 const char* layout_of(int64_t spatial_dims) {
   switch (spatial_dims) {
     case 0:
@@ -97,6 +91,10 @@ namespace {
 
 // What would fit instead of `data`: an image folder's images are converted and scaled to any
 // C,H,W, so for one only --image changes; synthetic data takes any shape and class count.
+bool is_synthetic(const data::Dataset& data) {
+  return !data.reads_files() && data.name() == "synthetic";
+}
+
 DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>& image,
                           int64_t classes) {
   DataProposal proposal;
@@ -108,7 +106,7 @@ DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>&
   }
   if (classes > 0) {
     proposal.classes = classes;
-    if (data.name() != "synthetic") proposal.data = "synthetic";
+    if (!is_synthetic(data)) proposal.data = "synthetic";
   }
   return proposal;
 }
@@ -132,7 +130,7 @@ std::string DataProposal::flags() const {
   std::string out;
   const auto add = [&out](const std::string& flag) { out += (out.empty() ? "" : " ") + flag; };
   if (!data.empty()) add("--data " + data);
-  if (!image.empty()) add("--image " + join(image, ","));
+  if (!image.empty()) add("--image " + join_sizes(image, ","));
   if (classes > 0) add("--classes " + std::to_string(classes));
   return out;
 }
@@ -146,12 +144,13 @@ void apply_proposal(SessionSpec& spec, const DataProposal& proposal) {
 void check_model_fits_data(Model& model, const data::Dataset& data) {
   const auto guess = guess_input(model);
   const auto sample = data.sample_shape();
-  // The shape is said first; a class count the classifier cannot train goes along with it.
-  const auto proposal =
-      proposal_for(data, guess.proposed_image(),
-                   guess.classes > 0 && guess.classes < data.classes() ? guess.classes : 0);
-  const auto samples = "samples of " + join(sample, "x");
-  const auto fix = fix_text(proposal_for(data, guess.proposed_image(), 0));
+  // The shape is said first; for synthetic data a class count the classifier cannot train goes
+  // along with it (other data keeps its own labels: that mismatch is said once the shape fits).
+  const bool fewer_outputs = guess.classes > 0 && guess.classes < data.classes();
+  const auto proposal = proposal_for(data, guess.proposed_image(),
+                                     fewer_outputs && is_synthetic(data) ? guess.classes : 0);
+  const auto samples = "samples of " + join_sizes(sample, "x");
+  const auto fix = fix_text(proposal);
   const auto fail = [&](const std::string& message, DataProposal offer) {
     throw ModelDataMismatch(message, std::move(offer));
   };
@@ -177,12 +176,13 @@ void check_model_fits_data(Model& model, const data::Dataset& data) {
   // forward of two samples does: two, as a BatchNorm1d of [1, C] cannot train on one. In eval
   // mode, without gradients, so that nothing (running statistics, a synchronization) changes.
   const int64_t count = std::min<int64_t>(2, data.size());
+  // Read first: an image that cannot be read is that, not the model's failure.
+  auto input = data.get(torch::arange(count, torch::kLong)).images;
   torch::Tensor output;
   const bool was_training = model.is_training();
   try {
     torch::NoGradGuard no_grad;
     model.train(false);
-    auto input = data.get(torch::arange(count, torch::kLong)).images;
     const auto parameters = model.named_parameters();
     if (!parameters.empty()) input = input.to(parameters.front().second.device());
     output = model.forward(input);
@@ -198,7 +198,7 @@ void check_model_fits_data(Model& model, const data::Dataset& data) {
   if (output.dim() != 2 || output.size(0) != count) {
     std::vector<int64_t> sizes = output.sizes().vec();
     fail("the model's output for " + std::to_string(count) + " " + samples + " is [" +
-             join(sizes, ", ") + "]; expected [" + std::to_string(count) +
+             join_sizes(sizes, ", ") + "]; expected [" + std::to_string(count) +
              ", outputs], one score per class" + fix,
          proposal);
   }

@@ -86,9 +86,12 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;
+  // Said now in one sentence, not as every copy's traceback at the first step. On a model of its
+  // own, not replicated, observed or in the process group: the check changes nothing of the
+  // session's (a BatchNorm without running statistics reduces in eval mode too). The session
+  // seeds its model afresh.
+  check_model_fits_data(*factory(/*synchronized=*/false), *dataset);
   built.session = std::make_unique<Session>(factory, dataset, options);
-  // Said now in one sentence, not as every copy's traceback at the first step.
-  check_model_fits_data(built.session->model(), *dataset);
   // Every rank takes part in gathering the wiring; rank 0 records it.
   built.modules = built.session->model().modules();
   built.wiring = wiring_of(built.session->replicas(), built.modules);

@@ -13,12 +13,6 @@
 namespace replicascope::engine {
 namespace {
 
-std::string join_sizes(const std::vector<int64_t>& sizes) {
-  std::string out;
-  for (const auto size : sizes) out += (out.empty() ? "" : ",") + std::to_string(size);
-  return out;
-}
-
 std::string number_text(double value) {
   std::ostringstream out;
   out.precision(17);

@@ -62,7 +62,8 @@ class ModelDataMismatch : public UsageError {
 // (other channels, other dimensions), when one forward of two samples (in eval mode, without
 // gradients) fails, or when its output is not [batch, outputs] with an output for every class
 // of the data. The message names the layer, both sides and a --data/--image/--classes that would
-// fit.
+// fit. Give it a model of its own (not the session's): a BatchNorm without running statistics
+// reduces its batch in eval mode too, and would report or synchronize.
 void check_model_fits_data(Model& model, const data::Dataset& data);
 
 }  // namespace replicascope::engine
