@@ -83,6 +83,9 @@ void StatisticsView::build_controls() {
       "moving average with this weight; 0 draws each step's own value. The title and the CSV\n"
       "say when lines are smoothed.");
   smoothing_label_ = new QLabel("smoothing 0");
+  // As wide as its widest text: a label that grows would widen the panel and squeeze the docks.
+  smoothing_label_->setFixedWidth(
+      smoothing_label_->fontMetrics().horizontalAdvance("smoothing 0.99") + 4);
   controls->addWidget(smoothing_label_);
   controls->addWidget(smoothing_);
   connect(smoothing_, &QSlider::valueChanged, this,
@@ -152,7 +155,10 @@ void StatisticsView::build_tabs() {
       worst_layers_->on_layer_clicked = [this](const std::string& layer) {
         context_.select(layer);
       };
-      row->addWidget(worst_layers_);
+      auto* side = new QVBoxLayout;
+      side->addWidget(new QLabel("Worst layers (largest divergence)"));
+      side->addWidget(worst_layers_, 1);
+      row->addLayout(side);
       tabs_->addTab(page, names[t]);
       tabs_->setTabToolTip(t,
                            "every layer's divergence over steps, a row per layer in the "
