@@ -2,6 +2,10 @@
 // libjpeg, of Fashion-MNIST's own images where Debian's dataset-fashion-mnist is installed.
 #pragma once
 
+// jpeglib.h uses size_t and FILE without including what declares them.
+#include <cstddef>
+#include <cstdio>
+
 #include <jpeglib.h>
 #include <png.h>
 #include <torch/torch.h>

@@ -371,6 +371,19 @@ void UiEngineTest::openingARecordedRunShowsItsHistory() {
               ->graph(static_cast<int>(history.series().size()))
               ->name()
               .startsWith("other: "));
+  // Per channel at a kept step draws both compared runs at that step too, faded and named.
+  view.show_tab(StatisticsView::kPerChannel);
+  view.step_slider()->setValue(1);  // step 2
+  QTRY_VERIFY_WITH_TIMEOUT(
+      history.latest() && history.latest()->step == 2 && history.latest_compared().size() == 2,
+      kWaitMs);
+  view.replot_now();
+  const auto keys = static_cast<int>(history.latest()->layers.front().keys().size());
+  QCOMPARE(view.current_plot()->graphCount(), 3 * keys);
+  const auto names = graph_names(*view.current_plot());
+  QVERIFY2(names.contains("recorded: copy 0") && names.contains("other: synchronized") &&
+               names.contains("copy 1"),
+           qPrintable(names.join(", ")));
   window.context().compare_with({});
   view.show_tab(StatisticsView::kDivergence);
   view.replot_now();

@@ -78,12 +78,20 @@ struct ChannelsRequest {
   std::string layer;
   int64_t sync_point = 0;
   int64_t step = 0;
+  QStringList compared;  // compared runs, read at the same step too
+};
+
+// One compared run's channels at the requested step (null when it kept none there).
+struct ComparedChannels {
+  QString path;
+  std::shared_ptr<const engine::StepRecord> record;
 };
 
 struct ChannelsReply {
   ChannelsRequest request;
   // The step with that one layer, as a live step has it; null when the step kept no detail.
   std::shared_ptr<const engine::StepRecord> record;
+  std::vector<ComparedChannels> compared;  // in the request's order
   QString error;
 };
 

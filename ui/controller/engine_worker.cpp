@@ -23,6 +23,17 @@ QString new_run_path(const QString& dir) {
   return QDir(dir).filePath("run-" + stamp + ".sqlite");
 }
 
+// The requested layer's channels at the requested step of `run`, as a live step has them; null
+// when that step kept no detail.
+StepRecordPtr channels_at(const store::RunReader& run, const ChannelsRequest& request) {
+  auto layer = store::layer_at_step(run, request.layer, request.sync_point, request.step);
+  if (!layer) return nullptr;
+  auto record = std::make_shared<engine::StepRecord>();
+  record->step = request.step;
+  record->layers.push_back(std::move(*layer));
+  return record;
+}
+
 QString describe_current_exception() {
   return QString::fromStdString(describe(std::current_exception()));
 }
@@ -276,13 +287,17 @@ void EngineWorker::serveChannels(const ChannelsRequest& request) {
   try {
     if (!run_path_.isEmpty()) {
       if (!reader_) reader_ = std::make_unique<store::RunReader>(run_path_.toStdString());
-      auto layer = store::layer_at_step(*reader_, request.layer, request.sync_point, request.step);
-      if (layer) {
-        auto record = std::make_shared<engine::StepRecord>();
-        record->step = request.step;
-        record->layers.push_back(std::move(*layer));
-        reply->record = std::move(record);
+      reply->record = channels_at(*reader_, request);
+    }
+    for (const auto& path : request.compared) {
+      // The compared run at the same step, when it kept that step's channels; one that cannot
+      // be read draws nothing here (its comparisonRead says why).
+      ComparedChannels compared{path, nullptr};
+      try {
+        compared.record = channels_at(store::RunReader(path.toStdString()), request);
+      } catch (...) {
       }
+      reply->compared.push_back(std::move(compared));
     }
   } catch (...) {
     reply->error = describe_current_exception();

@@ -44,6 +44,7 @@ void StatsHistory::clear() {
   live_.reset({});
   for (auto& run : compared_) run.overlay.clear();
   latest_.reset();
+  latest_compared_.clear();
   awaiting_ = false;
   ++epoch_;
   ++view_;
@@ -118,6 +119,13 @@ void StatsHistory::keep_compared(const QStringList& paths) {
       }
     }
   }
+}
+
+QString StatsHistory::compared_name(const QString& path) const {
+  for (const auto& run : compared_) {
+    if (run.path == path) return run.name;
+  }
+  return {};
 }
 
 ComparedRun* StatsHistory::compared_run(const QString& path) {

@@ -68,7 +68,16 @@ class StatsHistory {
   void set_compared_run(const RunPoll& run);
   // The newest live step (null for a recorded run): the per-channel view draws it.
   const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
-  void set_latest(std::shared_ptr<const engine::StepRecord> record) { latest_ = std::move(record); }
+  // `compared`: the compared runs' channels at the same step, when it is a kept step read from
+  // the run files (the step slider); a live step comes without.
+  void set_latest(std::shared_ptr<const engine::StepRecord> record,
+                  std::vector<ComparedChannels> compared = {}) {
+    latest_ = std::move(record);
+    latest_compared_ = std::move(compared);
+  }
+  const std::vector<ComparedChannels>& latest_compared() const { return latest_compared_; }
+  // A compared run's name in legends ("" when it is not compared).
+  QString compared_name(const QString& path) const;
   // Changes when the series are replaced (a clear, a new selection, an answer). Appends only
   // add points at the end: a plot that drew this epoch adds the new points and keeps the rest.
   uint64_t epoch() const { return epoch_; }
@@ -85,6 +94,7 @@ class StatsHistory {
   std::map<std::string, store::Series> divergence_;
   std::vector<std::string> layer_order_;
   std::shared_ptr<const engine::StepRecord> latest_;
+  std::vector<ComparedChannels> latest_compared_;
   uint64_t epoch_ = 0;
   uint64_t view_ = 1;  // a tab that drew nothing yet has drawn view 0
   bool synchronized_ = true;

@@ -16,7 +16,7 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     // Asked for another layer, or a live session went back to its newest step since.
     if ((live() && !pinned_) || reply->request.layer != shown_.layer) return;
     if (!reply->error.isEmpty()) tell([&](SessionViewer& v) { v.on_error(reply->error); });
-    history_.set_latest(reply->record);
+    history_.set_latest(reply->record, reply->compared);
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
   connect(&engine_, &EngineController::keptStepsRead, this, [this](const KeptStepsPtr& read) {
@@ -25,6 +25,7 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
   });
   connect(&engine_, &EngineController::sessionReset, this, [this] {
     pinned_ = false;
+    channels_step_ = -1;
     newest_.reset();
     history_.clear();
     request_series();
@@ -114,6 +115,7 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
   pinned_ = false;
+  channels_step_ = -1;
   newest_.reset();
   set_following(false);
   failed_polls_ = 0;
@@ -176,9 +178,10 @@ void SessionContext::show_statistics(const store::SeriesSelection& selection) {
 }
 
 void SessionContext::show_channels_at(int64_t step) {
+  channels_step_ = step;
   if (shown_.layer.empty()) return;
   pinned_ = live();
-  engine_.requestChannels({shown_.layer, shown_.sync_point, step});
+  engine_.requestChannels({shown_.layer, shown_.sync_point, step, compared_});
 }
 
 void SessionContext::show_newest_channels() {
@@ -198,6 +201,8 @@ void SessionContext::compare_with(const QStringList& run_paths) {
     engine_.readComparison(path);
   }
   request_series();
+  // A kept step's channels are shown with the compared runs' at that step.
+  if (channels_step_ >= 0 && (!live() || pinned_)) show_channels_at(channels_step_);
   tell([](SessionViewer& v) { v.on_history_changed(); });
 }
 

@@ -93,6 +93,7 @@ class SessionContext : public QObject {
   // A live session's Per-channel view is on an older recorded step (show_channels_at): new
   // steps do not replace it. newest_ is the newest live step, for show_newest_channels.
   bool pinned_ = false;
+  int64_t channels_step_ = -1;  // the recorded step the Per-channel view last asked for
   StepRecordPtr newest_;
   int failed_polls_ = 0;
 };

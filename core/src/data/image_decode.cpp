@@ -1,10 +1,13 @@
 // PNG (libpng's simplified API) and JPEG (libjpeg-turbo) decoding into bytes, with every failure
 // a DataError that names the file.
+// jpeglib.h uses size_t and FILE without including what declares them.
+#include <cstddef>
+#include <cstdio>
+
 #include <jpeglib.h>
 #include <png.h>
 
 #include <csetjmp>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>

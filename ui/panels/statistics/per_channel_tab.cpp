@@ -27,22 +27,39 @@ void PerChannelTab::fill(const StatsHistory& history) {
   }
   QSet<QString> named;
   int g = 0;
-  for (const auto& key : stats->keys()) {
-    const auto* values = stats->values(key, sel.statistic);
-    if (!values) continue;
-    std::vector<double> x(values->size());
-    for (size_t ch = 0; ch < x.size(); ++ch) x[ch] = static_cast<double>(ch);
-    auto* graph = graph_at(g++);
-    set_graph_data(*graph, x, *values);
-    graph->setPen(pen_for(key));
-    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    name_graph(*graph, series_label(key, history.synchronized()), named);
-    set_graph_columns(*graph, {QString::fromStdString(sel.layer),
-                               statistic_name(sel.statistic),
-                               graph->name(),
-                               {},
-                               QString::number(latest->step)});
+  // Compared runs at the same step first, faded and named by their files, so this run's lines
+  // are drawn over them.
+  const auto draw = [&](const engine::LayerStats& layer, const ComparedRun* run, size_t r) {
+    for (const auto& key : layer.keys()) {
+      const auto* values = layer.values(key, sel.statistic);
+      if (!values) continue;
+      std::vector<double> x(values->size());
+      for (size_t ch = 0; ch < x.size(); ++ch) x[ch] = static_cast<double>(ch);
+      auto* graph = graph_at(g++);
+      set_graph_data(*graph, x, *values);
+      auto pen = pen_for(key, run != nullptr);
+      if (run && history.compared().size() > 1) pen.setStyle(compared_dash(r));
+      graph->setPen(pen);
+      graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, run ? 3 : 5));
+      const auto label = series_label(key, run ? run->synchronized : history.synchronized());
+      name_graph(*graph, run ? run->name + ": " + label : label, named);
+      set_graph_columns(*graph, {QString::fromStdString(sel.layer),
+                                 statistic_name(sel.statistic),
+                                 graph->name(),
+                                 {},
+                                 QString::number(latest->step)});
+    }
+  };
+  for (size_t r = 0; r < history.compared().size(); ++r) {
+    const auto& run = history.compared()[r];
+    for (const auto& channels : history.latest_compared()) {
+      if (channels.path != run.path || !channels.record) continue;
+      for (const auto& layer : channels.record->layers) {
+        if (layer.layer == sel.layer) draw(layer, &run, r);
+      }
+    }
   }
+  draw(*stats, nullptr, 0);
   drop_graphs_from(g);
 }
 
