@@ -89,12 +89,12 @@ InputGuess guess_input(const Model& model) {
 
 namespace {
 
-// What would fit instead of `data`: an image folder's images are converted and scaled to any
-// C,H,W, so for one only --image changes; synthetic data takes any shape and class count.
 bool is_synthetic(const data::Dataset& data) {
   return !data.reads_files() && data.name() == "synthetic";
 }
 
+// What would fit instead of `data`: an image folder's images are converted and scaled to any
+// C,H,W, so for one only --image changes; synthetic data takes any shape and class count.
 DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>& image,
                           int64_t classes) {
   DataProposal proposal;
@@ -117,7 +117,8 @@ std::string fix_text(const DataProposal& proposal) {
   return flags.empty() ? "." : ". Try " + flags + ", or data of that layout.";
 }
 
-// The first line of what the forward threw: TorchScript's own is the error; the rest is where.
+// What the forward threw (describe() condenses TorchScript's tracebacks), on one line of at most
+// 300 characters.
 std::string forward_error(const std::exception_ptr& error) {
   auto text = describe(error);
   std::replace(text.begin(), text.end(), '\n', ' ');
