@@ -103,7 +103,7 @@ void StatsHistory::keep_compared(const QStringList& paths) {
     if (old) {
       kept.push_back(std::move(*old));
     } else {
-      kept.push_back({path, QFileInfo(path).completeBaseName(), true, {}, {}, {}, {}, {}});
+      kept.push_back({path, {}, true, {}, {}, {}, {}, {}});  // named below
     }
   }
   compared_ = std::move(kept);
@@ -119,13 +119,6 @@ void StatsHistory::keep_compared(const QStringList& paths) {
       }
     }
   }
-}
-
-QString StatsHistory::compared_name(const QString& path) const {
-  for (const auto& run : compared_) {
-    if (run.path == path) return run.name;
-  }
-  return {};
 }
 
 ComparedRun* StatsHistory::compared_run(const QString& path) {

@@ -76,8 +76,6 @@ class StatsHistory {
     latest_compared_ = std::move(compared);
   }
   const std::vector<ComparedChannels>& latest_compared() const { return latest_compared_; }
-  // A compared run's name in legends ("" when it is not compared).
-  QString compared_name(const QString& path) const;
   // Changes when the series are replaced (a clear, a new selection, an answer). Appends only
   // add points at the end: a plot that drew this epoch adds the new points and keeps the rest.
   uint64_t epoch() const { return epoch_; }

@@ -39,14 +39,14 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new HeatmapTab, new LossTab};
   build_tabs();
   connect(tabs_, &QTabWidget::currentChanged, this, [this](int tab) {
-    if (tab == kPerChannel && live_) context_.request_kept_steps();  // up to date at once
+    if (tab == kPerChannel && context_.live()) context_.request_kept_steps();  // up to date at once
     replot_now();
   });
   throttle_.setSingleShot(true);
   connect(&throttle_, &QTimer::timeout, this, &StatisticsView::replot_now);
   kept_timer_.setSingleShot(true);
   connect(&kept_timer_, &QTimer::timeout, this, [this] {
-    if (live_) context_.request_kept_steps();
+    if (context_.live()) context_.request_kept_steps();
   });
   since_replot_.start();
   context_.add_viewer(this);
@@ -194,7 +194,6 @@ void StatisticsView::on_kept_steps(const std::vector<int64_t>& steps) {
 }
 
 void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
-  live_ = snapshot.live;
   kept_timer_.stop();
   // A live layer's width is known from its first step; a recorded run's is not asked for.
   set_channel_count(snapshot.live ? 1 : 4096);
@@ -232,7 +231,7 @@ void StatisticsView::apply_kept_steps(std::vector<int64_t> steps, bool at_newest
                             : -1;
   kept_steps_ = std::move(steps);
   // Live, one more position past the kept steps: the newest step, following the training.
-  const int positions = static_cast<int>(kept_steps_.size()) + (live_ ? 1 : 0);
+  const int positions = static_cast<int>(kept_steps_.size()) + (context_.live() ? 1 : 0);
   const QSignalBlocker slider_blocker(step_slider_);
   step_slider_->setRange(0, std::max(0, positions - 1));
   int value = step_slider_->maximum();
@@ -248,7 +247,7 @@ void StatisticsView::apply_kept_steps(std::vector<int64_t> steps, bool at_newest
 }
 
 void StatisticsView::show_kept_step(int index) {
-  if (live_ && index == static_cast<int>(kept_steps_.size())) {
+  if (context_.live() && index == static_cast<int>(kept_steps_.size())) {
     step_label_->setText(QString("the newest step (%1 kept)").arg(kept_steps_.size()));
     context_.show_newest_channels();
     return;
@@ -269,7 +268,7 @@ void StatisticsView::on_stepped(const engine::StepRecord& record) {
   }
   // Its kept steps are read only while the Per-channel view is shown (a read goes over every
   // step row, on the training's thread).
-  if (live_ && tabs_->currentIndex() == kPerChannel && !kept_timer_.isActive())
+  if (context_.live() && tabs_->currentIndex() == kPerChannel && !kept_timer_.isActive())
     kept_timer_.start(1000);
   schedule_replot();
 }

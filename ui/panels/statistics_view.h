@@ -114,7 +114,6 @@ class StatisticsView : public QWidget, public SessionViewer {
   QLabel* step_label_ = nullptr;
   QHBoxLayout* steps_row_ = nullptr;  // the slider's row, shown for runs with kept steps
   std::vector<int64_t> kept_steps_;
-  bool live_ = false;
   QTimer kept_timer_;  // a live session's kept steps are read at most once a second
   QTimer throttle_;
   QElapsedTimer since_replot_;
