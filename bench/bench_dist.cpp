@@ -22,7 +22,7 @@
 #include <functional>
 
 #include "bench_util.h"
-#include "replicascope/allocator.h"
+#include "replicascope/base/allocator.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/nn/sync_batchnorm.h"

@@ -24,9 +24,9 @@
 #include "controller/engine_controller.h"
 #include "itemmodels/module_tree_model.h"
 #include "panels/statistics_view.h"
-#include "replicascope/allocator.h"
+#include "replicascope/base/allocator.h"
 #include "replicascope/engine/model_source.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_writer.h"
 #include "session/session_context.h"
 #include "window/main_window.h"
 
@@ -40,13 +40,13 @@ using replicascope::bench::median;
 // A history of 8 copies, 50 layers and 10,000 steps. `band`: each layer's divergence swings
 // over its whole range every few steps, so each line fills the plot's height in every pixel
 // column (the worst case for drawing); otherwise it varies slowly, as a training's does.
-engine::StepRecord fill_history(StatsHistory& history, bool band, int kLayers = 50) {
+replicascope::StepRecord fill_history(StatsHistory& history, bool band, int kLayers = 50) {
   constexpr int kCopies = 8, kSteps = 10000, kChannels = 4;
   history.select({"layer0", Statistic::kMean, 0, 0}, {});
   history.accept({1, {}, {}, {}});
-  engine::StepRecord record;
+  replicascope::StepRecord record;
   for (int l = 0; l < kLayers; ++l) {
-    engine::LayerStats layer;
+    replicascope::LayerStats layer;
     layer.layer = "layer" + std::to_string(l);
     for (int c = 0; c < kCopies; ++c) {
       layer.copies.push_back(
@@ -74,7 +74,7 @@ engine::StepRecord fill_history(StatsHistory& history, bool band, int kLayers = 
 
 // Two redraws the user meets: after a new step (its points added to every line, then the whole
 // plot drawn), and a rebuild (every line's data set afresh, as after a new selection).
-void time_replots(StatsHistory& history, engine::StepRecord last, StatisticsView::Tab tab,
+void time_replots(StatsHistory& history, replicascope::StepRecord last, StatisticsView::Tab tab,
                   const char* what) {
   SessionContext context;
   StatisticsView view(context, history);
@@ -166,16 +166,16 @@ double gui_steps_per_second(int64_t steps) {
   window.configure("cpu:4", 32, /*synthetic=*/true, false);
   window.resize(1400, 900);
   window.show();
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_demo();
   opened.wait(120000);
-  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
-  window.context().engine().step(1);  // warm-up
+  QSignalSpy stepped(&window.context(), &SessionContext::stepped);
+  window.context().step(1);  // warm-up
   stepped.wait(120000);
   stepped.clear();
   QElapsedTimer timer;
   timer.start();
-  window.context().engine().step(steps);
+  window.context().step(steps);
   while (stepped.count() < steps) stepped.wait(120000);
   return steps / (timer.nsecsElapsed() / 1e9);
 }

@@ -17,7 +17,7 @@
 
 #include "bench_util.h"
 #include "image_files.h"
-#include "replicascope/allocator.h"
+#include "replicascope/base/allocator.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/data/image_folder.h"
 #include "replicascope/engine/session_factory.h"
@@ -69,27 +69,12 @@ void write_idx(const fs::path& dir, const torch::Tensor& images,
   std::fclose(f);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  replicascope::keep_freed_memory_mapped();
-  int64_t images = 2048;
-  int steps = 30;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--images") images = std::stoll(argv[i + 1]);
-    if (flag == "--steps") steps = std::stoi(argv[i + 1]);
-  }
-  const auto dir =
-      fs::temp_directory_path() / ("replicascope_bench_folder_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+// Near photographs' size: 252x252 RGB JPEGs (quality 95), a fashion image scaled up with noise,
+// the first `count` of `pixels` in four class folders under dir/jpeg.
+void write_jpegs(const fs::path& dir, const torch::Tensor& pixels, int64_t count) {
   namespace testing = replicascope::testing;
-  namespace data = replicascope::data;
-  const auto [pixels, labels] = testing::make_image_folder(dir / "png", images);
-  // Near photographs' size: 252x252 RGB JPEGs (quality 95), a fashion image scaled up with noise.
-  const int64_t jpegs = std::min<int64_t>(images, 256);
   torch::manual_seed(0);
-  for (int64_t i = 0; i < jpegs; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     const auto big = pixels[i].repeat_interleave(9, 0).repeat_interleave(9, 1).narrow(0, 0, 252);
     auto rgb = (big.narrow(1, 0, 252).unsqueeze(2).expand({252, 252, 3}).to(torch::kInt) +
                 torch::randint(-8, 8, {252, 252, 3}, torch::kInt))
@@ -99,6 +84,11 @@ int main(int argc, char** argv) {
     fs::create_directories(folder);
     testing::write_jpeg((folder / (std::to_string(i) + ".jpg")).string(), rgb);
   }
+}
+
+// The decode rates of dir/png and dir/jpeg, and where the 224 case's time goes.
+void bench_decode(const fs::path& dir) {
+  namespace data = replicascope::data;
   const auto png = data::load_image_folder((dir / "png").string(), {});
   const auto jpeg224 = data::load_image_folder((dir / "jpeg").string(), {3, 224, 224});
   const auto jpeg32 = data::load_image_folder((dir / "jpeg").string(), {3, 32, 32});
@@ -118,8 +108,10 @@ int main(int argc, char** argv) {
   std::printf("jpeg_252_libjpeg_only_per_s %.0f\njpeg_252_fit_to_224_only_per_s %.0f\n",
               static_cast<double>(decoded.size()) / decode_s,
               static_cast<double>(decoded.size()) / fit_s);
+}
 
-  write_idx(dir, pixels, labels);
+// The demo CNN's steps on dir/png (the folder) against dir's IDX pair (memory).
+void bench_steps(const fs::path& dir, int steps) {
   replicascope::engine::SessionSpec spec;
   spec.devices = "cpu:2";
   spec.batch = 32;
@@ -136,6 +128,28 @@ int main(int argc, char** argv) {
   std::printf("step_ms_folder %.2f\nstep_ms_memory %.2f\n", folder_ms, memory_ms);
   std::printf("steps_need_per_s %.0f\n", 32 * 1e3 / folder_ms);
   std::printf("folder_over_memory %.3f\n", folder_ms / memory_ms);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  replicascope::keep_freed_memory_mapped();
+  int64_t images = 2048;
+  int steps = 30;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--images") images = std::stoll(argv[i + 1]);
+    if (flag == "--steps") steps = std::stoi(argv[i + 1]);
+  }
+  const auto dir =
+      fs::temp_directory_path() / ("replicascope_bench_folder_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto [pixels, labels] = replicascope::testing::make_image_folder(dir / "png", images);
+  write_jpegs(dir, pixels, std::min<int64_t>(images, 256));
+  bench_decode(dir);
+
+  write_idx(dir, pixels, labels);
+  bench_steps(dir, steps);
   fs::remove_all(dir);
   return 0;
 }

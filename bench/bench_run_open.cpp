@@ -16,7 +16,8 @@
 #include <string>
 
 #include "bench_util.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
+#include "replicascope/store/run_writer.h"
 #include "replicascope/store/series.h"
 
 using namespace replicascope;
@@ -28,9 +29,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 // The first step of `path`, as a StepRecord (every layer, copy and channel).
-engine::StepRecord first_step(const std::string& path) {
+replicascope::StepRecord first_step(const std::string& path) {
   const store::RunReader run(path);
-  engine::StepRecord record;
+  replicascope::StepRecord record;
   record.step = 1;
   for (const auto& layer : run.layers()) {
     auto stats = store::layer_at_step(run, layer, 0, run.detail_steps().at(0));

@@ -17,9 +17,9 @@
 #include <sstream>
 
 #include "bench_util.h"
-#include "replicascope/allocator.h"
-#include "replicascope/devices.h"
+#include "replicascope/base/allocator.h"
 #include "replicascope/model/scripted_model.h"
+#include "replicascope/parallel/devices.h"
 
 namespace {
 

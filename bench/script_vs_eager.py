@@ -11,7 +11,7 @@ process, the whole batch at once) at 1 intra-op thread and at 2 (torch.set_num_t
 same cores as two copies), each timed as forward, backward and SGD with momentum on a 3x32x32
 batch. Alternating in one run keeps all of them under the same machine load.
 
-ReplicaScope's programs tune glibc's malloc to keep freed memory (replicascope/allocator.h);
+ReplicaScope's programs tune glibc's malloc to keep freed memory (replicascope/base/allocator.h);
 PyTorch gets the same tuning through glibc's environment variables, for a like-for-like
 comparison (--as-started adds PyTorch eager as Python starts it, without the tuning). Prints
 each round and the ratios of medians (ReplicaScope / PyTorch; below 1 is faster). Needs

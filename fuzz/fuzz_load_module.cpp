@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "fuzz_file.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/torchscript/module_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static replicascope::fuzz::FuzzFile model("model.pt");

@@ -1,6 +1,6 @@
 // libFuzzer target: the checks load_module makes on a TorchScript archive before LibTorch reads
-// it (core/src/script/archive_check.h): the zip directory, the records' checksums, LibTorch's own
-// zip reader, and the tensor records against the storages data.pkl and constants.pkl declare.
+// it (core/src/torchscript/archive_check.h): the zip directory, the records' checksums, LibTorch's
+// own zip reader, and the tensor records against the storages data.pkl and constants.pkl declare.
 // The pickles are walked whatever the checksums say, so that mutated pickles reach the walk.
 // Fast: no TorchScript is compiled (fuzz_load_module does that). Seeds in
 // tests/fuzz/model_archive/.
@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "fuzz_file.h"
-#include "script/archive_check.h"
+#include "torchscript/archive_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static replicascope::fuzz::FuzzFile model("model.pt");

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "fuzz_file.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static replicascope::fuzz::FuzzFile run("run.sqlite");

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The build-time checks CI runs after the test suite (scripts/test.sh calls this):
 #   format  clang-format 14 over core ui app tests bench (scripts/format.sh --check)
+#   layout  core's includes against its layer table (scripts/check_layers.py) and the size rules:
+#           files under 400 lines, C++ functions under 60, outside tests (scripts/check_sizes.py)
 #   asan    AddressSanitizer + UBSan build (build-asan) of the core and the tests of the code
 #           that reads files and juggles memory (replicascope_sanitized_tests, tests/CMakeLists.txt)
 #           and the rendezvous tests; runs them
-#   tsan    ThreadSanitizer build (build-tsan) of the rendezvous tests; runs them
+#   tsan    ThreadSanitizer build (build-tsan) of the rendezvous tests; runs them (ctest -L tsan)
 #   fuzz    libFuzzer targets (fuzz/; clang, AddressSanitizer + UBSan, build-fuzz): each reader of
 #           files users give runs on a copy of its seeds (tests/fuzz/) for FUZZ_SECONDS (default
 #           30) seconds; a crash, a leak, or an input that takes over 10 s fails it. FUZZ_TARGETS
@@ -15,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=${CHECK_JOBS:-$(nproc)}
 phases=("$@")
-((${#phases[@]})) || phases=(format asan tsan fuzz)
+((${#phases[@]})) || phases=(format layout asan tsan fuzz)
 
 # -O1: sanitized code at -O0 is slow, higher levels compile slower. -g1: line numbers in reports.
 # Release-like NDEBUG, as the normal build and Debian's LibTorch use. No UI or benchmarks.
@@ -31,25 +33,28 @@ sanitized_build() {  # DIR SANITIZERS TARGET...
 }
 
 # LibTorch, OpenMP and the standard libraries are not instrumented: leaks inside them cannot be
-# told from ours, so leak detection is off; every other error stops the test.
-# RunStore.KilledRunKeepsItsFinishedSteps needs the CLI, and
-# SessionFactory.SaysWhenTheModelCannotTakeTheData and .OneForwardFindsWhatTheParametersCannotTell
-# the scripted fixtures (make_fixtures, Python),
-# which this build leaves out; the main ctest runs both.
+# told from ours, so leak detection is off; every other error stops the test. The label picks
+# every test the two binaries hold (tests/CMakeLists.txt); the few that need the CLI or the
+# scripted fixtures, which this build leaves out, skip saying so, and the main ctest runs them.
 check_asan() {
   sanitized_build build-asan address,undefined replicascope_sanitized_tests replicascope_sync_tests &&
     ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1 \
     UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" \
-      -R '^(SyncMaster|FutureResult|[A-Za-z]*/?Equivalence|Kernels|Precision|SyncBatchNorm|DataFiles|Datasets|BatchLoader|ImageFolder|SessionSpec|SessionFactory|Wiring|RunStore|RunExport)[./]' \
-      -E 'KilledRun|SaysWhenTheModelCannotTakeTheData|OneForwardFindsWhatTheParametersCannotTell'
+    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" -L asan
 }
 
 # tests/tsan.supp silences reports from inside uninstrumented third-party code only.
 check_tsan() {
   sanitized_build build-tsan thread replicascope_sync_tests &&
     TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1" \
-    ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -R '^(SyncMaster|FutureResult)\.'
+    ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -L tsan
+}
+
+# The house rules the compiler cannot see: core's includes keep to the layer table of
+# CONTRIBUTING.md (the build checks it too), and no source file outside tests is over 400 lines
+# or C++ function over 60.
+check_layout() {
+  python3 scripts/check_layers.py && python3 scripts/check_sizes.py
 }
 
 # The seeds of a fuzz target: load_module reads the same archives as model_archive.
@@ -104,8 +109,8 @@ summary=()
 for phase in "${phases[@]}"; do
   case $phase in
     format) run=(scripts/format.sh --check) ;;
-    asan | tsan | fuzz) run=("check_$phase") ;;
-    *) echo "check: unknown phase '$phase' (expected format, asan, tsan or fuzz)" >&2; exit 2 ;;
+    layout | asan | tsan | fuzz) run=("check_$phase") ;;
+    *) echo "check: unknown phase '$phase' (expected format, layout, asan, tsan or fuzz)" >&2; exit 2 ;;
   esac
   echo "check: --- $phase ---"
   start=$SECONDS

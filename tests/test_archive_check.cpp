@@ -1,6 +1,7 @@
-// The checks made on a TorchScript archive before LibTorch reads it (src/script/archive_check.h):
-// the pickle walk on pickles written here byte by byte, and the zip directory on the fixtures
-// (tests/fixtures/make_models.py) and on copies of them with a field changed.
+// The checks made on a TorchScript archive before LibTorch reads it
+// (src/torchscript/archive_check.h): the pickle walk on pickles written here byte by byte, and the
+// zip directory on the fixtures (tests/fixtures/make_models.py) and on copies of them with a field
+// changed.
 #include <c10/core/ScalarType.h>
 #include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
@@ -13,7 +14,7 @@
 #include <iterator>
 #include <string>
 
-#include "../core/src/script/archive_check.h"
+#include "../core/src/torchscript/archive_check.h"
 
 namespace rs = replicascope::script;
 

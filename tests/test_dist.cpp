@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "replicascope/describe_error.h"
+#include "replicascope/base/describe_error.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/wiring.h"
@@ -172,10 +172,10 @@ TEST(Dist, GradientReducerSumsOverRanksDuringBackward) {
 // number are refused on every rank, by name.
 TEST(Dist, WiringGathersRanksTimesCopies) {
   on_ranks(2, [](dist::ProcessGroup& group) {
-    engine::Wiring mine;
+    replicascope::Wiring mine;
     mine.devices = {"cpu", "cpu"};
     mine.copies_per_rank = 2;
-    engine::WiringRow row;
+    replicascope::WiringRow row;
     row.context_id = 4;
     row.module = "bn";
     row.expects_callbacks = true;

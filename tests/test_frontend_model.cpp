@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "replicascope/data_parallel.h"
 #include "replicascope/model/demo_net.h"
 #include "replicascope/model/frontend_model.h"
+#include "replicascope/parallel/data_parallel.h"
 #include "test_util.h"
 
 namespace {

@@ -13,7 +13,7 @@
 #include <future>
 #include <sstream>
 
-#include "replicascope/script/module_file.h"
+#include "replicascope/torchscript/module_file.h"
 #include "test_util.h"
 
 namespace rs = replicascope::script;

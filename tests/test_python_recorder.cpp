@@ -10,7 +10,7 @@
 #include <fstream>
 #include <map>
 
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 #include "test_util.h"
 
 namespace {

@@ -14,7 +14,7 @@
 
 #include "replicascope/model/scripted_model.h"
 #include "replicascope/nn/sync_batchnorm.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/torchscript/module_file.h"
 #include "test_util.h"
 
 namespace {

@@ -59,7 +59,7 @@ TEST(Session, BreakpointsPauseEveryCopyAndChangeNothing) {
   gate->set_breakpoints({expected.layers[0].layer});
   engine::Session paused(engine::demo_model(), demo_data(), options(3, true));
   paused.set_sync_listener(gate);
-  engine::StepRecord got;
+  replicascope::StepRecord got;
   std::thread stepper([&] {
     gate->begin_step();
     got = paused.step();
@@ -113,7 +113,7 @@ TEST(Session, RunStopsWhenToldAndCarriesOn) {
   engine::Session session(engine::demo_model(), demo_data(), options(2, true));
   std::atomic<bool> stop{false};
   std::vector<int64_t> seen;
-  const auto ran = session.run(stop, 100, [&](const engine::StepRecord& r) {
+  const auto ran = session.run(stop, 100, [&](const replicascope::StepRecord& r) {
     seen.push_back(r.step);
     if (r.step == 3) stop = true;  // a pause requested while step 3 ran
   });

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "replicascope/base/describe_error.h"
 #include "replicascope/data/dataset.h"
-#include "replicascope/describe_error.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/sync/sync_error.h"
 
@@ -46,6 +46,15 @@ inline double max_scaled_diff(const torch::Tensor& a, const torch::Tensor& e) {
           << ": max |actual - expected| = " << ::replicascope::testing::max_abs_diff(a_, e_); \
     }                                                                                         \
   } while (0)
+
+// A test that needs what a sanitized build (scripts/check.sh asan) does not make, `what`: the CLI
+// or the scripted fixtures. It skips there, saying why; the main build runs it.
+#ifdef REPLICASCOPE_SANITIZED_BUILD
+#define SKIP_IN_SANITIZED_BUILD(what) \
+  GTEST_SKIP() << "needs " << (what) << ", which the sanitized build does not make"
+#else
+#define SKIP_IN_SANITIZED_BUILD(what) static_cast<void>(what)
+#endif
 
 // A file written by tests/fixtures/make_models.py (the folder REPLICASCOPE_FIXTURES names).
 inline std::string fixture(const std::string& file) {

@@ -7,9 +7,9 @@
 #include <algorithm>
 
 #include "replicascope/nn/fault_injection.h"
-#include "replicascope/script/module_file.h"
-#include "replicascope/script/randomness.h"
-#include "replicascope/script/verify.h"
+#include "replicascope/torchscript/module_file.h"
+#include "replicascope/verify/randomness.h"
+#include "replicascope/verify/verify.h"
 #include "test_util.h"
 
 namespace {

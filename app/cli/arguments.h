@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "replicascope/usage.h"
+#include "replicascope/base/usage.h"
 
 namespace replicascope::cli {
 

@@ -10,8 +10,8 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/session_args.h"
-#include "replicascope/devices.h"
 #include "replicascope/engine/session_factory.h"
+#include "replicascope/parallel/devices.h"
 
 namespace replicascope::cli {
 
@@ -43,10 +43,12 @@ void print_row(const std::string& label, int64_t count, const std::vector<double
   std::printf("\n");
 }
 
-void print_step(const engine::StepRecord& record, const std::string& layer, int64_t channels) {
+void print_step(const replicascope::StepRecord& record, const std::string& layer,
+                int64_t channels) {
   std::printf("step %4lld  loss %.4f  accuracy %.3f  divergence:",
               static_cast<long long>(record.step), record.loss, record.accuracy);
-  std::map<std::string, const engine::LayerStats*> by_name;  // in name order, first sync point
+  std::map<std::string, const replicascope::LayerStats*>
+      by_name;  // in name order, first sync point
   for (const auto& stats : record.layers) by_name.emplace(stats.layer, &stats);
   for (const auto& [name, stats] : by_name)
     std::printf("  %s %.3f", name.c_str(), stats->divergence);

@@ -5,9 +5,9 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
-#include "replicascope/atomic_write.h"
+#include "replicascope/base/atomic_write.h"
 #include "replicascope/store/export.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 #ifdef REPLICASCOPE_HAVE_UI
 #include "cli/plot_export.h"
 #endif

@@ -5,7 +5,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/torchscript/module_file.h"
 
 namespace replicascope::cli {
 

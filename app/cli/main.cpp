@@ -1,8 +1,8 @@
 // replicascope-cli: the headless face of ReplicaScope.
 #include <iostream>
 
-#include "replicascope/allocator.h"
-#include "replicascope/describe_error.h"
+#include "replicascope/base/allocator.h"
+#include "replicascope/base/describe_error.h"
 #include "replicascope/sync/sync_error.h"
 
 #include "cli/arguments.h"

@@ -29,7 +29,7 @@ void export_plot(const store::RunReader& run, const PlotRequest& request) {
   ui::PlotLabels labels{QString::fromStdString(selection.layer) + ": " + statistic, "step",
                         statistic};
   labels.synchronized = store::trained_synchronized(run.metadata());
-  ui::show_statistics(plot, series, labels);
+  ui::draw_statistics(plot, series, labels);
   ui::save_plot(plot, QString::fromStdString(request.path), request.width, request.height);
 }
 

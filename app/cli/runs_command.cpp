@@ -5,7 +5,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 
 namespace replicascope::cli {
 

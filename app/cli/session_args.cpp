@@ -1,7 +1,7 @@
 #include "cli/session_args.h"
 
 #include "replicascope/engine/session_factory.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_rows.h"
 
 namespace replicascope::cli {
 

@@ -13,10 +13,10 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/session_args.h"
-#include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/session_factory.h"
 #include "replicascope/nn/fault_injection.h"
+#include "replicascope/parallel/devices.h"
 
 namespace replicascope::cli {
 
@@ -43,7 +43,7 @@ namespace {
 class Progress {
  public:
   explicit Progress(int64_t total) : total_(total), terminal_(::isatty(STDERR_FILENO)) {}
-  void update(const engine::StepRecord& r) {
+  void update(const replicascope::StepRecord& r) {
     const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
     const double rate = r.step / std::max(elapsed, 1e-9);
     const double eta = (total_ - r.step) / std::max(rate, 1e-9);
@@ -98,6 +98,20 @@ const bool kDropsLastCopy = [] {
 void inject_faults(const dist::ProcessGroup*, int64_t) {}
 #endif
 
+// What is trained, on what and how long (rank 0 says it).
+void announce(const engine::SessionSpec& spec, const engine::BuiltSession& built, int64_t steps) {
+  const auto& session = *built.session;
+  const auto& model = spec.model;
+  const std::string ranks =
+      built.group ? " x " + std::to_string(built.group->size()) + " processes" : "";
+  std::fprintf(stderr, "training %s on %s%s (%s BatchNorm), %s, batch %lld, %lld steps\n",
+               model.empty() ? "the demo CNN" : model.c_str(),
+               format_devices(session.options().devices).c_str(), ranks.c_str(),
+               session.options().synchronized ? "synchronized" : "per-copy",
+               built.data_spec.c_str(), static_cast<long long>(session.options().batch_size),
+               static_cast<long long>(steps));
+}
+
 }  // namespace
 
 int run_train(const std::vector<std::string>& raw) {
@@ -111,18 +125,9 @@ int run_train(const std::vector<std::string>& raw) {
   auto built = engine::make_session(spec, /*keep_statistics=*/false, steps);
   auto& session = *built.session;
   const bool rank0 = built.rank0();
-  const auto& model = spec.model;
-  const std::string ranks =
-      built.group ? " x " + std::to_string(built.group->size()) + " processes" : "";
-  if (rank0)
-    std::fprintf(stderr, "training %s on %s%s (%s BatchNorm), %s, batch %lld, %lld steps\n",
-                 model.empty() ? "the demo CNN" : model.c_str(),
-                 format_devices(session.options().devices).c_str(), ranks.c_str(),
-                 session.options().synchronized ? "synchronized" : "per-copy",
-                 built.data_spec.c_str(), static_cast<long long>(session.options().batch_size),
-                 static_cast<long long>(steps));
+  if (rank0) announce(spec, built, steps);
   Progress progress(steps);
-  engine::StepRecord last;
+  replicascope::StepRecord last;
   const auto start = std::chrono::steady_clock::now();
   int64_t done = 0, first_nonfinite = 0;
   std::string nonfinite;
@@ -133,7 +138,7 @@ int run_train(const std::vector<std::string>& raw) {
     ++done;
     if (built.run) built.run->append(last);
     if (rank0) progress.update(last);
-    const auto part = engine::nonfinite_part(last);
+    const auto part = replicascope::nonfinite_part(last);
     // Ranks stop together on what they all share, the loss and accuracy of the whole batch;
     // alone, every value counts.
     stopped =

@@ -7,9 +7,9 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "cli/session_args.h"
-#include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
-#include "replicascope/script/verify.h"
+#include "replicascope/parallel/devices.h"
+#include "replicascope/verify/verify.h"
 
 namespace replicascope::cli {
 

@@ -5,9 +5,9 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/json_writer.h"
-#include "replicascope/devices.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/parallel/devices.h"
+#include "replicascope/torchscript/module_file.h"
 
 namespace replicascope::cli {
 

@@ -11,14 +11,14 @@
 #include <utility>
 #include <vector>
 
-#include "controller/engine_controller.h"
-#include "replicascope/allocator.h"
-#include "replicascope/build_info.h"
+#include "replicascope/base/allocator.h"
+#include "replicascope/base/build_info.h"
 #include "replicascope/engine/session_spec.h"
 #include "window/main_window.h"
 
-using replicascope::ui::EngineController;
 using replicascope::ui::MainWindow;
+using replicascope::ui::ModelSnapshot;
+using replicascope::ui::SessionViewer;
 
 namespace {
 
@@ -36,9 +36,8 @@ bool gui_takes(const std::string& flag) {
   return flag != "dist" && flag != "backend" && flag != "timeout" && flag != "run";
 }
 
-// The options, or an exit status after saying what is wrong (--help and --version exit inside).
-std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
-  QCommandLineParser parser;
+// The description, --help, --version and the file argument.
+void describe(QCommandLineParser& parser) {
   parser.setApplicationDescription(
       "ReplicaScope: a visual debugger for data-parallel training with synchronized BatchNorm.\n\n"
       "Session options, as replicascope-cli train takes them (the defaults are the last "
@@ -48,6 +47,11 @@ std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
   parser.addPositionalArgument("file",
                                "a TorchScript model (.pt) or a recorded run (.sqlite); "
                                "none: the built-in demo");
+}
+
+// The session flags the GUI takes, each with its name as replicascope-cli train spells it.
+std::vector<std::pair<std::string, QCommandLineOption>> add_session_options(
+    QCommandLineParser& parser) {
   std::vector<std::pair<std::string, QCommandLineOption>> session_options;
   for (const auto& flag : replicascope::engine::session_flags()) {
     if (!gui_takes(flag.name)) continue;
@@ -57,6 +61,59 @@ std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
     session_options.emplace_back(flag.name, option);
     parser.addOption(option);
   }
+  return session_options;
+}
+
+// The file to open ("" for the demo), or nothing after saying what is wrong with it.
+std::optional<QString> file_to_open(const QStringList& files) {
+  if (files.size() > 1) {
+    std::fprintf(stderr, "replicascope: expected at most one file, got %lld\n",
+                 static_cast<long long>(files.size()));
+    return std::nullopt;
+  }
+  if (files.isEmpty()) return QString();
+  const QFileInfo file(files.front());
+  const auto suffix = file.suffix().toLower();
+  if (suffix != "pt" && suffix != "pth" && suffix != "sqlite") {
+    std::fprintf(stderr,
+                 "replicascope: cannot open '%s': expected a TorchScript model (.pt) or a "
+                 "recorded run (.sqlite)\n",
+                 qPrintable(file.filePath()));
+    return std::nullopt;
+  }
+  // Said here, before a window opens, so a missing file and a directory behave alike.
+  const char* problem = !file.exists()       ? "no such file"
+                        : file.isDir()       ? "it is a directory, not a file"
+                        : !file.isReadable() ? "permission denied"
+                                             : nullptr;
+  if (problem) {
+    std::fprintf(stderr, "replicascope: cannot open '%s': %s\n", qPrintable(file.filePath()),
+                 problem);
+    return std::nullopt;
+  }
+  return file.filePath();
+}
+
+// Whether the session flags' values are good; bad values are said now, as the CLI says them,
+// before any window opens.
+bool session_flags_valid(const std::vector<std::pair<std::string, std::string>>& session) {
+  try {
+    replicascope::engine::SessionSpec spec;
+    for (const auto& [name, value] : session)
+      replicascope::engine::set_session_flag(spec, name, value);
+    replicascope::engine::check_session_spec(spec);
+  } catch (const replicascope::UsageError& e) {
+    std::fprintf(stderr, "replicascope: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+// The options, or an exit status after saying what is wrong (--help and --version exit inside).
+std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
+  QCommandLineParser parser;
+  describe(parser);
+  const auto session_options = add_session_options(parser);
   const QCommandLineOption synthetic("synthetic", "synthetic images: the same as --data synthetic");
   const QCommandLineOption steps("steps", "train this many steps once open", "n");
   const QCommandLineOption screenshot(
@@ -64,49 +121,15 @@ std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
   parser.addOptions({synthetic, steps, screenshot});
   parser.process(app);
   status = 2;
-  const auto files = parser.positionalArguments();
-  if (files.size() > 1) {
-    std::fprintf(stderr, "replicascope: expected at most one file, got %lld\n",
-                 static_cast<long long>(files.size()));
-    return std::nullopt;
-  }
+  const auto file = file_to_open(parser.positionalArguments());
+  if (!file) return std::nullopt;
   CommandLine line;
-  if (!files.isEmpty()) {
-    const QFileInfo file(files.front());
-    const auto suffix = file.suffix().toLower();
-    if (suffix != "pt" && suffix != "pth" && suffix != "sqlite") {
-      std::fprintf(stderr,
-                   "replicascope: cannot open '%s': expected a TorchScript model (.pt) or a "
-                   "recorded run (.sqlite)\n",
-                   qPrintable(file.filePath()));
-      return std::nullopt;
-    }
-    // Said here, before a window opens, so a missing file and a directory behave alike.
-    const char* problem = !file.exists()       ? "no such file"
-                          : file.isDir()       ? "it is a directory, not a file"
-                          : !file.isReadable() ? "permission denied"
-                                               : nullptr;
-    if (problem) {
-      std::fprintf(stderr, "replicascope: cannot open '%s': %s\n", qPrintable(file.filePath()),
-                   problem);
-      return std::nullopt;
-    }
-    line.file = file.filePath();
-  }
+  line.file = *file;
   if (parser.isSet(synthetic)) line.session.emplace_back("data", "synthetic");
   for (const auto& [name, option] : session_options) {
     if (parser.isSet(option)) line.session.emplace_back(name, parser.value(option).toStdString());
   }
-  // Bad values are said now, as the CLI says them, before any window opens.
-  try {
-    replicascope::engine::SessionSpec spec;
-    for (const auto& [name, value] : line.session)
-      replicascope::engine::set_session_flag(spec, name, value);
-    replicascope::engine::check_session_spec(spec);
-  } catch (const replicascope::UsageError& e) {
-    std::fprintf(stderr, "replicascope: %s\n", e.what());
-    return std::nullopt;
-  }
+  if (!session_flags_valid(line.session)) return std::nullopt;
   bool ok = true;
   line.steps = parser.isSet(steps) ? parser.value(steps).toLongLong(&ok) : 0;
   if (!ok || line.steps < 0) {
@@ -119,34 +142,44 @@ std::optional<CommandLine> parse(QCoreApplication& app, int& status) {
   return line;
 }
 
-// --steps and --screenshot: train once open, then save the window and quit (docs, tests).
-void train_then_shoot(MainWindow& window, const CommandLine& line) {
-  auto& engine = window.context().engine();
-  const bool shoot = !line.screenshot.isEmpty();
-  auto save = [&window, path = line.screenshot] {
+// --steps and --screenshot: train once open, then save the window and quit (docs, tests). A
+// viewer of the session, as the panels are; it must be destroyed before the window.
+class TrainThenShoot : public SessionViewer {
+ public:
+  TrainThenShoot(MainWindow& window, const CommandLine& line)
+      : window_(window), steps_(line.steps), screenshot_(line.screenshot) {
+    window_.context().add_viewer(this);
+  }
+  ~TrainThenShoot() override { window_.context().remove_viewer(this); }
+
+  void on_opened(const ModelSnapshot&) override {
+    if (steps_ > 0) {
+      window_.context().step(std::exchange(steps_, 0));  // the first session only
+    } else if (!screenshot_.isEmpty()) {
+      QTimer::singleShot(300, [this] { save(); });
+    }
+  }
+  void on_running_changed(bool running) override {
+    if (!running && !screenshot_.isEmpty()) QTimer::singleShot(300, [this] { save(); });
+  }
+  void on_error(const QString&) override {
+    if (!screenshot_.isEmpty()) QApplication::exit(1);
+  }
+
+ private:
+  void save() {
     try {
-      window.save_screenshot(path);
+      window_.save_screenshot(screenshot_);
       QApplication::quit();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "replicascope: %s\n", e.what());
       QApplication::exit(1);
     }
-  };
-  QObject::connect(&engine, &EngineController::opened, &window,
-                   [&engine, steps = line.steps, shoot, save] {
-                     if (steps > 0) {
-                       engine.step(steps);
-                     } else if (shoot) {
-                       QTimer::singleShot(300, save);
-                     }
-                   });
-  if (!shoot) return;
-  QObject::connect(&engine, &EngineController::runningChanged, &window, [save](bool running) {
-    if (!running) QTimer::singleShot(300, save);
-  });
-  QObject::connect(&engine, &EngineController::failed, &window,
-                   [](const QString&) { QApplication::exit(1); });
-}
+  }
+  MainWindow& window_;
+  int64_t steps_;
+  QString screenshot_;
+};
 
 // --help and --version print and exit 0 without a display: QApplication would abort without
 // one, so they are answered by a QCoreApplication before it is made.
@@ -192,7 +225,7 @@ int main(int argc, char** argv) {
       replicascope::engine::set_session_flag(spec, name, value);
     window.set_session_spec(spec);
   }
-  train_then_shoot(window, *line);
+  const TrainThenShoot train_then_shoot(window, *line);
   const auto model = QString::fromStdString(window.session_spec().model);  // --model
   if (line->file.isEmpty() && !model.isEmpty()) {
     window.open_file(model, /*with_remembered=*/false);

@@ -1,4 +1,4 @@
-"""The run file, as the C++ writer makes it (core/src/store/run_store.cpp; docs/run-format.md).
+"""The run file, as the C++ writer makes it (core/src/store/run_writer.cpp; docs/run-format.md).
 
 One SQLite file per run in WAL mode, one transaction per step, so that a killed training keeps
 every step it finished. The schema text is the C++ writer's, byte for byte (a test compares

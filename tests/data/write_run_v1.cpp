@@ -3,11 +3,11 @@
 // synchronized layers. Not built by the project; it was built once against that commit:
 //   git archive 9475ce8 core/include core/src/store | tar x -C src
 //   g++ -std=c++17 -Isrc/core/include -I/usr/include/torch/csrc/api/include \
-//     write_run_v1.cpp src/core/src/store/run_store.cpp -lsqlite3 -o write_v1
+//     write_run_v1.cpp src/core/src/store/run_writer.cpp -lsqlite3 -o write_v1
 //   ./write_v1 run_v1.sqlite   (then PRAGMA journal_mode=DELETE, so it opens read-only as is)
 #include <cstdio>
 #include "replicascope/engine/session.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_writer.h"
 using namespace replicascope;
 int main(int argc, char** argv) {
   store::Metadata meta{{"model", "demo"},
@@ -25,12 +25,12 @@ int main(int argc, char** argv) {
                         "3\t1\thead.bn\tSynchronizedBatchNorm1d\t1,1,2\t1,1,3"}};
   store::RunWriter writer(argv[1], meta);
   for (int step = 1; step <= 3; ++step) {
-    engine::StepRecord r;
+    replicascope::StepRecord r;
     r.step = step;
     r.loss = 2.0 / step;
     r.accuracy = 0.1 * step;
     for (const char* name : {"features.bn", "head.bn"}) {
-      engine::LayerStats l;
+      replicascope::LayerStats l;
       l.layer = name;
       l.count = 8;
       // Channel c of copy k at step s: mean s + 10k + c/10, var 1 + s + c.

@@ -28,7 +28,8 @@
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/engine/wiring.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
+#include "replicascope/store/run_writer.h"
 #include "replicascope/store/series.h"
 #include "ui_tests.h"
 #include "window/main_window.h"
@@ -96,16 +97,16 @@ QString record_demo_run(const QString& name, double learning_rate, int steps = 4
 void UiEngineTest::steppingUpdatesThePlots() {
   MainWindow window;
   window.configure("cpu:2", 16, /*synthetic=*/true, false);
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_demo();
   QVERIFY(opened.wait(kWaitMs));
   QCOMPARE(panel<ModuleTreePanel>(window).model().rowCount(), 1);
   QCOMPARE(panel<WiringPanel>(window).wiring_model().columnCount(), WiringModel::kFixedColumns + 2);
-  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
-  window.context().engine().step(3);
+  QSignalSpy stepped(&window.context(), &SessionContext::stepped);
+  window.context().step(3);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 3, kWaitMs);
   QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
-  QTRY_VERIFY_WITH_TIMEOUT(!window.context().engine().running(), kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!window.context().running(), kWaitMs);
   auto* view = &panel<StatisticsView>(window);
   view->show_tab(StatisticsView::kOverSteps);
   view->replot_now();
@@ -156,6 +157,59 @@ void UiEngineTest::steppingUpdatesThePlots() {
   QVERIFY(view->tracer(StatisticsView::kLoss)->trace_at(at));
   QVERIFY2(view->tracer(StatisticsView::kLoss)->text().startsWith("loss\nstep 2:"),
            qPrintable(view->tracer(StatisticsView::kLoss)->text()));
+}
+
+// What a viewer is told, counted (a panel that draws redraws on each on_history_changed).
+struct CountingViewer : SessionViewer {
+  int history_changed = 0;
+  int selection_changed = 0;
+  void on_history_changed() override { ++history_changed; }
+  void on_selection_changed(const std::string&) override { ++selection_changed; }
+};
+
+// A click on a layer is one selection: one series request to the engine thread (one new view
+// of the history) and one redraw, when its answer comes; none before it. The statistic and
+// channels the controls chose stay with the context and go with the new layer.
+void UiEngineTest::aClickOnALayerIsOneRequestAndOneRedraw() {
+  MainWindow window;
+  window.configure("cpu:2", 16, /*synthetic=*/true, false);
+  auto& context = window.context();
+  QSignalSpy opened(&context, &SessionContext::opened);
+  window.open_demo();
+  QVERIFY(opened.wait(kWaitMs));
+  QSignalSpy stepped(&context, &SessionContext::stepped);
+  context.step(2);
+  QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 2, kWaitMs);
+  QTRY_VERIFY_WITH_TIMEOUT(!context.running() && !context.history().awaiting(), kWaitMs);
+  auto values = context.plotted();
+  values.statistic = Statistic::kVar;
+  context.plot_values(values);
+  QTRY_VERIFY_WITH_TIMEOUT(!context.history().awaiting(), kWaitMs);
+
+  CountingViewer counter;
+  context.add_viewer(&counter);
+  const auto views_before = context.history().view();
+  const auto layer = synchronized_layers(*opened.at(0).at(0).value<ModelSnapshotPtr>()).back();
+  QVERIFY(layer != context.plotted().layer);
+  // The click, as the module tree makes it.
+  auto& tree = panel<ModuleTreePanel>(window);
+  tree.view()->setCurrentIndex(tree.filter().mapFromSource(tree.model().index_of(layer)));
+  QCOMPARE(counter.selection_changed, 1);
+  QCOMPARE(counter.history_changed, 0);                  // nothing drawn before the answer
+  QCOMPARE(context.history().view(), views_before + 1);  // one request
+  QVERIFY(context.history().awaiting());
+  QTRY_VERIFY_WITH_TIMEOUT(!context.history().awaiting(), kWaitMs);
+  QCOMPARE(counter.history_changed, 1);  // one redraw, with the answer
+  QCOMPARE(context.history().view(), views_before + 1);
+  QCOMPARE(context.history().selection().layer, layer);
+  QCOMPARE(context.history().selection().statistic, Statistic::kVar);
+  QCOMPARE(context.history().series().front().steps.size(), size_t{2});
+  // A module without statistics (the model's root) changes the selection, not the plots.
+  context.select("");
+  QCOMPARE(counter.selection_changed, 2);
+  QCOMPARE(context.history().view(), views_before + 1);
+  QCOMPARE(context.plotted().layer, layer);
+  context.remove_viewer(&counter);
 }
 
 void UiEngineTest::breakpointPausesAndContinuingChangesNothing() {
@@ -310,7 +364,7 @@ void UiEngineTest::redrawsAreThrottled() {
 void UiEngineTest::openingARecordedRunShowsItsHistory() {
   const auto path = record_demo_run("recorded.sqlite", 0.05);
   MainWindow window;
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
   // The model's own tree and wiring, from the tables the run kept.
@@ -397,8 +451,8 @@ void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
   const auto path = record_demo_run("unsync.sqlite", 0.05, 2, {}, /*synchronized=*/false);
   QSettings().remove("recent");
   MainWindow window;
-  auto& engine = window.context().engine();
-  QSignalSpy opened(&engine, &EngineController::opened);
+  auto& context = window.context();
+  QSignalSpy opened(&context, &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
   QVERIFY2(window.windowTitle().contains("unsync.sqlite"), qPrintable(window.windowTitle()));
@@ -420,7 +474,7 @@ void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
     QVERIFY(file.open(QIODevice::WriteOnly));
     file.write("not a database");
   }
-  QSignalSpy failed(&engine, &EngineController::failed);
+  QSignalSpy failed(&context, &SessionContext::failed);
   window.open_file(broken);
   QVERIFY(failed.wait(kWaitMs));
   const auto recent = QSettings().value("recent").toStringList();
@@ -455,7 +509,7 @@ void UiEngineTest::aRunBeingWrittenIsFollowed() {
   } watch;
   MainWindow window;
   window.context().add_viewer(&watch);
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
   const auto at_open = window.context().history().steps().size();
@@ -525,7 +579,7 @@ void UiEngineTest::aSampledRunShowsSummariesAndItsKeptSteps() {
   MainWindow window;
   auto& view = panel<StatisticsView>(window);
   const auto& history = window.context().history();
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(sampled);
   QVERIFY(opened.wait(kWaitMs));
   QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
@@ -560,7 +614,7 @@ void UiEngineTest::aSampledRunShowsSummariesAndItsKeptSteps() {
   // One channel: the kept steps only, as points.
   auto selection = history.selection();
   selection.over_channels = false;
-  window.context().show_statistics(selection);
+  window.context().plot_values(selection);
   QTRY_VERIFY_WITH_TIMEOUT(!history.awaiting(), kWaitMs);
   QCOMPARE(history.series().front().steps.size(), kept.size());
   QVERIFY(history.series().front().sparse());
@@ -587,7 +641,7 @@ void UiEngineTest::aDivergedRunIsMarkedInTheStatusBar() {
   }
   QVERIFY2(first > 0, "the training did not diverge");
   MainWindow window;
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
   const auto text = panel<StatusPanel>(window).text();
@@ -608,7 +662,7 @@ void UiEngineTest::aPythonDdpRunShowsItsRanks() {
   QVERIFY(python.waitForFinished(300000));
   QVERIFY2(python.exitCode() == 0, python.readAll().constData());
   MainWindow window;
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
   const auto& wiring = panel<WiringPanel>(window).wiring_model();
@@ -706,13 +760,13 @@ void UiEngineTest::aFixtureModelTrainsOnAnImageFolder() {
 void UiEngineTest::aLiveSessionsPerChannelSliderStaysOnAKeptStep() {
   MainWindow window;
   window.configure("cpu:2", 8, /*synthetic=*/true, false);
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_demo();
   QVERIFY(opened.wait(kWaitMs));
   auto& view = panel<StatisticsView>(window);
   view.show_tab(StatisticsView::kPerChannel);
-  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
-  window.context().engine().step(5);
+  QSignalSpy stepped(&window.context(), &SessionContext::stepped);
+  window.context().step(5);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 5, kWaitMs);
   // The run's kept steps are read as it trains: a short run keeps every step's channels, and
   // the slider's last position is the newest step.
@@ -726,7 +780,7 @@ void UiEngineTest::aLiveSessionsPerChannelSliderStaysOnAKeptStep() {
   slider->setValue(1);
   QTRY_COMPARE_WITH_TIMEOUT(history.latest()->step, int64_t{2}, kWaitMs);
   QCOMPARE(history.latest()->layers.front().layer, history.selection().layer);
-  window.context().engine().step(2);
+  window.context().step(2);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 7, kWaitMs);
   QCOMPARE(history.latest()->step, int64_t{2});
   // The last position follows the training again.
@@ -741,11 +795,11 @@ void UiEngineTest::screenshotOfTheDemo() {
   window.configure("cpu:4", 32, /*synthetic=*/false, false);
   window.resize(1400, 900);
   window.show();
-  QSignalSpy opened(&window.context().engine(), &EngineController::opened);
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_demo();
   QVERIFY(opened.wait(kWaitMs));
-  QSignalSpy stepped(&window.context().engine(), &EngineController::stepped);
-  window.context().engine().step(12);
+  QSignalSpy stepped(&window.context(), &SessionContext::stepped);
+  window.context().step(12);
   QTRY_COMPARE_WITH_TIMEOUT(stepped.count(), 12, kWaitMs);
   QTRY_VERIFY_WITH_TIMEOUT(!window.context().history().awaiting(), kWaitMs);
   panel<StatisticsView>(window).replot_now();

@@ -7,7 +7,7 @@
 #include <QTest>
 #include <cstring>
 
-#include "replicascope/allocator.h"
+#include "replicascope/base/allocator.h"
 #include "ui_tests.h"
 
 QString fixture(const QString& name) {

@@ -22,8 +22,8 @@
 #include "plot/statistics_plot.h"
 #include "replicascope/engine/wiring.h"
 #include "replicascope/model/scripted_model.h"
-#include "replicascope/script/module_file.h"
 #include "replicascope/store/run_model.h"
+#include "replicascope/torchscript/module_file.h"
 #include "ui_tests.h"
 
 using namespace replicascope;
@@ -39,7 +39,7 @@ struct LoadedFixture {
   std::unique_ptr<ScriptedModel> model;
   std::unique_ptr<ModelReplicas> replicas;
   std::vector<ModelModule> modules;
-  engine::Wiring wiring;
+  replicascope::Wiring wiring;
 };
 
 LoadedFixture load(const QString& name, int copies) {
@@ -216,7 +216,7 @@ void UiModelsTest::wiringFlagsProblems() {
   relu.expects_callbacks = false;
   relu.copies = {{true, false, -1}, {true, false, -1}, {true, false, -1}};
   WiringModel wiring;
-  engine::Wiring grid;
+  replicascope::Wiring grid;
   grid.devices = {"cpu", "cpu", "cpu"};
   grid.copies_per_rank = 3;
   grid.rows = {bn, relu};
@@ -234,7 +234,7 @@ void UiModelsTest::wiringFlagsProblems() {
 // form in its metadata): four columns, headed by rank and copy; each rank's copy 0 is its master.
 void UiModelsTest::wiringShowsRanksTimesCopies() {
   auto f = load("resnet18.pt", 2);
-  engine::Wiring two_ranks = f.wiring;
+  replicascope::Wiring two_ranks = f.wiring;
   two_ranks.devices = {"cpu", "cpu", "cpu", "cpu"};
   for (auto& row : two_ranks.rows) {
     const auto mine = row.copies;
@@ -265,9 +265,9 @@ void UiModelsTest::wiringShowsRanksTimesCopies() {
 }
 
 void UiModelsTest::historyDropsStepsTheAnswerHolds() {
-  engine::StepRecord record;
+  replicascope::StepRecord record;
   record.step = 1;
-  engine::LayerStats layer;
+  replicascope::LayerStats layer;
   layer.layer = "bn";
   layer.copies = {{0, 4, {1.0, 2.0}, {0.5, 0.5}}, {1, 4, {3.0, 4.0}, {0.5, 0.5}}};
   layer.mean = {2.0, 3.0};
@@ -305,7 +305,7 @@ void UiModelsTest::historyDropsStepsTheAnswerHolds() {
 
 void UiModelsTest::exportsWriteValidFiles() {
   QCustomPlot plot;
-  show_statistics(plot, sample_series(), {"bn: mean", "step", "mean"});
+  draw_statistics(plot, sample_series(), {"bn: mean", "step", "mean"});
   const struct {
     const char* name;
     QByteArray magic;
@@ -341,7 +341,7 @@ void UiModelsTest::exportsWriteValidFiles() {
 
 void UiModelsTest::exportErrorsLeaveNoFile() {
   QCustomPlot plot;
-  show_statistics(plot, sample_series(), {"bn", "step", "mean"});
+  draw_statistics(plot, sample_series(), {"bn", "step", "mean"});
   QVERIFY_THROWS_EXCEPTION(std::runtime_error, save_plot(plot, temp_path("plot.bmp"), 100, 100));
   QVERIFY(!QFile::exists(temp_path("plot.bmp")));
   try {
@@ -355,7 +355,7 @@ void UiModelsTest::exportErrorsLeaveNoFile() {
 
 void UiModelsTest::copyPutsImageAndCsvOnTheClipboard() {
   QCustomPlot plot;
-  show_statistics(plot, sample_series(), {"bn", "step", "mean"});
+  draw_statistics(plot, sample_series(), {"bn", "step", "mean"});
   copy_plot_to_clipboard(plot, 300, 200);
   const auto* mime = QApplication::clipboard()->mimeData();
   QVERIFY(mime);

@@ -13,7 +13,7 @@
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
-#include "replicascope/build_info.h"
+#include "replicascope/base/build_info.h"
 #include "session/session_context.h"
 #include "ui_tests.h"
 #include "window/error_dialog.h"
@@ -36,11 +36,11 @@ namespace {
 
 // Step `step` of one layer ("layer0", 2 channels) on two copies: copy i's mean is
 // `mean + i`, the synchronized mean `mean + 0.5`; variances are positive.
-engine::StepRecord step_of(int64_t step, double mean) {
-  engine::StepRecord record;
+replicascope::StepRecord step_of(int64_t step, double mean) {
+  replicascope::StepRecord record;
   record.step = step;
   record.loss = 2.0 / static_cast<double>(step);
-  engine::LayerStats layer;
+  replicascope::LayerStats layer;
   layer.layer = "layer0";
   layer.count = 16;
   for (int c = 0; c < 2; ++c) {
@@ -220,11 +220,11 @@ void UiViewsTest::anUnsynchronizedSessionIsNotCalledSynchronized() {
   QVERIFY2(!names.join(' ').contains("synchronized"), qPrintable(names.join(", ")));
   QVERIFY2(names.contains("whole batch (unused: per-copy BN)"), qPrintable(names.join(", ")));
   QCOMPARE(series_label({SeriesKey::Kind::kSynchronized, 0}, true), QString("synchronized"));
-  // The CLI's export --plot draws through show_statistics, with the run's own word for it.
+  // The CLI's export --plot draws through draw_statistics, with the run's own word for it.
   QCustomPlot exported;
   PlotLabels labels{"layer0: mean", "step", "mean"};
   labels.synchronized = false;
-  show_statistics(exported, shown.history.series(), labels);
+  draw_statistics(exported, shown.history.series(), labels);
   const auto exported_names = graph_names(exported);
   QVERIFY2(exported_names.contains("whole batch (unused: per-copy BN)"),
            qPrintable(exported_names.join(", ")));
@@ -251,7 +251,7 @@ void UiViewsTest::channelsAreToldApartAndExportedTidy() {
   QCOMPARE(rows.size(), 1 + 6 * 3);
   QVERIFY2(rows.contains("layer0,mean,copy 1,1,2,2.3500000000000001"), qPrintable(rows.join('\n')));
   // Per channel: the channel is the x axis, the step a column.
-  shown.history.set_latest(std::make_shared<engine::StepRecord>(step_of(7, 1.0)));
+  shown.history.set_latest(std::make_shared<replicascope::StepRecord>(step_of(7, 1.0)));
   shown.view.show_tab(StatisticsView::kPerChannel);
   rows = visible_csv(shown.tab()).split('\n', Qt::SkipEmptyParts);
   QCOMPARE(rows.size(), 1 + 3 * 2);  // copies 0 and 1 and synchronized, 2 channels each
@@ -315,7 +315,7 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
 
 void UiViewsTest::divergenceFollowsTheModelOrder() {
   ShownView shown(StatisticsView::kDivergence);
-  engine::StepRecord record = step_of(1, 0.0);
+  replicascope::StepRecord record = step_of(1, 0.0);
   for (const char* name : {"block10", "block2", "block1"}) {
     record.layers.push_back(record.layers.front());
     record.layers.back().layer = name;
@@ -341,7 +341,7 @@ void UiViewsTest::theHeatmapShowsEveryLayerAndSelectsOnClick() {
   ShownView shown(StatisticsView::kHeatmap);
   shown.history.set_layer_order({"", "stem", "block10", "block2"});
   for (int step = 1; step <= 40; ++step) {
-    engine::StepRecord record = step_of(step, 0.0);
+    replicascope::StepRecord record = step_of(step, 0.0);
     record.layers.clear();
     for (const char* name : {"block2", "block10", "stem"}) {
       record.layers.push_back(step_of(step, 0.0).layers.front());
@@ -477,14 +477,14 @@ void UiViewsTest::aFollowedRunKeepsTheTracerAndHiddenLines() {
     r.accuracy = 0.5;
     return r;
   };
-  for (int step = 1; step <= 5; ++step) run.recorded_steps.push_back(row(step));
+  for (int step = 1; step <= 5; ++step) run.recorded.steps.push_back(row(step));
   shown.history.load_recorded(run);
   shown.view.replot_now();
   auto& plot = shown.tab();
   QVERIFY(plot.tracer()->trace_at(shown.pixel_of(0, 2)));
   plot.toggle_series("accuracy");
   // The run grows (another process writes it): the same view with more steps.
-  for (int step = 6; step <= 9; ++step) run.recorded_steps.push_back(row(step));
+  for (int step = 6; step <= 9; ++step) run.recorded.steps.push_back(row(step));
   shown.history.update_recorded(run);
   shown.view.replot_now();
   QCOMPARE(plot.graph(0)->dataCount(), 9);

@@ -26,6 +26,7 @@ class UiEngineTest : public QObject {
   Q_OBJECT
  private slots:
   void steppingUpdatesThePlots();
+  void aClickOnALayerIsOneRequestAndOneRedraw();
   void breakpointPausesAndContinuingChangesNothing();
   void stopWhilePausedReleasesEveryCopy();
   void runToEndOfBatchStopsThere();

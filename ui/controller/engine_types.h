@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "replicascope/base/records.h"
 #include "replicascope/engine/session_spec.h"
-#include "replicascope/records.h"
 #include "replicascope/store/series.h"
 
 namespace replicascope::ui {
@@ -32,9 +32,16 @@ struct SessionSetup {
 QStringList session_flags_of(const engine::SessionSpec& spec);
 engine::SessionSpec session_from_flags(const QStringList& flags);
 
-using engine::Wiring;
-using engine::WiringCell;
-using engine::WiringRow;
+using replicascope::Wiring;
+using replicascope::WiringCell;
+using replicascope::WiringRow;
+
+// What a recorded run holds of every step: its rows and every layer's divergence (a recorded
+// run as opened, read again while it grows, or compared with).
+struct RecordedHistory {
+  std::vector<store::StepRow> steps;
+  std::map<std::string, std::vector<store::DivergencePoint>> divergence;
+};
 
 // What a session (or a recorded run) shows before any step: the model and its wiring.
 struct ModelSnapshot {
@@ -46,10 +53,8 @@ struct ModelSnapshot {
   int64_t batch = 0;         // the whole batch (0: a run that did not record it)
   bool synchronized = true;  // false: each copy's BatchNorm uses its own statistics
   std::vector<ModelModule> modules;
-  engine::Wiring wiring;  // a recorded run's from its metadata (empty for older runs)
-  // A recorded run's history (empty for a live session).
-  std::vector<store::StepRow> recorded_steps;
-  std::map<std::string, std::vector<store::DivergencePoint>> recorded_divergence;
+  Wiring wiring;             // a recorded run's from its metadata (empty for older runs)
+  RecordedHistory recorded;  // a recorded run's (empty for a live session)
 };
 
 // Which series the statistics plot shows; answered from the run database.
@@ -84,13 +89,13 @@ struct ChannelsRequest {
 // One compared run's channels at the requested step (null when it kept none there).
 struct ComparedChannels {
   QString path;
-  std::shared_ptr<const engine::StepRecord> record;
+  std::shared_ptr<const replicascope::StepRecord> record;
 };
 
 struct ChannelsReply {
   ChannelsRequest request;
   // The step with that one layer, as a live step has it; null when the step kept no detail.
-  std::shared_ptr<const engine::StepRecord> record;
+  std::shared_ptr<const replicascope::StepRecord> record;
   std::vector<ComparedChannels> compared;  // in the request's order
   QString error;
 };
@@ -99,9 +104,8 @@ struct ChannelsReply {
 // train --dist): its steps and divergence so far, or why it could not be read.
 struct RunPoll {
   QString run_path;
-  bool grew = false;  // steps came since the last read (then steps and divergence are set)
-  std::vector<store::StepRow> steps;
-  std::map<std::string, std::vector<store::DivergencePoint>> divergence;
+  bool grew = false;  // steps came since the last read (then `recorded` is set)
+  RecordedHistory recorded;
   double read_ms = 0;  // how long the read took (the next one waits longer for a big run)
   QString error;
 };
@@ -109,10 +113,10 @@ struct RunPoll {
 // All copies paused at a sync point: what each brought and the reduced result.
 struct BreakpointHit {
   int64_t step = 0;
-  engine::LayerStats stats;
+  replicascope::LayerStats stats;
 };
 
-using StepRecordPtr = std::shared_ptr<const engine::StepRecord>;
+using StepRecordPtr = std::shared_ptr<const replicascope::StepRecord>;
 using ModelSnapshotPtr = std::shared_ptr<const ModelSnapshot>;
 using SeriesReplyPtr = std::shared_ptr<const SeriesReply>;
 using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;

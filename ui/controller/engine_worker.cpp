@@ -7,9 +7,9 @@
 #include <QFileInfo>
 
 #include "plot/statistics_plot.h"
-#include "replicascope/describe_error.h"
+#include "replicascope/base/describe_error.h"
 #include "replicascope/engine/input_check.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::ui {
@@ -28,7 +28,7 @@ QString new_run_path(const QString& dir) {
 StepRecordPtr channels_at(const store::RunReader& run, const ChannelsRequest& request) {
   auto layer = store::layer_at_step(run, request.layer, request.sync_point, request.step);
   if (!layer) return nullptr;
-  auto record = std::make_shared<engine::StepRecord>();
+  auto record = std::make_shared<replicascope::StepRecord>();
   record->step = request.step;
   record->layers.push_back(std::move(*layer));
   return record;
@@ -122,14 +122,14 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
     snapshot->batch = value("batch").toLongLong();  // 0 when missing or malformed
     snapshot->synchronized = store::trained_synchronized(metadata);
-    snapshot->recorded_divergence = run.divergence_by_layer();
-    snapshot->recorded_steps = run.steps();
+    snapshot->recorded.divergence = run.divergence_by_layer();
+    snapshot->recorded.steps = run.steps();
     auto model = run.model();  // a malformed one is an error
     snapshot->modules = std::move(model.modules);
     snapshot->wiring = std::move(model.wiring);
     close();  // only now: a run that cannot be opened leaves what was open
     run_path_ = path;
-    polled_steps_ = snapshot->recorded_steps.size();
+    polled_steps_ = snapshot->recorded.steps.size();
     emit opened(snapshot);
   } catch (...) {
     fail_open(describe_current_exception());
@@ -162,10 +162,10 @@ void EngineWorker::stepOnce() {
     current_step_.store(built_.session->steps_done() + 1);
     if (!built_.run) engine::start_run(built_, run_path_.toStdString());
     gate_->begin_step();
-    auto record = std::make_shared<engine::StepRecord>(built_.session->step());
+    auto record = std::make_shared<replicascope::StepRecord>(built_.session->step());
     built_.run->append(*record);
     emit stepped(record);
-    if (stop_on_nonfinite_ && !engine::nonfinite_part(*record).empty()) {
+    if (stop_on_nonfinite_ && !replicascope::nonfinite_part(*record).empty()) {
       steps_wanted_ = 0;  // recorded and shown (StatusPanel); the user decides what next
     }
   } catch (...) {
@@ -242,9 +242,9 @@ void EngineWorker::pollRun(const QString& path) {
     auto steps = run.steps();
     if (steps.size() != polled_steps_) {
       poll->grew = true;
-      poll->divergence = run.divergence_by_layer();
-      poll->steps = std::move(steps);
-      polled_steps_ = poll->steps.size();
+      poll->recorded.divergence = run.divergence_by_layer();
+      poll->recorded.steps = std::move(steps);
+      polled_steps_ = poll->recorded.steps.size();
       reader_.reset();  // the series are read afresh too
     }
   } catch (...) {
@@ -259,8 +259,8 @@ void EngineWorker::readComparison(const QString& path) {
   read->run_path = path;
   try {
     const store::RunReader run(path.toStdString());
-    read->steps = run.steps();
-    read->divergence = run.divergence_by_layer();
+    read->recorded.steps = run.steps();
+    read->recorded.divergence = run.divergence_by_layer();
     read->grew = true;
   } catch (...) {
     read->error = describe_current_exception();

@@ -58,20 +58,19 @@ void StatsHistory::load_recorded(const ModelSnapshot& snapshot) {
 namespace {
 
 // A run's rows as the plots' columns.
-void read_rows(const std::vector<store::StepRow>& rows,
-               const std::map<std::string, std::vector<store::DivergencePoint>>& divergence,
-               std::vector<double>& steps, std::vector<double>& loss, std::vector<double>& accuracy,
+void read_rows(const RecordedHistory& recorded, std::vector<double>& steps,
+               std::vector<double>& loss, std::vector<double>& accuracy,
                std::map<std::string, store::Series>& by_layer) {
   steps.clear();
   loss.clear();
   accuracy.clear();
   by_layer.clear();
-  for (const auto& row : rows) {
+  for (const auto& row : recorded.steps) {
     steps.push_back(static_cast<double>(row.step));
     loss.push_back(row.loss);
     accuracy.push_back(row.accuracy);
   }
-  for (const auto& [layer, points] : divergence) {
+  for (const auto& [layer, points] : recorded.divergence) {
     auto& series = by_layer[layer];
     for (const auto& point : points) {
       series.steps.push_back(static_cast<double>(point.step));
@@ -84,15 +83,14 @@ void read_rows(const std::vector<store::StepRow>& rows,
 
 void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
   ++epoch_;
-  read_rows(snapshot.recorded_steps, snapshot.recorded_divergence, steps_, loss_, accuracy_,
-            divergence_);
+  read_rows(snapshot.recorded, steps_, loss_, accuracy_, divergence_);
 }
 
 void StatsHistory::set_compared_run(const RunPoll& run) {
   auto* compared = compared_run(run.run_path);
   if (!compared) return;  // no longer compared
   ++epoch_;
-  read_rows(run.steps, run.divergence, compared->steps, compared->loss, compared->accuracy,
+  read_rows(run.recorded, compared->steps, compared->loss, compared->accuracy,
             compared->divergence);
 }
 
@@ -128,7 +126,7 @@ ComparedRun* StatsHistory::compared_run(const QString& path) {
   return nullptr;
 }
 
-void StatsHistory::append(const engine::StepRecord& record) {
+void StatsHistory::append(const replicascope::StepRecord& record) {
   const auto step = static_cast<double>(record.step);
   steps_.push_back(step);
   loss_.push_back(record.loss);

@@ -35,7 +35,7 @@ class StatsHistory {
   // The same run read again (it grew): its steps and divergence are replaced, the selection and
   // its series kept (until the new answer replaces them).
   void update_recorded(const ModelSnapshot& snapshot);
-  void append(const engine::StepRecord& record);
+  void append(const replicascope::StepRecord& record);
 
   // Changes the selection; returns the request that fills it (with a new generation). Steps
   // that arrive before the answer are in the answer, so they are not appended meanwhile.
@@ -67,10 +67,10 @@ class StatsHistory {
   // A compared run's steps, loss and divergence, read once (comparisonRead).
   void set_compared_run(const RunPoll& run);
   // The newest live step (null for a recorded run): the per-channel view draws it.
-  const std::shared_ptr<const engine::StepRecord>& latest() const { return latest_; }
+  const std::shared_ptr<const replicascope::StepRecord>& latest() const { return latest_; }
   // `compared`: the compared runs' channels at the same step, when it is a kept step read from
   // the run files (the step slider); a live step comes without.
-  void set_latest(std::shared_ptr<const engine::StepRecord> record,
+  void set_latest(std::shared_ptr<const replicascope::StepRecord> record,
                   std::vector<ComparedChannels> compared = {}) {
     latest_ = std::move(record);
     latest_compared_ = std::move(compared);
@@ -91,7 +91,7 @@ class StatsHistory {
   std::vector<double> steps_, loss_, accuracy_;
   std::map<std::string, store::Series> divergence_;
   std::vector<std::string> layer_order_;
-  std::shared_ptr<const engine::StepRecord> latest_;
+  std::shared_ptr<const replicascope::StepRecord> latest_;
   std::vector<ComparedChannels> latest_compared_;
   uint64_t epoch_ = 0;
   uint64_t view_ = 1;  // a tab that drew nothing yet has drawn view 0

@@ -8,7 +8,7 @@ namespace replicascope::ui {
 
 WiringModel::WiringModel(QObject* parent) : QAbstractTableModel(parent) {}
 
-void WiringModel::set_wiring(const engine::Wiring& wiring) {
+void WiringModel::set_wiring(const replicascope::Wiring& wiring) {
   beginResetModel();
   wiring_ = wiring;
   endResetModel();
@@ -46,7 +46,7 @@ int WiringModel::columnCount(const QModelIndex& parent) const {
 namespace {
 
 // What a cell means, in a sentence: `who` is "copy 1" or "rank 1 copy 0".
-QString cell_tooltip(const engine::WiringRow& row, const engine::WiringCell& cell,
+QString cell_tooltip(const replicascope::WiringRow& row, const replicascope::WiringCell& cell,
                      const QString& who, const QString& role_name, const QString& device) {
   const auto module = QString::fromStdString(row.module);
   if (!cell.present) {

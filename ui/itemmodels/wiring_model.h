@@ -28,7 +28,7 @@ class WiringModel : public QAbstractTableModel {
   static constexpr int kFixedColumns = 2;  // module, type; then one column per rank and copy
 
   explicit WiringModel(QObject* parent = nullptr);
-  void set_wiring(const engine::Wiring& wiring);
+  void set_wiring(const replicascope::Wiring& wiring);
   // The row of a module by qualified name, -1 when there is none.
   int row_of(const QString& module) const;
   int problem_count() const;
@@ -42,7 +42,7 @@ class WiringModel : public QAbstractTableModel {
  private:
   // Rank and copy within the rank of a column's cell.
   std::pair<int, int> rank_and_copy(size_t column) const;
-  engine::Wiring wiring_;
+  replicascope::Wiring wiring_;
 };
 
 }  // namespace replicascope::ui

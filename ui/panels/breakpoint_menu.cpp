@@ -15,14 +15,14 @@ void add_breakpoint_menu(SessionContext& context, QAbstractItemView* view, int m
                      if (!index.isValid()) return;
                      const auto module = index.data(module_role).toString().toStdString();
                      QMenu menu;
-                     const bool set = context.engine().breakpoints().count(module) != 0;
+                     const bool set = context.breakpoints().count(module) != 0;
                      auto* toggle = menu.addAction(set ? "Remove breakpoint"
                                                        : "Set breakpoint at this sync point");
                      toggle->setEnabled(context.live() && context.has_statistics(module));
                      auto* clear = menu.addAction("Clear all breakpoints");
                      auto* chosen = menu.exec(view->viewport()->mapToGlobal(at));
                      if (chosen == toggle) context.toggle_breakpoint(module);
-                     if (chosen == clear) context.engine().setBreakpoints({});
+                     if (chosen == clear) context.clear_breakpoints();
                    });
 }
 

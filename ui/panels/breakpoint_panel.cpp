@@ -38,9 +38,9 @@ BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
                                       engine::ResumeMode::kEndOfBatch};
   for (int i = 0; i < 3; ++i) {
     connect(buttons_[i], &QPushButton::clicked, this,
-            [this, mode = modes[i]] { context_.engine().resume(mode); });
+            [this, mode = modes[i]] { context_.resume(mode); });
   }
-  connect(buttons_[3], &QPushButton::clicked, this, [this] { context_.engine().stop(); });
+  connect(buttons_[3], &QPushButton::clicked, this, [this] { context_.stop(); });
   on_opened({});
   context_.add_viewer(this);
 }

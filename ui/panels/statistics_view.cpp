@@ -4,18 +4,16 @@
 
 #include <qcustomplot.h>
 
-#include <QCheckBox>
-#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
-#include <QSlider>
-#include <QSpinBox>
 #include <QTabWidget>
 #include <QVBoxLayout>
 #include <cmath>
 #include <limits>
 
+#include "panels/statistics/kept_step_slider.h"
+#include "panels/statistics/statistics_controls.h"
 #include "panels/statistics/statistics_tabs.h"
 #include "panels/statistics/worst_layers_list.h"
 #include "plot/plot_tools.h"
@@ -31,7 +29,13 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
     : QWidget(parent), context_(context), history_(history) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(2, 2, 2, 2);
-  build_controls();
+  controls_ = new StatisticsControls;
+  layout->addWidget(controls_);
+  // On a row of its own: beside the controls it would widen the panel and squeeze the docks.
+  kept_step_slider_ = new KeptStepSlider(context_);
+  layout->addWidget(kept_step_slider_);
+  connect_controls();
+  build_reset_view();
   tabs_ = new QTabWidget;
   // In the tab bar's corner: showing it does not resize the controls row (and the docks).
   tabs_->setCornerWidget(reset_view_, Qt::TopRightCorner);
@@ -49,63 +53,17 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
     if (context_.live()) context_.request_kept_steps();
   });
   since_replot_.start();
+  controls_edited();  // what the plots show starts as the controls say
   context_.add_viewer(this);
 }
 
-void StatisticsView::build_controls() {
-  auto* controls = new QHBoxLayout;
-  statistic_ = new QComboBox;
-  statistic_->addItems({"mean", "var"});
-  statistic_->setToolTip("the statistic drawn over steps and per channel");
-  first_channel_ = new QSpinBox;
-  last_channel_ = new QSpinBox;
-  first_channel_->setRange(0, 0);
-  last_channel_->setRange(0, 0);
-  log_scale_ = new QCheckBox("log scale");
-  over_channels_ = new QCheckBox("mean over channels");
-  over_channels_->setToolTip(
-      "each copy's mean over the channels, at every step; a run keeps every channel's values\n"
-      "for a sample of its steps only (train --detail-steps), which are drawn as points");
-  controls->addWidget(new QLabel("statistic"));
-  controls->addWidget(statistic_);
-  controls->addWidget(new QLabel("channels"));
-  controls->addWidget(first_channel_);
-  controls->addWidget(new QLabel("to"));
-  controls->addWidget(last_channel_);
-  controls->addWidget(over_channels_);
-  controls->addWidget(log_scale_);
-  smoothing_ = new QSlider(Qt::Horizontal);
-  smoothing_->setObjectName("smoothing");
-  smoothing_->setRange(0, 99);
-  smoothing_->setFixedWidth(80);
-  smoothing_->setToolTip(
-      "smoothing of the lines over steps (Over steps, Loss), as TensorBoard's: an exponential\n"
-      "moving average with this weight; 0 draws each step's own value. The title and the CSV\n"
-      "say when lines are smoothed.");
-  smoothing_label_ = new QLabel("smoothing 0");
-  // As wide as its widest text: a label that grows would widen the panel and squeeze the docks.
-  smoothing_label_->setFixedWidth(
-      smoothing_label_->fontMetrics().horizontalAdvance("smoothing 0.99") + 4);
-  controls->addWidget(smoothing_label_);
-  controls->addWidget(smoothing_);
-  connect(smoothing_, &QSlider::valueChanged, this,
-          [this](int hundredths) { set_smoothing(hundredths / 100.0); });
-  step_slider_ = new QSlider(Qt::Horizontal);
-  step_slider_->setToolTip(
-      "Per channel: the recorded step to draw, among those that kept every channel's values");
-  step_slider_->setMinimumWidth(120);
-  step_label_ = new QLabel;
-  step_slider_->setVisible(false);
-  step_label_->setVisible(false);
-  // On a row of its own: beside the controls it would widen the panel and squeeze the docks.
-  auto* steps_row = new QHBoxLayout;
-  auto* caption = new QLabel("Per channel at");
-  caption->setVisible(false);
-  steps_row->addWidget(caption);
-  steps_row->addWidget(step_slider_, 1);
-  steps_row->addWidget(step_label_);
-  steps_row_ = steps_row;
-  controls->addStretch();
+void StatisticsView::connect_controls() {
+  connect(controls_, &StatisticsControls::selectionEdited, this, &StatisticsView::controls_edited);
+  connect(controls_, &StatisticsControls::logScaleToggled, this, &StatisticsView::set_log_scale);
+  connect(controls_, &StatisticsControls::smoothingChanged, this, &StatisticsView::set_smoothing);
+}
+
+void StatisticsView::build_reset_view() {
   reset_view_ = new QPushButton("Auto-range off: reset view");
   reset_view_->setToolTip(
       "You zoomed or dragged this plot, so its axes stay put and new steps may fall outside.\n"
@@ -115,24 +73,6 @@ void StatisticsView::build_controls() {
   connect(reset_view_, &QPushButton::clicked, this, [this] {
     current_tab()->reset_view();
     replot_now();
-  });
-  connect(step_slider_, &QSlider::valueChanged, this, &StatisticsView::show_kept_step);
-  static_cast<QVBoxLayout*>(layout())->addLayout(controls);
-  static_cast<QVBoxLayout*>(layout())->addLayout(steps_row);
-  connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsView::controls_edited);
-  connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
-    if (last_channel_->value() < v) last_channel_->setValue(v);
-    controls_edited();
-  });
-  connect(last_channel_, &QSpinBox::valueChanged, this, [this](int v) {
-    if (first_channel_->value() > v) first_channel_->setValue(v);
-    controls_edited();
-  });
-  connect(log_scale_, &QCheckBox::toggled, this, &StatisticsView::set_log_scale);
-  connect(over_channels_, &QCheckBox::toggled, this, [this](bool on) {
-    first_channel_->setEnabled(!on);
-    last_channel_->setEnabled(!on);
-    controls_edited();
   });
 }
 
@@ -185,12 +125,12 @@ StatisticsView::~StatisticsView() {
 }
 
 void StatisticsView::on_reset() {
-  apply_kept_steps({}, /*at_newest=*/true);  // the new run has kept nothing yet
+  kept_step_slider_->apply_kept_steps({}, /*at_newest=*/true);  // the new run has kept nothing yet
   replot_now();
 }
 
 void StatisticsView::on_kept_steps(const std::vector<int64_t>& steps) {
-  apply_kept_steps(steps, step_slider_->value() == step_slider_->maximum());
+  kept_step_slider_->apply_kept_steps(steps, kept_step_slider_->on_newest());
 }
 
 void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
@@ -198,69 +138,20 @@ void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
   // A live layer's width is known from its first step; a recorded run's is not asked for.
   set_channel_count(snapshot.live ? 1 : 4096);
   // A run that kept every channel for a sample of its steps opens on what every step has.
-  const bool sampled = std::any_of(snapshot.recorded_steps.begin(), snapshot.recorded_steps.end(),
+  const bool sampled = std::any_of(snapshot.recorded.steps.begin(), snapshot.recorded.steps.end(),
                                    [](const store::StepRow& step) { return !step.detail; });
-  const QSignalBlocker blocker(over_channels_);
-  over_channels_->setChecked(sampled);
-  first_channel_->setEnabled(!sampled);
-  last_channel_->setEnabled(!sampled);
-  set_kept_steps(snapshot, /*at_newest=*/true);
+  controls_->set_over_channels(sampled);
+  controls_edited();
+  kept_step_slider_->set_kept_steps(snapshot, /*at_newest=*/true);
 }
 
 void StatisticsView::on_run_grew(const ModelSnapshot& snapshot) {
   // The slider stays on the step the user picked, unless that was the newest.
-  set_kept_steps(snapshot, step_slider_->value() == step_slider_->maximum());
+  kept_step_slider_->set_kept_steps(snapshot, kept_step_slider_->on_newest());
   schedule_replot();
 }
 
-void StatisticsView::set_kept_steps(const ModelSnapshot& snapshot, bool at_newest) {
-  std::vector<int64_t> kept;
-  for (const auto& step : snapshot.recorded_steps) {
-    if (step.detail) kept.push_back(step.step);
-  }
-  apply_kept_steps(std::move(kept), at_newest);
-}
-
-void StatisticsView::apply_kept_steps(std::vector<int64_t> steps, bool at_newest) {
-  // The slider stays on the step it showed, not on its position: a run thins out its kept
-  // steps as it grows (--detail-steps auto), which moves the later ones down the list. A step
-  // no longer kept gives way to the next one kept.
-  const int before = step_slider_->value();
-  const int64_t shown = before >= 0 && before < static_cast<int>(kept_steps_.size())
-                            ? kept_steps_[static_cast<size_t>(before)]
-                            : -1;
-  kept_steps_ = std::move(steps);
-  // Live, one more position past the kept steps: the newest step, following the training.
-  const int positions = static_cast<int>(kept_steps_.size()) + (context_.live() ? 1 : 0);
-  const QSignalBlocker slider_blocker(step_slider_);
-  step_slider_->setRange(0, std::max(0, positions - 1));
-  int value = step_slider_->maximum();
-  if (!at_newest && shown >= 0) {
-    value = static_cast<int>(std::lower_bound(kept_steps_.begin(), kept_steps_.end(), shown) -
-                             kept_steps_.begin());
-  }
-  step_slider_->setValue(std::min(value, step_slider_->maximum()));
-  for (int i = 0; i < steps_row_->count(); ++i) {
-    if (auto* widget = steps_row_->itemAt(i)->widget()) widget->setVisible(!kept_steps_.empty());
-  }
-  show_kept_step(step_slider_->value());
-}
-
-void StatisticsView::show_kept_step(int index) {
-  if (context_.live() && index == static_cast<int>(kept_steps_.size())) {
-    step_label_->setText(QString("the newest step (%1 kept)").arg(kept_steps_.size()));
-    context_.show_newest_channels();
-    return;
-  }
-  if (index < 0 || index >= static_cast<int>(kept_steps_.size())) return;
-  step_label_->setText(QString("step %1 (%2 of %3 kept)")
-                           .arg(kept_steps_[index])
-                           .arg(index + 1)
-                           .arg(kept_steps_.size()));
-  context_.show_channels_at(kept_steps_[index]);
-}
-
-void StatisticsView::on_stepped(const engine::StepRecord& record) {
+void StatisticsView::on_stepped(const replicascope::StepRecord& record) {
   // The channel range follows the plotted layer's width, known from its first step.
   for (const auto& layer : record.layers) {
     if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
@@ -273,45 +164,43 @@ void StatisticsView::on_stepped(const engine::StepRecord& record) {
   schedule_replot();
 }
 
-void StatisticsView::on_selection_changed(const std::string& module) {
-  if (!context_.has_statistics(module)) return;
-  context_.show_statistics(selection_for(module));
-  show_kept_step(step_slider_->value());  // the new layer at the same kept step
-}
-
 void StatisticsView::controls_edited() {
-  context_.show_statistics(selection_for(history_.selection().layer));
+  // The context keeps what is plotted: a layer selected later is shown with these values.
+  context_.plot_values(controls_->selection_for({}));
 }
 
 store::SeriesSelection StatisticsView::selection_for(const std::string& layer) const {
-  store::SeriesSelection s;
-  s.layer = layer;
-  s.statistic = parse_statistic(statistic_->currentText().toStdString());
-  s.first_channel = first_channel_->value();
-  s.last_channel = last_channel_->value();
-  s.over_channels = over_channels_->isChecked();
-  return s;
+  return controls_->selection_for(layer);
 }
 
 void StatisticsView::set_channel_count(int64_t channels) {
-  const int top = static_cast<int>(std::max<int64_t>(0, channels - 1));
-  const QSignalBlocker a(first_channel_), b(last_channel_);
-  first_channel_->setRange(0, top);
-  last_channel_->setRange(0, top);
+  controls_->set_channel_count(channels);
+  controls_edited();  // a narrower range moves the channels shown
 }
 
 void StatisticsView::set_log_scale(bool on) {
-  if (log_scale_->isChecked() != on) log_scale_->setChecked(on);  // re-enters once
+  controls_->set_log_scale(on);  // re-enters once
   for (auto* tab : tabs_of_) tab->set_log_scale(on);
   replot_now();
 }
 
 void StatisticsView::set_smoothing(double weight) {
   const int hundredths = static_cast<int>(std::lround(weight * 100));
-  if (smoothing_->value() != hundredths) smoothing_->setValue(hundredths);  // re-enters once
-  smoothing_label_->setText(QString("smoothing %1").arg(hundredths / 100.0));
+  controls_->set_smoothing(hundredths);  // re-enters once
   for (auto* tab : tabs_of_) tab->set_smoothing(hundredths / 100.0);
   replot_now();
+}
+
+const std::vector<int64_t>& StatisticsView::kept_steps() const {
+  return kept_step_slider_->kept_steps();
+}
+
+QSlider* StatisticsView::step_slider() const {
+  return kept_step_slider_->slider();
+}
+
+QSlider* StatisticsView::smoothing_slider() const {
+  return controls_->smoothing_slider();
 }
 
 void StatisticsView::show_tab(Tab tab) {

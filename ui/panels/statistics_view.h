@@ -1,12 +1,15 @@
-// The statistics panel: four plots over one StatsHistory.
+// The statistics panel: five tabs of plots over one StatsHistory.
 //   Over steps   the selected layer's statistic per copy and channel, synchronized bold,
 //                running dashed, and another run's lines faded beneath (sync versus unsync);
 //   Per channel  every channel at the newest step, per copy and synchronized (for a recorded
 //                run, at the kept step the step slider picks);
 //   Divergence   per layer, how far the copies' local means are from the synchronized mean
 //                (the largest per pixel column when there are more steps than pixels);
+//   Heatmap      every layer's divergence over steps, a row per layer, the worst listed beside;
 //   Loss         loss and accuracy.
-// Redraws are throttled: schedule_replot() coalesces requests to 25 per second at most.
+// Redraws are throttled: schedule_replot() coalesces requests to 25 per second at most. The
+// controls row (StatisticsControls) and the Per-channel step slider (KeptStepSlider) are widgets
+// of their own; this view hosts the tabs, redraws them and wires the pieces to the context.
 #pragma once
 
 #include <QElapsedTimer>
@@ -21,19 +24,16 @@
 #include "session/session_viewer.h"
 
 class QCustomPlot;
-class QCheckBox;
-class QComboBox;
-class QHBoxLayout;
-class QLabel;
 class QPushButton;
 class QSlider;
-class QSpinBox;
 class QTabWidget;
 
 namespace replicascope::ui {
 
+class KeptStepSlider;
 class PlotTracer;
 class SessionContext;
+class StatisticsControls;
 class StatisticsTab;
 class WorstLayersList;
 
@@ -49,10 +49,9 @@ class StatisticsView : public QWidget, public SessionViewer {
   ~StatisticsView() override;
 
   void on_opened(const ModelSnapshot& snapshot) override;
-  void on_stepped(const engine::StepRecord& record) override;
+  void on_stepped(const replicascope::StepRecord& record) override;
   void on_reset() override;
   void on_kept_steps(const std::vector<int64_t>& steps) override;
-  void on_selection_changed(const std::string& module) override;
   void on_history_changed() override { replot_now(); }
   void on_run_grew(const ModelSnapshot& snapshot) override;
 
@@ -62,10 +61,10 @@ class StatisticsView : public QWidget, public SessionViewer {
   void set_log_scale(bool on);
   // The recorded steps the step slider moves between (those that kept every channel); in a live
   // session the slider's last position is the newest step, as training goes on.
-  const std::vector<int64_t>& kept_steps() const { return kept_steps_; }
-  QSlider* step_slider() const { return step_slider_; }
+  const std::vector<int64_t>& kept_steps() const;
+  QSlider* step_slider() const;
   // TensorBoard's smoothing of the lines over steps (Over steps, Loss), 0 to 0.99 in hundredths.
-  QSlider* smoothing_slider() const { return smoothing_; }
+  QSlider* smoothing_slider() const;
   void set_smoothing(double weight);
   void show_tab(Tab tab);
 
@@ -89,31 +88,19 @@ class StatisticsView : public QWidget, public SessionViewer {
  private:
   // The statistic or channel range changed: the plotted layer's series are asked for anew.
   void controls_edited();
-  void build_controls();  // the statistic, channel range and log scale row
+  void connect_controls();  // the controls row: the series asked for, log scale, smoothing
+  void build_reset_view();
   void build_tabs();
   void show_auto_range_state();
-  void show_kept_step(int index);
-  // The kept steps of a recorded run, the slider on the newest or where it was.
-  void set_kept_steps(const ModelSnapshot& snapshot, bool at_newest);
-  void apply_kept_steps(std::vector<int64_t> steps, bool at_newest);
 
   SessionContext& context_;
   const StatsHistory& history_;
   QTabWidget* tabs_ = nullptr;
   std::array<StatisticsTab*, kTabCount> tabs_of_{};
-  QComboBox* statistic_ = nullptr;
-  QSpinBox* first_channel_ = nullptr;
-  QSpinBox* last_channel_ = nullptr;
-  QCheckBox* log_scale_ = nullptr;
-  QCheckBox* over_channels_ = nullptr;
-  QSlider* step_slider_ = nullptr;
-  QSlider* smoothing_ = nullptr;
-  QLabel* smoothing_label_ = nullptr;
+  StatisticsControls* controls_ = nullptr;
+  KeptStepSlider* kept_step_slider_ = nullptr;  // its row shows for runs with kept steps
   QPushButton* reset_view_ = nullptr;
   WorstLayersList* worst_layers_ = nullptr;
-  QLabel* step_label_ = nullptr;
-  QHBoxLayout* steps_row_ = nullptr;  // the slider's row, shown for runs with kept steps
-  std::vector<int64_t> kept_steps_;
   QTimer kept_timer_;  // a live session's kept steps are read at most once a second
   QTimer throttle_;
   QElapsedTimer since_replot_;

@@ -33,19 +33,19 @@ void StatusPanel::set_state(const QString& state) {
 void StatusPanel::show_state() {
   const auto* snapshot = context_.snapshot();
   if (!snapshot) return;
-  state_->setText(context_.following()          ? QString("following")
-                  : !snapshot->live             ? QString("recorded run")
-                  : context_.engine().running() ? QString("running")
-                                                : QString("ready"));
+  state_->setText(context_.following() ? QString("following")
+                  : !snapshot->live    ? QString("recorded run")
+                  : context_.running() ? QString("running")
+                                       : QString("ready"));
 }
 
 void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
   step_times_ms_.clear();
   // A recorded run's status: its last step; a live session's: none yet.
-  const auto* last = snapshot.recorded_steps.empty() ? nullptr : &snapshot.recorded_steps.back();
+  const auto* last = snapshot.recorded.steps.empty() ? nullptr : &snapshot.recorded.steps.back();
   step_->setText(last ? QString("step %1 (recorded)").arg(last->step) : QString("step 0"));
   first_nonfinite_ = 0;
-  for (const auto& row : snapshot.recorded_steps) {
+  for (const auto& row : snapshot.recorded.steps) {
     if (!row.nonfinite.empty()) {
       first_nonfinite_ = row.step;
       nonfinite_ = QString::fromStdString(row.nonfinite);
@@ -61,14 +61,14 @@ void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
   show_state();
 }
 
-void StatusPanel::on_stepped(const engine::StepRecord& record) {
+void StatusPanel::on_stepped(const replicascope::StepRecord& record) {
   const auto now = clock_.elapsed();
   step_times_ms_.push_back(now);
   while (step_times_ms_.size() > 2 && now - step_times_ms_.front() > 2000)
     step_times_ms_.pop_front();
   step_->setText(QString("step %1").arg(record.step));
   if (!first_nonfinite_) {
-    const auto part = engine::nonfinite_part(record);
+    const auto part = replicascope::nonfinite_part(record);
     if (!part.empty()) {
       first_nonfinite_ = record.step;
       nonfinite_ = QString::fromStdString(part);
@@ -92,8 +92,8 @@ void StatusPanel::show_loss(double loss) {
 }
 
 void StatusPanel::on_run_grew(const ModelSnapshot& snapshot) {
-  if (snapshot.recorded_steps.empty()) return;
-  const auto& last = snapshot.recorded_steps.back();
+  if (snapshot.recorded.steps.empty()) return;
+  const auto& last = snapshot.recorded.steps.back();
   step_->setText(QString("step %1").arg(last.step));  // the state says "following"
   show_loss(last.loss);
 }
@@ -112,7 +112,7 @@ void StatusPanel::on_reset() {
 }
 
 void StatusPanel::on_running_changed(bool) {
-  if (!context_.engine().isPaused()) show_state();
+  if (!context_.paused()) show_state();
 }
 
 void StatusPanel::on_paused(const BreakpointHit& hit) {

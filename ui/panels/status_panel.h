@@ -29,7 +29,7 @@ class StatusPanel : public QObject, public SessionViewer {
   void set_state(const QString& state);
 
   void on_opened(const ModelSnapshot& snapshot) override;
-  void on_stepped(const engine::StepRecord& record) override;
+  void on_stepped(const replicascope::StepRecord& record) override;
   void on_reset() override;
   void on_run_grew(const ModelSnapshot& snapshot) override;
   void on_following_changed(bool following) override;

@@ -9,7 +9,7 @@
 #include <limits>
 #include <ostream>
 
-#include "replicascope/atomic_write.h"
+#include "replicascope/base/atomic_write.h"
 
 namespace replicascope::ui {
 

@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "plot/plot_tools.h"
-#include "replicascope/atomic_write.h"
+#include "replicascope/base/atomic_write.h"
 
 namespace replicascope::ui {
 namespace {
@@ -120,7 +120,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
   }
 }
 
-void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
+void draw_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
                      const PlotLabels& labels) {
   prepare_plot(plot, labels);
   add_series(plot, series, /*faded=*/false, {}, labels.synchronized);

@@ -60,7 +60,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
                 const QString& legend_prefix = {}, bool synchronized = true);
 
 // Replaces what `plot` shows with `series`.
-void show_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
+void draw_statistics(QCustomPlot& plot, const std::vector<store::Series>& series,
                      const PlotLabels& labels);
 
 // Saves what `plot` shows, width x height pixels (points for PDF), as PNG, JPG, PDF or SVG by

@@ -4,7 +4,16 @@
 
 namespace replicascope::ui {
 
-SessionContext::SessionContext(QObject* parent) : QObject(parent) {
+SessionContext::SessionContext(QObject* parent)
+    : QObject(parent), follower_([this](const QString& path) { engine_.pollRun(path); }) {
+  connect_engine();
+  connect(&follower_, &RunFollower::grew, this, &SessionContext::on_run_grew);
+  connect(&follower_, &RunFollower::followingChanged, this,
+          [this](bool on) { tell([on](SessionViewer& v) { v.on_following_changed(on); }); });
+  connect(&follower_, &RunFollower::failed, this, &SessionContext::report_error);
+}
+
+void SessionContext::connect_engine() {
   connect(&engine_, &EngineController::opened, this, &SessionContext::on_opened);
   connect(&engine_, &EngineController::stepped, this, &SessionContext::on_stepped);
   connect(&engine_, &EngineController::seriesReady, this, [this](const SeriesReplyPtr& reply) {
@@ -42,7 +51,12 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });
   });
   connect(&engine_, &EngineController::failed, this, &SessionContext::report_error);
-  connect(&engine_, &EngineController::runPolled, this, &SessionContext::on_run_polled);
+  connect(&engine_, &EngineController::runPolled, this,
+          [this](const RunPollPtr& poll) { follower_.polled(*poll); });
+  connect(&engine_, &EngineController::openFailed, this,
+          [this](const QString& what, const QStringList& proposed) {
+            tell([&](SessionViewer& v) { v.on_open_failed(what, proposed); });
+          });
   connect(&engine_, &EngineController::comparisonRead, this, [this](const RunPollPtr& run) {
     if (!compared_.contains(run->run_path)) return;  // cleared since
     if (!run->error.isEmpty()) {
@@ -55,52 +69,18 @@ SessionContext::SessionContext(QObject* parent) : QObject(parent) {
     history_.set_compared_run(*run);
     tell([](SessionViewer& v) { v.on_history_changed(); });
   });
-  poll_timer_.setSingleShot(true);
-  connect(&poll_timer_, &QTimer::timeout, this, [this] {
-    if (snapshot_ && !snapshot_->live) engine_.pollRun(snapshot_->run_path);
-  });
 }
 
-void SessionContext::on_run_polled(const RunPollPtr& poll) {
-  if (!snapshot_ || snapshot_->live || poll->run_path != snapshot_->run_path) return;
-  if (!poll->error.isEmpty()) {
-    // A read can fail for a moment while the writer closes or checkpoints: try again, and say
-    // so only when it keeps failing (the file went or broke; what was read stays on screen).
-    if (++failed_polls_ < kFailedPollsToReport) {
-      poll_timer_.start(kPollIntervalMs);
-      return;
-    }
-    set_following(false);
-    report_error("following " + poll->run_path + " stopped: " + poll->error);
-    return;
-  }
-  failed_polls_ = 0;
-  // A big run takes a while to read: read it at most a fifth of the time.
-  poll_timer_.start(std::max(kPollIntervalMs, static_cast<int>(5 * poll->read_ms)));
-  if (!poll->grew) {
-    // Still following for a few seconds: a slow training writes a step now and then.
-    if (following_ && since_growth_.elapsed() > 10 * kPollIntervalMs) set_following(false);
-    return;
-  }
-  auto grown = std::make_shared<ModelSnapshot>(*snapshot_);
-  grown->recorded_steps = poll->steps;
-  grown->recorded_divergence = poll->divergence;
+void SessionContext::on_run_grew(const ModelSnapshotPtr& grown) {
+  if (snapshot_ != nullptr && snapshot_->run_path != grown->run_path) return;
   snapshot_ = grown;
   history_.update_recorded(*grown);
-  since_growth_.restart();
-  set_following(true);
   if (!has_statistics(shown_.layer)) {
     select_first_layer();  // opened before its first step: it has layers to show now
   } else {
     engine_.requestSeries(history_.reselect(compared_));
   }
   tell([&](SessionViewer& v) { v.on_run_grew(*grown); });
-}
-
-void SessionContext::set_following(bool on) {
-  if (following_ == on) return;
-  following_ = on;
-  tell([on](SessionViewer& v) { v.on_following_changed(on); });
 }
 
 void SessionContext::add_viewer(SessionViewer* viewer) {
@@ -114,16 +94,11 @@ void SessionContext::remove_viewer(SessionViewer* viewer) {
 
 void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   snapshot_ = snapshot;
+  shown_.layer.clear();  // select_first_layer picks this snapshot's
   pinned_ = false;
   channels_step_ = -1;
   newest_.reset();
-  set_following(false);
-  failed_polls_ = 0;
-  if (snapshot->live) {
-    poll_timer_.stop();
-  } else {
-    poll_timer_.start(kPollIntervalMs);  // another process may still be writing it
-  }
+  follower_.follow(snapshot);
   history_.clear();
   history_.set_synchronized(snapshot->synchronized);
   std::vector<std::string> order;
@@ -133,6 +108,7 @@ void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   tell([&](SessionViewer& v) { v.on_opened(*snapshot); });
   tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });
   select_first_layer();
+  emit opened(snapshot);
 }
 
 void SessionContext::select_first_layer() {
@@ -145,7 +121,6 @@ void SessionContext::select_first_layer() {
     }
   }
   set_selection(first);  // told afresh even when the name is the one shown before
-  if (!has_statistics(first)) show_statistics({});
 }
 
 void SessionContext::on_stepped(const StepRecordPtr& record) {
@@ -153,6 +128,7 @@ void SessionContext::on_stepped(const StepRecordPtr& record) {
   newest_ = record;
   if (!pinned_) history_.set_latest(record);
   tell([&](SessionViewer& v) { v.on_stepped(*record); });
+  emit stepped(record);
 }
 
 void SessionContext::select(const std::string& module) {
@@ -161,20 +137,30 @@ void SessionContext::select(const std::string& module) {
 
 void SessionContext::set_selection(const std::string& module) {
   selected_ = module;
+  // A module without statistics (a container, a convolution) leaves the plots as they are; the
+  // first selection of an open clears them when no layer has statistics.
+  if (has_statistics(module) || !has_statistics(shown_.layer)) {
+    shown_.layer = has_statistics(module) ? module : std::string();
+    request_series();
+    // A kept step's channels are shown for the new layer at the same step.
+    if (channels_step_ >= 0 && (!live() || pinned_)) show_channels_at(channels_step_);
+  }
   tell([&](SessionViewer& v) { v.on_selection_changed(module); });
 }
 
 bool SessionContext::has_statistics(const std::string& module) const {
   if (!snapshot_) return false;
-  if (!snapshot_->live) return snapshot_->recorded_divergence.count(module) > 0;
+  if (!snapshot_->live) return snapshot_->recorded.divergence.count(module) > 0;
   return std::any_of(snapshot_->modules.begin(), snapshot_->modules.end(),
                      [&](const ModelModule& m) { return m.name == module && m.synchronized; });
 }
 
-void SessionContext::show_statistics(const store::SeriesSelection& selection) {
-  shown_ = selection;
-  request_series();
-  tell([](SessionViewer& v) { v.on_history_changed(); });
+void SessionContext::plot_values(const store::SeriesSelection& values) {
+  auto wanted = values;
+  wanted.layer = shown_.layer;
+  if (wanted == shown_) return;
+  shown_ = wanted;
+  if (!shown_.layer.empty()) request_series();
 }
 
 void SessionContext::show_channels_at(int64_t step) {
@@ -212,12 +198,49 @@ void SessionContext::request_series() {
 
 void SessionContext::report_error(const QString& what) {
   tell([&](SessionViewer& v) { v.on_error(what); });
+  emit failed(what);
 }
 
 bool SessionContext::toggle_breakpoint(const std::string& module) {
   if (!live() || !has_statistics(module)) return false;
   engine_.toggleBreakpoint(module);
   return true;
+}
+
+void SessionContext::clear_breakpoints() {
+  engine_.setBreakpoints({});
+}
+
+void SessionContext::open(const SessionSetup& setup) {
+  engine_.open(setup);
+}
+
+void SessionContext::open_run(const QString& path) {
+  engine_.openRun(path);
+}
+
+void SessionContext::step(int64_t count) {
+  engine_.step(count);
+}
+
+void SessionContext::run() {
+  engine_.run();
+}
+
+void SessionContext::pause() {
+  engine_.pause();
+}
+
+void SessionContext::stop() {
+  engine_.stop();
+}
+
+void SessionContext::reset() {
+  engine_.reset();
+}
+
+void SessionContext::resume(engine::ResumeMode mode) {
+  engine_.resume(mode);
 }
 
 }  // namespace replicascope::ui

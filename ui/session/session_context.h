@@ -1,17 +1,18 @@
-// The UI's one view of the current session: it owns the engine controller, the plotted history,
-// the snapshot of what is open and the current module, and tells every registered SessionViewer
-// what happened. Panels ask it for changes (select a module, show a statistic, compare with a
-// run, toggle a breakpoint) instead of talking to each other.
+// The UI's one view of the current session and its one command path to the engine: it owns the
+// engine controller (nothing else reaches it), the plotted history, the snapshot of what is
+// open, the current module and what the plots show of it, and tells every registered
+// SessionViewer what happened. Panels ask it for changes (open, step, select a module, show a
+// statistic, compare with a run, toggle a breakpoint) instead of talking to each other or to the
+// engine.
 #pragma once
 
-#include <QElapsedTimer>
 #include <QObject>
-#include <QTimer>
 
 #include <vector>
 
 #include "controller/engine_controller.h"
 #include "history/stats_history.h"
+#include "session/run_follower.h"
 #include "session/session_viewer.h"
 
 namespace replicascope::ui {
@@ -25,22 +26,36 @@ class SessionContext : public QObject {
   void add_viewer(SessionViewer* viewer);
   void remove_viewer(SessionViewer* viewer);
 
-  EngineController& engine() { return engine_; }
-  const EngineController& engine() const { return engine_; }
+  // Commands to the engine thread; none waits for it. What they cause comes back to the viewers.
+  void open(const SessionSetup& setup);  // a model (or the demo) to train
+  void open_run(const QString& path);    // a recorded run to view
+  void step(int64_t count = 1);
+  void run();    // until pause()
+  void pause();  // after the current step; a step paused at a breakpoint stays paused
+  void stop();   // after the current step, releasing copies paused at a breakpoint
+  void reset();
+  void resume(engine::ResumeMode mode);  // copies paused at a breakpoint go on
+  bool running() const { return engine_.running(); }
+  bool paused() const { return engine_.isPaused(); }
+
   const StatsHistory& history() const { return history_; }
   // What is open; null before the first open.
   const ModelSnapshot* snapshot() const { return snapshot_.get(); }
   bool live() const { return snapshot_ && snapshot_->live; }
 
   // The current module ("" for none). Every viewer hears of a change; when the module has
-  // statistics, the plots show it with the statistic and channels last asked for.
+  // statistics, the plots show it with the statistic and channels last asked for: one request
+  // to the engine thread, and the plots redraw once, when its answer comes (on_history_changed).
   const std::string& selected() const { return selected_; }
   void select(const std::string& module);
   // Whether the plots can show `module`: a synchronized layer of a live session, or a layer a
   // recorded run kept statistics for.
   bool has_statistics(const std::string& module) const;
-  // The statistic and channels the plots show (the selection's layer is the plotted one).
-  void show_statistics(const store::SeriesSelection& selection);
+  // The statistic, channels and sync point the plots show of the plotted layer (the last
+  // selected layer with statistics; `values.layer` is ignored). Asks for the series when a layer
+  // is plotted.
+  void plot_values(const store::SeriesSelection& values);
+  const store::SeriesSelection& plotted() const { return shown_; }
   // Shows every channel of the plotted layer at a recorded step that kept them (the Per-channel
   // view draws it as history().latest()); in a live session the view stays on that step while
   // training goes on, until show_newest_channels().
@@ -54,23 +69,29 @@ class SessionContext : public QObject {
   void compare_with(const QStringList& run_paths);
   const QStringList& compared() const { return compared_; }
 
-  // A recorded run is read again every half second (longer for a big one) while it is open, so
-  // a run another process is writing is followed live; following() is true while it grows.
-  bool following() const { return following_; }
-  static constexpr int kPollIntervalMs = 500;
-  static constexpr int kFailedPollsToReport = 6;  // 3 s of failed reads in a row
+  // A recorded run is followed while it is open (RunFollower), so a run another process is
+  // writing shows its new steps; following() is true while it grows.
+  bool following() const { return follower_.following(); }
 
   // Tells every viewer that something the user asked for failed (on_error).
   void report_error(const QString& what);
 
   // A breakpoint on `module`'s sync points; false (and nothing set) when it has none.
   bool toggle_breakpoint(const std::string& module);
+  void clear_breakpoints();
+  const std::set<std::string>& breakpoints() const { return engine_.breakpoints(); }
+
+ signals:
+  // After the viewers were told: for code that is not a panel (the GUI's main, tests).
+  void opened(replicascope::ui::ModelSnapshotPtr snapshot);
+  void stepped(replicascope::ui::StepRecordPtr record);
+  void failed(const QString& what);
 
  private:
+  void connect_engine();
   void on_opened(const ModelSnapshotPtr& snapshot);
   void on_stepped(const StepRecordPtr& record);
-  void on_run_polled(const RunPollPtr& poll);
-  void set_following(bool on);
+  void on_run_grew(const ModelSnapshotPtr& grown);
   void select_first_layer();
   void request_series();
   void set_selection(const std::string& module);
@@ -87,15 +108,12 @@ class SessionContext : public QObject {
   store::SeriesSelection shown_;  // the statistic and channels last asked for
   QStringList compared_;
   std::vector<SessionViewer*> viewers_;
-  QTimer poll_timer_;
-  QElapsedTimer since_growth_;
-  bool following_ = false;
+  RunFollower follower_;
   // A live session's Per-channel view is on an older recorded step (show_channels_at): new
   // steps do not replace it. newest_ is the newest live step, for show_newest_channels.
   bool pinned_ = false;
   int64_t channels_step_ = -1;  // the recorded step the Per-channel view last asked for
   StepRecordPtr newest_;
-  int failed_polls_ = 0;
 };
 
 }  // namespace replicascope::ui

@@ -21,7 +21,7 @@ class SessionViewer {
   // A live session or a recorded run was opened (replacing what was open before).
   virtual void on_opened(const ModelSnapshot&) {}
   // A live session finished a training step (the context's history already holds it).
-  virtual void on_stepped(const engine::StepRecord&) {}
+  virtual void on_stepped(const replicascope::StepRecord&) {}
   // The open recorded run grew: another process is writing it (the snapshot has its steps now).
   virtual void on_run_grew(const ModelSnapshot&) {}
   // The steps of the live session's run that kept every channel, read now and then as it trains
@@ -43,6 +43,10 @@ class SessionViewer {
   virtual void on_breakpoints_changed(const std::set<std::string>&) {}
   // Something failed (an open, a step, a reset, a read); the message says what.
   virtual void on_error(const QString&) {}
+  // An open failed (on_error follows, with the same message); what was open stays open. `proposed`:
+  // for a model that cannot take the data, the session's flags with data that would fit; else
+  // empty.
+  virtual void on_open_failed(const QString& /*what*/, const QStringList& /*proposed*/) {}
 };
 
 }  // namespace replicascope::ui

@@ -23,7 +23,7 @@
 #include "panels/statistics_view.h"
 #include "panels/status_panel.h"
 #include "panels/wiring_panel.h"
-#include "replicascope/atomic_write.h"
+#include "replicascope/base/atomic_write.h"
 #include "window/error_dialog.h"
 #include "window/session_dialog.h"
 
@@ -62,13 +62,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   build_toolbar();
   build_help_menu();
   context_.add_viewer(this);
-  // A file that did not open is not one to reopen (errors of the open session leave it alone).
-  connect(&context_.engine(), &EngineController::openFailed, this,
-          [this](const QString&, const QStringList& proposed) {
-            if (!opening_.isEmpty()) forget_recent(opening_);
-            opening_.clear();
-            proposed_ = proposed;
-          });
   resize(1400, 900);
   restoreGeometry(settings.value("window/geometry").toByteArray());
   restoreState(settings.value("window/state").toByteArray());
@@ -147,7 +140,7 @@ void MainWindow::open_file(const QString& path, bool with_remembered) {
   opening_ = QFileInfo(path).absoluteFilePath();  // into Recent files once it opened
   status_->set_state("opening " + QFileInfo(path).fileName() + "...");
   if (QFileInfo(path).suffix().toLower() == "sqlite") {
-    context_.engine().openRun(path);
+    context_.open_run(path);
     return;
   }
   // A model opens with the data, shape and choices it last trained with, unless the caller
@@ -161,7 +154,7 @@ void MainWindow::open_file(const QString& path, bool with_remembered) {
 void MainWindow::open_session() {
   setup_.spec = session_spec();
   opening_spec_ = setup_.spec;
-  context_.engine().open(setup_);
+  context_.open(setup_);
 }
 
 void MainWindow::ask_new_session(const std::optional<QString>& model) {
@@ -202,6 +195,13 @@ void MainWindow::on_opened(const ModelSnapshot& snapshot) {
   update_actions();
 }
 
+void MainWindow::on_open_failed(const QString&, const QStringList& proposed) {
+  // A file that did not open is not one to reopen (errors of the open session leave it alone).
+  if (!opening_.isEmpty()) forget_recent(opening_);
+  opening_.clear();
+  proposed_ = proposed;  // on_error, next, offers it
+}
+
 void MainWindow::on_error(const QString& what) {
   update_actions();
   // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
@@ -224,7 +224,7 @@ void MainWindow::on_error(const QString& what) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  context_.engine().stop();  // copies paused at a breakpoint go on, so the engine thread can end
+  context_.stop();  // copies paused at a breakpoint go on, so the engine thread can end
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());

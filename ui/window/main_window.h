@@ -58,6 +58,7 @@ class MainWindow : public QMainWindow, public SessionViewer {
   void on_paused(const BreakpointHit&) override { update_actions(); }
   void on_resumed() override { update_actions(); }
   void on_error(const QString& what) override;
+  void on_open_failed(const QString& what, const QStringList& proposed) override;
 
  protected:
   void closeEvent(QCloseEvent* event) override;

@@ -18,8 +18,8 @@
 #include "panels/statistics_view.h"
 #include "plot/plot_tools.h"
 #include "plot/statistics_plot.h"
-#include "replicascope/build_info.h"
-#include "replicascope/describe_error.h"
+#include "replicascope/base/build_info.h"
+#include "replicascope/base/describe_error.h"
 #include "window/main_window.h"
 
 namespace replicascope::ui {
@@ -86,17 +86,17 @@ void MainWindow::build_file_menu() {
 
 void MainWindow::build_debug_menu() {
   auto* debug = menuBar()->addMenu("&Debug");
-  auto& engine = context_.engine();
+  auto& session = context_;
   auto* step =
-      add_action(debug, this, "&Step", QKeySequence(Qt::Key_F10), [&engine] { engine.step(1); });
+      add_action(debug, this, "&Step", QKeySequence(Qt::Key_F10), [&session] { session.step(1); });
   auto* step_n = add_action(debug, this, "Step &N", QKeySequence("Ctrl+F10"),
-                            [this, &engine] { engine.step(step_count_->value()); });
+                            [this, &session] { session.step(step_count_->value()); });
   run_action_ = add_action(debug, this, "&Run", QKeySequence(Qt::Key_F5),
-                           [&engine] { engine.running() ? engine.pause() : engine.run(); });
+                           [&session] { session.running() ? session.pause() : session.run(); });
   auto* stop =
-      add_action(debug, this, "S&top", QKeySequence("Shift+F5"), [&engine] { engine.stop(); });
+      add_action(debug, this, "S&top", QKeySequence("Shift+F5"), [&session] { session.stop(); });
   auto* reset =
-      add_action(debug, this, "R&eset", QKeySequence("Ctrl+R"), [&engine] { engine.reset(); });
+      add_action(debug, this, "R&eset", QKeySequence("Ctrl+R"), [&session] { session.reset(); });
   debug->addSeparator();
   add_action(debug, this, "Toggle &breakpoint", QKeySequence(Qt::Key_F9), [this] {
     const auto& module = context_.selected();
@@ -108,11 +108,11 @@ void MainWindow::build_debug_menu() {
     }
   });
   paused_actions_ = {add_action(debug, this, "&Continue", QKeySequence(Qt::Key_F8),
-                                [&engine] { engine.resume(engine::ResumeMode::kContinue); }),
+                                [&session] { session.resume(engine::ResumeMode::kContinue); }),
                      add_action(debug, this, "Step to next sync &point", QKeySequence(Qt::Key_F11),
-                                [&engine] { engine.resume(engine::ResumeMode::kNextSyncPoint); }),
+                                [&session] { session.resume(engine::ResumeMode::kNextSyncPoint); }),
                      add_action(debug, this, "Run to end of &batch", QKeySequence("Shift+F11"),
-                                [&engine] { engine.resume(engine::ResumeMode::kEndOfBatch); })};
+                                [&session] { session.resume(engine::ResumeMode::kEndOfBatch); })};
   live_actions_ = {step, step_n, run_action_, stop, reset};
 }
 
@@ -202,9 +202,9 @@ void MainWindow::update_actions() {
   const bool live = context_.live();
   for (auto* action : live_actions_) action->setEnabled(live);
   reload_action_->setEnabled(context_.snapshot() && !live);
-  const bool paused = context_.engine().isPaused();
+  const bool paused = context_.paused();
   for (auto* action : paused_actions_) action->setEnabled(paused);
-  run_action_->setText(context_.engine().running() ? "Pause" : "Run");
+  run_action_->setText(context_.running() ? "Pause" : "Run");
 }
 
 void MainWindow::remember_recent(const QString& path) {

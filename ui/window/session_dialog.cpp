@@ -41,6 +41,25 @@ QString sizes_text(const std::vector<int64_t>& sizes) {
 SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) : QDialog(parent) {
   setWindowTitle("New session");
   auto* form = new QFormLayout;
+  add_model_row(*form);
+  add_data_rows(*form);
+  add_training_rows(*form);
+  add_copies_rows(*form);
+  build_messages();
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  buttons->button(QDialogButtonBox::Ok)->setText("Start");
+  connect(buttons, &QDialogButtonBox::accepted, this, &SessionDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &SessionDialog::reject);
+  name_fields();
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(notice_);
+  layout->addLayout(form);
+  layout->addWidget(error_);
+  layout->addWidget(buttons);
+  show_spec(spec);
+}
+
+void SessionDialog::add_model_row(QFormLayout& form) {
   model_ = new QLineEdit;
   model_->setPlaceholderText("(the built-in demo CNN, 1x28x28 input)");
   auto* browse = new QPushButton("Browse...");
@@ -52,7 +71,10 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   auto* model_row = new QHBoxLayout;
   model_row->addWidget(model_, 1);
   model_row->addWidget(browse);
-  form->addRow("model", model_row);
+  form.addRow("model", model_row);
+}
+
+void SessionDialog::add_data_rows(QFormLayout& form) {
   data_ = new QComboBox;
   data_->setEditable(true);
   data_->addItems({"", "fashion-mnist", "synthetic", "idx:IMAGES,LABELS", "cifar10:FILE[,FILE...]",
@@ -73,44 +95,53 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   auto* data_row = new QHBoxLayout;
   data_row->addWidget(data_, 1);
   data_row->addWidget(folder);
-  form->addRow("data", data_row);
+  form.addRow("data", data_row);
   image_ = new QLineEdit;
   image_->setPlaceholderText("1,28,28");
   image_->setToolTip(
       "synthetic samples' shape: F (features, for a model that starts with a Linear), C,L\n"
       "(BatchNorm1d), C,H,W (2d) or C,T,H,W (3d); an image folder's: C,H,W with C 1 or 3,\n"
       "each image scaled to cover H,W and cropped at the centre (empty: the first image's)");
-  form->addRow("image shape", image_);
+  form.addRow("image shape", image_);
   classes_ = new QSpinBox;
   classes_->setRange(0, 1 << 20);
   classes_->setSpecialValueText("10 (default)");
   classes_->setToolTip("synthetic data's classes; other data has its own labels");
-  form->addRow("classes", classes_);
+  form.addRow("classes", classes_);
+}
+
+void SessionDialog::add_training_rows(QFormLayout& form) {
   loss_ = new QComboBox;
   loss_->addItems({"ce", "mse"});
   loss_->setToolTip("ce: cross-entropy; mse: on one-hot targets");
-  form->addRow("loss", loss_);
+  form.addRow("loss", loss_);
   optimizer_ = new QComboBox;
   optimizer_->addItems({"sgd", "adam"});
-  form->addRow("optimizer", optimizer_);
+  form.addRow("optimizer", optimizer_);
   lr_ = new QLineEdit;
   lr_->setPlaceholderText("0.05 for sgd, 0.001 for adam");
-  form->addRow("learning rate", lr_);
+  form.addRow("learning rate", lr_);
   weight_decay_ = new QLineEdit;
   weight_decay_->setPlaceholderText("0");
-  form->addRow("weight decay", weight_decay_);
+  form.addRow("weight decay", weight_decay_);
   seed_ = new QSpinBox;
   seed_->setRange(0, std::numeric_limits<int>::max());
-  form->addRow("seed", seed_);
+  form.addRow("seed", seed_);
+}
+
+void SessionDialog::add_copies_rows(QFormLayout& form) {
   devices_ = new QLineEdit;
   devices_->setToolTip("copies: cpu:N, or cuda:I,J");
-  form->addRow("devices", devices_);
+  form.addRow("devices", devices_);
   batch_ = new QSpinBox;
   batch_->setRange(1, 1 << 20);
   batch_->setToolTip("the whole batch, split over the copies");
-  form->addRow("batch", batch_);
+  form.addRow("batch", batch_);
   synchronized_ = new QCheckBox("synchronized BatchNorm (untick: per-copy, to compare)");
-  form->addRow("", synchronized_);
+  form.addRow("", synchronized_);
+}
+
+void SessionDialog::build_messages() {
   error_ = new QLabel;
   error_->setWordWrap(true);
   error_->setStyleSheet("QLabel { color: #b00020; }");
@@ -119,10 +150,9 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   notice_->setWordWrap(true);
   notice_->setObjectName("notice");
   notice_->setVisible(false);
-  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
-  buttons->button(QDialogButtonBox::Ok)->setText("Start");
-  connect(buttons, &QDialogButtonBox::accepted, this, &SessionDialog::accept);
-  connect(buttons, &QDialogButtonBox::rejected, this, &SessionDialog::reject);
+}
+
+void SessionDialog::name_fields() {
   // Named as the CLI's flags (tests and accessibility find them by it).
   const std::pair<QWidget*, const char*> names[] = {
       {model_, "model"}, {data_, "data"},
@@ -132,12 +162,6 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
       {seed_, "seed"},   {devices_, "devices"},
       {batch_, "batch"}, {synchronized_, "synchronized"}};
   for (const auto& [widget, name] : names) widget->setObjectName(name);
-  auto* layout = new QVBoxLayout(this);
-  layout->addWidget(notice_);
-  layout->addLayout(form);
-  layout->addWidget(error_);
-  layout->addWidget(buttons);
-  show_spec(spec);
 }
 
 void SessionDialog::show_spec(const engine::SessionSpec& spec) {

@@ -9,6 +9,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
@@ -35,6 +36,15 @@ class SessionDialog : public QDialog {
   void accept() override;
 
  private:
+  // The form's rows, in the order shown: the model; the data, its image shape and classes; the
+  // loss, optimizer, learning rate, weight decay and seed; the devices, batch and BatchNorm.
+  void add_model_row(QFormLayout& form);
+  void add_data_rows(QFormLayout& form);
+  void add_training_rows(QFormLayout& form);
+  void add_copies_rows(QFormLayout& form);
+  void build_messages();  // the notice above the form and the error below it, hidden
+  void name_fields();
+
   QLineEdit* model_ = nullptr;
   QComboBox* data_ = nullptr;
   QLineEdit* image_ = nullptr;

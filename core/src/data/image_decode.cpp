@@ -12,9 +12,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "replicascope/base/file_checks.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/data/image_folder.h"
-#include "replicascope/file_checks.h"
 
 namespace replicascope::data {
 namespace {

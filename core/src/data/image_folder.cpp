@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "replicascope/base/usage.h"
 #include "replicascope/data/dataset.h"
-#include "replicascope/usage.h"
 
 namespace replicascope::data {
 namespace {

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "replicascope/base/file_checks.h"
 #include "replicascope/data/dataset.h"
-#include "replicascope/file_checks.h"
 
 namespace replicascope::data {
 namespace {

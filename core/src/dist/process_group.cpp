@@ -18,8 +18,7 @@
 #include <climits>
 #include <cstdlib>
 
-#include "replicascope/describe_error.h"
-#include "replicascope/sync/sync_error.h"
+#include "replicascope/base/describe_error.h"
 
 namespace replicascope::dist {
 namespace {

@@ -6,11 +6,11 @@
 #include <map>
 #include <string>
 
+#include "replicascope/base/describe_error.h"
+#include "replicascope/base/usage.h"
 #include "replicascope/data/dataset.h"
-#include "replicascope/describe_error.h"
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/model/model.h"
-#include "replicascope/usage.h"
 
 namespace replicascope::engine {
 namespace {
@@ -125,6 +125,85 @@ std::string forward_error(const std::exception_ptr& error) {
   return text.size() > 300 ? text.substr(0, 297) + "..." : text;
 }
 
+// How a mismatch with the data is told: its samples ("samples of 3x32x32"), and the sentence's
+// ending (fix_text) with the proposal it names.
+struct MismatchWording {
+  DataProposal proposal;
+  std::string samples;
+  std::string fix;
+};
+
+[[noreturn]] void fail(const std::string& message, DataProposal offer) {
+  throw ModelDataMismatch(message, std::move(offer));
+}
+
+// The data's samples against the first convolution's dimensions and channels.
+void check_first_conv(const InputGuess& guess, const data::Dataset& data,
+                      const std::vector<int64_t>& sample, const MismatchWording& wording) {
+  const int64_t data_dims = static_cast<int64_t>(sample.size()) - 1;
+  if (data_dims != guess.spatial_dims) {
+    fail(guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
+             "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
+             "; the data '" + data.name() + "' has " + wording.samples + " (" +
+             layout_of(data_dims) + ")" + wording.fix,
+         wording.proposal);
+  }
+  // A grouped first convolution takes a multiple of its weight's channels.
+  const int64_t channels = sample.front();
+  if (channels % guess.in_channels != 0) {
+    fail(guess.first_conv + " expects " + std::to_string(guess.in_channels) +
+             " input channels; the data '" + data.name() + "' has " + std::to_string(channels) +
+             " (" + wording.samples + ")" + wording.fix,
+         wording.proposal);
+  }
+}
+
+// The model's output for the data's first `count` samples, in eval mode, without gradients; its
+// training flag is restored after.
+torch::Tensor forward_samples(Model& model, const data::Dataset& data, int64_t count,
+                              const MismatchWording& wording) {
+  // Read first: an image that cannot be read is that, not the model's failure.
+  auto input = data.get(torch::arange(count, torch::kLong)).images;
+  torch::Tensor output;
+  const bool was_training = model.is_training();
+  try {
+    torch::NoGradGuard no_grad;
+    model.train(false);
+    const auto parameters = model.named_parameters();
+    if (!parameters.empty()) input = input.to(parameters.front().second.device());
+    output = model.forward(input);
+  } catch (...) {
+    const auto error = std::current_exception();
+    model.train(was_training);
+    fail("the model's forward fails on " + std::to_string(count) + " " + wording.samples +
+             " from the data '" + data.name() + "': " + forward_error(error) + wording.fix,
+         wording.proposal);
+  }
+  model.train(was_training);
+  return output;
+}
+
+// The output for `count` samples must be [count, outputs], an output for every class of the data.
+void check_output(const torch::Tensor& output, int64_t count, const InputGuess& guess,
+                  const data::Dataset& data, const MismatchWording& wording) {
+  const auto outputs = output.dim() == 2 ? output.size(1) : 0;
+  if (output.dim() != 2 || output.size(0) != count) {
+    std::vector<int64_t> sizes = output.sizes().vec();
+    fail("the model's output for " + std::to_string(count) + " " + wording.samples + " is [" +
+             join_sizes(sizes, ", ") + "]; expected [" + std::to_string(count) +
+             ", outputs], one score per class" + wording.fix,
+         wording.proposal);
+  }
+  if (outputs < data.classes()) {
+    const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
+    const auto fewer = proposal_for(data, {}, outputs);
+    fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() +
+             "' has " + std::to_string(data.classes()) +
+             " classes: labels past the last output cannot be trained" + fix_text(fewer),
+         fewer);
+  }
+}
+
 }  // namespace
 
 std::string DataProposal::flags() const {
@@ -148,69 +227,18 @@ void check_model_fits_data(Model& model, const data::Dataset& data) {
   // The shape is said first; for synthetic data a class count the classifier cannot train goes
   // along with it (other data keeps its own labels: that mismatch is said once the shape fits).
   const bool fewer_outputs = guess.classes > 0 && guess.classes < data.classes();
-  const auto proposal = proposal_for(data, guess.proposed_image(),
-                                     fewer_outputs && is_synthetic(data) ? guess.classes : 0);
-  const auto samples = "samples of " + join_sizes(sample, "x");
-  const auto fix = fix_text(proposal);
-  const auto fail = [&](const std::string& message, DataProposal offer) {
-    throw ModelDataMismatch(message, std::move(offer));
-  };
-  if (!guess.first_conv.empty()) {
-    const int64_t data_dims = static_cast<int64_t>(sample.size()) - 1;
-    if (data_dims != guess.spatial_dims) {
-      fail(guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
-               "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
-               "; the data '" + data.name() + "' has " + samples + " (" + layout_of(data_dims) +
-               ")" + fix,
-           proposal);
-    }
-    // A grouped first convolution takes a multiple of its weight's channels.
-    const int64_t channels = sample.front();
-    if (channels % guess.in_channels != 0) {
-      fail(guess.first_conv + " expects " + std::to_string(guess.in_channels) +
-               " input channels; the data '" + data.name() + "' has " + std::to_string(channels) +
-               " (" + samples + ")" + fix,
-           proposal);
-    }
-  }
+  MismatchWording wording;
+  wording.proposal = proposal_for(data, guess.proposed_image(),
+                                  fewer_outputs && is_synthetic(data) ? guess.classes : 0);
+  wording.samples = "samples of " + join_sizes(sample, "x");
+  wording.fix = fix_text(wording.proposal);
+  if (!guess.first_conv.empty()) check_first_conv(guess, data, sample, wording);
   // What the parameters cannot tell (a Linear after a flatten, a reshape in forward) one
   // forward of two samples does: two, as a BatchNorm1d of [1, C] cannot train on one. In eval
   // mode, without gradients, so that nothing (running statistics, a synchronization) changes.
   const int64_t count = std::min<int64_t>(2, data.size());
-  // Read first: an image that cannot be read is that, not the model's failure.
-  auto input = data.get(torch::arange(count, torch::kLong)).images;
-  torch::Tensor output;
-  const bool was_training = model.is_training();
-  try {
-    torch::NoGradGuard no_grad;
-    model.train(false);
-    const auto parameters = model.named_parameters();
-    if (!parameters.empty()) input = input.to(parameters.front().second.device());
-    output = model.forward(input);
-  } catch (...) {
-    const auto error = std::current_exception();
-    model.train(was_training);
-    fail("the model's forward fails on " + std::to_string(count) + " " + samples +
-             " from the data '" + data.name() + "': " + forward_error(error) + fix,
-         proposal);
-  }
-  model.train(was_training);
-  const auto outputs = output.dim() == 2 ? output.size(1) : 0;
-  if (output.dim() != 2 || output.size(0) != count) {
-    std::vector<int64_t> sizes = output.sizes().vec();
-    fail("the model's output for " + std::to_string(count) + " " + samples + " is [" +
-             join_sizes(sizes, ", ") + "]; expected [" + std::to_string(count) +
-             ", outputs], one score per class" + fix,
-         proposal);
-  }
-  if (outputs < data.classes()) {
-    const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
-    const auto fewer = proposal_for(data, {}, outputs);
-    fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() +
-             "' has " + std::to_string(data.classes()) +
-             " classes: labels past the last output cannot be trained" + fix_text(fewer),
-         fewer);
-  }
+  const auto output = forward_samples(model, data, count, wording);
+  check_output(output, count, guess, data, wording);
 }
 
 }  // namespace replicascope::engine

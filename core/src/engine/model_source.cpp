@@ -4,8 +4,8 @@
 
 #include <ctime>
 
-#include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/parallel/devices.h"
 
 #include "replicascope/model/demo_net.h"
 #include "replicascope/model/frontend_model.h"

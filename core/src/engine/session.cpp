@@ -83,23 +83,6 @@ LayerStats to_layer_stats(const nn::SyncEvent& event) {
   return out;
 }
 
-double divergence(const LayerStats& stats, double eps, int64_t* worst_channel) {
-  double worst = 0;
-  int64_t where = 0;
-  for (const auto& copy : stats.copies) {
-    if (copy.count == 0) continue;
-    for (size_t c = 0; c < stats.mean.size() && c < copy.mean.size(); ++c) {
-      const double d = std::abs(copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + eps);
-      if (d > worst) {
-        worst = d;
-        where = static_cast<int64_t>(c);
-      }
-    }
-  }
-  if (worst_channel) *worst_channel = where;
-  return worst;
-}
-
 Session::Session(ModelFactory make_model, std::shared_ptr<const data::Dataset> dataset,
                  SessionOptions options)
     : make_model_(std::move(make_model)),

@@ -5,11 +5,11 @@
 #include <chrono>
 #include <filesystem>
 
-#include "replicascope/devices.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/input_check.h"
 #include "replicascope/engine/model_source.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/parallel/devices.h"
+#include "replicascope/store/run_writer.h"
 #include "replicascope/sync/sync_error.h"
 
 namespace replicascope::engine {

@@ -2,10 +2,10 @@
 
 #include <torch/torch.h>
 
-#include "../script/sync_layers.h"
-#include "replicascope/atomic_write.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/base/atomic_write.h"
+#include "replicascope/torchscript/module_file.h"
 #include "scripted_replicas.h"
+#include "sync_layers.h"
 
 namespace replicascope {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "../script/sync_layers.h"
-#include "replicascope/script/module_file.h"
+#include "replicascope/torchscript/module_file.h"
+#include "sync_layers.h"
 
 namespace replicascope::detail {
 

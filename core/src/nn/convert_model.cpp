@@ -1,6 +1,6 @@
 #include "replicascope/nn/convert_model.h"
 
-#include "replicascope/module_walk.h"
+#include "replicascope/parallel/module_walk.h"
 
 #include <torch/torch.h>
 

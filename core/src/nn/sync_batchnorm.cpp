@@ -4,12 +4,26 @@
 
 #include <sstream>
 
-#include "replicascope/callback_context.h"
-#include "replicascope/module_walk.h"
+#include "replicascope/parallel/callback_context.h"
+#include "replicascope/parallel/module_walk.h"
 #include "sync_batchnorm_detail.h"
 
 namespace replicascope::nn {
 namespace {
+
+// What the backward needs of the step's synchronized result.
+void keep_for_backward(detail::BackwardState& state, const detail::SyncResult& result,
+                       const torch::Tensor& weight, std::shared_ptr<detail::ReplicaSync> sync,
+                       std::string layer) {
+  state.mean = result.mean;
+  state.invstd = result.invstd;
+  state.weight = weight.defined() ? weight.detach() : torch::Tensor();
+  state.total_count = result.count;
+  state.sync = std::move(sync);
+  state.across_copies = result.across_copies;
+  state.group = result.backward_group;
+  state.layer = std::move(layer);
+}
 
 constexpr const char* kMasterKey = "replicascope.SynchronizedBatchNorm.master";
 constexpr const char* kBackwardMasterKey = "replicascope.SynchronizedBatchNorm.backward_master";
@@ -228,14 +242,7 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
 
   auto output = kernels::normalize(input, result.mean, result.invstd, weight, bias);
   if (state) {
-    state->mean = result.mean;
-    state->invstd = result.invstd;
-    state->weight = weight.defined() ? weight.detach() : torch::Tensor();
-    state->total_count = result.count;
-    state->sync = sync_;
-    state->across_copies = result.across_copies;
-    state->group = result.backward_group;
-    state->layer = layer_name_.empty() ? type : layer_name_;
+    keep_for_backward(*state, result, weight, sync_, layer_name_.empty() ? type : layer_name_);
     detail::attach_backward_node(output, input, weight, bias, state);
   }
   return output;

@@ -11,7 +11,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/variable.h>
 
-#include "replicascope/parallel_backward.h"
+#include "replicascope/parallel/parallel_backward.h"
 #include "sync_batchnorm_detail.h"
 
 namespace replicascope::nn::detail {

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "replicascope/atomic_write.h"
+#include "replicascope/base/atomic_write.h"
 
 namespace replicascope::store {
 

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "replicascope/usage.h"
+#include "replicascope/base/usage.h"
 #include "sqlite_statement.h"
 
 namespace replicascope::store {
@@ -29,7 +29,7 @@ int to_int(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-std::vector<ModelModule> modules_from_wiring(const engine::Wiring& wiring,
+std::vector<ModelModule> modules_from_wiring(const replicascope::Wiring& wiring,
                                              const std::set<std::string>& recorded,
                                              bool synchronized) {
   std::vector<ModelModule> modules;
@@ -55,7 +55,7 @@ std::vector<ModelModule> modules_from_wiring(const engine::Wiring& wiring,
   return modules;
 }
 
-std::string wiring_to_text(const engine::Wiring& wiring) {
+std::string wiring_to_text(const replicascope::Wiring& wiring) {
   // Tab-separated lines; names of modules and types hold neither tabs nor newlines.
   std::ostringstream out;
   out << kTextHeader << "\n" << wiring.copies_per_rank;
@@ -72,12 +72,12 @@ std::string wiring_to_text(const engine::Wiring& wiring) {
   return out.str();
 }
 
-engine::Wiring wiring_from_text(const std::string& text) {
+replicascope::Wiring wiring_from_text(const std::string& text) {
   const auto lines = split(text, '\n');
   if (lines.empty() || lines[0] != kTextHeader) {
     malformed("expected a first line '" + std::string(kTextHeader) + "'");
   }
-  engine::Wiring wiring;
+  replicascope::Wiring wiring;
   if (lines.size() < 2) malformed("expected a line of devices");
   const auto head = split(lines[1], '\t');
   if (head.front().empty()) malformed("expected a line of devices, got an empty line");
@@ -95,7 +95,7 @@ engine::Wiring wiring_from_text(const std::string& text) {
       malformed("line " + std::to_string(i + 1) + " has " + std::to_string(fields.size()) +
                 " fields; expected " + std::to_string(4 + columns));
     }
-    engine::WiringRow row;
+    replicascope::WiringRow row;
     row.context_id = to_int(fields[0], "a context id");
     row.expects_callbacks = fields[1] == "1";
     row.module = fields[2];
@@ -173,7 +173,7 @@ RunModel read_model_tables(sqlite3* db, const std::string& path) {
                   "SELECT column_id, present, called, call_order FROM wiring_cells "
                   "WHERE context_id = ? ORDER BY column_id");
   while (rows.next()) {
-    engine::WiringRow r;
+    replicascope::WiringRow r;
     r.context_id = static_cast<int>(rows.integer(0));
     r.module = rows.text(1);
     r.type = rows.text(2);

@@ -1,4 +1,4 @@
-// RunReader: a run file read back (run_store.h), of any schema version from 1 on.
+// RunReader: a run file read back (run_writer.h), of any schema version from 1 on.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "replicascope/file_checks.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/base/file_checks.h"
+#include "replicascope/store/run_reader.h"
 #include "sqlite_statement.h"
 #include "stored_values.h"
 
@@ -240,16 +240,6 @@ void RunReader::for_each_stat(const StatFilter& filter,
   if (!group.empty()) flush();
 }
 
-std::vector<std::pair<int64_t, double>> RunReader::divergence(const std::string& layer) const {
-  std::vector<std::pair<int64_t, double>> out;
-  Statement s(db_, path_,
-              "SELECT step, max(divergence) FROM sync_points "
-              "WHERE layer = (SELECT id FROM layers WHERE name = ?) GROUP BY step ORDER BY step");
-  s.bind(1, layer);
-  while (s.next()) out.emplace_back(s.integer(0), s.real(1));
-  return out;
-}
-
 std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_layer() const {
   // One scan in the table's own order (step, layer, sync point): a query per layer would scan
   // the whole table once per layer.
@@ -322,8 +312,8 @@ void RunReader::for_each_summary(const std::string& layer,
     row.step = s.integer(0);
     row.sync_point = s.integer(1);
     group.push_back({key_of_stored(s.integer(2), path_), s.integer(3),
-                     detail::mean_over_channels(s.reals(4, 0, INT64_MAX)),
-                     detail::mean_over_channels(s.reals(5, 0, INT64_MAX))});
+                     mean_over_channels(s.reals(4, 0, INT64_MAX)),
+                     mean_over_channels(s.reals(5, 0, INT64_MAX))});
   }
   flush();
 }

@@ -27,7 +27,7 @@ void SeriesBuilder::add(int64_t step, const std::string& layer, int64_t sync_poi
   series.values.push_back(value);
 }
 
-void SeriesBuilder::add(const engine::StepRecord& record) {
+void SeriesBuilder::add(const replicascope::StepRecord& record) {
   for (const auto& layer : record.layers) {
     if (layer.layer != selection_.layer || layer.sync_point != selection_.sync_point) continue;
     if (selection_.over_channels) {
@@ -78,12 +78,13 @@ std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection
   return builder.series();
 }
 
-std::optional<engine::LayerStats> layer_at_step(const RunReader& run, const std::string& layer,
-                                                int64_t sync_point, int64_t step) {
+std::optional<replicascope::LayerStats> layer_at_step(const RunReader& run,
+                                                      const std::string& layer, int64_t sync_point,
+                                                      int64_t step) {
   StatFilter filter;
   filter.layer = layer;
   filter.first_step = filter.last_step = step;
-  engine::LayerStats out;
+  replicascope::LayerStats out;
   out.layer = layer;
   out.sync_point = sync_point;
   bool any = false;

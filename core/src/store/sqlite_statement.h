@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "replicascope/store/run_model.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 
 namespace replicascope::store::detail {
 

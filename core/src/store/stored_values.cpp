@@ -56,12 +56,6 @@ constexpr size_t kSummaryBytes = 16;
 
 }  // namespace
 
-double mean_over_channels(const std::vector<double>& values) {
-  double sum = 0;
-  for (const double v : values) sum += v;
-  return values.empty() ? std::nan("") : sum / static_cast<double>(values.size());
-}
-
 int64_t stored_row_bytes(int64_t payload) {
   return 40 + payload + (payload > 4000 ? 2048 : 0);
 }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_rows.h"
 
 namespace replicascope::store::detail {
 
@@ -19,9 +19,6 @@ SeriesKey key_of_stored(int64_t copy, const std::string& path);
 // Version 4 keeps the synchronized statistics in float64 (what verify-like comparisons read) and
 // every other vector in float32, which is more than a plot can show.
 bool stored_single(const SeriesKey& key, int version);
-
-// The mean over channels (NaN for none, and when a channel is NaN).
-double mean_over_channels(const std::vector<double>& values);
 
 // What a channel_stats row of `payload` bytes of BLOBs takes in the file, near enough: its
 // header and cell, and beyond a page (4 kB) the overflow pages, of which the last is half empty

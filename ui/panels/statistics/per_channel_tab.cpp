@@ -9,7 +9,7 @@ void PerChannelTab::fill(const StatsHistory& history) {
   const auto& latest = history.latest();
   const auto& sel = history.selection();
   yAxis->setLabel(statistic_name(sel.statistic));
-  const engine::LayerStats* stats = nullptr;
+  const replicascope::LayerStats* stats = nullptr;
   if (latest) {
     for (const auto& layer : latest->layers) {
       if (layer.layer == sel.layer && layer.sync_point == 0) stats = &layer;
@@ -29,7 +29,7 @@ void PerChannelTab::fill(const StatsHistory& history) {
   int g = 0;
   // Compared runs at the same step first, faded and named by their files, so this run's lines
   // are drawn over them.
-  const auto draw = [&](const engine::LayerStats& layer, const ComparedRun* run, size_t r) {
+  const auto draw = [&](const replicascope::LayerStats& layer, const ComparedRun* run, size_t r) {
     for (const auto& key : layer.keys()) {
       const auto* values = layer.values(key, sel.statistic);
       if (!values) continue;

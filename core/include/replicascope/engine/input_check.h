@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "replicascope/usage.h"
+#include "replicascope/base/usage.h"
 
 namespace replicascope {
 class Model;

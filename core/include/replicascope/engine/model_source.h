@@ -4,7 +4,7 @@
 #include <string>
 
 #include "replicascope/engine/session.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_rows.h"
 
 namespace replicascope::engine {
 

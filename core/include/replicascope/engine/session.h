@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/base/records.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/engine/session_kinds.h"
 #include "replicascope/model/model.h"
 #include "replicascope/nn/stats_observer.h"
-#include "replicascope/records.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -93,9 +93,6 @@ class Session {
   int64_t steps_done_ = 0;
 };
 
-// The divergence of LayerStats from its copies and synchronized statistics; `worst_channel`,
-// when given, gets the channel where it is largest (the first such; 0 when nothing diverges).
-double divergence(const LayerStats& stats, double eps, int64_t* worst_channel = nullptr);
 // BatchNorm's default eps, which the recorded divergence uses (events do not carry the layer's).
 constexpr double kDivergenceEps = 1e-5;
 // An observer's event as plain vectors, with its divergence.

@@ -12,7 +12,7 @@
 #include "replicascope/engine/session.h"
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/engine/wiring.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_writer.h"
 
 namespace replicascope::engine {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/base/usage.h"
 #include "replicascope/engine/session_kinds.h"
 #include "replicascope/store/detail_policy.h"
-#include "replicascope/usage.h"
 
 namespace replicascope::data {
 class Dataset;
@@ -40,7 +40,7 @@ struct SessionSpec {
   std::string run;              // record every step to this new run file; empty: nothing recorded
   store::DetailOptions detail;  // which recorded steps keep per-channel detail
   // Stop after the first step with a NaN or infinite loss or statistic (it is recorded, marked,
-  // either way: engine::nonfinite_part).
+  // either way: replicascope::nonfinite_part).
   bool stop_on_nonfinite = false;
 
   double lr() const {

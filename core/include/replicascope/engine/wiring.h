@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/base/records.h"
 #include "replicascope/model/model.h"
-#include "replicascope/records.h"
 
 namespace replicascope::engine {
 

@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "replicascope/data_parallel.h"
+#include "replicascope/base/records.h"
 #include "replicascope/nn/stats_observer.h"
-#include "replicascope/records.h"
-#include "replicascope/replicate.h"
+#include "replicascope/parallel/data_parallel.h"
+#include "replicascope/parallel/replicate.h"
 
 namespace replicascope {
 namespace dist {

@@ -17,7 +17,7 @@
 namespace replicascope::dist {
 class ProcessGroup;
 }
-#include "replicascope/replication_callback.h"
+#include "replicascope/parallel/replication_callback.h"
 
 namespace replicascope::nn {
 

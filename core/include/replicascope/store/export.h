@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "replicascope/store/run_store.h"
+#include "replicascope/store/run_reader.h"
 
 namespace replicascope::store {
 

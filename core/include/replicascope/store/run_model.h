@@ -7,26 +7,26 @@
 #include <string>
 #include <vector>
 
-#include "replicascope/records.h"
+#include "replicascope/base/records.h"
 
 namespace replicascope::store {
 
 struct RunModel {
   std::vector<ModelModule> modules;  // module order; empty when the run did not keep them
-  engine::Wiring wiring;
+  replicascope::Wiring wiring;
 };
 
 // A module tree rebuilt from a wiring (runs of version 1 kept no module table): the model's
 // modules in order, with names, types, depths and which ones get callbacks (parameter counts
 // unknown: -1). A module in `recorded` (the layers with statistics) counts as synchronized when
 // `synchronized`. Without wiring: the recorded layers under one root.
-std::vector<ModelModule> modules_from_wiring(const engine::Wiring& wiring,
+std::vector<ModelModule> modules_from_wiring(const replicascope::Wiring& wiring,
                                              const std::set<std::string>& recorded,
                                              bool synchronized);
 
 // The wiring as version 1 kept it in the metadata ("wiring"), and back; wiring_from_text throws
 // std::invalid_argument on text it did not write.
-std::string wiring_to_text(const engine::Wiring& wiring);
-engine::Wiring wiring_from_text(const std::string& text);
+std::string wiring_to_text(const replicascope::Wiring& wiring);
+replicascope::Wiring wiring_from_text(const std::string& text);
 
 }  // namespace replicascope::store

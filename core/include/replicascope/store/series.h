@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "replicascope/records.h"
-#include "replicascope/store/run_store.h"
+#include "replicascope/base/records.h"
+#include "replicascope/store/run_reader.h"
 
 namespace replicascope::store {
 
@@ -51,7 +51,7 @@ class SeriesBuilder {
   void add(int64_t step, const std::string& layer, int64_t sync_point, const SeriesKey& key,
            int64_t channel, Statistic statistic, double value);
   // Every selected value of a live step.
-  void add(const engine::StepRecord& record);
+  void add(const replicascope::StepRecord& record);
   // Replaces the series (an answer read from the run file).
   void reset(std::vector<Series> series);
   const std::vector<Series>& series() const { return series_; }
@@ -70,7 +70,8 @@ std::vector<Series> statistic_series(const RunReader& run, const SeriesSelection
 // Every channel of one layer's sync point at one step of a recorded run, as the live step had
 // it (copies, synchronized, running, ranks; divergence not read); empty when the step kept no
 // detail for it.
-std::optional<engine::LayerStats> layer_at_step(const RunReader& run, const std::string& layer,
-                                                int64_t sync_point, int64_t step);
+std::optional<replicascope::LayerStats> layer_at_step(const RunReader& run,
+                                                      const std::string& layer, int64_t sync_point,
+                                                      int64_t step);
 
 }  // namespace replicascope::store

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "replicascope/describe_error.h"
+#include "replicascope/base/describe_error.h"
 #include "replicascope/sync/future_result.h"
 #include "replicascope/sync/spin_wait.h"
 #include "replicascope/sync/sync_error.h"

@@ -1,0 +1,51 @@
+// Reads a run file (run_writer.h writes it): its metadata, model, steps and statistics.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "replicascope/store/run_model.h"
+#include "replicascope/store/run_rows.h"
+
+struct sqlite3;
+
+namespace replicascope::store {
+
+// Opens a run read-only (a finished one, or one still being written), also on read-only media.
+class RunReader {
+ public:
+  explicit RunReader(const std::string& path);
+  ~RunReader();
+  RunReader(const RunReader&) = delete;
+  RunReader& operator=(const RunReader&) = delete;
+
+  Metadata metadata() const;
+  int schema_version() const { return version_; }
+  // The model's module tree and wiring: from its tables (version 2), or rebuilt from the wiring
+  // text a version-1 run kept (modules_from_wiring). Throws StoreError for a malformed one.
+  RunModel model() const;
+  std::vector<StepRow> steps() const;
+  std::vector<std::string> layers() const;
+  // Throws StoreError naming the run's layers if `layer` is not one of them.
+  void require_layer(const std::string& layer) const;
+  // Every value that matches, ordered by step, layer, sync point, key (SeriesKey's order),
+  // channel. Throws StoreError for a copy id the file cannot have.
+  void for_each_stat(const StatFilter& filter, const std::function<void(const StatRow&)>& fn) const;
+  // Every layer's divergence, by step, in one pass over the file (what a heatmap draws).
+  std::map<std::string, std::vector<DivergencePoint>> divergence_by_layer() const;
+  // One layer's summaries at every step (computed from the per-channel values before version
+  // 4), ordered by step, sync point and key.
+  void for_each_summary(const std::string& layer,
+                        const std::function<void(const SummaryRow&)>& fn) const;
+  // The steps that keep per-channel detail, ascending.
+  std::vector<int64_t> detail_steps() const;
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  int version_ = 0;
+};
+
+}  // namespace replicascope::store

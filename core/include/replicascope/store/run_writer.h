@@ -1,0 +1,50 @@
+// The run database: one SQLite file per training run (WAL mode, versioned schema), written one
+// step per transaction, so that a killed run keeps every step it finished. Per-channel
+// statistics live in the file, not in memory.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "replicascope/base/records.h"
+#include "replicascope/store/detail_policy.h"
+#include "replicascope/store/run_model.h"
+#include "replicascope/store/run_rows.h"
+
+struct sqlite3;
+
+namespace replicascope::store {
+
+// Writes a new run. Refuses an existing file: runs are never overwritten, also when another
+// process creates the same path at the same moment (the file is built under a temporary name
+// and moved into place only if nothing is there). Steps with NaN or infinite values are recorded
+// as they are, marked (StepRow::nonfinite).
+class RunWriter {
+ public:
+  // `detail` chooses which steps keep per-channel detail (every step keeps its summaries).
+  RunWriter(const std::string& path, const Metadata& metadata, const RunModel& model = {},
+            const DetailOptions& detail = {});
+  ~RunWriter();
+  RunWriter(const RunWriter&) = delete;
+  RunWriter& operator=(const RunWriter&) = delete;
+  void append(const replicascope::StepRecord& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Statements;
+  int64_t layer_id(const std::string& name);
+  // The policy, made at the first step (kAuto's step count depends on the step's size).
+  DetailPolicy& policy(const replicascope::StepRecord& first);
+  void write_detail(const replicascope::StepRecord& record, int64_t layer,
+                    const replicascope::LayerStats& s);
+  std::string path_;
+  DetailOptions detail_;
+  std::optional<DetailPolicy> policy_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<Statements> statements_;
+  std::map<std::string, int64_t> layer_ids_;
+};
+
+}  // namespace replicascope::store

@@ -1,0 +1,116 @@
+#include "panels/statistics/statistics_controls.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QSlider>
+#include <QSpinBox>
+#include <algorithm>
+
+#include "replicascope/base/records.h"
+
+namespace replicascope::ui {
+
+StatisticsControls::StatisticsControls(QWidget* parent) : QWidget(parent) {
+  auto* controls = new QHBoxLayout(this);
+  controls->setContentsMargins(0, 0, 0, 0);
+  statistic_ = new QComboBox;
+  statistic_->addItems({"mean", "var"});
+  statistic_->setToolTip("the statistic drawn over steps and per channel");
+  first_channel_ = new QSpinBox;
+  last_channel_ = new QSpinBox;
+  first_channel_->setRange(0, 0);
+  last_channel_->setRange(0, 0);
+  log_scale_ = new QCheckBox("log scale");
+  over_channels_ = new QCheckBox("mean over channels");
+  over_channels_->setToolTip(
+      "each copy's mean over the channels, at every step; a run keeps every channel's values\n"
+      "for a sample of its steps only (train --detail-steps), which are drawn as points");
+  controls->addWidget(new QLabel("statistic"));
+  controls->addWidget(statistic_);
+  controls->addWidget(new QLabel("channels"));
+  controls->addWidget(first_channel_);
+  controls->addWidget(new QLabel("to"));
+  controls->addWidget(last_channel_);
+  controls->addWidget(over_channels_);
+  controls->addWidget(log_scale_);
+  build_smoothing(*controls);
+  controls->addStretch();
+  connect_selection();
+}
+
+void StatisticsControls::build_smoothing(QHBoxLayout& row) {
+  smoothing_ = new QSlider(Qt::Horizontal);
+  smoothing_->setObjectName("smoothing");
+  smoothing_->setRange(0, 99);
+  smoothing_->setFixedWidth(80);
+  smoothing_->setToolTip(
+      "smoothing of the lines over steps (Over steps, Loss), as TensorBoard's: an exponential\n"
+      "moving average with this weight; 0 draws each step's own value. The title and the CSV\n"
+      "say when lines are smoothed.");
+  smoothing_label_ = new QLabel("smoothing 0");
+  // As wide as its widest text: a label that grows would widen the panel and squeeze the docks.
+  smoothing_label_->setFixedWidth(
+      smoothing_label_->fontMetrics().horizontalAdvance("smoothing 0.99") + 4);
+  row.addWidget(smoothing_label_);
+  row.addWidget(smoothing_);
+  connect(smoothing_, &QSlider::valueChanged, this,
+          [this](int hundredths) { emit smoothingChanged(hundredths / 100.0); });
+}
+
+void StatisticsControls::connect_selection() {
+  connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsControls::selectionEdited);
+  connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
+    if (last_channel_->value() < v) last_channel_->setValue(v);
+    emit selectionEdited();
+  });
+  connect(last_channel_, &QSpinBox::valueChanged, this, [this](int v) {
+    if (first_channel_->value() > v) first_channel_->setValue(v);
+    emit selectionEdited();
+  });
+  connect(log_scale_, &QCheckBox::toggled, this, &StatisticsControls::logScaleToggled);
+  connect(over_channels_, &QCheckBox::toggled, this, [this](bool on) {
+    first_channel_->setEnabled(!on);
+    last_channel_->setEnabled(!on);
+    emit selectionEdited();
+  });
+}
+
+store::SeriesSelection StatisticsControls::selection_for(const std::string& layer) const {
+  store::SeriesSelection s;
+  s.layer = layer;
+  s.statistic = parse_statistic(statistic_->currentText().toStdString());
+  s.first_channel = first_channel_->value();
+  s.last_channel = last_channel_->value();
+  s.over_channels = over_channels_->isChecked();
+  return s;
+}
+
+void StatisticsControls::set_channel_count(int64_t channels) {
+  const int top = static_cast<int>(std::max<int64_t>(0, channels - 1));
+  const QSignalBlocker a(first_channel_), b(last_channel_);
+  first_channel_->setRange(0, top);
+  last_channel_->setRange(0, top);
+}
+
+void StatisticsControls::set_over_channels(bool on) {
+  const QSignalBlocker blocker(over_channels_);
+  over_channels_->setChecked(on);
+  first_channel_->setEnabled(!on);
+  last_channel_->setEnabled(!on);
+}
+
+void StatisticsControls::set_log_scale(bool on) {
+  // A change says so through logScaleToggled: the panel's set_log_scale re-enters once.
+  if (log_scale_->isChecked() != on) log_scale_->setChecked(on);
+}
+
+void StatisticsControls::set_smoothing(int hundredths) {
+  // A move says so through smoothingChanged: the panel's set_smoothing re-enters once.
+  if (smoothing_->value() != hundredths) smoothing_->setValue(hundredths);
+  smoothing_label_->setText(QString("smoothing %1").arg(hundredths / 100.0));
+}
+
+}  // namespace replicascope::ui
