@@ -1,9 +1,9 @@
 // The UI's one view of the current session and its one command path to the engine: it owns the
-// engine controller (nothing else reaches it), the plotted history, the snapshot of what is
-// open, the current module and what the plots show of it, and tells every registered
-// SessionViewer what happened. Panels ask it for changes (open, step, select a module, show a
-// statistic, compare with a run, toggle a breakpoint) instead of talking to each other or to the
-// engine.
+// engine controller (nothing else reaches it), what the plots show (PlottedStatistics), the
+// run follower (RunFollower), the snapshot of what is open and the current module, and tells
+// every registered SessionViewer what happened. Panels ask it for changes (open, step, select a
+// module, show a statistic, compare with a run, toggle a breakpoint) instead of talking to each
+// other or to the engine.
 #pragma once
 
 #include <QObject>
@@ -12,6 +12,7 @@
 
 #include "controller/engine_controller.h"
 #include "history/stats_history.h"
+#include "session/plotted_statistics.h"
 #include "session/run_follower.h"
 #include "session/session_viewer.h"
 
@@ -38,7 +39,7 @@ class SessionContext : public QObject {
   bool running() const { return engine_.running(); }
   bool paused() const { return engine_.isPaused(); }
 
-  const StatsHistory& history() const { return history_; }
+  const StatsHistory& history() const { return plots_.history(); }
   // What is open; null before the first open.
   const ModelSnapshot* snapshot() const { return snapshot_.get(); }
   bool live() const { return snapshot_ && snapshot_->live; }
@@ -54,20 +55,20 @@ class SessionContext : public QObject {
   // The statistic, channels and sync point the plots show of the plotted layer (the last
   // selected layer with statistics; `values.layer` is ignored). Asks for the series when a layer
   // is plotted.
-  void plot_values(const store::SeriesSelection& values);
-  const store::SeriesSelection& plotted() const { return shown_; }
+  void plot_values(const store::SeriesSelection& values) { plots_.plot_values(values); }
+  const store::SeriesSelection& plotted() const { return plots_.plotted(); }
   // Shows every channel of the plotted layer at a recorded step that kept them (the Per-channel
   // view draws it as history().latest()); in a live session the view stays on that step while
   // training goes on, until show_newest_channels().
-  void show_channels_at(int64_t step);
-  void show_newest_channels();
+  void show_channels_at(int64_t step) { plots_.show_channels_at(step); }
+  void show_newest_channels() { plots_.show_newest_channels(); }
   // Asks which steps of the live session's run kept every channel (on_kept_steps answers).
   void request_kept_steps() { engine_.readKeptSteps(); }
 
   // Draws other runs faded beside this one (sync versus unsync), on the Over steps, Loss and
   // Divergence tabs, besides any compared before; an empty list clears every comparison.
-  void compare_with(const QStringList& run_paths);
-  const QStringList& compared() const { return compared_; }
+  void compare_with(const QStringList& run_paths) { plots_.compare_with(run_paths); }
+  const QStringList& compared() const { return plots_.compared(); }
 
   // A recorded run is followed while it is open (RunFollower), so a run another process is
   // writing shows its new steps; following() is true while it grows.
@@ -93,7 +94,6 @@ class SessionContext : public QObject {
   void on_stepped(const StepRecordPtr& record);
   void on_run_grew(const ModelSnapshotPtr& grown);
   void select_first_layer();
-  void request_series();
   void set_selection(const std::string& module);
   template <class F>
   void tell(F&& call) {
@@ -102,18 +102,11 @@ class SessionContext : public QObject {
   }
 
   EngineController engine_;
-  StatsHistory history_;
+  PlottedStatistics plots_;  // what the plots show, and the requests that fill it
   ModelSnapshotPtr snapshot_;
   std::string selected_;
-  store::SeriesSelection shown_;  // the statistic and channels last asked for
-  QStringList compared_;
   std::vector<SessionViewer*> viewers_;
   RunFollower follower_;
-  // A live session's Per-channel view is on an older recorded step (show_channels_at): new
-  // steps do not replace it. newest_ is the newest live step, for show_newest_channels.
-  bool pinned_ = false;
-  int64_t channels_step_ = -1;  // the recorded step the Per-channel view last asked for
-  StepRecordPtr newest_;
 };
 
 }  // namespace replicascope::ui

@@ -1,0 +1,121 @@
+#include "session/plotted_statistics.h"
+
+namespace replicascope::ui {
+
+PlottedStatistics::PlottedStatistics(EngineController& engine, std::function<bool()> live,
+                                     QObject* parent)
+    : QObject(parent), engine_(engine), live_(std::move(live)) {
+  connect_engine();
+}
+
+void PlottedStatistics::connect_engine() {
+  connect(&engine_, &EngineController::seriesReady, this, [this](const SeriesReplyPtr& reply) {
+    if (!history_.accept(*reply)) return;  // stale: a newer selection is on its way
+    if (!reply->error.isEmpty()) emit failed(reply->error);
+    emit historyChanged();
+  });
+  connect(&engine_, &EngineController::channelsReady, this, [this](const ChannelsReplyPtr& reply) {
+    // Asked for another layer, or a live session went back to its newest step since.
+    if ((live_() && !pinned_) || reply->request.layer != shown_.layer) return;
+    if (!reply->error.isEmpty()) emit failed(reply->error);
+    history_.set_latest(reply->record, reply->compared);
+    emit historyChanged();
+  });
+  connect(&engine_, &EngineController::comparisonRead, this, [this](const RunPollPtr& run) {
+    if (!compared_.contains(run->run_path)) return;  // cleared since
+    if (!run->error.isEmpty()) {
+      // Said once; not compared any more, so later reads do not fail on it again.
+      compared_.removeAll(run->run_path);
+      request_series();
+      emit failed("cannot compare with " + run->run_path + ": " + run->error);
+      return;
+    }
+    history_.set_compared_run(*run);
+    emit historyChanged();
+  });
+}
+
+void PlottedStatistics::start(const ModelSnapshot& snapshot) {
+  shown_.layer.clear();
+  pinned_ = false;
+  channels_step_ = -1;
+  newest_.reset();
+  history_.clear();
+  history_.set_synchronized(snapshot.synchronized);
+  std::vector<std::string> order;
+  for (const auto& m : snapshot.modules) order.push_back(m.name);
+  history_.set_layer_order(std::move(order));
+  if (!snapshot.live) history_.load_recorded(snapshot);
+}
+
+void PlottedStatistics::plot_layer(const std::string& layer) {
+  shown_.layer = layer;
+  request_series();
+  // A kept step's channels are shown for the new layer at the same step.
+  if (channels_step_ >= 0 && (!live_() || pinned_)) show_channels_at(channels_step_);
+}
+
+void PlottedStatistics::plot_values(const store::SeriesSelection& values) {
+  auto wanted = values;
+  wanted.layer = shown_.layer;
+  if (wanted == shown_) return;
+  shown_ = wanted;
+  if (!shown_.layer.empty()) request_series();
+}
+
+void PlottedStatistics::show_channels_at(int64_t step) {
+  channels_step_ = step;
+  if (shown_.layer.empty()) return;
+  pinned_ = live_();
+  engine_.requestChannels({shown_.layer, shown_.sync_point, step, compared_});
+}
+
+void PlottedStatistics::show_newest_channels() {
+  if (!live_() || !pinned_) return;
+  pinned_ = false;
+  history_.set_latest(newest_);
+  emit historyChanged();
+}
+
+void PlottedStatistics::compare_with(const QStringList& run_paths) {
+  if (run_paths.isEmpty()) compared_.clear();
+  for (const auto& path : run_paths) {
+    if (compared_.contains(path)) continue;
+    compared_ << path;
+    // Its loss and divergence, for the Loss and Divergence tabs; its statistics come with the
+    // series (one request below for them all).
+    engine_.readComparison(path);
+  }
+  request_series();
+  // A kept step's channels are shown with the compared runs' at that step.
+  if (channels_step_ >= 0 && (!live_() || pinned_)) show_channels_at(channels_step_);
+  emit historyChanged();
+}
+
+void PlottedStatistics::append(const StepRecordPtr& record) {
+  history_.append(*record);
+  newest_ = record;
+  if (!pinned_) history_.set_latest(record);
+}
+
+void PlottedStatistics::update_recorded(const ModelSnapshot& grown) {
+  history_.update_recorded(grown);
+}
+
+void PlottedStatistics::ask_again() {
+  engine_.requestSeries(history_.reselect(compared_));
+}
+
+void PlottedStatistics::restart() {
+  pinned_ = false;
+  channels_step_ = -1;
+  newest_.reset();
+  history_.clear();
+  request_series();
+}
+
+void PlottedStatistics::request_series() {
+  engine_.requestSeries(history_.select(shown_, compared_));
+}
+
+}  // namespace replicascope::ui
