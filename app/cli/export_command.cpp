@@ -120,6 +120,7 @@ int run_export(const std::vector<std::string>& raw) {
   const store::RunReader run(args.positional()[0]);
   const auto filter = filter_of(args);
   if (!filter.layer.empty()) run.require_layer(filter.layer);
+  store::check_channels(run, filter);
   if (args.has("csv")) store::write_csv(run, filter, args.get("csv", ""));
   if (args.has("summaries")) {
     store::write_output(args.get("summaries", ""), [&](std::ostream& out) {

@@ -1,5 +1,9 @@
 // replicascope-cli: the headless face of ReplicaScope.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <string>
 
 #include "replicascope/base/allocator.h"
 #include "replicascope/base/describe_error.h"
@@ -38,6 +42,21 @@ void print_overview(std::ostream& out) {
     out << "  " << command.name << "  " << command.summary << "\n";
 }
 
+// What a command printed must have reached its standard output: a full disk or a closed file
+// would otherwise cut JSON short behind exit status 0. Flushes both streams and, when either
+// failed, says why and makes the status 1.
+int checked_output(const std::string& command, int status) {
+  std::cout.flush();
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  if (flushed && !std::ferror(stdout) && std::cout.good()) return status;
+  const int error = errno;
+  std::cerr << "replicascope-cli " << command << ": error: could not write the output to standard "
+            << "output (" << (error != 0 ? std::strerror(error) : "write error")
+            << "); what was printed is incomplete\n";
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,11 +73,11 @@ int main(int argc, char** argv) {
       if (arg == "--") break;  // what follows belongs to another command (launch)
       if (arg == "--help" || arg == "-h") {
         std::cout << command.usage;
-        return 0;
+        return checked_output(command.name, 0);
       }
     }
     try {
-      return command.run(rest);
+      return checked_output(command.name, command.run(rest));
     } catch (const replicascope::cli::UsageError& e) {
       std::cerr << "replicascope-cli " << command.name << ": " << e.what() << "\n\n"
                 << command.usage;

@@ -170,6 +170,11 @@ def create(path, fill):
     """
     if not path:
         raise RunFileError("run '': expected a file name to record to")
+    if path == ":memory:" or str(path).startswith("file:"):
+        # sqlite3 would take these for an in-memory database or a URI: nothing would be kept.
+        kind = "an in-memory database" if path == ":memory:" else "a URI"
+        raise RunFileError(f"run '{path}': a run is a file, and SQLite reads this name as {kind}; "
+                           f"expected a file name (./{path} names a file so called)")
     if os.path.lexists(path):
         raise RunFileError(f"run '{path}': the file exists; runs are not overwritten")
     building = f"{path}.creating-{os.getpid()}-{next(_counter)}"

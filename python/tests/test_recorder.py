@@ -201,6 +201,17 @@ class Files(TempDirTest):
         with open(path, "rb") as f:
             self.assertEqual(f.read(), b"someone else's bytes")
 
+    def test_an_in_memory_name_is_refused_and_leaves_no_file(self):
+        cwd = os.getcwd()
+        os.chdir(self.dir)
+        try:
+            for name in (":memory:", "file:run.sqlite?mode=memory"):
+                with self.assertRaisesRegex(RecorderError, "a run is a file, and SQLite reads"):
+                    Recorder(name, small_net())
+            self.assertEqual(os.listdir("."), [])
+        finally:
+            os.chdir(cwd)
+
     def test_a_writer_that_loses_the_creation_race_leaves_the_winners_file(self):
         path = self.path("race.sqlite")
         real_move = runfile._move_into_place

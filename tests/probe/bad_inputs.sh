@@ -37,7 +37,12 @@ probe() {
   local expect=$1 name=$2
   shift 2
   cases=$((cases + 1))
-  timeout 60 "$cli" "$@" </dev/null >out.txt 2>&1
+  # PROBE_STDOUT=FILE sends standard output there (/dev/full: a full disk) and keeps stderr.
+  if [[ -n ${PROBE_STDOUT:-} ]]; then
+    timeout 60 "$cli" "$@" </dev/null >"$PROBE_STDOUT" 2>out.txt
+  else
+    timeout 60 "$cli" "$@" </dev/null >out.txt 2>&1
+  fi
   local status=$?
   local said
   said=$(grep -m1 -E "error|expected|expects|usage" out.txt | cut -c1-150)
@@ -101,6 +106,17 @@ probe error "train --timeout inf" "${t[@]}" --dist --timeout inf
 probe error "launch --grace nan" launch --nproc 1 --grace nan -- true
 probe error "launch --grace 1e300" launch --nproc 1 --grace 1e300 -- true
 probe error "runs on a file" runs run.sqlite
+probe error "train --run :memory:" "${t[@]}" --run :memory:
+probe error "train --run file: URI" "${t[@]}" --run "file:r.sqlite?mode=memory"
+[[ -e :memory: || -e "file:r.sqlite?mode=memory" ]] && { echo "probe: a stray in-memory run file"; unexpected=$((unexpected + 1)); }
+probe error "verify --lr nan" verify "$fixtures/mlp.pt" --input-shape 4,16 --lr nan
+probe error "export --channels past the layer" export run.sqlite --layer features.1 --channels 100:200 --csv ch.csv
+probe error "export --channels past every layer" export run.sqlite --channels 100:200 --csv ch.csv
+[[ -e ch.csv ]] && { echo "probe: an export of no channels left a file"; unexpected=$((unexpected + 1)); }
+PROBE_STDOUT=/dev/full probe error "inspect --json > /dev/full" inspect "$fixtures/mlp.pt" --json
+PROBE_STDOUT=/dev/full probe error "wiring --json > /dev/full" wiring "$fixtures/mlp.pt" --json
+PROBE_STDOUT=/dev/full probe error "runs > /dev/full" runs .
+PROBE_STDOUT=/dev/full probe error "export --json - > /dev/full" export run.sqlite --json -
 probe ok "train --lr 1e30 (diverges)" "${t[@]}" --lr 1e30 --steps 3 --run diverged.sqlite
 probe ok "runs (with a diverged run)" runs .
 

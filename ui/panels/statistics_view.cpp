@@ -161,7 +161,9 @@ void StatisticsView::on_stepped(const replicascope::StepRecord& record) {
   // step row, on the training's thread).
   if (context_.live() && tabs_->currentIndex() == kPerChannel && !kept_timer_.isActive())
     kept_timer_.start(1000);
-  schedule_replot();
+  // While a new selection's series are on their way the history holds none of them (this step
+  // comes with the answer): a redraw now would flash an empty plot. The answer redraws.
+  if (!history_.awaiting()) schedule_replot();
 }
 
 void StatisticsView::controls_edited() {

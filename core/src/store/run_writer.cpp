@@ -187,6 +187,12 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const Ru
     : path_(path), detail_(detail) {
   std::error_code error;
   if (path.empty()) throw StoreError("run '': expected a file name to record to");
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    // SQLite would take these for an in-memory database or a URI: nothing would be kept.
+    throw StoreError("run '" + path + "': a run is a file, and SQLite reads this name as " +
+                     (path == ":memory:" ? "an in-memory database" : "a URI") +
+                     "; expected a file name (./" + path + " names a file so called)");
+  }
   if (std::filesystem::exists(path, error)) {
     throw StoreError("run '" + path + "': the file exists; runs are not overwritten");
   }

@@ -1,6 +1,7 @@
 // A recorded run's statistics as files.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -23,6 +24,14 @@ void write_csv(const RunReader& run, const StatFilter& filter, const std::string
 // (the means over channels of the mean and of the variance; count -1 where unknown). `layer`
 // empty: every layer, in the run's order.
 void write_summaries_csv(const RunReader& run, const std::string& layer, std::ostream& out);
+
+// The channels `layer` has in the run (those of its first step that kept per-channel values; 0
+// when no step kept any).
+int64_t layer_channels(const RunReader& run, const std::string& layer);
+// Refuses, with a StoreError naming the layer and its channel count, a filter whose channels
+// the layer does not have (every layer's, when the filter names none): an export of channels
+// that do not exist would be empty, not wrong-looking.
+void check_channels(const RunReader& run, const StatFilter& filter);
 
 // A CSV field, quoted and its quotes doubled where it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& text);

@@ -21,6 +21,7 @@ class RunReader {
   RunReader(const RunReader&) = delete;
   RunReader& operator=(const RunReader&) = delete;
 
+  const std::string& path() const { return path_; }
   Metadata metadata() const;
   int schema_version() const { return version_; }
   // The model's module tree and wiring: from its tables (version 2), or rebuilt from the wiring
