@@ -19,7 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t values = 0;
     reader.for_each_stat({}, [&](const store::StatRow&) { ++values; });
     for (const auto& layer : reader.layers()) {
-      reader.divergence(layer);
       reader.for_each_summary(layer, [&](const store::SummaryRow&) { ++values; });
     }
     reader.divergence_by_layer();

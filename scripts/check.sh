@@ -6,7 +6,7 @@
 #   asan    AddressSanitizer + UBSan build (build-asan) of the core and the tests of the code
 #           that reads files and juggles memory (replicascope_sanitized_tests, tests/CMakeLists.txt)
 #           and the rendezvous tests; runs them
-#   tsan    ThreadSanitizer build (build-tsan) of the rendezvous tests; runs them (ctest -L tsan)
+#   tsan    ThreadSanitizer build (build-tsan) of the rendezvous tests; runs them (ctest -L rendezvous)
 #   fuzz    libFuzzer targets (fuzz/; clang, AddressSanitizer + UBSan, build-fuzz): each reader of
 #           files users give runs on a copy of its seeds (tests/fuzz/) for FUZZ_SECONDS (default
 #           30) seconds; a crash, a leak, or an input that takes over 10 s fails it. FUZZ_TARGETS
@@ -32,6 +32,14 @@ sanitized_build() {  # DIR SANITIZERS TARGET...
   cmake --build "$dir" --parallel "$jobs" --target "$@"
 }
 
+# A phase whose label picked no test has checked nothing: that is a failure, not a pass.
+ran_tests() {  # CTEST_LOG
+  if grep -q 'No tests were found' "$1"; then
+    echo "check: the label picked no test (tests/CMakeLists.txt gives the labels)" >&2
+    return 1
+  fi
+}
+
 # LibTorch, OpenMP and the standard libraries are not instrumented: leaks inside them cannot be
 # told from ours, so leak detection is off; every other error stops the test. The label picks
 # every test the two binaries hold (tests/CMakeLists.txt); the few that need the CLI or the
@@ -40,14 +48,16 @@ check_asan() {
   sanitized_build build-asan address,undefined replicascope_sanitized_tests replicascope_sync_tests &&
     ASAN_OPTIONS=detect_leaks=0:check_initialization_order=1 \
     UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" -L asan
+    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" -L '^(asan|rendezvous)$' </dev/null |
+    tee build-asan/ctest.log && ran_tests build-asan/ctest.log
 }
 
 # tests/tsan.supp silences reports from inside uninstrumented third-party code only.
 check_tsan() {
   sanitized_build build-tsan thread replicascope_sync_tests &&
     TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1" \
-    ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -L tsan
+    ctest --test-dir build-tsan --output-on-failure --parallel "$jobs" -L '^rendezvous$' </dev/null |
+    tee build-tsan/ctest.log && ran_tests build-tsan/ctest.log
 }
 
 # The house rules the compiler cannot see: core's includes keep to the layer table of
