@@ -1,6 +1,5 @@
 // replicascope-cli verify: proves that synchronized training on N copies equals full-batch
 // training on one device, for a given TorchScript model.
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -192,10 +191,8 @@ int run_verify(const std::vector<std::string>& raw) {
   options.steps = static_cast<int>(args.get_int("steps", 3, 1, 1000));
   options.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
   options.learning_rate = args.get_double("lr", 0.01);
-  if (!std::isfinite(options.learning_rate) || options.learning_rate < 0) {
-    // As train refuses it: a NaN step would make every copy differ, blamed on synchronization.
-    throw UsageError("--lr expects a finite number of at least 0, got " + args.get("lr", ""));
-  }
+  // As train refuses it: a NaN step would make every copy differ, blamed on synchronization.
+  require_finite_non_negative("--lr", options.learning_rate);
   const auto dtype = args.get("dtype", "float64");
   if (dtype != "float64" && dtype != "float32") {
     throw UsageError("--dtype expects float64 or float32, got '" + dtype + "'");

@@ -171,10 +171,6 @@ void StatisticsView::controls_edited() {
   context_.plot_values(controls_->selection_for({}));
 }
 
-store::SeriesSelection StatisticsView::selection_for(const std::string& layer) const {
-  return controls_->selection_for(layer);
-}
-
 void StatisticsView::set_channel_count(int64_t channels) {
   controls_->set_channel_count(channels);
   controls_edited();  // a narrower range moves the channels shown

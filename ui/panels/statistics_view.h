@@ -56,7 +56,6 @@ class StatisticsView : public QWidget, public SessionViewer {
   void on_run_grew(const ModelSnapshot& snapshot) override;
 
   // The controls' statistic and channels for `layer`, which has `channels` channels.
-  store::SeriesSelection selection_for(const std::string& layer) const;
   void set_channel_count(int64_t channels);
   void set_log_scale(bool on);
   // The recorded steps the step slider moves between (those that kept every channel); in a live

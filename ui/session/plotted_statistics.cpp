@@ -37,10 +37,7 @@ void PlottedStatistics::connect_engine() {
 
 void PlottedStatistics::start(const ModelSnapshot& snapshot) {
   shown_.layer.clear();
-  pinned_ = false;
-  channels_step_ = -1;
-  newest_.reset();
-  history_.clear();
+  clear();
   history_.set_synchronized(snapshot.synchronized);
   std::vector<std::string> order;
   for (const auto& m : snapshot.modules) order.push_back(m.name);
@@ -51,8 +48,7 @@ void PlottedStatistics::start(const ModelSnapshot& snapshot) {
 void PlottedStatistics::plot_layer(const std::string& layer) {
   shown_.layer = layer;
   request_series();
-  // A kept step's channels are shown for the new layer at the same step.
-  if (channels_step_ >= 0 && (!live_() || pinned_)) show_channels_at(channels_step_);
+  reshow_kept_step();  // the new layer's channels at the same kept step
 }
 
 void PlottedStatistics::plot_values(const store::SeriesSelection& values) {
@@ -87,8 +83,7 @@ void PlottedStatistics::compare_with(const QStringList& run_paths) {
     engine_.readComparison(path);
   }
   request_series();
-  // A kept step's channels are shown with the compared runs' at that step.
-  if (channels_step_ >= 0 && (!live_() || pinned_)) show_channels_at(channels_step_);
+  reshow_kept_step();  // with the compared runs' channels at that step
   emit historyChanged();
 }
 
@@ -107,11 +102,19 @@ void PlottedStatistics::ask_again() {
 }
 
 void PlottedStatistics::restart() {
+  clear();
+  request_series();
+}
+
+void PlottedStatistics::clear() {
   pinned_ = false;
   channels_step_ = -1;
   newest_.reset();
   history_.clear();
-  request_series();
+}
+
+void PlottedStatistics::reshow_kept_step() {
+  if (channels_step_ >= 0 && (!live_() || pinned_)) show_channels_at(channels_step_);
 }
 
 void PlottedStatistics::request_series() {

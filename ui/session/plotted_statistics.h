@@ -51,6 +51,10 @@ class PlottedStatistics : public QObject {
  private:
   void connect_engine();
   void request_series();
+  // Forgets the series and the Per-channel view's step.
+  void clear();
+  // Asks again for the channels at the Per-channel view's kept step, when it is on one.
+  void reshow_kept_step();
   EngineController& engine_;
   std::function<bool()> live_;
   StatsHistory history_;

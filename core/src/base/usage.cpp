@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -25,6 +26,14 @@ double parse_number(const std::string& name, const std::string& text) {
   if (text.empty() || *end != '\0')
     throw UsageError(name + " expects a number, got '" + text + "'");
   return value;
+}
+
+void require_finite_non_negative(const std::string& name, double value) {
+  if (std::isfinite(value) && value >= 0) return;
+  std::ostringstream out;
+  out.precision(17);
+  out << name << " expects a finite number of at least 0, got " << value;
+  throw UsageError(out.str());
 }
 
 double parse_seconds(const std::string& name, const std::string& text, double max_seconds) {

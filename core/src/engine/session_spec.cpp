@@ -127,13 +127,8 @@ void check_session_spec(const SessionSpec& spec) {
     throw UsageError("--image expects F, C,L, C,H,W or C,T,H,W, got '" + join_sizes(spec.image) +
                      "'");
   }
-  const double lr = spec.lr();
-  if (!std::isfinite(lr) || lr < 0)
-    throw UsageError("--lr expects a finite number of at least 0, got " + number_text(lr));
-  if (!std::isfinite(spec.weight_decay) || spec.weight_decay < 0) {
-    throw UsageError("--weight-decay expects a finite number of at least 0, got " +
-                     number_text(spec.weight_decay));
-  }
+  require_finite_non_negative("--lr", spec.lr());
+  require_finite_non_negative("--weight-decay", spec.weight_decay);
 }
 
 std::vector<std::string> session_spec_flags(const SessionSpec& spec) {

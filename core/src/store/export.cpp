@@ -105,7 +105,7 @@ int64_t layer_channels(const RunReader& run, const std::string& layer) {
   const auto kept = run.detail_steps();
   if (kept.empty()) return 0;
   StatFilter first_step;
-  first_step.layer = layer;
+  first_step.layer = layer;  // empty: every layer, and the widest is the answer
   first_step.first_step = first_step.last_step = kept.front();
   first_step.statistic = Statistic::kMean;
   int64_t channels = 0;
@@ -116,24 +116,16 @@ int64_t layer_channels(const RunReader& run, const std::string& layer) {
 
 void check_channels(const RunReader& run, const StatFilter& filter) {
   if (filter.first_channel == 0 && filter.last_channel == INT64_MAX) return;  // all of them
-  const auto range = "channels " + std::to_string(filter.first_channel) + " to " +
-                     std::to_string(filter.last_channel);
-  if (!filter.layer.empty()) {
-    const auto channels = layer_channels(run, filter.layer);
-    if (channels > 0 && filter.last_channel >= channels) {
-      throw StoreError("run '" + run.path() + "': " + range + " asked for, but layer '" +
-                       filter.layer + "' has " + std::to_string(channels) + " channel(s) (0 to " +
-                       std::to_string(channels - 1) + ")");
-    }
-    return;
-  }
-  int64_t widest = 0;
-  for (const auto& layer : run.layers()) widest = std::max(widest, layer_channels(run, layer));
-  if (widest > 0 && filter.first_channel >= widest) {
-    throw StoreError("run '" + run.path() + "': " + range + " asked for, but its widest layer " +
-                     "has " + std::to_string(widest) + " channel(s) (0 to " +
-                     std::to_string(widest - 1) + ")");
-  }
+  const auto channels = layer_channels(run, filter.layer);
+  // One layer must have the whole range; without --layer, some layer must have its start.
+  const int64_t asked = filter.layer.empty() ? filter.first_channel : filter.last_channel;
+  if (channels == 0 || asked < channels) return;
+  const auto which =
+      filter.layer.empty() ? std::string("its widest layer") : "layer '" + filter.layer + "'";
+  throw StoreError("run '" + run.path() + "': channels " + std::to_string(filter.first_channel) +
+                   " to " + std::to_string(filter.last_channel) + " asked for, but " + which +
+                   " has " + std::to_string(channels) + " channel(s) (0 to " +
+                   std::to_string(channels - 1) + ")");
 }
 
 }  // namespace replicascope::store

@@ -19,6 +19,8 @@ class UsageError : public std::invalid_argument {
 int64_t parse_whole_number(const std::string& name, const std::string& text, int64_t min,
                            int64_t max);
 double parse_number(const std::string& name, const std::string& text);
+// Throws UsageError unless `value` (the value of `name`) is finite and at least 0 (a rate).
+void require_finite_non_negative(const std::string& name, double value);
 // Seconds, more than 0 and at most `max_seconds` (finite, so that they fit a duration).
 double parse_seconds(const std::string& name, const std::string& text, double max_seconds);
 // The pieces of `text` between separators, empty ones included ("a,,b" gives a, "", b; "" gives

@@ -26,7 +26,7 @@ void write_csv(const RunReader& run, const StatFilter& filter, const std::string
 void write_summaries_csv(const RunReader& run, const std::string& layer, std::ostream& out);
 
 // The channels `layer` has in the run (those of its first step that kept per-channel values; 0
-// when no step kept any).
+// when no step kept any); `layer` empty: the widest layer's.
 int64_t layer_channels(const RunReader& run, const std::string& layer);
 // Refuses, with a StoreError naming the layer and its channel count, a filter whose channels
 // the layer does not have (every layer's, when the filter names none): an export of channels
