@@ -35,7 +35,11 @@ inline void write_png(const std::string& path, const torch::Tensor& hwc) {
   }
 }
 
-inline void write_jpeg(const std::string& path, const torch::Tensor& hwc, int quality = 95) {
+// `hwc`: [H, W, C] bytes, C 1 (gray), 3 (RGB) or 4 (CMYK, stored as given: libjpeg does not
+// invert it). `stored_as` JCS_YCCK stores CMYK as Adobe's YCCK; libjpeg writes Adobe's marker
+// for CMYK and YCCK unless `adobe_marker` is false.
+inline void write_jpeg(const std::string& path, const torch::Tensor& hwc, int quality = 95,
+                       J_COLOR_SPACE stored_as = JCS_UNKNOWN, bool adobe_marker = true) {
   const auto pixels = hwc.contiguous();
   FILE* file = std::fopen(path.c_str(), "wb");
   if (!file) throw std::runtime_error("write_jpeg: cannot create " + path);
@@ -47,8 +51,11 @@ inline void write_jpeg(const std::string& path, const torch::Tensor& hwc, int qu
   info.image_width = static_cast<JDIMENSION>(pixels.size(1));
   info.image_height = static_cast<JDIMENSION>(pixels.size(0));
   info.input_components = static_cast<int>(pixels.size(2));
-  info.in_color_space = pixels.size(2) == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  const J_COLOR_SPACE spaces[] = {JCS_GRAYSCALE, JCS_UNKNOWN, JCS_RGB, JCS_CMYK};
+  info.in_color_space = spaces[pixels.size(2) - 1];
   jpeg_set_defaults(&info);
+  if (stored_as != JCS_UNKNOWN) jpeg_set_colorspace(&info, stored_as);
+  if (!adobe_marker) info.write_Adobe_marker = FALSE;
   jpeg_set_quality(&info, quality, TRUE);
   jpeg_start_compress(&info, TRUE);
   const auto row = static_cast<size_t>(pixels.size(1) * pixels.size(2));

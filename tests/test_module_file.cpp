@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -188,6 +189,23 @@ TEST(ScriptModel, EmptyShortAndUnreadableFilesSayWhichTheyAre) {
     EXPECT_EQ(load_outcome(locked), "loaded");
   }
   std::filesystem::remove_all(dir);
+}
+
+// One valid archive per way PyTorch writes one (tests/fixtures/archive_corpus.py): each must
+// pass the archive check and load, as torch::jit::load loads it. convnext_tiny was refused for
+// keeping its version at <name>/.data/version.
+TEST(ScriptModel, EveryArchiveOfTheCorpusLoads) {
+  std::vector<std::string> archives;
+  for (const auto& entry : std::filesystem::directory_iterator(fixture("archives"))) {
+    archives.push_back(entry.path().string());
+  }
+  std::sort(archives.begin(), archives.end());
+  ASSERT_GE(archives.size(), 7u) << "the corpus is not all there: " << fixture("archives");
+  for (const auto& archive : archives) {
+    EXPECT_EQ(load_outcome(archive), "loaded") << archive;
+    const auto module = rs::load_module(archive);
+    EXPECT_FALSE(rs::inspect(module).empty()) << archive;
+  }
 }
 
 TEST(ScriptModel, TensorRecordsShorterThanTheirStoragesAreRefused) {

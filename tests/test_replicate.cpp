@@ -152,6 +152,17 @@ TEST(Devices, ParseAndFormat) {
   }
   replicascope::testing::expect_throw_containing<std::invalid_argument>(
       [] { parse_devices("tpu"); }, "expected cpu, cpu:N, cuda or cuda:I,J");
+  // What was expected and what was given: a negative count, or one past the most.
+  replicascope::testing::expect_throw_containing<std::invalid_argument>(
+      [] { parse_devices("cpu:-1"); },
+      "'-1' is negative; the number of CPU copies must be 1 to 1024");
+  replicascope::testing::expect_throw_containing<std::invalid_argument>(
+      [] { parse_devices("cpu:99999999999"); },
+      "'99999999999' is past the most; the number of CPU copies must be 1 to 1024");
+  replicascope::testing::expect_throw_containing<std::invalid_argument>(
+      [] { parse_devices("cpu:99999999999999999999999"); }, "is past the most");
+  replicascope::testing::expect_throw_containing<std::invalid_argument>(
+      [] { parse_devices("cpu:1x"); }, "'1x' is not a whole number");
   if (!torch::cuda::is_available()) {
     replicascope::testing::expect_throw_containing<std::invalid_argument>(
         [] { parse_devices("cuda:0"); }, "no CUDA");

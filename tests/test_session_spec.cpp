@@ -229,7 +229,7 @@ TEST(SessionFactory, SaysWhenTheModelCannotTakeTheData) {
   expect_throw_containing<UsageError>(
       [&] { engine::make_session(spec); },
       "conv1 expects 3 input channels; the data 'synthetic' has 1 (samples of 1x28x28). Try "
-      "--data synthetic --image 3,32,32");
+      "--data synthetic --image 3,28,28");
   spec.image = {3, 32};
   expect_throw_containing<UsageError>([&] { engine::make_session(spec); },
                                       "conv1 is a 2-D convolution and expects samples of C,H,W; "

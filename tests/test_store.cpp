@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "replicascope/base/atomic_write.h"
+#include "replicascope/base/utf8.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/engine/session.h"
 #include "replicascope/store/export.h"
@@ -482,3 +483,136 @@ TEST(RunStore, KilledRunKeepsItsFinishedSteps) {
 }
 
 }  // namespace
+
+// Runs damaged after they were written: SQL run on a finished run (a test's own damage).
+void damage(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// A run of `steps` hand-made steps (layer "bn": 2 channels, 2 copies), every step with detail.
+std::string small_run(const fs::path& dir, const std::string& name, int steps = 3) {
+  const auto path = (dir / name).string();
+  store::RunWriter writer(path, {{"model", "m.pt"}});
+  for (int i = 1; i <= steps; ++i) writer.append(step_record(i, 0.5));
+  return path;
+}
+
+// Every channel value of a run, read as export reads it.
+size_t channel_values(const std::string& path) {
+  size_t n = 0;
+  store::RunReader(path).for_each_stat({}, [&](const store::StatRow&) { ++n; });
+  return n;
+}
+
+TEST(Utf8, EscapesEveryByteThatIsNotUtf8AsPythonsBackslashreplace) {
+  // Derived from RFC 3629 and Python's bytes.decode('utf-8', 'backslashreplace').
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"layer1.0.bn1", "layer1.0.bn1"},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      {"/tmp/d\xff/m.pt", "/tmp/d\\xff/m.pt"},
+      {"\xc0\xaf", "\\xc0\\xaf"},                    // an overlong '/'
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},           // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},  // past U+10FFFF
+      {"\xe2\x82"
+       "A",
+       "\\xe2\\x82A"},  // cut short
+      {std::string("a\0b", 3), std::string("a\0b", 3)},
+  };
+  for (const auto& [given, expected] : cases) EXPECT_EQ(valid_utf8(given), expected) << given;
+}
+
+TEST(RunStore, KeepsTextThatIsNotUtf8EscapedAndReadsOldRunsThatHoldIt) {
+  const auto dir = temp_dir("replicascope_utf8_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {{"model", "/tmp/d\xff/m.pt"}});
+    writer.append(step_record(1, 0.5, "bn\xfe"));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'model'", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))),
+            "/tmp/d\\xff/m.pt");  // what the file holds, not only what the reader gives
+  sqlite3_finalize(stmt);
+  // A file another writer filled with other bytes still reads, escaped the same way.
+  sqlite3_exec(db, "UPDATE layers SET name = CAST(X'626eff' AS TEXT)", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  const store::RunReader run(path);
+  EXPECT_EQ(run.metadata().at("model"), "/tmp/d\\xff/m.pt");
+  EXPECT_EQ(run.layers(), std::vector<std::string>{"bn\\xff"});
+  fs::remove_all(dir);
+}
+
+TEST(RunStore, ADamagedValueIsAnErrorNamingTheRunTheTableTheStepAndTheLayer) {
+  const auto dir = temp_dir("replicascope_damaged_");
+  const auto whole = small_run(dir, "whole.sqlite");
+  // steps x series (2 copies, synchronized) x channels x statistics
+  ASSERT_EQ(channel_values(whole), 3u * 3 * 2 * 2);
+  const std::vector<std::pair<const char*, std::string>> cases = {
+      {"UPDATE steps SET loss = 'abc' WHERE step = 2",
+       "table steps (step 2): loss holds text, expected a number or NULL"},
+      {"UPDATE steps SET epoch = 1.5 WHERE step = 3",
+       "table steps (step 3): epoch holds a real number, expected an integer"},
+      {"UPDATE channel_stats SET mean = zeroblob(3) WHERE step = 2 AND copy = 0",
+       "table channel_stats (step 2, layer 'bn'): mean holds a BLOB of 3 bytes, expected a BLOB "
+       "of float32 values"},
+      {"UPDATE channel_stats SET var = zeroblob(4) WHERE step = 1 AND copy = 1",
+       "table channel_stats (step 1, layer 'bn'): var holds a BLOB of 4 bytes, expected 2 values, "
+       "as the mean has"},
+      {"UPDATE channel_stats SET mean = zeroblob(4), var = zeroblob(4) WHERE step = 3 AND copy = 1",
+       "table channel_stats (step 3, layer 'bn'): mean holds a BLOB of 4 bytes, expected 2 "
+       "values, as the sync point's other series have"},
+  };
+  int n = 0;
+  for (const auto& [sql, message] : cases) {
+    const auto path = (dir / ("damaged" + std::to_string(n++) + ".sqlite")).string();
+    fs::copy_file(whole, path);
+    damage(path, sql);
+    replicascope::testing::expect_throw_containing<store::StoreError>(
+        [&] {
+          const store::RunReader run(path);
+          run.steps();
+          channel_values(path);
+        },
+        "run '" + path + "': damaged row in " + message);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(RunStore, ARunWithoutItsTablesIsRefusedNamingEveryMissingTable) {
+  const auto dir = temp_dir("replicascope_tables_");
+  const auto path = small_run(dir, "run.sqlite", 1);
+  damage(path, "DROP TABLE channel_stats; DROP TABLE wiring_cells");
+  replicascope::testing::expect_throw_containing<store::StoreError>(
+      [&] { store::RunReader{path}; },
+      "run '" + path +
+          "': damaged or not a ReplicaScope run: schema version 5 has the table(s) "
+          "channel_stats, wiring_cells, which this file lacks");
+  fs::remove_all(dir);
+}
+
+TEST(RunStore, AWriterWaitsForAnotherConnectionsShortLock) {
+  const auto dir = temp_dir("replicascope_lock_");
+  const auto path = (dir / "run.sqlite").string();
+  store::RunWriter writer(path, {});
+  writer.append(step_record(1, 0.5));
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::thread release([other] {  // a lock held for a moment, as a copy tool or checkpoint does
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  EXPECT_NO_THROW(writer.append(step_record(2, 0.5)));  // before: "database is locked" at once
+  release.join();
+  sqlite3_close(other);
+  EXPECT_EQ(store::RunReader(path).steps().size(), 2u);
+  fs::remove_all(dir);
+}

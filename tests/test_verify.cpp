@@ -252,3 +252,40 @@ TEST(Verify, RefusesBadOptions) {
 }
 
 }  // namespace
+
+namespace {
+
+// Without BatchNorm nothing is synchronized: the report says so instead of rows that compare
+// nothing ("running stats (not run ...)") and an "equals" that means nothing, with or without
+// the negative control.
+TEST(Verify, AModelWithoutBatchNormHasNothingToSynchronize) {
+  for (const bool per_copy : {false, true}) {
+    auto options = options_for(2, {4, 16});
+    options.per_copy = per_copy;
+    const auto path = fixture("no_batchnorm.pt");
+    const auto report = replicascope::verify(path, options);
+    EXPECT_TRUE(report.nothing_to_synchronize);
+    EXPECT_TRUE(report.differences.empty()) << describe(report);
+    EXPECT_TRUE(report.splits.empty());
+    EXPECT_EQ(report.verdict, Verdict::kEqual);
+    EXPECT_EQ(report.reason,
+              "the model '" + path +
+                  "' has no BatchNorm layer (expected BatchNorm1d, BatchNorm2d or BatchNorm3d): "
+                  "there is nothing to synchronize: synchronized and per-copy training are both "
+                  "plain data parallelism, and nothing was compared");
+  }
+  EXPECT_FALSE(
+      replicascope::verify(fixture("mlp.pt"), options_for(2, {4, 16})).nothing_to_synchronize);
+}
+
+// An input past the memory the process can have is refused from its arithmetic, before any
+// model is loaded or any tensor allocated.
+TEST(Verify, AnInputPastMemoryIsRefusedUpFront) {
+  auto options = options_for(2, {64, 3, 20000, 20000});
+  expect_throw_containing<std::invalid_argument>(
+      [&] { replicascope::verify(fixture("mlp.pt"), options); },
+      "verify: an input of 64x3x20000x20000 in float64 takes 614 GB alone, but the process can "
+      "have ");
+}
+
+}  // namespace

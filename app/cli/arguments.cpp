@@ -45,9 +45,11 @@ double Arguments::get_double(const std::string& name, double fallback) const {
   return it == values_.end() ? fallback : parse_number("--" + name, it->second);
 }
 
-std::vector<int64_t> Arguments::get_sizes(const std::string& name) const {
+std::vector<int64_t> Arguments::get_sizes(const std::string& name,
+                                          const std::string& example) const {
   auto it = values_.find(name);
-  return it == values_.end() ? std::vector<int64_t>{} : parse_sizes("--" + name, it->second);
+  return it == values_.end() ? std::vector<int64_t>{}
+                             : parse_sizes("--" + name, it->second, example);
 }
 
 }  // namespace replicascope::cli

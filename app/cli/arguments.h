@@ -26,7 +26,8 @@ class Arguments {
   int64_t get_int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const;
   double get_double(const std::string& name, double fallback) const;
   // A comma-separated list of positive whole numbers ("8,3,32,32"); empty if the option is absent.
-  std::vector<int64_t> get_sizes(const std::string& name) const;
+  // A bad value's error shows `example`, the layout the option takes ("B,C,H,W").
+  std::vector<int64_t> get_sizes(const std::string& name, const std::string& example) const;
   const std::vector<std::string>& positional() const { return positional_; }
   // Every option and switch given, as ("--name", value) pairs ("" for switches), by name.
   std::vector<std::pair<std::string, std::string>> given() const {

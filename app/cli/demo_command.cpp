@@ -10,6 +10,7 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/session_args.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/engine/session_factory.h"
 #include "replicascope/parallel/devices.h"
 
@@ -80,6 +81,7 @@ int run_demo(const std::vector<std::string>& raw) {
   const int64_t steps = args.get_int("steps", 20, 1, 10'000'000);
   if (spec.batch < 2) throw UsageError("--batch expects at least 2 (BatchNorm needs two values)");
   const auto layer = args.get("layer", "features.1");
+  catch_stop_signals();
   auto built = engine::make_session(spec, /*keep_statistics=*/true);
   auto& session = *built.session;
 
@@ -105,9 +107,14 @@ int run_demo(const std::vector<std::string>& raw) {
       "table: layer %s, per channel: local mean and var; divergence: max over copies and "
       "channels of |local mean - synced mean| / synced std\n\n",
       layer.c_str());
-  for (int64_t step = 1; step <= steps; ++step) print_step(session.step(), layer, channels);
+  int64_t done = 0;  // Ctrl-C, SIGTERM or SIGHUP stop it after the step in progress
+  for (; done < steps && !stop_requested(); ++done) print_step(session.step(), layer, channels);
   std::fflush(stdout);
-  return 0;
+  if (done == steps) return 0;
+  std::fprintf(stderr, "replicascope-cli demo: %s: stopped at step %lld of %lld\n",
+               signal_name(stop_signal()).c_str(), static_cast<long long>(done),
+               static_cast<long long>(steps));
+  return 128 + stop_signal();
 }
 
 }  // namespace replicascope::cli

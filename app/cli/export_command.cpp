@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "replicascope/base/atomic_write.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/store/export.h"
 #include "replicascope/store/run_reader.h"
 #ifdef REPLICASCOPE_HAVE_UI
@@ -70,6 +71,7 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter, st
   for (const auto& [key, value] : run.metadata()) json.key(key).value(value);
   json.end_object().key("steps").begin_array();
   for (const auto& s : run.steps()) {
+    stop_here_if_signalled("stopped");  // Ctrl-C: the partial file goes (write_atomically)
     json.begin_object().key("step").value(s.step).key("epoch").value(s.epoch);
     json.key("loss").value(s.loss).key("accuracy").value(s.accuracy);
     json.key("seconds").value(s.seconds).key("detail").value(s.detail);
@@ -86,6 +88,7 @@ void write_json(const store::RunReader& run, const store::StatFilter& filter, st
   }
   json.end_array().key("statistics").begin_array();
   run.for_each_stat(filter, [&](const store::StatRow& r) {
+    stop_here_if_signalled("stopped");
     json.begin_object().key("step").value(r.step).key("layer").value(r.layer);
     json.key("sync_point").value(r.sync_point).key("copy").value(r.key.label());
     json.key("channel").value(r.channel).key("statistic").value(statistic_name(r.statistic));
@@ -101,6 +104,7 @@ int run_export(const std::vector<std::string>& raw) {
   const Arguments args(
       raw, {"csv", "summaries", "json", "plot", "size", "layer", "channels", "statistic"}, {});
   if (args.positional().size() != 1) throw UsageError("expected one RUN.sqlite");
+  catch_stop_signals();  // Ctrl-C leaves no partial file (StoppedBySignal, which main says)
   if (!args.has("csv") && !args.has("summaries") && !args.has("json") && !args.has("plot")) {
     throw UsageError("expected --csv FILE, --summaries FILE, --json FILE or --plot FILE");
   }

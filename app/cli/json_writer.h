@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "replicascope/base/utf8.h"
+
 namespace replicascope::cli {
 
 // Writes into its own buffer (str()), or straight to a stream, so that a large export streams.
@@ -85,9 +87,11 @@ class JsonWriter {
     if (!first_) out_ << ',';
     first_ = false;
   }
+  // JSON is UTF-8: bytes that are not (a file name need not be) come out as `\xHH`, the
+  // escape of valid_utf8 and of the run files.
   void quote(const std::string& text) {
     out_ << '"';
-    for (unsigned char c : text) {
+    for (unsigned char c : valid_utf8(text)) {
       switch (c) {
         case '"':
           out_ << "\\\"";

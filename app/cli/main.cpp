@@ -7,6 +7,7 @@
 
 #include "replicascope/base/allocator.h"
 #include "replicascope/base/describe_error.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/sync/sync_error.h"
 
 #include "cli/arguments.h"
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
     }
     try {
       return checked_output(command.name, command.run(rest));
+    } catch (const replicascope::StoppedBySignal& e) {  // Ctrl-C where a command cannot return
+      std::cerr << "replicascope-cli " << command.name << ": "
+                << replicascope::signal_name(e.signal()) << ": " << e.what() << "\n";
+      return checked_output(command.name, e.exit_status());
     } catch (const replicascope::cli::UsageError& e) {
       std::cerr << "replicascope-cli " << command.name << ": " << e.what() << "\n\n"
                 << command.usage;

@@ -13,6 +13,8 @@
 #include "cli/arguments.h"
 #include "cli/commands.h"
 #include "cli/session_args.h"
+#include "replicascope/base/records.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/engine/session_factory.h"
 #include "replicascope/nn/fault_injection.h"
@@ -43,6 +45,10 @@ namespace {
 class Progress {
  public:
   explicit Progress(int64_t total) : total_(total), terminal_(::isatty(STDERR_FILENO)) {}
+  // Ends the bar's line when the run stops before its last step (a stop signal).
+  void end_line() {
+    if (terminal_) std::fprintf(stderr, "\n");
+  }
   void update(const replicascope::StepRecord& r) {
     const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
     const double rate = r.step / std::max(elapsed, 1e-9);
@@ -107,9 +113,94 @@ void announce(const engine::SessionSpec& spec, const engine::BuiltSession& built
   std::fprintf(stderr, "training %s on %s%s (%s BatchNorm), %s, batch %lld, %lld steps\n",
                model.empty() ? "the demo CNN" : model.c_str(),
                format_devices(session.options().devices).c_str(), ranks.c_str(),
-               session.options().synchronized ? "synchronized" : "per-copy",
+               !has_batch_norm(built.modules)   ? "no"
+               : session.options().synchronized ? "synchronized"
+                                                : "per-copy",
                built.data_spec.c_str(), static_cast<long long>(session.options().batch_size),
                static_cast<long long>(steps));
+  if (!has_batch_norm(built.modules)) {
+    std::fprintf(stderr, "note: %s; the copies train as plain data parallelism\n",
+                 nothing_to_synchronize(model).c_str());
+  }
+}
+
+// What the training loop did.
+struct Trained {
+  replicascope::StepRecord last;
+  int64_t done = 0, first_nonfinite = 0;
+  std::string nonfinite;              // what was not finite at first_nonfinite
+  bool stopped_on_nonfinite = false;  // --stop-on-nonfinite
+  int signal = 0;                     // the stop signal it stopped on (SIGINT, ...), else 0
+  bool dropped = false;               // the step in progress failed after the stop signal
+};
+
+// Says a non-finite step (rank 0), and whether --stop-on-nonfinite stops there.
+void note_nonfinite(const engine::SessionSpec& spec, const engine::BuiltSession& built,
+                    Trained& t) {
+  const auto& last = t.last;
+  const auto part = replicascope::nonfinite_part(last);
+  // Ranks stop together on what they all share, the loss and accuracy of the whole batch;
+  // alone, every value counts.
+  t.stopped_on_nonfinite =
+      spec.stop_on_nonfinite &&
+      (built.group ? !std::isfinite(last.loss) || !std::isfinite(last.accuracy) : !part.empty());
+  if (part.empty() || (t.first_nonfinite && !t.stopped_on_nonfinite)) return;
+  if (!t.first_nonfinite) {
+    t.first_nonfinite = last.step;
+    t.nonfinite = part;
+  }
+  if (built.rank0()) {
+    std::fprintf(stderr, "step %lld: not finite: %s; %s\n", static_cast<long long>(last.step),
+                 part.c_str(),
+                 t.stopped_on_nonfinite ? "stopping (--stop-on-nonfinite)"
+                                        : "recorded and marked, training goes on");
+  }
+}
+
+// Steps until `steps`, a non-finite step with --stop-on-nonfinite, or a stop signal (Ctrl-C,
+// SIGTERM, SIGHUP), which ends the loop after the step in progress: with --dist at the first
+// step whose end every rank agrees on (Session::agreed_stop_signal).
+Trained train_steps(const engine::SessionSpec& spec, engine::BuiltSession& built, int64_t steps) {
+  auto& session = *built.session;
+  Progress progress(steps);
+  Trained t;
+  while (t.done < steps && !t.stopped_on_nonfinite) {
+    t.signal = session.agreed_stop_signal();
+    if (t.signal) break;
+    inject_faults(built.group.get(), t.done + 1);
+    try {
+      t.last = session.step();
+    } catch (const std::exception&) {
+      // A collective that fails after a stop signal: the other ranks stopped, or launch ended
+      // them. This rank keeps the steps it finished.
+      if (!built.group || !stop_requested()) throw;
+      t.signal = stop_signal();
+      t.dropped = true;
+      break;
+    }
+    ++t.done;
+    if (built.run) built.run->append(t.last);
+    if (built.rank0()) progress.update(t.last);
+    note_nonfinite(spec, built, t);
+  }
+  if (t.signal && built.rank0()) progress.end_line();
+  return t;
+}
+
+// After a stop signal: the run closed whole, its write-ahead log folded into the .sqlite file
+// (which users copy and move alone), and what to say about it.
+std::string close_after_stop(engine::BuiltSession& built, const Trained& t) {
+  auto note = signal_name(t.signal) + ": stopped at step " + std::to_string(t.done);
+  if (built.run) {
+    const auto held = built.run->steps_held();
+    built.run->close();
+    note += "; the run holds " + std::to_string(held) + " steps (" + built.run->path() + ")";
+  }
+  if (t.dropped) {
+    note += "; step " + std::to_string(t.done + 1) +
+            " was dropped: its collectives failed (the other ranks are gone)";
+  }
+  return note;
 }
 
 }  // namespace
@@ -122,53 +213,33 @@ int run_train(const std::vector<std::string>& raw) {
     throw UsageError("unexpected argument '" + args.positional()[0] + "'");
   const int64_t steps = args.get_int("steps", 100, 1, int64_t{1} << 40);
   const auto spec = session_spec(args);
+  catch_stop_signals();  // from here on Ctrl-C stops after a step and closes the run whole
   auto built = engine::make_session(spec, /*keep_statistics=*/false, steps);
-  auto& session = *built.session;
   const bool rank0 = built.rank0();
   if (rank0) announce(spec, built, steps);
-  Progress progress(steps);
-  replicascope::StepRecord last;
   const auto start = std::chrono::steady_clock::now();
-  int64_t done = 0, first_nonfinite = 0;
-  std::string nonfinite;
-  bool stopped = false;
-  for (int64_t i = 0; i < steps && !stopped; ++i) {
-    inject_faults(built.group.get(), i + 1);
-    last = session.step();
-    ++done;
-    if (built.run) built.run->append(last);
-    if (rank0) progress.update(last);
-    const auto part = replicascope::nonfinite_part(last);
-    // Ranks stop together on what they all share, the loss and accuracy of the whole batch;
-    // alone, every value counts.
-    stopped =
-        spec.stop_on_nonfinite &&
-        (built.group ? !std::isfinite(last.loss) || !std::isfinite(last.accuracy) : !part.empty());
-    if (part.empty() || (first_nonfinite && !stopped)) continue;
-    if (!first_nonfinite) {
-      first_nonfinite = last.step;
-      nonfinite = part;
-    }
-    if (rank0) {
-      std::fprintf(
-          stderr, "step %lld: not finite: %s; %s\n", static_cast<long long>(last.step),
-          part.c_str(),
-          stopped ? "stopping (--stop-on-nonfinite)" : "recorded and marked, training goes on");
-    }
-  }
-  if (!rank0) return stopped ? 5 : 0;
+  const auto trained = train_steps(spec, built, steps);
+  const auto stop_note = trained.signal ? close_after_stop(built, trained) : "";
+  // 128 + the signal, as a shell reports a process the signal ended; 5: stopped at a non-finite
+  // step, as asked (a diverging run that was not asked to stop is a recorded run like any other).
+  const int status = trained.signal ? 128 + trained.signal : trained.stopped_on_nonfinite ? 5 : 0;
+  if (!rank0) return status;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& last = trained.last;
   std::printf("trained %lld steps: loss %.4f, accuracy %.3f, %.2f steps/s%s%s\n",
-              static_cast<long long>(done), last.loss, last.accuracy, done / seconds,
-              built.run ? ", recorded to " : "", built.run ? built.run->path().c_str() : "");
-  if (first_nonfinite) {
-    std::printf("not finite from step %lld on (%s)\n", static_cast<long long>(first_nonfinite),
-                nonfinite.c_str());
+              static_cast<long long>(trained.done), last.loss, last.accuracy,
+              trained.done / seconds, built.run ? ", recorded to " : "",
+              built.run ? built.run->path().c_str() : "");
+  if (trained.first_nonfinite) {
+    std::printf("not finite from step %lld on (%s)\n",
+                static_cast<long long>(trained.first_nonfinite), trained.nonfinite.c_str());
   }
-  // 5: stopped at a non-finite step, as asked; a diverging run that was not asked to stop is a
-  // recorded run like any other.
-  return stopped ? 5 : 0;
+  if (!stop_note.empty()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "replicascope-cli train: %s\n", stop_note.c_str());
+  }
+  return status;
 }
 
 }  // namespace replicascope::cli

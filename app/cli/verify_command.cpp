@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/json_writer.h"
 #include "cli/session_args.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/parallel/devices.h"
 #include "replicascope/verify/verify.h"
@@ -87,6 +88,7 @@ void print_json(const VerifyReport& report, const std::vector<torch::Device>& de
   json.key("channel").value(ill.channel).key("mean").value(ill.mean).key("std").value(ill.std);
   json.key("amplification").value(ill.amplification()).end_object();
   json.key("verdict").value(to_string(report.verdict)).key("reason").value(report.reason);
+  json.key("nothing_to_synchronize").value(report.nothing_to_synchronize);
   json.key("passed").value(report.passed()).end_object();
   std::cout << json.str() << "\n";
 }
@@ -140,6 +142,10 @@ void print_verdict(const VerifyReport& report) {
 }
 
 void print_table(const VerifyReport& report, const std::vector<torch::Device>& devices) {
+  if (report.nothing_to_synchronize) {  // no rows: none would say anything
+    std::printf("%s\n", report.reason.c_str());
+    return;
+  }
   const auto processes =
       report.processes > 1 ? " x " + std::to_string(report.processes) + " processes" : "";
   std::printf("%s: %zu steps in %s on %s%s, samples per copy:", report.model.c_str(),
@@ -183,7 +189,7 @@ int run_verify(const std::vector<std::string>& raw) {
       {"json", "dist", "unsync"});
   if (args.positional().size() != 1) throw UsageError("expected one MODEL.pt");
   VerifyOptions options;
-  options.input_shape = args.get_sizes("input-shape");
+  options.input_shape = args.get_sizes("input-shape", "B,C,H,W");
   if (options.input_shape.size() < 2) {
     throw UsageError("--input-shape B,C,... is required, with at least two sizes");
   }
@@ -199,8 +205,15 @@ int run_verify(const std::vector<std::string>& raw) {
   }
   options.dtype = dtype == "float64" ? torch::kDouble : torch::kFloat;
   options.per_copy = args.has("unsync");
+  catch_stop_signals();  // Ctrl-C stops after a step (StoppedBySignal, which main says)
   options.group = join_if_dist(args, args.get("devices", "cpu:2"));
-  const auto report = verify(args.positional()[0], options);
+  VerifyReport report;
+  try {
+    report = verify(args.positional()[0], options);
+  } catch (const StoppedBySignal& stopped) {  // every rank stops after the same step
+    if (!options.group || options.group->rank() == 0) throw;
+    return stopped.exit_status();  // rank 0 says it
+  }
   if (options.group && options.group->rank() != 0) {
     // The report is the same on every rank; rank 0 prints it.
   } else if (args.has("json")) {

@@ -4,6 +4,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QSocketNotifier>
 #include <QTimer>
 #include <cstdio>
 #include <optional>
@@ -13,7 +14,9 @@
 
 #include "replicascope/base/allocator.h"
 #include "replicascope/base/build_info.h"
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/engine/session_spec.h"
+#include "replicascope/store/run_reader.h"
 #include "window/main_window.h"
 
 using replicascope::ui::MainWindow;
@@ -148,16 +151,15 @@ class TrainThenShoot : public SessionViewer {
  public:
   TrainThenShoot(MainWindow& window, const CommandLine& line)
       : window_(window), steps_(line.steps), screenshot_(line.screenshot) {
+    window_.train_first_session(line.steps);
     window_.context().add_viewer(this);
   }
   ~TrainThenShoot() override { window_.context().remove_viewer(this); }
 
-  void on_opened(const ModelSnapshot&) override {
-    if (steps_ > 0) {
-      window_.context().step(std::exchange(steps_, 0));  // the first session only
-    } else if (!screenshot_.isEmpty()) {
-      QTimer::singleShot(300, [this] { save(); });
-    }
+  void on_opened(const ModelSnapshot& snapshot) override {
+    // The window trains the first live session (train_first_session); saved once it stops.
+    const bool trains = std::exchange(steps_, 0) > 0 && snapshot.live;
+    if (!trains && !screenshot_.isEmpty()) QTimer::singleShot(300, [this] { save(); });
   }
   void on_running_changed(bool running) override {
     if (!running && !screenshot_.isEmpty()) QTimer::singleShot(300, [this] { save(); });
@@ -180,6 +182,80 @@ class TrainThenShoot : public SessionViewer {
   int64_t steps_;
   QString screenshot_;
 };
+
+// SIGINT, SIGTERM and SIGHUP close the window as its close button does (the session stops
+// after its step in progress and its run file is closed whole) and quit. Qt's pattern for Unix
+// signals: the handler writes to a pipe (base/stop_signals.h), a notifier in the main thread
+// reads it. A viewer of the session, to know the live session's run file.
+class StopOnSignal : public SessionViewer {
+ public:
+  explicit StopOnSignal(MainWindow& window)
+      : window_(window), notifier_(replicascope::stop_signal_fd(), QSocketNotifier::Read) {
+    window_.context().add_viewer(this);
+    QObject::connect(&notifier_, &QSocketNotifier::activated, [this] { stop(); });
+  }
+  ~StopOnSignal() override { window_.context().remove_viewer(this); }
+  void on_opened(const ModelSnapshot& snapshot) override {
+    run_path_ = snapshot.live ? snapshot.run_path : QString();
+  }
+  void on_reset() override { run_path_.clear(); }  // a new file, named by the engine thread
+  const QString& run_path() const { return run_path_; }
+
+ private:
+  void stop() {
+    notifier_.setEnabled(false);
+    std::fprintf(stderr, "replicascope: %s: stopping the session and quitting\n",
+                 replicascope::signal_name(replicascope::stop_signal()).c_str());
+    window_.close();
+    QApplication::quit();
+  }
+  MainWindow& window_;
+  QSocketNotifier notifier_;
+  QString run_path_;
+};
+
+// What a stop signal ended, once the window is gone and the run file closed: the live session's
+// run as it is on disk.
+void say_stopped(const QString& run_path) {
+  std::string what;
+  try {
+    if (!run_path.isEmpty() && QFileInfo::exists(run_path)) {
+      const auto steps = replicascope::store::RunReader(run_path.toStdString()).steps();
+      what = " at step " + std::to_string(steps.empty() ? 0 : steps.back().step) +
+             "; the run holds " + std::to_string(steps.size()) + " steps (" +
+             run_path.toStdString() + ")";
+    }
+  } catch (const std::exception& e) {
+    what = "; its run file cannot be read back: " + std::string(e.what());
+  }
+  std::fprintf(stderr, "replicascope: %s: stopped%s\n",
+               replicascope::signal_name(replicascope::stop_signal()).c_str(), what.c_str());
+}
+
+// The window until it closes or a stop signal quits; `run_path`: the live session's run then.
+int show_window(const CommandLine& line, QString& run_path) {
+  MainWindow window;
+  window.show();
+  if (!line.session.empty()) {
+    auto spec = window.session_spec();  // the last session's, changed by the flags given
+    for (const auto& [name, value] : line.session)
+      replicascope::engine::set_session_flag(spec, name, value);
+    window.set_session_spec(spec);
+  }
+  const TrainThenShoot train_then_shoot(window, line);
+  const StopOnSignal stop_on_signal(window);
+  const auto model = QString::fromStdString(window.session_spec().model);  // --model
+  if (line.file.isEmpty() && !model.isEmpty()) {
+    window.open_file(model, /*with_remembered=*/false);
+  } else if (line.file.isEmpty()) {
+    window.open_demo();
+  } else {
+    window.open_file(line.file, /*with_remembered=*/line.session.empty());
+  }
+  const int status = QApplication::exec();
+  run_path = stop_on_signal.run_path();
+  return status;
+}
 
 // --help and --version print and exit 0 without a display: QApplication would abort without
 // one, so they are answered by a QCoreApplication before it is made.
@@ -217,22 +293,10 @@ int main(int argc, char** argv) {
   const auto line = parse(app, status);
   if (!line) return status;
 
-  MainWindow window;
-  window.show();
-  if (!line->session.empty()) {
-    auto spec = window.session_spec();  // the last session's, changed by the flags given
-    for (const auto& [name, value] : line->session)
-      replicascope::engine::set_session_flag(spec, name, value);
-    window.set_session_spec(spec);
-  }
-  const TrainThenShoot train_then_shoot(window, *line);
-  const auto model = QString::fromStdString(window.session_spec().model);  // --model
-  if (line->file.isEmpty() && !model.isEmpty()) {
-    window.open_file(model, /*with_remembered=*/false);
-  } else if (line->file.isEmpty()) {
-    window.open_demo();
-  } else {
-    window.open_file(line->file, /*with_remembered=*/line->session.empty());
-  }
-  return app.exec();
+  replicascope::catch_stop_signals();
+  QString run_path;
+  status = show_window(*line, run_path);
+  if (!replicascope::stop_requested()) return status;
+  say_stopped(run_path);
+  return 128 + replicascope::stop_signal();
 }

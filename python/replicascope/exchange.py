@@ -103,6 +103,18 @@ class Exchange:
             self.capacity = largest
 
 
+def global_rank(group, group_rank):
+    """The global rank of `group`'s rank `group_rank` (what broadcasts name as src)."""
+    if group is None:
+        return group_rank
+    for name in ("get_global_rank", "_get_global_rank"):  # 2.x, 1.13
+        if hasattr(dist, name):
+            return getattr(dist, name)(group, group_rank)
+        if hasattr(dist.distributed_c10d, name):
+            return getattr(dist.distributed_c10d, name)(group, group_rank)
+    return group_rank
+
+
 def weighted_mean(values_and_weights):
     """The sample-weighted mean of the given values (None where none was given)."""
     given = [(v, w) for v, w in values_and_weights if v is not None]

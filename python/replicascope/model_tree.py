@@ -7,6 +7,8 @@ callbacks, so no wiring row expects them (a row that did would show as missing a
 """
 import torch
 
+from .runfile import text
+
 try:  # the class every PyTorch BatchNorm derives from, SyncBatchNorm included
     from torch.nn.modules.batchnorm import _BatchNorm
 except ImportError:  # pragma: no cover - every supported PyTorch has it
@@ -24,6 +26,17 @@ def is_synchronized(module):
         return True
     # Synchronized-BatchNorm-PyTorch: _SynchronizedBatchNorm and its 1d/2d/3d subclasses.
     return any(cls.__name__ == "_SynchronizedBatchNorm" for cls in type(module).__mro__)
+
+
+def scripted_part(model):
+    """(name, module) of the model itself when it is scripted or traced (torch.jit), else of its
+    first such module that holds a BatchNorm; None when there is none. The recorder hooks eager
+    modules only: a scripted module runs its layers as TorchScript, past their hooks."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule) and (not name or any(
+                "BatchNorm" in str(getattr(m, "original_name", "")) for m in module.modules())):
+            return name, module
+    return None
 
 
 def full_type(module):
@@ -58,13 +71,15 @@ def modules_rows(model):
 
 def write_model(db, model, devices_per_rank):
     """Fills the modules and wiring tables; `devices_per_rank`: every rank's device names."""
-    rows = modules_rows(model)
+    rows = [(text(name), text(type_name), text(full), *counts)
+            for name, type_name, full, *counts in modules_rows(model)]
     db.executemany("INSERT INTO modules VALUES(?,?,?,?,?,?,?,?,?)",
                    [(i,) + row for i, row in enumerate(rows)])
     column = 0
     for rank, devices in enumerate(devices_per_rank):
         for copy, device in enumerate(devices):
-            db.execute("INSERT INTO wiring_columns VALUES(?,?,?,?)", (column, device, rank, copy))
+            db.execute("INSERT INTO wiring_columns VALUES(?,?,?,?)",
+                       (column, text(device), rank, copy))
             column += 1
     for context, (name, type_name, *_rest) in enumerate(rows):
         db.execute("INSERT INTO wiring_rows VALUES(?,?,?,?)", (context, name, type_name, 0))

@@ -1,4 +1,4 @@
-"""Reads a run file (C++ or Python written, schema versions 1 to 4) as Python and torch objects.
+"""Reads a run file (C++ or Python written, schema versions 1 to 5) as Python and torch objects.
 
     run = replicascope.open_run("runs/resnet.sqlite")
     run.steps[-1].loss
@@ -7,21 +7,30 @@
     run.summaries("layer1.0.bn1")["copy 0"].mean      # every step's mean over channels
 
 Per-channel statistics are kept for the steps run.detail_steps lists (a sample, from version
-4 on); summaries and divergence for every step.
+4 on); summaries and divergence for every step. Every value read is checked (stored.py): a
+damaged file is a RunFileError naming the run, never a struct.error or a wrong number.
 """
 import collections
+import math
 import os
 import pathlib
 import sqlite3
 
 import torch
 
-from .runfile import SCHEMA_VERSION, RunFileError, key_label, summaries_of_blob, unblob
+from . import stored
+from .runfile import SCHEMA_VERSION, TABLES, RunFileError, decode_text, key_label, text
+from .stored import INTEGER, NUMBER, TEXT
 
 Step = collections.namedtuple("Step", "step epoch loss accuracy seconds nonfinite detail")
 Series = collections.namedtuple("Series", "steps count mean var")
 
 _NAN = float("nan")
+_STEP_COLUMNS = (("step", INTEGER), ("epoch", INTEGER), ("loss", NUMBER), ("accuracy", NUMBER),
+                 ("seconds", NUMBER), ("nonfinite", TEXT), ("detail", INTEGER))
+_MODULE_COLUMNS = (("name", TEXT), ("type", TEXT), ("full_type", TEXT), ("depth", INTEGER),
+                   ("own_parameters", INTEGER), ("subtree_parameters", INTEGER),
+                   ("synchronized", INTEGER), ("receives_callbacks", INTEGER))
 
 
 def _connect(path):
@@ -69,17 +78,45 @@ class Run:
     def __init__(self, path):
         self.path = path
         self._db = _connect(path)
+        self._db.text_factory = decode_text  # text of older runs may hold invalid UTF-8
         try:
-            self.schema_version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master")}
+            self._check_tables()
+            self.metadata = dict(self._checked("meta", "SELECT key, value FROM meta",
+                                               (("key", TEXT), ("value", TEXT))))
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_tables(self):
+        """The schema version and every table it has, or one error naming all that are missing."""
+        path = self.path
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {n for (n,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.Error as error:
             raise RunFileError(f"run '{path}': not a run file ({error})") from None
-        if not {"meta", "steps", "layers", "sync_points", "channel_stats"} <= tables:
-            raise RunFileError(f"run '{path}': not a ReplicaScope run (expected its tables)")
-        if not 1 <= self.schema_version <= SCHEMA_VERSION:
-            raise RunFileError(f"run '{path}': schema version {self.schema_version}; this reader "
-                               f"knows 1 to {SCHEMA_VERSION}")
-        self.metadata = dict(self._db.execute("SELECT key, value FROM meta"))
+        if not 1 <= version <= SCHEMA_VERSION:
+            newer = ": a newer ReplicaScope wrote it" if version > SCHEMA_VERSION else ""
+            raise RunFileError(f"run '{path}': not a ReplicaScope run of schema version 1 to "
+                               f"{SCHEMA_VERSION} (found version {version}{newer})")
+        missing = [t for t in TABLES[version] if t not in tables]
+        if missing:
+            raise RunFileError(f"run '{path}': damaged or not a ReplicaScope run: schema version "
+                               f"{version} has the table(s) {', '.join(missing)}, which this "
+                               "file lacks")
+        self.schema_version = version
+
+    def _rows(self, table, sql, params=()):
+        """Every row of a query; SQLite's errors (a damaged file) name the run."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise RunFileError(f"run '{self.path}': cannot read table {table}: {error}") from None
+
+    def _checked(self, table, sql, columns, params=(), layer=None):
+        return [stored.checked(self.path, table, columns, row, layer)
+                for row in self._rows(table, sql, params)]
 
     def close(self):
         self._db.close()
@@ -95,10 +132,9 @@ class Run:
     def steps(self):
         nonfinite = "nonfinite" if self.schema_version >= 3 else "NULL"
         detail = "detail" if self.schema_version >= 4 else "1"
-        rows = self._db.execute("SELECT step, epoch, loss, accuracy, seconds, "
-                                f"{nonfinite}, {detail} FROM steps ORDER BY step")
-        return [Step(s, e, _NAN if l is None else l, _NAN if a is None else a, t, n or "",
-                     bool(d)) for s, e, l, a, t, n, d in rows]
+        rows = self._checked("steps", "SELECT step, epoch, loss, accuracy, seconds, "
+                             f"{nonfinite}, {detail} FROM steps ORDER BY step", _STEP_COLUMNS)
+        return [Step(s, e, l, a, t, n, bool(d)) for s, e, l, a, t, n, d in rows]
 
     @property
     def detail_steps(self):
@@ -107,50 +143,64 @@ class Run:
 
     @property
     def layers(self):
-        return [n for (n,) in self._db.execute("SELECT name FROM layers ORDER BY id")]
+        return [n for _, n in self._layer_rows()]
+
+    def _layer_rows(self):
+        return self._checked("layers", "SELECT id, name FROM layers ORDER BY id",
+                             (("id", INTEGER), ("name", TEXT)))
 
     @property
     def modules(self):
         """The module tree (version 2 on): dicts in module order."""
         if self.schema_version < 2:
             return []
-        keys = ("name", "type", "full_type", "depth", "own_parameters", "subtree_parameters",
-                "synchronized", "receives_callbacks")
-        return [dict(zip(keys, row)) for row in self._db.execute(
-            f"SELECT {', '.join(keys)} FROM modules ORDER BY id")]
+        keys = [name for name, _ in _MODULE_COLUMNS]
+        return [dict(zip(keys, row)) for row in self._checked(
+            "modules", f"SELECT {', '.join(keys)} FROM modules ORDER BY id", _MODULE_COLUMNS)]
 
     @property
     def wiring(self):
         """Columns (device, rank, copy) and, per module index, each column's (present, called)."""
         if self.schema_version < 2:
             return {"columns": [], "rows": []}
-        columns = list(self._db.execute("SELECT device, rank, copy FROM wiring_columns ORDER BY id"))
+        columns = [tuple(c) for c in self._checked(
+            "wiring_columns", "SELECT device, rank, copy FROM wiring_columns ORDER BY id",
+            (("device", TEXT), ("rank", INTEGER), ("copy", INTEGER)))]
         rows = []
-        for context, module, expects in list(self._db.execute(
-                "SELECT context_id, module, expects_callbacks FROM wiring_rows ORDER BY context_id")):
-            cells = list(self._db.execute(
-                "SELECT present, called, call_order FROM wiring_cells WHERE context_id = ? "
-                "ORDER BY column_id", (context,)))
+        for context, module, expects in self._checked(
+                "wiring_rows", "SELECT context_id, module, expects_callbacks FROM wiring_rows "
+                "ORDER BY context_id",
+                (("context_id", INTEGER), ("module", TEXT), ("expects_callbacks", INTEGER))):
+            cells = [tuple(c) for c in self._checked(
+                "wiring_cells", "SELECT present, called, call_order FROM wiring_cells "
+                "WHERE context_id = ? ORDER BY column_id",
+                (("present", INTEGER), ("called", INTEGER), ("call_order", INTEGER)),
+                (context,))]
             rows.append({"module": module, "expects_callbacks": bool(expects), "cells": cells})
         return {"columns": columns, "rows": rows}
 
-    def _layer_id(self, layer):
-        row = self._db.execute("SELECT id FROM layers WHERE name = ?", (layer,)).fetchone()
-        if row is None:
-            raise KeyError(f"run '{self.path}' has no layer '{layer}' "
-                           f"(it has {', '.join(self.layers) or 'none'})")
-        return row[0]
+    def _layer(self, layer):
+        """(id, name as stored) of `layer`, a name as run.layers lists it (a name from the file
+        system, with surrogates for its invalid bytes, also finds its stored form)."""
+        rows = self._layer_rows()
+        wanted = text(layer) if isinstance(layer, str) else layer
+        for layer_id, name in rows:
+            if name == wanted:
+                return layer_id, name
+        raise KeyError(f"run '{self.path}' has no layer '{layer}' "
+                       f"(it has {', '.join(n for _, n in rows) or 'none'})")
 
     def statistics(self, layer, sync_point=0):
         """Per series ("copy 0", "synchronized", "running", "rank 1"): its steps, counts and
         mean and variance as float64 tensors [steps, channels]."""
-        layer_id, version = self._layer_id(layer), self.schema_version
+        layer_id, name = self._layer(layer)
+        rows = self._rows("channel_stats", "SELECT step, copy, count, mean, var FROM "
+                          "channel_stats WHERE layer = ? AND sync_point = ? ORDER BY step",
+                          (layer_id, sync_point))
         grouped = {}
-        for step, copy, count, mean, var in self._db.execute(
-                "SELECT step, copy, count, mean, var FROM channel_stats WHERE layer = ? AND "
-                "sync_point = ? ORDER BY step", (layer_id, sync_point)):
-            grouped.setdefault(copy, []).append(
-                (step, count, unblob(mean, copy, version), unblob(var, copy, version)))
+        for step, copy, count, mean, var in stored.channel_rows(self.path, name, rows,
+                                                                self.schema_version):
+            grouped.setdefault(copy, []).append((step, count, mean, var))
         return _series_of(grouped)
 
     def summaries(self, layer, sync_point=0):
@@ -160,21 +210,29 @@ class Run:
             return collections.OrderedDict(
                 (label, Series(s.steps, s.count, s.mean.mean(1), s.var.mean(1)))
                 for label, s in self.statistics(layer, sync_point).items())
+        layer_id, name = self._layer(layer)
+        rows = self._rows("summaries", "SELECT step, copies FROM summaries WHERE layer = ? AND "
+                          "sync_point = ? ORDER BY step", (layer_id, sync_point))
         grouped = {}
-        for step, data in self._db.execute(
-                "SELECT step, copies FROM summaries WHERE layer = ? AND sync_point = ? "
-                "ORDER BY step", (self._layer_id(layer), sync_point)):
-            for copy, count, mean, var in summaries_of_blob(data):
+        for step, summaries in stored.summary_rows(self.path, name, rows):
+            for copy, count, mean, var in summaries:
                 grouped.setdefault(copy, []).append((step, count, mean, var))
         return _series_of(grouped)
 
     def divergence(self, layer):
-        """(step, divergence) per step: the largest over the layer's sync points."""
-        return [(s, _NAN if d is None else d) for s, d in self._db.execute(
-            "SELECT step, max(divergence) FROM sync_points WHERE layer = ? GROUP BY step "
-            "ORDER BY step", (self._layer_id(layer),))]
+        """(step, divergence) per step: the largest over the layer's sync points (NaN where
+        every one is NaN)."""
+        layer_id, name = self._layer(layer)
+        largest = collections.OrderedDict()
+        for step, value in self._checked(
+                "sync_points", "SELECT step, divergence FROM sync_points WHERE layer = ? "
+                "ORDER BY step", (("step", INTEGER), ("divergence", NUMBER)), (layer_id,),
+                layer=name):
+            known = largest.get(step, _NAN)
+            largest[step] = value if math.isnan(known) or value > known else known
+        return list(largest.items())
 
 
 def open_run(path):
     """Opens a run file read-only (see Run)."""
-    return Run(os.fspath(path))
+    return Run(os.fsdecode(path))

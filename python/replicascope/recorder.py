@@ -17,26 +17,12 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import model_tree, runfile
-from .exchange import Exchange, StepShare, weighted_mean
+from . import arguments, model_tree, runfile
+from .arguments import RecorderError
+from .exchange import Exchange, StepShare, global_rank, weighted_mean
 from .moments import Moments, divergence, finish, merge, raw_of_input
 
 __version__ = "0.1.0"
-
-
-class RecorderError(RuntimeError):
-    """A recorder that cannot start or go on; the message says what was expected."""
-
-
-def _global_rank(group, group_rank):
-    if group is None:
-        return group_rank
-    for name in ("get_global_rank", "_get_global_rank"):  # 2.x, 1.13
-        if hasattr(dist, name):
-            return getattr(dist, name)(group, group_rank)
-        if hasattr(dist.distributed_c10d, name):
-            return getattr(dist.distributed_c10d, name)(group, group_rank)
-    return group_rank
 
 
 def _on_host(pending):
@@ -89,6 +75,8 @@ class Recorder:
         100 MB, 16 to 1000), "all", or a number; they are spread over the run, a quarter of
         them the latest. Every step keeps its summaries (divergence, means over channels).
     detail_every: only steps 1, 1 + K, ... may keep detail.
+    Arguments of a wrong type raise TypeError, of a wrong value ValueError (metadata keys the
+    recorder writes itself, RecorderError).
 
     What the layers see is kept (on their devices) until the next step(): call it every step,
     and close() the recorder (or use it as a context manager) to remove its hooks.
@@ -97,16 +85,14 @@ class Recorder:
     def __init__(self, path, model, *, dataset="", loss="", seed=None, optimizer=None,
                  model_name=None, metadata=None, group=None, detail_steps="auto",
                  detail_every=1):
-        self.path = path
+        self.path = arguments.run_path(path)
         self._detail_steps = runfile.parse_detail_steps(detail_steps)
-        if isinstance(detail_every, bool) or not isinstance(detail_every, int) or detail_every < 1:
-            raise ValueError(f"detail_every expects a number of steps of at least 1, got "
-                             f"{detail_every!r}")
-        self._detail_every = detail_every
-        self._policy = None  # made at the first step ("auto" depends on the step's size)
-        self._model, wrapper, self._dp_ids = model_tree.unwrap(model)
+        self._detail_every = arguments.detail_every(detail_every)
+        self._policy = None  # made at the first step that records a layer ("auto": its size)
+        self._model, wrapper, self._dp_ids = model_tree.unwrap(arguments.model(model))
         self._layers = [(n, m) for n, m in self._model.named_modules()
                         if model_tree.is_batch_norm(m)]
+        arguments.eager(self._model)
         if not self._layers:
             raise RecorderError(
                 f"the model ({type(self._model).__name__}) has no BatchNorm layer to record "
@@ -116,24 +102,29 @@ class Recorder:
         self._group = group
         self._world = dist.get_world_size(group) if distributed else 1
         self._rank = dist.get_rank(group) if distributed else 0
+        try:  # every rank hears of a rank's wrong argument (in _agree), or the others would wait
+            settings, problem = arguments.run_settings(model_name, dataset, loss, seed, optimizer,
+                                                       metadata), None
+        except (TypeError, ValueError, RecorderError) as e:
+            settings, problem = None, e
         devices = self._local_devices()
         self._exchange = Exchange(group, self._world, devices[0]) if self._world > 1 else None
         with self._collective_device():
-            devices_per_rank = self._agree(devices)
+            devices_per_rank = self._agree(devices, problem)
         self._db = None
         error = None
         if self._rank == 0:
             try:
-                meta = self._metadata(wrapper, devices, dataset, loss, seed, optimizer,
-                                      model_name, metadata or {})
-                self._db = runfile.create(path, lambda db: self._fill(db, meta, devices_per_rank))
+                meta = self._metadata(wrapper, devices, settings)
+                self._db = runfile.create(self.path,
+                                          lambda db: self._fill(db, meta, devices_per_rank))
             except Exception as e:  # every rank must hear of it, or the others would wait
                 error = str(e) if isinstance(e, (runfile.RunFileError, OSError)) else \
                     f"the recorder could not start: {type(e).__name__}: {e}"
         if self._world > 1:
             shared = [error]
             with self._collective_device():
-                dist.broadcast_object_list(shared, src=_global_rank(group, 0), group=group)
+                dist.broadcast_object_list(shared, src=global_rank(group, 0), group=group)
             error = shared[0]
         if error:
             raise RecorderError(error)
@@ -162,13 +153,23 @@ class Recorder:
             return torch.cuda.device(self._exchange.device)
         return contextlib.nullcontext()
 
-    def _agree(self, devices):
-        """Every rank's devices; refuses ranks whose models have other BatchNorm layers."""
+    def _agree(self, devices, problem):
+        """Every rank's devices; refuses ranks whose models have other BatchNorm layers, and
+        raises on every rank a `problem` (a wrong argument) that one rank has."""
         if self._world == 1:
+            if problem is not None:
+                raise problem
             return [devices]
         names = [n for n, _ in self._layers]
         infos = [None] * self._world
-        dist.all_gather_object(infos, {"devices": devices, "layers": names}, group=self._group)
+        said = None if problem is None else f"{type(problem).__name__}: {problem}"
+        dist.all_gather_object(infos, {"devices": devices, "layers": names, "problem": said},
+                               group=self._group)
+        if problem is not None:
+            raise problem
+        for r, info in enumerate(infos):
+            if info["problem"] is not None:
+                raise RecorderError(f"rank {r} could not start the recorder: {info['problem']}")
         for r, info in enumerate(infos):
             if info["layers"] != infos[0]["layers"]:
                 raise RecorderError(
@@ -177,15 +178,15 @@ class Recorder:
                     "(expected the same model on every rank)")
         return [info["devices"] for info in infos]
 
-    def _metadata(self, wrapper, devices, dataset, loss, seed, optimizer, model_name, extra):
+    def _metadata(self, wrapper, devices, settings):
+        """The meta rows: the recorder's own, then `settings` (arguments.run_settings)."""
         synchronized = all(model_tree.is_synchronized(m) for _, m in self._layers)
-        meta = {
-            "model": model_name or type(self._model).__name__,
+        meta = dict(settings)
+        meta.update({
+            "model": settings["model"] or type(self._model).__name__,
             "model_hash": "",
             "devices": model_tree.format_devices(devices),
-            "dataset": dataset or "python",
-            "loss": loss,
-            "seed": "" if seed is None else str(seed),
+            "dataset": settings["dataset"] or "python",
             "synchronized": "true" if synchronized else "false",
             "processes": str(self._world),
             "libtorch": torch.__version__,
@@ -197,24 +198,12 @@ class Recorder:
             "detail_steps": {runfile.AUTO: "auto", runfile.ALL: "all"}.get(
                 self._detail_steps, str(self._detail_steps)),
             "detail_every": str(self._detail_every),
-        }
-        if optimizer is not None:
-            group = optimizer.param_groups[0]
-            meta["optimizer"] = type(optimizer).__name__.lower()
-            meta["lr"] = repr(float(group.get("lr", float("nan"))))
-            meta["weight_decay"] = repr(float(group.get("weight_decay", 0.0)))
-        reserved = {"schema_version", "sqlite", "created", "writer", "wrapper", "processes",
-                    "synchronized", "devices", "batch", "detail_steps", "detail_every",
-                    "detail_capacity"}
-        for key, value in extra.items():
-            if str(key) in reserved:
-                raise RecorderError(f"metadata key '{key}' is the recorder's own (it writes "
-                                    f"{', '.join(sorted(reserved))}); expected another key")
-            meta[str(key)] = str(value)
+        })
         return meta
 
     def _fill(self, db, meta, devices_per_rank):
-        db.executemany("INSERT INTO meta VALUES(?,?)", sorted(meta.items()))
+        db.executemany("INSERT INTO meta VALUES(?,?)",
+                       sorted((runfile.text(k), runfile.text(v)) for k, v in meta.items()))
         model_tree.write_model(db, self._model, devices_per_rank)
 
     # -- per forward ---------------------------------------------------------------------------
@@ -248,11 +237,14 @@ class Recorder:
         """Ends a training step: records what the layers saw since the last call.
 
         Under torch.distributed every rank must call it (one collective). loss and accuracy:
-        this rank's figures (floats or one-element tensors; with several ranks, the recorded
-        figure is their mean weighted by each rank's samples).
+        this rank's figures (numbers or one-element tensors; with several ranks, the recorded
+        figure is their mean weighted by each rank's samples). epoch: an integer from 0.
         """
         if self._handles is None:
             raise RecorderError(f"run '{self.path}': the recorder is closed")
+        loss = arguments.step_number(loss, "loss")
+        accuracy = arguments.step_number(accuracy, "accuracy")
+        epoch = arguments.epoch(epoch)
         now = time.perf_counter()
         seconds, self._last = now - self._last, now
         with self._lock:
@@ -262,8 +254,7 @@ class Recorder:
         first = min((e[0] for e in pending), default=None)
         samples = sum(e[4] for e in pending if e[0] == first and e[1] == 0)
         entries = [(i, s, c, m) for i, s, c, m, _, _ in pending]
-        share = StepShare(None if loss is None else float(loss),
-                          None if accuracy is None else float(accuracy), samples, entries)
+        share = StepShare(loss, accuracy, samples, entries)
         shares = self._exchange.all_shares(share) if self._exchange else [share]
         self._step += 1
         if self._db is not None:
@@ -278,6 +269,8 @@ class Recorder:
 
     def _decide(self, db, points):
         """Whether this step keeps per-channel detail; forgets the detail of evicted steps."""
+        if self._policy is None and not points and self._detail_steps == runfile.AUTO:
+            return False  # nothing to estimate "auto" from: the first step that records decides
         if self._policy is None:
             capacity = self._detail_steps
             if capacity == runfile.AUTO:  # what this step's channel_stats rows take, near enough
@@ -291,6 +284,11 @@ class Recorder:
             self._policy = runfile.DetailPolicy(capacity, self._detail_every)
             db.execute("INSERT OR IGNORE INTO meta VALUES('detail_capacity', ?)",
                        ("all" if capacity == runfile.ALL else str(capacity),))
+            # The steps before, which recorded no layer, as the policy would have taken them.
+            for (earlier,) in list(db.execute("SELECT step FROM steps ORDER BY step")):
+                keep, evicted = self._policy.admit(earlier)
+                db.executemany("UPDATE steps SET detail = ? WHERE step = ?",
+                               [(int(keep), earlier)] + [(0, old) for old in evicted])
         else:
             self._policy = self._policy.copy()  # the committed one stays for a rollback
         keep, evicted = self._policy.admit(self._step)
@@ -329,6 +327,7 @@ class Recorder:
             nonfinite.append(f"layer '{first_bad}' statistics")
         elif bad > 1:
             nonfinite.append(f"statistics of {bad} layers, the first '{first_bad}'")
+        nonfinite = [runfile.text(part) for part in nonfinite]
         db.execute("INSERT INTO steps VALUES(?,?,?,?,?,?,?)",
                    (self._step, epoch, None if loss is None else runfile.real(loss),
                     None if accuracy is None else runfile.real(accuracy), seconds,
@@ -337,7 +336,7 @@ class Recorder:
     def _layer_id(self, db, name):
         if name not in self._layer_ids:
             self._layer_ids[name] = db.execute("INSERT INTO layers(name) VALUES(?)",
-                                               (name,)).lastrowid
+                                               (runfile.text(name),)).lastrowid
         return self._layer_ids[name]
 
     def _write_point(self, db, name, sync_point, by_rank, running, keep):

@@ -4,6 +4,7 @@ One SQLite file per run in WAL mode, one transaction per step, so that a killed 
 every step it finished. The schema text is the C++ writer's, byte for byte (a test compares
 the two files' `sqlite_master`), so both writers' runs are the same kind of file.
 """
+import codecs
 import ctypes
 import ctypes.util
 import errno
@@ -14,7 +15,27 @@ import sqlite3
 import struct
 import sys
 
-SCHEMA_VERSION = 4
+from . import locks
+
+SCHEMA_VERSION = 5
+
+# The tables a run of each schema version has (docs/run-format.md), in the order messages name
+# them.
+_TABLES_1 = ("meta", "steps", "layers", "sync_points", "channel_stats")
+_TABLES_2 = _TABLES_1 + ("modules", "wiring_columns", "wiring_rows", "wiring_cells")
+TABLES = {1: _TABLES_1, 2: _TABLES_2, 3: _TABLES_2, 4: _TABLES_2 + ("summaries",),
+          5: _TABLES_2 + ("summaries",)}
+
+# The meta keys the writers write (version 5's contract): a user's own metadata may not use
+# them, nor any key starting with RESERVED_META_PREFIX (kept for later versions).
+RESERVED_META_KEYS = (
+    "schema_version", "detail_steps", "detail_every", "detail_capacity", "sqlite", "created",
+    "model", "model_hash", "devices", "processes", "dataset", "batch", "synchronized",
+    "optimizer", "lr", "weight_decay", "loss", "seed", "libtorch", "writer", "wrapper", "wiring")
+RESERVED_META_PREFIX = "replicascope."
+
+# How long a step waits for a write lock another process holds before it fails (docs).
+BUSY_TIMEOUT_SECONDS = 10.0
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +89,28 @@ def key_label(copy):
 
 class RunFileError(RuntimeError):
     """A run file that cannot be created, written or read; the message names the file."""
+
+
+def _bytes_of_surrogates(error):
+    """Encoding errors of a str from the file system (os.fsdecode): each surrogate U+DC80 to
+    U+DCFF back to the byte it stands for, any other lone surrogate to its own (invalid) bytes."""
+    chars = error.object[error.start:error.end]
+    return b"".join(bytes([ord(c) - 0xDC00]) if "\udc80" <= c <= "\udcff"
+                    else c.encode("utf-8", "surrogatepass") for c in chars), error.end
+
+
+codecs.register_error("replicascope.surrogates", _bytes_of_surrogates)
+
+
+def text(value):
+    """`value` as the valid UTF-8 text a run stores (version 5): each byte that is not part of
+    a valid UTF-8 sequence becomes the four characters \\xHH."""
+    return decode_text(str(value).encode("utf-8", "replicascope.surrogates"))
+
+
+def decode_text(data):
+    """Stored text as a str, however old the run: invalid bytes read as \\xHH, never an error."""
+    return data.decode("utf-8", "backslashreplace")
 
 
 def single(copy, version=SCHEMA_VERSION):
@@ -212,7 +255,10 @@ def create(path, fill):
                            "runs are not overwritten")
     db = None
     try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # A step waits a while for a write lock another process holds (a reader's checkpoint,
+        # a tool writing to the file) before it fails.
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                             timeout=BUSY_TIMEOUT_SECONDS)
         db.execute("PRAGMA synchronous=NORMAL")  # safe against a killed process
     except sqlite3.Error as error:
         if db is not None:
@@ -222,15 +268,28 @@ def create(path, fill):
     return db
 
 
+def _is_locked(error):
+    # sqlite_errorcode (Python 3.11 on) is the extended code; its low byte SQLITE_BUSY is 5.
+    return ((getattr(error, "sqlite_errorcode", None) or 0) & 0xFF == 5 or
+            str(error).startswith("database is locked"))
+
+
 def transaction(db, path, write):
     """Runs `write(db)` in one transaction; a failure rolls it back and names the run."""
-    db.execute("BEGIN")
     try:
+        db.execute("BEGIN IMMEDIATE")  # the write lock first: the busy timeout waits for it
         write(db)
         db.execute("COMMIT")
     except sqlite3.Error as error:
         if db.in_transaction:
             db.execute("ROLLBACK")
+        if _is_locked(error):
+            holder = locks.holder(path)
+            waited = db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+            raise RunFileError(
+                f"run '{path}': cannot write a step: another process holds the run's write lock "
+                f"({holder or 'which one could not be found out'}) and kept it longer than "
+                f"{waited:g} s; expected the run to be written by its recorder alone") from None
         raise RunFileError(f"run '{path}': cannot write a step: {error}") from None
     except BaseException:
         if db.in_transaction:

@@ -78,7 +78,11 @@ def worker(rank, world, port, out, scenario):
                 os._exit(3)  # killed after its second step
 
         try:
-            with Recorder(os.path.join(out, "ddp.sqlite"), ddp, dataset="random") as rec:
+            # A wrong argument on one rank only (metadata is rank 0's to write, but every rank's
+            # is checked): every rank must fail, none wait for the others.
+            metadata = {"lr": "abc"} if scenario == "rank1_bad_metadata" and rank == 1 else None
+            with Recorder(os.path.join(out, "ddp.sqlite"), ddp, dataset="random",
+                          metadata=metadata) as rec:
                 train(ddp, data, rec, after_step=after_step)
         except Exception as error:  # the test checks that every rank says the same
             torch.save({"error": str(error), "kind": type(error).__name__},
@@ -190,3 +194,12 @@ class DistributedDataParallelRuns(TempDirTest):
         ranks = self.launch("same")
         self.assertEqual(ranks[0], ranks[1])
         self.assertIn("the file exists; runs are not overwritten", ranks[0]["error"])
+
+    def test_a_wrong_argument_on_one_rank_fails_every_rank(self):
+        ranks = self.launch("rank1_bad_metadata")
+        said = "metadata key 'lr' is the recorder's own"
+        self.assertIn(said, ranks[1]["error"])
+        self.assertIn(f"rank 1 could not start the recorder: RecorderError: {said}",
+                      ranks[0]["error"])
+        self.assertEqual([r["kind"] for r in ranks], ["RecorderError", "RecorderError"])
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "ddp.sqlite")))

@@ -346,6 +346,26 @@ class BoundedDetail(TempDirTest):
                 self.assertTrue(torch.allclose(series.mean, everything[label].mean.mean(1),
                                                rtol=1e-6, atol=1e-7), label)
 
+    def test_auto_detail_is_estimated_from_the_first_step_that_records_a_layer(self):
+        capacities = []
+        for empty_first_step in (False, True):
+            model = torch.nn.Sequential(torch.nn.BatchNorm1d(20000))
+            path = self.path(f"wide_{empty_first_step}.sqlite")
+            with Recorder(path, model) as rec:
+                if empty_first_step:
+                    rec.step(loss=1.0)  # no forward: nothing to estimate from
+                for _ in range(3):
+                    model(torch.randn(2, 20000))
+                    rec.step()
+            run = open_run(path)
+            capacities.append(int(run.metadata["detail_capacity"]))
+            policy = runfile.DetailPolicy(capacities[-1])  # as if it had been made at step 1
+            for step in range(1, len(run.steps) + 1):
+                policy.admit(step)
+            self.assertEqual(run.detail_steps, policy.kept())
+        # 20000 channels: about 650 kB of channel_stats rows a step, 100 MB / 650 kB steps.
+        self.assertEqual(capacities, [154, 154])
+
     def test_bad_detail_options_say_what_they_expect(self):
         for bad in (0, -2, "some", 2.5, True):
             with self.assertRaisesRegex(ValueError, "detail_steps expects"):

@@ -27,6 +27,25 @@ db.execute("UPDATE channel_stats SET copy = -2147483648 WHERE rowid = 1")
 db.commit()
 db.close()
 PY
+# Image folders: in wide/, a strip of 999,999 x 1 pixels (1 KB as a PNG) per class; in loop/,
+# 4 images a class and a link from class a back up to the folder.
+python3 - <<'PY'
+import os, struct, zlib
+def png(path, width, rows):  # 8-bit gray
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + row for row in rows), 9)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+for c, value in (("a", 0), ("b", 200)):
+    os.makedirs("wide/" + c)
+    png("wide/%s/strip.png" % c, 999999, [bytes([value]) * 999999])
+    os.makedirs("loop/" + c)
+    for i in range(4):
+        png("loop/%s/%d.png" % (c, i), 28, [bytes([value + i]) * 28] * 28)
+os.symlink("..", "loop/a/up")
+PY
 inputs=(empty text.pt text.sqlite truncated.pt run.sqlite cut.sqlite magic.idx huge.idx.gz
   bomb.idx.gz labels.idx short.bin bad_copy.sqlite "$fixtures/mlp.pt")
 sha256sum "${inputs[@]}" >before.sha
@@ -37,9 +56,12 @@ probe() {
   local expect=$1 name=$2
   shift 2
   cases=$((cases + 1))
-  # PROBE_STDOUT=FILE sends standard output there (/dev/full: a full disk) and keeps stderr.
+  # PROBE_STDOUT=FILE sends standard output there (/dev/full: a full disk) and keeps stderr;
+  # PROBE_ULIMIT_V=KIB runs the case under ulimit -v KIB (an address space that runs out).
   if [[ -n ${PROBE_STDOUT:-} ]]; then
     timeout 60 "$cli" "$@" </dev/null >"$PROBE_STDOUT" 2>out.txt
+  elif [[ -n ${PROBE_ULIMIT_V:-} ]]; then
+    (ulimit -v "$PROBE_ULIMIT_V" && exec timeout 60 "$cli" "$@" </dev/null >out.txt 2>&1)
   else
     timeout 60 "$cli" "$@" </dev/null >out.txt 2>&1
   fi
@@ -51,6 +73,8 @@ probe() {
     verdict=HANG hangs=$((hangs + 1))
   elif ((status > 128)); then
     verdict="CRASH (signal $((status - 128)))" crashes=$((crashes + 1))
+  elif grep -q "^frame #" out.txt; then
+    verdict="BACKTRACE (exit $status)" unexpected=$((unexpected + 1))
   elif [[ $expect == ok && $status == 0 ]]; then
     verdict=ok accepted=$((accepted + 1))
   elif [[ $expect == error && ($status == 1 || $status == 2) && -n $said ]]; then
@@ -59,6 +83,11 @@ probe() {
     verdict="UNEXPECTED (exit $status)" unexpected=$((unexpected + 1))
   fi
   printf '%-34s %-22s %s\n' "$name" "$verdict" "$said"
+}
+
+# said TEXT: the last case's output holds TEXT, what the case is there to see said.
+said() {
+  grep -qF -- "$1" out.txt || { echo "probe: the last case did not say: $1"; unexpected=$((unexpected + 1)); }
 }
 
 m=(inspect) t=(train --steps 1 --data synthetic --devices cpu:2 --batch 8)
@@ -117,6 +146,73 @@ PROBE_STDOUT=/dev/full probe error "inspect --json > /dev/full" inspect "$fixtur
 PROBE_STDOUT=/dev/full probe error "wiring --json > /dev/full" wiring "$fixtures/mlp.pt" --json
 PROBE_STDOUT=/dev/full probe error "runs > /dev/full" runs .
 PROBE_STDOUT=/dev/full probe error "export --json - > /dev/full" export run.sqlite --json -
+# Round two: damaged runs read with a word naming the row, runs missing tables, names not UTF-8.
+python3 - <<'PY'
+import shutil, sqlite3
+for name, sql in [("loss_text", "UPDATE steps SET loss = 'abc' WHERE step = 2"),
+                  ("short_blob", "UPDATE channel_stats SET mean = zeroblob(30) WHERE rowid = 1"),
+                  ("no_tables", "DROP TABLE channel_stats; DROP TABLE modules")]:
+    shutil.copy("run.sqlite", name + ".sqlite")
+    db = sqlite3.connect(name + ".sqlite")
+    db.executescript(sql)
+    db.commit()
+    db.close()
+PY
+probe error "run: a loss stored as text" export loss_text.sqlite --json o.json
+probe error "run: a BLOB of the wrong size" export short_blob.sqlite --csv o.csv
+probe error "run: two tables dropped" export no_tables.sqlite --csv o.csv
+grep -q "lacks" out.txt || { echo "probe: the dropped tables went unnamed"; unexpected=$((unexpected + 1)); }
+# probe_json NAME ARGS...: a command that must succeed and print valid UTF-8 JSON.
+probe_json() {
+  probe ok "$@"
+  python3 -c 'import json, sys; json.load(open("out.txt", encoding="utf-8"))' 2>/dev/null ||
+    { echo "probe: $1 printed invalid JSON"; unexpected=$((unexpected + 1)); }
+}
+odd=$'not_utf8_\xff'
+mkdir "$odd" && cp "$fixtures/mlp.pt" "$odd/mlp.pt"
+"$cli" train --steps 2 --model "$odd/mlp.pt" --data synthetic --image 16 --classes 4 \
+  --devices cpu:2 --batch 8 --run "$odd/run.sqlite" >/dev/null 2>&1 || echo "probe: no run in $odd"
+probe_json "inspect --json, a name not UTF-8" inspect "$odd/mlp.pt" --json
+probe_json "wiring --json, a name not UTF-8" wiring "$odd/mlp.pt" --json
+probe_json "verify --json, a name not UTF-8" verify "$odd/mlp.pt" --input-shape 4,16 --json
+probe_json "export --json, a name not UTF-8" export "$odd/run.sqlite" --json - --layer layers.1 --channels 0:0
+# Issue 29 (round two): a 999,999 x 1 image is fitted from what the crop keeps (it took 4.1 GB
+# at 1,28,28 and 200 GB at 224,224); a link back up to the folder is followed once and said.
+i=(train --steps 1 --devices cpu:2)
+probe ok "imagefolder: 999,999x1 at 1,28,28" "${i[@]}" --batch 2 --data imagefolder:wide --image 1,28,28
+probe ok "imagefolder: 999,999x1 at 3,224,224" "${i[@]}" --batch 2 --data imagefolder:wide --image 3,224,224 \
+  --model "$fixtures/reused_bn.pt"
+probe ok "imagefolder: a link back up" "${i[@]}" --batch 4 --data imagefolder:loop --image 1,28,28
+grep -q "imagefolder:loop, batch 4" out.txt && grep -q "left out 1 link to a folder or image taken already ('loop/a/up')" out.txt ||
+  { echo "probe: the link back up was not left out and said"; unexpected=$((unexpected + 1)); }
+# Issue 29 (round two): no BatchNorm, proposals that fit, allocations, device counts.
+nobn=(--model "$fixtures/no_batchnorm.pt" --image 16 --classes 4)
+probe error "train --run, no BatchNorm" "${t[@]}" "${nobn[@]}" --run nobn.sqlite
+said "has no BatchNorm layer (expected BatchNorm1d, BatchNorm2d or BatchNorm3d): there is nothing to synchronize"
+[[ -e nobn.sqlite ]] && { echo "probe: a run of a model without BatchNorm left a file"; unexpected=$((unexpected + 1)); }
+probe ok "train, no BatchNorm (says so)" "${t[@]}" "${nobn[@]}"
+said "there is nothing to synchronize; the copies train as plain data parallelism"
+probe ok "verify, no BatchNorm" verify "$fixtures/no_batchnorm.pt" --input-shape 4,16
+said "there is nothing to synchronize: synchronized and per-copy training are both plain data parallelism"
+grep -q "not run" out.txt && { echo "probe: verify printed rows that compare nothing"; unexpected=$((unexpected + 1)); }
+probe ok "verify --unsync, no BatchNorm" verify "$fixtures/no_batchnorm.pt" --input-shape 4,16 --unsync
+said "there is nothing to synchronize"
+probe error "train --image 1,32,32 (the demo)" "${t[@]}" --image 1,32,32
+said "(2x1024 and 784x64). Try --data synthetic --image 1,28,28, or data of that layout."
+probe error "train a fixed pooling on 3,4,4" "${t[@]}" --model "$fixtures/fixed_pool.pt" --image 3,4,4 --classes 5
+said "Try --data synthetic --image 3,8,8, or data of that layout."
+probe error "train a model returning a tuple" "${t[@]}" --model "$fixtures/tuple_output.pt" --image 16 --classes 4
+said "No change of data can help: forward() must return one tensor of [batch, outputs]"
+probe error "verify --input-shape 64,3,20000,20000" verify "$fixtures/mlp.pt" --input-shape 64,3,20000,20000
+said "takes 614 GB alone, but the process can have"
+PROBE_ULIMIT_V=4000000 probe error "train --batch 1000000, ulimit -v 4 GB" "${t[@]}" --batch 1000000
+said "more than the process can have"
+PROBE_ULIMIT_V=6000000 probe error "train --batch 100000, ulimit -v 6 GB" "${t[@]}" --batch 100000
+said "in the forward for the backward, x 50000, x 1.0 for backward) but the process can have"
+probe error "train --devices cpu:-1" "${t[@]}" --devices cpu:-1
+said "'-1' is negative; the number of CPU copies must be 1 to 1024"
+probe error "train --devices cpu:99999999999" "${t[@]}" --devices cpu:99999999999
+said "'99999999999' is past the most; the number of CPU copies must be 1 to 1024"
 probe ok "train --lr 1e30 (diverges)" "${t[@]}" --lr 1e30 --steps 3 --run diverged.sqlite
 probe ok "runs (with a diverged run)" runs .
 

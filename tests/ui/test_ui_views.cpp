@@ -16,6 +16,7 @@
 #include "replicascope/base/build_info.h"
 #include "session/session_context.h"
 #include "ui_tests.h"
+#include "view_fixtures.h"
 #include "window/error_dialog.h"
 #include "window/main_window.h"
 #include "window/session_dialog.h"
@@ -26,63 +27,14 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
 
 using namespace replicascope;
 using namespace replicascope::ui;
 
-namespace {
-
-// Step `step` of one layer ("layer0", 2 channels) on two copies: copy i's mean is
-// `mean + i`, the synchronized mean `mean + 0.5`; variances are positive.
-replicascope::StepRecord step_of(int64_t step, double mean) {
-  replicascope::StepRecord record;
-  record.step = step;
-  record.loss = 2.0 / static_cast<double>(step);
-  replicascope::LayerStats layer;
-  layer.layer = "layer0";
-  layer.count = 16;
-  for (int c = 0; c < 2; ++c) {
-    layer.copies.push_back({c, 8, {mean + c, mean + c + 0.25}, {1.0 + c, 1.5 + c}});
-  }
-  layer.mean = {mean + 0.5, mean + 0.75};
-  layer.var = {1.5, 2.0};
-  layer.divergence = 0.1 * static_cast<double>(step);
-  record.layers.push_back(layer);
-  return record;
-}
-
-// A history showing layer0's mean (channel 0) with `steps` steps, means from `first` on.
-void fill(StatsHistory& history, int steps, double first = 1.0, int64_t from = 1) {
-  for (int s = 0; s < steps; ++s) history.append(step_of(from + s, first + 0.1 * s));
-}
-
-void select(StatsHistory& history, Statistic statistic) {
-  const auto request = history.select({"layer0", statistic, 0, 0}, {});
-  history.accept({request.generation, {}, {}, {}});
-}
-
-struct ShownView {
-  SessionContext context;
-  StatsHistory history;
-  StatisticsView view{context, history};
-  explicit ShownView(StatisticsView::Tab tab) {
-    view.resize(900, 600);
-    view.show();
-    QApplication::processEvents();
-    view.show_tab(tab);
-  }
-  StatisticsTab& tab() { return *view.current_tab(); }
-  // The pixel of a graph's point.
-  QPointF pixel_of(int graph, int point) {
-    auto& plot = tab();
-    const auto data = plot.graph(graph)->data()->at(point);
-    return {plot.xAxis->coordToPixel(data->key), plot.yAxis->coordToPixel(data->value)};
-  }
-};
-
-}  // namespace
+using namespace view_fixtures;
 
 void UiViewsTest::tracerGoesWhenTheViewChanges() {
   ShownView shown(StatisticsView::kOverSteps);
@@ -165,7 +117,7 @@ void UiViewsTest::aClickKeepsTheAxesFollowingTheData() {
 
 void UiViewsTest::aLonePointIsDrawnOnAnAxisFromZero() {
   ShownView shown(StatisticsView::kOverSteps);
-  select(shown.history, Statistic::kMean);
+  select(shown.history, Statistic::kMean, /*over_channels=*/true);  // lines, not points
   fill(shown.history, 1);
   shown.view.replot_now();
   auto& plot = shown.tab();
@@ -237,14 +189,15 @@ void UiViewsTest::channelsAreToldApartAndExportedTidy() {
   fill(shown.history, 3);
   shown.view.replot_now();
   auto& plot = shown.tab();
-  // Copies 0 and 1 and the synchronized line, channels 0 and 1: six lines, six legend entries.
+  // Copies 0 and 1 and the synchronized line, channels 0 and 1: six series of points, six legend
+  // entries, a marker per channel.
   QCOMPARE(plot.graphCount(), 6);
   QCOMPARE(plot.legend->itemCount(), 6);
-  QSet<Qt::PenStyle> dashes;
-  for (int g = 0; g < plot.graphCount(); ++g) dashes.insert(plot.graph(g)->pen().style());
+  QSet<int> markers;
+  for (int g = 0; g < plot.graphCount(); ++g) markers.insert(plot.graph(g)->scatterStyle().shape());
   const auto names = graph_names(plot);
   QVERIFY2(names.contains("copy 1, channel 1"), qPrintable(names.join(", ")));
-  QCOMPARE(dashes.size(), 2);
+  QCOMPARE(markers.size(), 2);
   // The CSV: one row per visible point, with the channel and the step in columns of their own.
   auto rows = visible_csv(plot).split('\n', Qt::SkipEmptyParts);
   QCOMPARE(rows.front(), QString("layer,statistic,series,channel,step,value"));
@@ -262,7 +215,9 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   engine::SessionSpec start;
   start.devices = "cpu:2";
   start.batch = 8;
+  start.data = "synthetic";  // takes an image shape (the field is off for data that does not)
   SessionDialog dialog(start);
+  QSignalSpy start_requested(&dialog, &SessionDialog::startRequested);
   auto* image = dialog.findChild<QLineEdit*>("image");
   auto* data = dialog.findChild<QComboBox*>("data");
   auto* model = dialog.findChild<QLineEdit*>("model");
@@ -284,7 +239,7 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   dialog.findChild<QCheckBox*>("synchronized")->setChecked(false);
   dialog.accept();
   QCOMPARE(dialog.problem(), QString());
-  QCOMPARE(dialog.result(), int(QDialog::Accepted));
+  QCOMPARE(start_requested.count(), 1);  // the dialog stays until the session opened
   const auto spec = dialog.spec();
   QCOMPARE(spec.image, (std::vector<int64_t>{3, 32, 32}));
   QCOMPARE(spec.data, std::string("synthetic"));

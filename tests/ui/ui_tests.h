@@ -43,6 +43,13 @@ class UiEngineTest : public QObject {
   void aFixtureModelTrainsOnAnImageFolder();
   void aLiveSessionsPerChannelSliderStaysOnAKeptStep();
   void screenshotOfTheDemo();
+  // The window keeps its word (test_ui_window.cpp).
+  void theStatusBarSaysWhatIsTrueNow();
+  void theNewSessionDialogSaysWhyItDidNotOpen();
+  void aRecordedRunLeavesTheNextSessionAsItWas();
+  void stepsOfTheCommandLineAreForTheFirstSessionOnly();
+  void everyStepClickIsAStep();
+  void theModulesDockKeepsItsWidth();
 };
 
 class UiViewsTest : public QObject {
@@ -65,6 +72,19 @@ class UiViewsTest : public QObject {
   void aFollowedRunKeepsTheTracerAndHiddenLines();
   void errorsAreSummarized();
   void smoothingIsTensorBoardsAndSaid();
+  // Issue 30, section 3 (test_ui_views_faithful.cpp).
+  void aOneLayerHeatmapDrawsItsRow();
+  void heatmapRowsAreWholeAndTheirNamesApart();
+  void theHeatmapTitleNamesWholeLayers();
+  void oneLayerIsOneDrawingLiveAndRecorded();
+  void longLegendsStayBesideThePlot();
+  void aNewSessionResetsTheZoom();
+  void severalRanksAreSaidSo();
+  // The window keeps its word (test_ui_window.cpp).
+  void theSessionDialogOffersOnlyWhatTheDataTakes();
+  void thePerChannelSliderLivesInItsTab();
+  void theWindowWorksAt1024x640();
+  void searchResultsShowWholeNames();
 };
 
 // The one panel of type P in `window` (a test fails when there is none).

@@ -75,15 +75,15 @@ void EngineController::openRun(const QString& path) {
 }
 
 void EngineController::step(int64_t count) {
-  post([w = worker_, count] { w->setStepsWanted(count); });
+  post([w = worker_, count] { w->queueSteps(count); });
 }
 
 void EngineController::run() {
-  step(std::numeric_limits<int64_t>::max());
+  post([w = worker_] { w->setStepsWanted(std::numeric_limits<int64_t>::max()); });
 }
 
 void EngineController::pause() {
-  step(0);
+  post([w = worker_] { w->setStepsWanted(0); });
 }
 
 void EngineController::stop() {

@@ -32,6 +32,8 @@ class EngineController : public QObject {
 
   void open(const SessionSetup& setup);
   void openRun(const QString& path);
+  // `count` more steps after those still to do (a click during a step adds one), at most
+  // kMaxQueuedSteps waiting.
   void step(int64_t count = 1);
   void run();  // until pause()
   // Stops after the current step; a step paused at a breakpoint stays paused.

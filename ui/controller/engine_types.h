@@ -26,6 +26,10 @@ struct SessionSetup {
   QString runs_dir;
 };
 
+// Step and Step N add to the steps still to do, so that a click during a step is not lost; the
+// steps waiting never pass this bound (the toolbar's Step N count has it as its maximum too).
+constexpr int64_t kMaxQueuedSteps = 1'000'000;
+
 // A spec as command-line flags and back (engine::session_spec_flags, set_session_flag), as
 // settings keep it and signals carry it; session_from_flags throws UsageError for flags that do
 // not make one.

@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 
 #include <QFileInfo>
+#include <algorithm>
 
 #include "plot/statistics_plot.h"
 #include "replicascope/base/describe_error.h"
@@ -149,6 +150,12 @@ void EngineWorker::setStepsWanted(int64_t count) {
   gate_->arm();
   emit runningChanged(true);
   stepOnce();
+}
+
+void EngineWorker::queueSteps(int64_t count) {
+  if (count <= 0 || steps_wanted_ > kMaxQueuedSteps) return;  // running on: Pause stops it
+  // Never fewer than were waiting: the bound only keeps more from piling up.
+  setStepsWanted(std::min(steps_wanted_ + count, std::max(count, kMaxQueuedSteps)));
 }
 
 void EngineWorker::stepOnce() {

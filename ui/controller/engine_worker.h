@@ -33,6 +33,9 @@ class EngineWorker : public QObject {
   // Steps `count` times (one step per request, so requests queued meanwhile are served between
   // them); 0 stops after the step in progress.
   void setStepsWanted(int64_t count);
+  // `count` more steps after those still to do (at most kMaxQueuedSteps waiting); nothing changes
+  // while it runs on (Run).
+  void queueSteps(int64_t count);
   void reset();
   void serveSeries(const SeriesRequest& request);
   void serveChannels(const ChannelsRequest& request);

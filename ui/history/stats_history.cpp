@@ -45,6 +45,10 @@ void StatsHistory::clear() {
   for (auto& run : compared_) run.overlay.clear();
   latest_.reset();
   latest_compared_.clear();
+  ranks_ = 1;
+  kept_steps_.clear();
+  kept_read_until_ = 0;
+  steps_read_ = 0;
   awaiting_ = false;
   ++epoch_;
   ++view_;
@@ -84,6 +88,28 @@ void read_rows(const RecordedHistory& recorded, std::vector<double>& steps,
 void StatsHistory::update_recorded(const ModelSnapshot& snapshot) {
   ++epoch_;
   read_rows(snapshot.recorded, steps_, loss_, accuracy_, divergence_);
+  ranks_ = std::max(1, snapshot.wiring.ranks());
+  kept_steps_.clear();
+  for (const auto& row : snapshot.recorded.steps) {
+    if (row.detail) kept_steps_.push_back(row.step);
+  }
+  kept_read_until_ = steps_.empty() ? 0 : steps_.back();
+  steps_read_ = steps_.size();
+}
+
+bool StatsHistory::set_kept_steps(std::vector<int64_t> steps) {
+  const double newest = steps_.empty() ? 0 : steps_.back();
+  if (steps == kept_steps_ && newest == kept_read_until_) return false;
+  kept_steps_ = std::move(steps);
+  kept_read_until_ = newest;
+  steps_read_ = steps_.size();
+  ++epoch_;  // points at steps no longer kept go: every line is drawn afresh
+  return true;
+}
+
+bool StatsHistory::keeps(double step) const {
+  return step > kept_read_until_ ||
+         std::binary_search(kept_steps_.begin(), kept_steps_.end(), static_cast<int64_t>(step));
 }
 
 void StatsHistory::set_compared_run(const RunPoll& run) {

@@ -61,6 +61,21 @@ class StatsHistory {
   // where the whole batch's statistics are recorded but no copy normalizes with them).
   bool synchronized() const { return synchronized_; }
   void set_synchronized(bool on) { synchronized_ = on; }
+  // The processes the run trained on (a recorded run's wiring; 1 for a live session and runs
+  // without a wiring): with several, the loss is their mean weighted by samples and the copies
+  // a run keeps are rank 0's.
+  int ranks() const { return ranks_; }
+  // The steps whose every channel the run keeps (a recorded run's from its rows; a live
+  // session's as last read, set_kept_steps). keeps(): whether `step` is one; a step newer than
+  // the last read counts as kept until a read says otherwise, as does every step before any.
+  const std::vector<int64_t>& kept_steps() const { return kept_steps_; }
+  bool keeps(double step) const;
+  // Whether the run kept every channel for a sample of its steps only (then plots mark them).
+  bool kept_sample() const { return steps_read_ > kept_steps_.size(); }
+  size_t steps_when_kept_read() const { return steps_read_; }
+  // A live session's kept steps, read from its run now: every step appended so far was in the
+  // run when it was read. False (and nothing changes) when they are the ones known.
+  bool set_kept_steps(std::vector<int64_t> steps);
   // The runs compared with this one, in the order they were added: their series of the
   // selection (Over steps), steps, loss, accuracy and divergence (the Loss and Divergence tabs).
   const std::vector<ComparedRun>& compared() const { return compared_; }
@@ -96,6 +111,10 @@ class StatsHistory {
   uint64_t epoch_ = 0;
   uint64_t view_ = 1;  // a tab that drew nothing yet has drawn view 0
   bool synchronized_ = true;
+  int ranks_ = 1;
+  std::vector<int64_t> kept_steps_;
+  double kept_read_until_ = 0;  // the newest step when kept_steps_ were read (0: never)
+  size_t steps_read_ = 0;       // how many steps there were then
   std::vector<ComparedRun> compared_;
   // The compared runs are `paths`, in that order: new ones added empty, others dropped.
   void keep_compared(const QStringList& paths);

@@ -1,6 +1,6 @@
 #include "panels/breakpoint_panel.h"
 
-#include <QHBoxLayout>
+#include <QGridLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
@@ -17,7 +17,8 @@ BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
   where_ = new QLabel;
   where_->setWordWrap(true);
   layout->addWidget(where_);
-  auto* row = new QHBoxLayout;
+  // Two by two: in a row the four would need 500 px, and the window is laid out for 1024.
+  auto* grid = new QGridLayout;
   const char* labels[] = {"Continue", "Step to next sync point", "Run to end of batch", "Stop"};
   const char* tips[] = {"F8: run on to the next breakpoint", "F11: pause at the next sync point",
                         "no more pauses in this step; stepping stops when it ends",
@@ -26,10 +27,10 @@ BreakpointPanel::BreakpointPanel(SessionContext& context, QWidget* parent)
     buttons_[i] = new QPushButton(labels[i]);
     buttons_[i]->setToolTip(tips[i]);
     buttons_[i]->setEnabled(false);
-    row->addWidget(buttons_[i]);
+    grid->addWidget(buttons_[i], i / 2, i % 2);
   }
-  row->addStretch();
-  layout->addLayout(row);
+  grid->setColumnStretch(2, 1);
+  layout->addLayout(grid);
   table_ = new QTableWidget;
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   layout->addWidget(table_, 1);

@@ -14,6 +14,8 @@ ModuleTreePanel::ModuleTreePanel(SessionContext& context, QWidget* parent)
     : QWidget(parent), context_(context) {
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(2, 2, 2, 2);
+  // However the window squeezes its docks, the tree keeps room for names ("layer4.1.bn2").
+  setMinimumWidth(kMinimumWidthChars * fontMetrics().averageCharWidth());
   search_ = new QLineEdit;
   search_->setPlaceholderText("search modules: dotted name (layer2.0) or type");
   search_->setClearButtonEnabled(true);
@@ -27,7 +29,12 @@ ModuleTreePanel::ModuleTreePanel(SessionContext& context, QWidget* parent)
   connect(search_, &QLineEdit::textChanged, this, [this](const QString& text) {
     filter_.set_search(text);
     if (!text.isEmpty()) tree_->expandAll();
+    fit_names();
   });
+  // Deeper rows are indented further: the name column follows what is expanded, so a name is
+  // shown whole, never as "...".
+  connect(tree_, &QTreeView::expanded, this, &ModuleTreePanel::fit_names);
+  connect(tree_, &QTreeView::collapsed, this, &ModuleTreePanel::fit_names);
   connect(tree_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex& current) {
             if (const auto* module = model_.module_at(filter_.mapToSource(current)))
@@ -47,6 +54,10 @@ void ModuleTreePanel::on_opened(const ModelSnapshot& snapshot) {
   // Type and Context would be cut off at the header's default widths.
   for (int column = 0; column < ModuleTreeModel::kColumnCount; ++column)
     tree_->resizeColumnToContents(column);
+}
+
+void ModuleTreePanel::fit_names() {
+  tree_->resizeColumnToContents(ModuleTreeModel::kName);
 }
 
 void ModuleTreePanel::on_selection_changed(const std::string& module) {

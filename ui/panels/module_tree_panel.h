@@ -1,5 +1,7 @@
 // The Modules panel: the model's module tree (name, type, parameters, context id) with a search
-// over full dotted names and types. Selecting a row makes it the session's current module.
+// over full dotted names and types. Selecting a row makes it the session's current module. It
+// keeps a minimum width (the window never squeezes it to nothing) and its name column fits the
+// rows shown.
 #pragma once
 
 #include <QWidget>
@@ -18,6 +20,7 @@ class SessionContext;
 class ModuleTreePanel : public QWidget, public SessionViewer {
   Q_OBJECT
  public:
+  static constexpr int kMinimumWidthChars = 24;  // in average characters of the font
   explicit ModuleTreePanel(SessionContext& context, QWidget* parent = nullptr);
   ~ModuleTreePanel() override;
 
@@ -31,6 +34,7 @@ class ModuleTreePanel : public QWidget, public SessionViewer {
   void on_breakpoints_changed(const std::set<std::string>& layers) override;
 
  private:
+  void fit_names();  // the name column as wide as the names shown
   SessionContext& context_;
   ModuleTreeModel model_;
   ModuleFilter filter_;

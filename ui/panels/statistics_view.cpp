@@ -31,9 +31,9 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   layout->setContentsMargins(2, 2, 2, 2);
   controls_ = new StatisticsControls;
   layout->addWidget(controls_);
-  // On a row of its own: beside the controls it would widen the panel and squeeze the docks.
+  // In the Per channel tab, above its plot (build_tabs): it picks that tab's step only, and
+  // above the tab bar it would move the tabs whenever it shows.
   kept_step_slider_ = new KeptStepSlider(context_);
-  layout->addWidget(kept_step_slider_);
   connect_controls();
   build_reset_view();
   tabs_ = new QTabWidget;
@@ -43,7 +43,7 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new HeatmapTab, new LossTab};
   build_tabs();
   connect(tabs_, &QTabWidget::currentChanged, this, [this](int tab) {
-    if (tab == kPerChannel && context_.live()) context_.request_kept_steps();  // up to date at once
+    if (shows_kept_steps(tab) && context_.live()) context_.request_kept_steps();  // at once
     replot_now();
   });
   throttle_.setSingleShot(true);
@@ -83,7 +83,14 @@ void StatisticsView::build_tabs() {
     tab->on_user_view_changed = [this, tab](bool) {
       if (tab == current_tab()) show_auto_range_state();
     };
-    if (t != kHeatmap) {
+    if (t == kPerChannel) {
+      auto* page = new QWidget;
+      auto* column = new QVBoxLayout(page);
+      column->setContentsMargins(0, 0, 0, 0);
+      column->addWidget(kept_step_slider_);
+      column->addWidget(tab, 1);
+      tabs_->addTab(page, names[t]);
+    } else if (t != kHeatmap) {
       tabs_->addTab(tab, names[t]);
     } else {
       // The heatmap and its list of the worst layers, side by side.
@@ -124,8 +131,20 @@ StatisticsView::~StatisticsView() {
   context_.remove_viewer(this);
 }
 
+bool StatisticsView::shows_kept_steps(int tab) {
+  // Per channel moves between them; Over steps marks them and draws a channel's values there.
+  return tab == kPerChannel || tab == kOverSteps;
+}
+
+void StatisticsView::follow_the_data() {
+  // Zoomed into another session's steps, a plot would show nothing of this one.
+  for (auto* tab : tabs_of_) tab->reset_view();
+  show_auto_range_state();
+}
+
 void StatisticsView::on_reset() {
   kept_step_slider_->apply_kept_steps({}, /*at_newest=*/true);  // the new run has kept nothing yet
+  follow_the_data();
   replot_now();
 }
 
@@ -135,6 +154,7 @@ void StatisticsView::on_kept_steps(const std::vector<int64_t>& steps) {
 
 void StatisticsView::on_opened(const ModelSnapshot& snapshot) {
   kept_timer_.stop();
+  follow_the_data();
   // A live layer's width is known from its first step; a recorded run's is not asked for.
   set_channel_count(snapshot.live ? 1 : 4096);
   // A run that kept every channel for a sample of its steps opens on what every step has.
@@ -157,9 +177,9 @@ void StatisticsView::on_stepped(const replicascope::StepRecord& record) {
     if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
       set_channel_count(static_cast<int64_t>(layer.mean.size()));
   }
-  // Its kept steps are read only while the Per-channel view is shown (a read goes over every
-  // step row, on the training's thread).
-  if (context_.live() && tabs_->currentIndex() == kPerChannel && !kept_timer_.isActive())
+  // Its kept steps are read only while a tab that shows them is (a read goes over every step
+  // row, on the training's thread).
+  if (context_.live() && shows_kept_steps(tabs_->currentIndex()) && !kept_timer_.isActive())
     kept_timer_.start(1000);
   // While a new selection's series are on their way the history holds none of them (this step
   // comes with the answer): a redraw now would flash an empty plot. The answer redraws.

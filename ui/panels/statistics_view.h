@@ -2,7 +2,7 @@
 //   Over steps   the selected layer's statistic per copy and channel, synchronized bold,
 //                running dashed, and another run's lines faded beneath (sync versus unsync);
 //   Per channel  every channel at the newest step, per copy and synchronized (for a recorded
-//                run, at the kept step the step slider picks);
+//                run, at the kept step the step slider above its plot, in the tab, picks);
 //   Divergence   per layer, how far the copies' local means are from the synchronized mean
 //                (the largest per pixel column when there are more steps than pixels);
 //   Heatmap      every layer's divergence over steps, a row per layer, the worst listed beside;
@@ -91,13 +91,17 @@ class StatisticsView : public QWidget, public SessionViewer {
   void build_reset_view();
   void build_tabs();
   void show_auto_range_state();
+  // Every tab's axes follow the data again (another session, a Reset).
+  void follow_the_data();
+  // Whether `tab` draws the steps whose every channel the run keeps.
+  static bool shows_kept_steps(int tab);
 
   SessionContext& context_;
   const StatsHistory& history_;
   QTabWidget* tabs_ = nullptr;
   std::array<StatisticsTab*, kTabCount> tabs_of_{};
   StatisticsControls* controls_ = nullptr;
-  KeptStepSlider* kept_step_slider_ = nullptr;  // its row shows for runs with kept steps
+  KeptStepSlider* kept_step_slider_ = nullptr;  // in the Per channel tab, for kept steps
   QPushButton* reset_view_ = nullptr;
   WorstLayersList* worst_layers_ = nullptr;
   QTimer kept_timer_;  // a live session's kept steps are read at most once a second

@@ -40,6 +40,7 @@ void StatusPanel::show_state() {
 }
 
 void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
+  bar_.clearMessage();  // an error before this open (one that failed, say) is over
   step_times_ms_.clear();
   // A recorded run's status: its last step; a live session's: none yet.
   const auto* last = snapshot.recorded.steps.empty() ? nullptr : &snapshot.recorded.steps.back();
@@ -57,7 +58,7 @@ void StatusPanel::on_opened(const ModelSnapshot& snapshot) {
   } else {
     loss_->setText("loss -");
   }
-  speed_->setText("- steps/s");
+  show_speed_stopped();
   show_state();
 }
 
@@ -103,19 +104,26 @@ void StatusPanel::on_following_changed(bool) {
 }
 
 void StatusPanel::on_reset() {
-  step_times_ms_.clear();
   step_->setText("step 0");
   first_nonfinite_ = 0;
   loss_->setStyleSheet("");
   loss_->setText("loss -");
+  show_speed_stopped();
+}
+
+void StatusPanel::show_speed_stopped() {
+  // A rate is true while steps come: stopped or paused, none do.
+  step_times_ms_.clear();
   speed_->setText("- steps/s");
 }
 
-void StatusPanel::on_running_changed(bool) {
+void StatusPanel::on_running_changed(bool running) {
+  if (!running) show_speed_stopped();
   if (!context_.paused()) show_state();
 }
 
 void StatusPanel::on_paused(const BreakpointHit& hit) {
+  show_speed_stopped();
   state_->setText(QString("paused at %1").arg(QString::fromStdString(hit.stats.layer)));
 }
 

@@ -1,5 +1,6 @@
 // The status bar's fields: what is open and its state (ready, running, paused at a layer, error),
-// the step, the loss and the steps per second.
+// the step, the loss and the steps per second while steps come. Each says what is true now: a
+// rate goes when stepping stops, an error's message when a session opens.
 #pragma once
 
 #include <QElapsedTimer>
@@ -41,6 +42,7 @@ class StatusPanel : public QObject, public SessionViewer {
  private:
   void show_state();
   void show_loss(double loss);
+  void show_speed_stopped();
   SessionContext& context_;
   QStatusBar& bar_;
   QLabel* state_ = nullptr;

@@ -76,7 +76,7 @@ bool PlotTracer::trace_at(const QPointF& pixel) {
   double best_key = 0, best_value = 0;
   for (int i = 0; i < plot_.graphCount(); ++i) {
     auto* graph = plot_.graph(i);
-    if (!graph->visible() || graph->data()->isEmpty()) continue;
+    if (!graph->visible() || graph->data()->isEmpty() || is_graph_decoration(*graph)) continue;
     // The first point at or after x, or the one before it if that is nearer.
     auto it = graph->data()->findBegin(x, /*expandedRange=*/false);
     if (it == graph->data()->constEnd()) --it;
@@ -154,6 +154,7 @@ namespace {
 constexpr const char* kColumnsProperty[] = {"rs_layer", "rs_statistic", "rs_series", "rs_channel",
                                             "rs_step"};
 constexpr const char* kSmoothingProperty = "rs_smoothing";
+constexpr const char* kDecorationProperty = "rs_decoration";
 
 QString csv_field(QString text) {
   if (!text.contains(',') && !text.contains('"') && !text.contains('\n')) return text;
@@ -178,6 +179,14 @@ QString number(double value) {
 }
 
 }  // namespace
+
+void set_graph_decoration(QCPGraph& graph) {
+  graph.setProperty(kDecorationProperty, true);
+}
+
+bool is_graph_decoration(const QCPGraph& graph) {
+  return graph.property(kDecorationProperty).toBool();
+}
 
 void set_graph_smoothing(QCPGraph& graph, double weight) {
   graph.setProperty(kSmoothingProperty, weight);
@@ -213,7 +222,7 @@ QString visible_csv(const QCustomPlot& plot) {
   const auto selected = selected_names(plot);
   for (int i = 0; i < plot.graphCount(); ++i) {
     const auto* graph = plot.graph(i);
-    if (!graph->visible()) continue;
+    if (!graph->visible() || is_graph_decoration(*graph)) continue;
     if (!selected.isEmpty() && !selected.contains(graph->name())) continue;
     const auto c = columns_of(plot, *graph);
     const bool x_is_channel = !c.step.isEmpty();

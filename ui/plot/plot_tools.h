@@ -78,6 +78,10 @@ struct GraphColumns {
   QString step;       // set when the x axis is the channel
 };
 void set_graph_columns(QCPGraph& graph, const GraphColumns& columns);
+// Marks a graph as drawn over the data rather than being data (the marks of the steps that kept
+// every channel, on a line that has them): the tracer and the CSV leave it out.
+void set_graph_decoration(QCPGraph& graph);
+bool is_graph_decoration(const QCPGraph& graph);
 // Marks a line as smoothed with `weight` (0: its own values), for the CSV's statistic column.
 void set_graph_smoothing(QCPGraph& graph, double weight);
 // TensorBoard's smoothing of a line: a debiased exponential moving average with `weight` (0 to

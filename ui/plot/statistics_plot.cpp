@@ -4,9 +4,12 @@
 
 #include <QFileInfo>
 #include <QSvgGenerator>
+#include <algorithm>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
+#include "plot/plot_legend.h"
 #include "plot/plot_tools.h"
 #include "replicascope/base/atomic_write.h"
 
@@ -46,10 +49,11 @@ QPen pen_for(const SeriesKey& key, bool faded) {
   return pen;
 }
 
-Qt::PenStyle channel_dash(int64_t i) {
-  static const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine,
-                                        Qt::DashDotDotLine};
-  return styles[((i % 5) + 5) % 5];
+QCPScatterStyle::ScatterShape channel_marker(int64_t i) {
+  static const QCPScatterStyle::ScatterShape shapes[] = {
+      QCPScatterStyle::ssDisc,     QCPScatterStyle::ssCircle,  QCPScatterStyle::ssSquare,
+      QCPScatterStyle::ssTriangle, QCPScatterStyle::ssDiamond, QCPScatterStyle::ssCross};
+  return shapes[((i % 6) + 6) % 6];
 }
 
 Qt::PenStyle compared_dash(size_t r) {
@@ -58,21 +62,46 @@ Qt::PenStyle compared_dash(size_t r) {
   return styles[r % 4];
 }
 
-QString series_label(const SeriesKey& key, bool synchronized) {
+QString series_label(const SeriesKey& key, bool synchronized, bool of_ranks) {
   if (key.kind == SeriesKey::Kind::kSynchronized && !synchronized)
     return "whole batch (unused: per-copy BN)";
+  if (key.kind == SeriesKey::Kind::kCopy && of_ranks)
+    return QString("rank 0, copy %1").arg(key.index);
   return QString::fromStdString(key.label());
+}
+
+bool of_ranks(const std::vector<SeriesKey>& keys) {
+  return std::any_of(keys.begin(), keys.end(),
+                     [](const SeriesKey& k) { return k.kind == SeriesKey::Kind::kRank; });
+}
+
+bool repeats_rank_zero(const SeriesKey& key, const std::vector<SeriesKey>& keys) {
+  if (key.kind != SeriesKey::Kind::kCopy) return false;
+  std::set<int> copies;
+  bool rank_zero = false;
+  for (const auto& k : keys) {
+    if (k.kind == SeriesKey::Kind::kCopy) copies.insert(k.index);
+    if (k == SeriesKey::rank(0)) rank_zero = true;
+  }
+  return rank_zero && copies.size() == 1;
 }
 
 QString channel_label(int64_t channel) {
   return channel == store::kOverChannels ? QString("mean over channels") : QString::number(channel);
 }
 
-void draw_sampled_as_points(QCPGraph& graph, const store::Series& series) {
-  const bool sparse = series.sparse();
-  graph.setLineStyle(sparse ? QCPGraph::lsNone : QCPGraph::lsLine);
-  graph.setScatterStyle(sparse ? QCPScatterStyle(QCPScatterStyle::ssDisc, 5)
-                               : QCPScatterStyle(QCPScatterStyle::ssNone));
+void style_series(QCPGraph& graph, const store::Series& series, int64_t first_channel) {
+  const bool summary = series.channel == store::kOverChannels;
+  graph.setLineStyle(summary ? QCPGraph::lsLine : QCPGraph::lsNone);
+  if (summary) {
+    graph.setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));
+    return;
+  }
+  // The line's colour in a plain pen (a dotted one frays a marker); the bold line's bigger.
+  const auto& line = graph.pen();
+  graph.setScatterStyle(QCPScatterStyle(channel_marker(series.channel - first_channel),
+                                        QPen(line.color(), 1.2), Qt::NoBrush,
+                                        line.widthF() >= 3 ? 7 : 5));
 }
 
 QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
@@ -97,8 +126,11 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
   whole->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
   plot.xAxis->setTicker(whole);
   plot.yAxis->setLabel(labels.y_axis);
-  auto* legend = new QCPLegend;
-  axes->insetLayout()->addElement(legend, Qt::AlignTop | Qt::AlignRight);
+  // Beside the axes, in a column of its own as wide as the legend needs: over them, a long
+  // legend covered the lines.
+  auto* legend = new PlotLegend;
+  plot.plotLayout()->addElement(1, 1, legend);
+  plot.plotLayout()->setColumnStretchFactor(1, 0.001);
   legend->setLayer("legend");
   plot.legend = legend;
   legend->setVisible(true);
@@ -107,14 +139,20 @@ QCPTextElement* prepare_plot(QCustomPlot& plot, const PlotLabels& labels) {
 
 void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, bool faded,
                 const QString& legend_prefix, bool synchronized) {
+  std::vector<SeriesKey> keys;
+  for (const auto& s : series) keys.push_back(s.key);
+  const bool ranks = of_ranks(keys);
+  int64_t first_channel = std::numeric_limits<int64_t>::max();
+  for (const auto& s : series) first_channel = std::min(first_channel, s.channel);
   std::set<SeriesKey> named;
   for (const auto& s : series) {
+    if (repeats_rank_zero(s.key, keys)) continue;
     auto* graph = plot.addGraph(plot.xAxis, plot.yAxis);
     graph->setData(QVector<double>(s.steps.begin(), s.steps.end()),
                    QVector<double>(s.values.begin(), s.values.end()), /*alreadySorted=*/true);
     graph->setPen(pen_for(s.key, faded));
-    draw_sampled_as_points(*graph, s);
-    graph->setName(legend_prefix + series_label(s.key, synchronized));
+    style_series(*graph, s, first_channel);
+    graph->setName(legend_prefix + series_label(s.key, synchronized, ranks));
     set_graph_columns(*graph, {{}, {}, graph->name(), channel_label(s.channel), {}});
     if (!named.insert(s.key).second) graph->removeFromLegend();
   }

@@ -87,6 +87,10 @@ void PlottedStatistics::compare_with(const QStringList& run_paths) {
   emit historyChanged();
 }
 
+void PlottedStatistics::set_kept_steps(const std::vector<int64_t>& steps) {
+  if (history_.set_kept_steps(steps)) emit historyChanged();
+}
+
 void PlottedStatistics::append(const StepRecordPtr& record) {
   history_.append(*record);
   newest_ = record;

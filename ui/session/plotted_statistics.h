@@ -36,6 +36,8 @@ class PlottedStatistics : public QObject {
   void show_channels_at(int64_t step);
   void show_newest_channels();
   void compare_with(const QStringList& run_paths);
+  // The steps a live session's run keeps every channel of, as read now.
+  void set_kept_steps(const std::vector<int64_t>& steps);
   // A live step; a recorded run that grew; a Reset (the plotted layer asked for anew).
   void append(const StepRecordPtr& record);
   void update_recorded(const ModelSnapshot& grown);

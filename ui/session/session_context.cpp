@@ -23,6 +23,7 @@ void SessionContext::connect_engine() {
   connect(&engine_, &EngineController::stepped, this, &SessionContext::on_stepped);
   connect(&engine_, &EngineController::keptStepsRead, this, [this](const KeptStepsPtr& read) {
     if (!live() || !read->error.isEmpty()) return;  // read again at the next steps
+    plots_.set_kept_steps(read->steps);
     tell([&](SessionViewer& v) { v.on_kept_steps(read->steps); });
   });
   connect(&engine_, &EngineController::sessionReset, this, [this] {

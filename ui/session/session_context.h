@@ -30,6 +30,7 @@ class SessionContext : public QObject {
   // Commands to the engine thread; none waits for it. What they cause comes back to the viewers.
   void open(const SessionSetup& setup);  // a model (or the demo) to train
   void open_run(const QString& path);    // a recorded run to view
+  // `count` more steps after those still to do: a click during a step counts too.
   void step(int64_t count = 1);
   void run();    // until pause()
   void pause();  // after the current step; a step paused at a breakpoint stays paused

@@ -11,11 +11,12 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMimeData>
+#include <QScreen>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
-#include <QTimer>
+#include <algorithm>
 #include <utility>
 
 #include "panels/breakpoint_panel.h"
@@ -26,6 +27,7 @@
 #include "replicascope/base/atomic_write.h"
 #include "window/error_dialog.h"
 #include "window/session_dialog.h"
+#include "window/window_fit.h"
 
 namespace replicascope::ui {
 namespace {
@@ -42,6 +44,28 @@ QDockWidget* add_dock(QMainWindow& window, const QString& title, const QString& 
 bool is_openable(const QString& path) {
   const auto suffix = QFileInfo(path).suffix().toLower();
   return suffix == "pt" || suffix == "pth" || suffix == "sqlite";
+}
+
+QString not_openable(const QString& path) {
+  return QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run (.sqlite)")
+      .arg(path);
+}
+
+// How a recorded run was trained, for its title: "cpu:0,cpu:1, batch 16, per-copy BN".
+QString trained_with(const ModelSnapshot& run) {
+  QStringList parts;
+  if (!run.devices.isEmpty()) parts << run.devices.join(',');
+  if (run.batch > 0) parts << QString("batch %1").arg(run.batch);
+  parts << (run.synchronized ? "synchronized BN" : "per-copy BN");
+  return parts.join(", ");
+}
+
+// The remembered settings of the next session's copies (the toolbar's, at the next start).
+void remember_toolbar(const engine::SessionSpec& spec) {
+  QSettings settings;
+  settings.setValue("session/devices", QString::fromStdString(spec.devices));
+  settings.setValue("session/batch", static_cast<qlonglong>(spec.batch));
+  settings.setValue("session/synchronized", spec.synchronized);
 }
 
 }  // namespace
@@ -62,7 +86,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   build_toolbar();
   build_help_menu();
   context_.add_viewer(this);
-  resize(1400, 900);
+  // Never larger than the screen: what is past its edge cannot be used.
+  const auto* screen = QGuiApplication::primaryScreen();
+  const auto room = screen ? screen->availableSize() : QSize(1400, 900);
+  resize(std::min(1400, room.width()), std::min(900, room.height()));
   restoreGeometry(settings.value("window/geometry").toByteArray());
   restoreState(settings.value("window/state").toByteArray());
   update_actions();
@@ -84,9 +111,10 @@ void MainWindow::build_panels() {
                               Qt::RightDockWidgetArea);
   for (auto* dock : {modules, wiring, breakpoint}) view_menu_->addAction(dock->toggleViewAction());
   // First-run sizes; restoreState() replaces them with the user's.
-  resizeDocks({modules, breakpoint}, {340, 360}, Qt::Horizontal);
-  resizeDocks({wiring}, {220}, Qt::Vertical);
+  resizeDocks({modules, breakpoint}, {260, 340}, Qt::Horizontal);
+  resizeDocks({wiring}, {200}, Qt::Vertical);
   status_ = new StatusPanel(context_, *statusBar());
+  fit_ = new WindowFit(*this, *modules, {breakpoint, wiring}, *statusBar());
 }
 
 void MainWindow::configure(const QString& devices, int64_t batch, bool synthetic,
@@ -124,81 +152,113 @@ void MainWindow::save_screenshot(const QString& path) {
 }
 
 void MainWindow::open_demo() {
-  setup_.spec.model.clear();
-  status_->set_state("opening the demo...");
-  open_session();
+  auto spec = session_spec();
+  spec.model.clear();
+  start_session(spec);
 }
 
 void MainWindow::open_file(const QString& path, bool with_remembered) {
   if (!is_openable(path)) {
-    context_.report_error(
-        QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run "
-                "(.sqlite)")
-            .arg(path));
+    context_.report_error(not_openable(path));
     return;
   }
-  opening_ = QFileInfo(path).absoluteFilePath();  // into Recent files once it opened
-  status_->set_state("opening " + QFileInfo(path).fileName() + "...");
   if (QFileInfo(path).suffix().toLower() == "sqlite") {
+    opening_ = QFileInfo(path).absoluteFilePath();  // into Recent files once it opened
+    status_->set_state("opening " + QFileInfo(path).fileName() + "...");
     context_.open_run(path);
     return;
   }
   // A model opens with the data, shape and choices it last trained with, unless the caller
-  // chose them (the command line's flags, the New session dialog, Apply).
+  // chose them (the command line's flags, Apply).
   const auto model = QFileInfo(path).absoluteFilePath().toStdString();
-  if (with_remembered) set_session_spec(remembered_session(model, session_spec()));
-  setup_.spec.model = model;
-  open_session();
+  auto spec = with_remembered ? remembered_session(model, session_spec()) : session_spec();
+  spec.model = model;
+  start_session(spec);
 }
 
-void MainWindow::open_session() {
-  setup_.spec = session_spec();
-  opening_spec_ = setup_.spec;
-  context_.open(setup_);
+void MainWindow::start_session(engine::SessionSpec spec) {
+  const QFileInfo model(QString::fromStdString(spec.model));
+  if (!spec.model.empty()) spec.model = model.absoluteFilePath().toStdString();
+  opening_ = spec.model.empty() ? QString() : model.absoluteFilePath();
+  status_->set_state(spec.model.empty() ? QString("opening the demo...")
+                                        : "opening " + model.fileName() + "...");
+  opening_spec_ = spec;
+  context_.open({spec, setup_.runs_dir});
 }
 
-void MainWindow::ask_new_session(const std::optional<QString>& model) {
-  const auto current = session_spec();
-  run_session_dialog(remembered_session(model ? model->toStdString() : current.model, current));
-}
-
-void MainWindow::run_session_dialog(const engine::SessionSpec& shown, const QString& notice) {
-  SessionDialog dialog(shown, this);
-  dialog.set_notice(notice);
-  if (dialog.exec() != QDialog::Accepted) return;
-  const auto spec = dialog.spec();  // checked by accept()
-  set_session_spec(spec);
-  if (spec.model.empty()) {
-    open_demo();
-  } else {
-    open_file(QString::fromStdString(spec.model), /*with_remembered=*/false);
+void MainWindow::start_from_dialog(const engine::SessionSpec& spec) {
+  const auto suffix = QFileInfo(QString::fromStdString(spec.model)).suffix().toLower();
+  if (!spec.model.empty() && suffix != "pt" && suffix != "pth") {
+    session_dialog_->session_failed(
+        QString("model '%1': expected a TorchScript model (.pt or .pth); File > Open opens a "
+                "recorded run")
+            .arg(QString::fromStdString(spec.model)));
+    return;
   }
+  start_session(spec);
+}
+
+SessionDialog* MainWindow::ask_new_session(const std::optional<QString>& model) {
+  const auto current = session_spec();
+  return show_session_dialog(
+      remembered_session(model ? model->toStdString() : current.model, current));
+}
+
+SessionDialog* MainWindow::show_session_dialog(const engine::SessionSpec& shown,
+                                               const QString& notice) {
+  if (!session_dialog_) {
+    session_dialog_ = new SessionDialog(shown, this);
+    session_dialog_->setAttribute(Qt::WA_DeleteOnClose);
+    connect(session_dialog_, &SessionDialog::startRequested, this, &MainWindow::start_from_dialog);
+  } else {
+    session_dialog_->show_spec(shown);
+  }
+  session_dialog_->set_notice(notice);
+  session_dialog_->open();  // window-modal; returns at once
+  session_dialog_->raise();
+  return session_dialog_;
 }
 
 void MainWindow::on_opened(const ModelSnapshot& snapshot) {
   const auto model = QFileInfo(snapshot.source).fileName();
   if (snapshot.live) {
     setWindowTitle(QString("ReplicaScope - %1").arg(model));
+    // Now that it opened, this session's choices are the next one's defaults.
+    set_session_spec(opening_spec_);
     remember_session(opening_spec_);  // this model's choices, for the New session dialog
+    remember_toolbar(opening_spec_);
+    if (session_dialog_ && session_dialog_->starting()) session_dialog_->session_opened();
+    if (const auto steps = std::exchange(first_session_steps_, 0); steps > 0) context_.step(steps);
   } else {
-    // A recorded run is named by its file; the toolbar shows how it was trained (Apply trains
-    // the same way again), not the previous session's settings.
-    setWindowTitle(
-        QString("ReplicaScope - %1 (a run of %2)")
-            .arg(QFileInfo(snapshot.run_path).fileName(), model.isEmpty() ? "?" : model));
-    if (!snapshot.devices.isEmpty()) devices_->setText(snapshot.devices.join(','));
-    if (snapshot.batch > 0) batch_->setValue(static_cast<int>(snapshot.batch));
-    synchronized_->setChecked(snapshot.synchronized);
+    // A recorded run is named by its file, with how it was trained; the toolbar keeps the next
+    // session's settings (viewing a run changes nothing of what trains next).
+    setWindowTitle(QString("ReplicaScope - %1 (a run of %2: %3)")
+                       .arg(QFileInfo(snapshot.run_path).fileName(), model.isEmpty() ? "?" : model,
+                            trained_with(snapshot)));
+    first_session_steps_ = 0;  // a run is viewed, not trained
   }
   if (!opening_.isEmpty()) remember_recent(opening_);
   opening_.clear();
   update_actions();
 }
 
-void MainWindow::on_open_failed(const QString&, const QStringList& proposed) {
+void MainWindow::on_open_failed(const QString& what, const QStringList& proposed) {
   // A file that did not open is not one to reopen (errors of the open session leave it alone).
   if (!opening_.isEmpty()) forget_recent(opening_);
   opening_.clear();
+  first_session_steps_ = 0;  // --steps was for that session
+  if (session_dialog_ && session_dialog_->starting()) {
+    // The dialog that asked says it, and keeps its fields (or holds data the model can take).
+    std::optional<engine::SessionSpec> proposal;
+    try {
+      if (!proposed.isEmpty()) proposal = session_from_flags(proposed);
+    } catch (const std::exception&) {
+      // flags this version cannot read: the error alone
+    }
+    session_dialog_->session_failed(what, proposal);
+    failure_in_dialog_ = true;
+    return;
+  }
   proposed_ = proposed;  // on_error, next, offers it
 }
 
@@ -207,14 +267,13 @@ void MainWindow::on_error(const QString& what) {
   // Offscreen (tests, CI) nobody can close a dialog: the status bar and stderr say it.
   qWarning("replicascope: %s", qPrintable(what));
   const auto proposed = std::exchange(proposed_, {});
+  if (std::exchange(failure_in_dialog_, false)) return;  // the New session dialog said it
   if (QGuiApplication::platformName() == "offscreen") return;
   if (!proposed.isEmpty()) {
     // The model cannot take the data: the dialog to change it, holding data that fits.
     try {
-      const auto spec = session_from_flags(proposed);
-      QTimer::singleShot(0, this, [this, spec, what] {
-        run_session_dialog(spec, what + "\n\nThe fields below hold data the model can take.");
-      });
+      const auto proposal = session_from_flags(proposed);
+      show_session_dialog(proposal)->session_failed(what, proposal);
       return;
     } catch (const std::exception&) {
       // flags this version cannot read: the plain error below
@@ -228,13 +287,6 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());
-  // With a recorded run open the toolbar shows that run's settings: the user's own are the
-  // last live session's.
-  const bool recorded = context_.snapshot() && !context_.live();
-  const auto spec = recorded ? setup_.spec : session_spec();
-  settings.setValue("session/devices", QString::fromStdString(spec.devices));
-  settings.setValue("session/batch", static_cast<qlonglong>(spec.batch));
-  settings.setValue("session/synchronized", spec.synchronized);
   event->accept();
 }
 

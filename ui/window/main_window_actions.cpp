@@ -21,6 +21,7 @@
 #include "replicascope/base/build_info.h"
 #include "replicascope/base/describe_error.h"
 #include "window/main_window.h"
+#include "window/session_dialog.h"
 
 namespace replicascope::ui {
 namespace {
@@ -120,7 +121,7 @@ void MainWindow::build_toolbar() {
   auto* toolbar = addToolBar("Training");
   toolbar->setObjectName("training");
   step_count_ = new QSpinBox;
-  step_count_->setRange(1, 1'000'000);
+  step_count_->setRange(1, static_cast<int>(kMaxQueuedSteps));
   step_count_->setValue(10);
   step_count_->setToolTip("steps for Step N");
   devices_ = new QLineEdit(QString::fromStdString(setup_.spec.devices));
@@ -145,18 +146,36 @@ void MainWindow::build_toolbar() {
   toolbar->addWidget(new QLabel(" batch "));
   toolbar->addWidget(batch_);
   toolbar->addWidget(synchronized_);
-  auto* apply = toolbar->addAction("Apply");
-  apply->setToolTip("restart the session with these devices, batch and BatchNorm");
-  connect(apply, &QAction::triggered, this, [this] {
-    // The model on screen (a recorded run's too, when its file is here) with the toolbar's
-    // devices, batch and BatchNorm; the demo otherwise.
-    const auto* snapshot = context_.snapshot();
-    if (snapshot && snapshot->source != "demo" && QFileInfo(snapshot->source).isFile()) {
-      open_file(snapshot->source, /*with_remembered=*/false);
-    } else {
-      open_demo();
-    }
-  });
+  apply_action_ = toolbar->addAction("Apply");
+  apply_action_->setObjectName("apply");
+  connect(apply_action_, &QAction::triggered, this, &MainWindow::apply_toolbar);
+}
+
+bool MainWindow::can_apply() const {
+  const auto* snapshot = context_.snapshot();
+  return !snapshot || snapshot->live || snapshot->source == "demo" ||
+         QFileInfo(snapshot->source).isFile();
+}
+
+void MainWindow::apply_toolbar() {
+  if (!can_apply()) return;
+  const auto* snapshot = context_.snapshot();
+  auto spec = session_spec();
+  if (snapshot && !snapshot->live) {
+    // A recorded run's model trains on its own remembered data and choices, with the
+    // toolbar's copies: never on what another model last trained with.
+    const auto model = snapshot->source == "demo"
+                           ? std::string()
+                           : QFileInfo(snapshot->source).absoluteFilePath().toStdString();
+    auto remembered = remembered_session(model, spec);
+    remembered.devices = spec.devices;
+    remembered.batch = spec.batch;
+    remembered.synchronized = spec.synchronized;
+    spec = remembered;
+  } else if (!snapshot) {
+    spec.model.clear();  // nothing open: the demo
+  }
+  start_session(spec);
 }
 
 void MainWindow::build_help_menu() {
@@ -202,6 +221,12 @@ void MainWindow::update_actions() {
   const bool live = context_.live();
   for (auto* action : live_actions_) action->setEnabled(live);
   reload_action_->setEnabled(context_.snapshot() && !live);
+  apply_action_->setEnabled(can_apply());
+  apply_action_->setToolTip(
+      can_apply() ? QString("restart the session with these devices, batch and BatchNorm")
+                  : QString("this run's model '%1' is not on this machine: File > New session "
+                            "opens a model")
+                        .arg(context_.snapshot()->source));
   const bool paused = context_.paused();
   for (auto* action : paused_actions_) action->setEnabled(paused);
   run_action_->setText(context_.running() ? "Pause" : "Run");

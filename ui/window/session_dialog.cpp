@@ -16,6 +16,7 @@
 #include <limits>
 
 #include "controller/engine_types.h"
+#include "window/error_dialog.h"
 
 namespace replicascope::ui {
 namespace {
@@ -36,6 +37,20 @@ QString sizes_text(const std::vector<int64_t>& sizes) {
   return parts.join(',');
 }
 
+// What the data takes besides itself: synthetic data a sample shape and a class count, an image
+// folder a shape (its images are scaled to it); other data has both in its files.
+struct DataTakes {
+  bool image = false;
+  bool classes = false;
+};
+
+DataTakes data_takes(QString data) {
+  data = data.trimmed();
+  if (data.isEmpty()) data = QString::fromStdString(engine::default_data_spec());
+  const bool synthetic = data == "synthetic";
+  return {synthetic || data.startsWith("imagefolder:"), synthetic};
+}
+
 }  // namespace
 
 SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) : QDialog(parent) {
@@ -47,10 +62,12 @@ SessionDialog::SessionDialog(const engine::SessionSpec& spec, QWidget* parent) :
   add_copies_rows(*form);
   build_messages();
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
-  buttons->button(QDialogButtonBox::Ok)->setText("Start");
+  start_ = buttons->button(QDialogButtonBox::Ok);
+  start_->setText("Start");
   connect(buttons, &QDialogButtonBox::accepted, this, &SessionDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &SessionDialog::reject);
   name_fields();
+  connect(data_, &QComboBox::currentTextChanged, this, &SessionDialog::show_applicable_fields);
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(notice_);
   layout->addLayout(form);
@@ -97,16 +114,16 @@ void SessionDialog::add_data_rows(QFormLayout& form) {
   data_row->addWidget(folder);
   form.addRow("data", data_row);
   image_ = new QLineEdit;
-  image_->setPlaceholderText("1,28,28");
   image_->setToolTip(
-      "synthetic samples' shape: F (features, for a model that starts with a Linear), C,L\n"
-      "(BatchNorm1d), C,H,W (2d) or C,T,H,W (3d); an image folder's: C,H,W with C 1 or 3,\n"
-      "each image scaled to cover H,W and cropped at the centre (empty: the first image's)");
+      "one sample's shape, no batch size: synthetic samples' C,H,W (2d), or F (features, for a\n"
+      "model that starts with a Linear), C,L (BatchNorm1d), C,T,H,W (3d); an image folder's:\n"
+      "C,H,W with C 1 or 3, each image scaled to cover H,W and cropped at the centre.\n"
+      "Other data has its own shape (the field is off for it).");
   form.addRow("image shape", image_);
   classes_ = new QSpinBox;
   classes_->setRange(0, 1 << 20);
   classes_->setSpecialValueText("10 (default)");
-  classes_->setToolTip("synthetic data's classes; other data has its own labels");
+  classes_->setToolTip("synthetic data's classes; other data has its own labels (off for it)");
   form.addRow("classes", classes_);
 }
 
@@ -143,7 +160,9 @@ void SessionDialog::add_copies_rows(QFormLayout& form) {
 
 void SessionDialog::build_messages() {
   error_ = new QLabel;
+  error_->setObjectName("problem");
   error_->setWordWrap(true);
+  error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   error_->setStyleSheet("QLabel { color: #b00020; }");
   error_->setVisible(false);
   notice_ = new QLabel;
@@ -178,6 +197,18 @@ void SessionDialog::show_spec(const engine::SessionSpec& spec) {
   devices_->setText(QString::fromStdString(spec.devices));
   batch_->setValue(static_cast<int>(spec.batch));
   synchronized_->setChecked(spec.synchronized);
+  show_applicable_fields();
+}
+
+void SessionDialog::show_applicable_fields() {
+  // Off, not cleared: the values come back with data that takes them, and never block Start.
+  const auto takes = data_takes(data_->currentText());
+  const bool folder = data_->currentText().trimmed().startsWith("imagefolder:");
+  image_->setEnabled(takes.image);
+  image_->setPlaceholderText(!takes.image ? QString("the data's own")
+                             : folder     ? QString("C,H,W, C 1 or 3 (empty: the first image's)")
+                                          : QString("C,H,W (empty: 1,28,28)"));
+  classes_->setEnabled(takes.classes);
 }
 
 engine::SessionSpec SessionDialog::spec() const {
@@ -203,8 +234,9 @@ engine::SessionSpec SessionDialog::spec() const {
   };
   set("model", model_->text());
   set("data", data_->currentText());
-  set("image", image_->text());
-  if (classes_->value() > 0) set("classes", QString::number(classes_->value()));
+  const auto takes = data_takes(data_->currentText());
+  if (takes.image) set("image", image_->text());
+  if (takes.classes && classes_->value() > 0) set("classes", QString::number(classes_->value()));
   set("loss", loss_->currentText());
   set("optimizer", optimizer_->currentText());
   set("lr", lr_->text());
@@ -227,15 +259,49 @@ QString SessionDialog::notice() const {
 }
 
 void SessionDialog::accept() {
+  engine::SessionSpec chosen;
   try {
-    spec();
-    problem_.clear();
+    chosen = spec();
   } catch (const std::exception& e) {
-    problem_ = QString::fromUtf8(e.what());
+    show_problem(QString::fromUtf8(e.what()));
+    return;
   }
-  error_->setText(problem_);
-  error_->setVisible(!problem_.isEmpty());
-  if (problem_.isEmpty()) QDialog::accept();
+  show_problem({});
+  set_starting(true);
+  emit startRequested(chosen);
+}
+
+void SessionDialog::set_starting(bool on) {
+  starting_ = on;
+  start_->setEnabled(!on);
+  start_->setText(on ? "Starting..." : "Start");
+  // Disabled, Start lost the focus to Cancel: Enter would cancel what the user tries again.
+  if (!on) start_->setFocus();
+}
+
+void SessionDialog::session_opened() {
+  set_starting(false);
+  QDialog::accept();
+}
+
+void SessionDialog::session_failed(const QString& what,
+                                   const std::optional<engine::SessionSpec>& proposal) {
+  set_starting(false);
+  if (proposal) {
+    show_spec(*proposal);
+    set_notice(what + "\n\nThe fields below hold data the model can take.");
+    show_problem({});
+  } else {
+    show_problem(what);
+  }
+}
+
+void SessionDialog::show_problem(const QString& what) {
+  problem_ = what;
+  // A traceback's summary; the whole text is the tooltip.
+  error_->setText(summarize_error(what).summary);
+  error_->setToolTip(what);
+  error_->setVisible(!what.isEmpty());
 }
 
 engine::SessionSpec remembered_session(const std::string& model,

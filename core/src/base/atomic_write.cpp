@@ -8,6 +8,7 @@
 
 #include "replicascope/base/describe_error.h"
 #include "replicascope/base/file_checks.h"
+#include "replicascope/base/stop_signals.h"
 
 namespace replicascope {
 
@@ -35,6 +36,10 @@ void write_atomically(const std::string& path,
   const std::string temporary = path + ".partial-" + std::to_string(::getpid());
   try {
     write(temporary);
+  } catch (const StoppedBySignal& stopped) {  // a loop inside write() saw SIGINT or SIGTERM
+    fs::remove(temporary, error);
+    throw StoppedBySignal(stopped.signal(),
+                          "stopped while writing '" + path + "'; nothing was written there");
   } catch (...) {
     fs::remove(temporary, error);
     throw std::runtime_error("cannot write '" + path + "': " + describe(std::current_exception()));

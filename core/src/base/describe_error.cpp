@@ -101,6 +101,12 @@ std::string describe(const std::exception_ptr& error) {
     }
     what.erase(start, end == std::string::npos ? std::string::npos : end - start);
   }
+  // An enforce error (CAFFE_ENFORCE: "[enforce fail at alloc_cpu.cpp:75] ... can't allocate
+  // memory") has the frames without that line.
+  for (size_t at; (at = what.find("\nframe #")) != std::string::npos;) {
+    what.erase(at, what.find('\n', at + 1) - at);
+  }
+  while (!what.empty() && what.back() == '\n') what.pop_back();
   return condensed(what);
 }
 

@@ -15,6 +15,19 @@ Statistic parse_statistic(const std::string& name) {
   throw std::invalid_argument("expected the statistic mean or var, got '" + name + "'");
 }
 
+bool has_batch_norm(const std::vector<ModelModule>& modules) {
+  for (const auto& module : modules) {
+    if (module.receives_callbacks) return true;
+  }
+  return false;
+}
+
+std::string nothing_to_synchronize(const std::string& model) {
+  return "the model '" + model +
+         "' has no BatchNorm layer (expected BatchNorm1d, BatchNorm2d or BatchNorm3d): there is "
+         "nothing to synchronize";
+}
+
 std::string SeriesKey::label() const {
   switch (kind) {
     case Kind::kSynchronized:

@@ -64,15 +64,16 @@ std::string join_sizes(const std::vector<int64_t>& sizes, const char* separator)
   return out;
 }
 
-std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text) {
+std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text,
+                                 const std::string& example) {
   std::vector<int64_t> sizes;
   for (const auto& item : split(text, ',')) {
     char* end = nullptr;
     errno = 0;
     const long long value = std::strtoll(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || errno == ERANGE || value < 1) {
-      throw UsageError(name + " expects positive whole numbers separated by commas (" +
-                       "B,C,H,W, say), got '" + text + "'");
+      throw UsageError(name + " expects positive whole numbers separated by commas (" + example +
+                       ", say), got '" + text + "'");
     }
     sizes.push_back(value);
   }

@@ -106,10 +106,11 @@ void jpeg_fail(j_common_ptr info) {
 void jpeg_silence(j_common_ptr, int) {}  // warnings (a few bad bytes) are not failures
 
 // Plain C on purpose: nothing here has a destructor for longjmp to skip. Returns false with
-// errors->message set. `out` and `image` belong to the caller.
+// errors->message set. `out` and `image` belong to the caller; `out` holds `*components` bytes a
+// pixel: 4 for CMYK, which read_jpeg makes RGB.
 bool decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only, int64_t at_least_height,
                  int64_t at_least_width, JpegErrors* errors, Image* image,
-                 std::vector<uint8_t>* out) {
+                 std::vector<uint8_t>* out, int* components) {
   jpeg_decompress_struct info;
   info.err = jpeg_std_error(&errors->manager);
   errors->manager.error_exit = jpeg_fail;
@@ -122,7 +123,9 @@ bool decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only, int64_t at
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
   image->channels = info.num_components == 1 ? 1 : 3;
-  info.out_color_space = image->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  // CMYK and Adobe's YCCK: libjpeg gives CMYK only (no conversion to RGB).
+  const bool cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
+  info.out_color_space = image->channels == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
   image->height = info.image_height;
   image->width = info.image_width;
   if (!header_only && image->height * image->width <= kMostPixels) {
@@ -140,6 +143,7 @@ bool decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only, int64_t at
     jpeg_start_decompress(&info);
     image->height = info.output_height;
     image->width = info.output_width;
+    *components = info.output_components;
     const size_t row = static_cast<size_t>(info.output_width) * info.output_components;
     out->resize(row * info.output_height);
     while (info.output_scanline < info.output_height) {
@@ -152,16 +156,37 @@ bool decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only, int64_t at
   return true;
 }
 
+// CMYK bytes as RGB, in place, as PIL reads a CMYK JPEG and converts it: the bytes taken as
+// Adobe writes them, inverted (PIL's rawmode "CMYK;I", with or without Adobe's marker), then
+// PIL's cmyk2rgb, R = 255 - K - round((255 - K) * C / 255) and so on for G (M) and B (Y).
+void cmyk_to_rgb(std::vector<uint8_t>& pixels) {
+  const size_t count = pixels.size() / 4;
+  for (size_t p = 0; p < count; ++p) {
+    const uint8_t* stored = &pixels[p * 4];  // inverted: 255 - C, 255 - M, 255 - Y, 255 - K
+    const int white = stored[3];             // 255 - K
+    int rgb[3];
+    for (int c = 0; c < 3; ++c) {
+      const int ink = (255 - stored[c]) * white + 128;  // PIL's MULDIV255: x / 255, rounded
+      rgb[c] = white - (((ink >> 8) + ink) >> 8);
+    }
+    for (int c = 0; c < 3; ++c) pixels[p * 3 + c] = static_cast<uint8_t>(rgb[c]);
+  }
+  pixels.resize(count * 3);
+}
+
 Image read_jpeg(const std::string& path, const std::vector<uint8_t>& bytes, bool header_only,
                 int64_t at_least_height, int64_t at_least_width) {
   JpegErrors errors{};
   Image image;
   std::vector<uint8_t> pixels;
-  if (!decode_jpeg(bytes, header_only, at_least_height, at_least_width, &errors, &image, &pixels)) {
+  int components = 0;
+  if (!decode_jpeg(bytes, header_only, at_least_height, at_least_width, &errors, &image, &pixels,
+                   &components)) {
     throw image_error(path, std::string("a damaged or unsupported JPEG (") + errors.message + ")");
   }
   if (!header_only) {
     check_size(path, image.height, image.width);
+    if (components == 4) cmyk_to_rgb(pixels);
     image.pixels = std::move(pixels);
   }
   return image;

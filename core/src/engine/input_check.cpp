@@ -6,7 +6,8 @@
 #include <map>
 #include <string>
 
-#include "replicascope/base/describe_error.h"
+#include "input_search.h"
+#include "replicascope/base/memory_limits.h"
 #include "replicascope/base/usage.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/engine/session_spec.h"
@@ -38,11 +39,15 @@ const char* layout_of(int64_t spatial_dims) {
 
 }  // namespace
 
-std::vector<int64_t> InputGuess::proposed_image() const {
+std::vector<int64_t> InputGuess::proposed_image(const std::vector<int64_t>& sample) const {
   if (first_conv.empty()) {
     return in_features > 0 ? std::vector<int64_t>{in_features} : std::vector<int64_t>{};
   }
   std::vector<int64_t> shape{in_channels};
+  if (static_cast<int64_t>(sample.size()) == spatial_dims + 1) {
+    shape.insert(shape.end(), sample.begin() + 1, sample.end());
+    return shape;
+  }
   if (spatial_dims == 3) shape.push_back(8);  // frames
   for (int64_t d = 0; d < std::min<int64_t>(spatial_dims, 2); ++d) shape.push_back(32);
   return shape;
@@ -98,11 +103,9 @@ bool is_synthetic(const data::Dataset& data) {
 DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>& image,
                           int64_t classes) {
   DataProposal proposal;
-  const auto sample = data.sample_shape();
   if (!image.empty()) {
-    const bool folder = data.reads_files() && image.size() == 3 && sample.size() == 3;
-    proposal.image = folder ? std::vector<int64_t>{image[0], sample[1], sample[2]} : image;
-    if (!folder) proposal.data = "synthetic";
+    proposal.image = image;
+    if (!(data.reads_files() && image.size() == 3)) proposal.data = "synthetic";
   }
   if (classes > 0) {
     proposal.classes = classes;
@@ -111,97 +114,81 @@ DataProposal proposal_for(const data::Dataset& data, const std::vector<int64_t>&
   return proposal;
 }
 
-// The sentence's ending: the flags that would fit.
-std::string fix_text(const DataProposal& proposal) {
+// The sentence's ending: the flags that were checked to fit, or why no change of data helps.
+std::string fix_text(const DataProposal& proposal, const detail::ShapeSearch& search) {
   const auto flags = proposal.flags();
-  return flags.empty() ? "." : ". Try " + flags + ", or data of that layout.";
+  if (!flags.empty()) return ". Try " + flags + ", or data of that layout.";
+  if (!search.hopeless.empty()) return ". No change of data can help: " + search.hopeless + ".";
+  if (search.tried.empty()) return ".";
+  std::string shapes;
+  for (const auto& shape : search.tried) {
+    shapes += (shapes.empty() ? "" : ", ") + join_sizes(shape, "x");
+  }
+  return ". No change of data was found that helps: the model fails on samples of " + shapes +
+         " as well (on " + join_sizes(search.tried.front(), "x") + ": " + search.first_problem +
+         ").";
 }
-
-// What the forward threw (describe() condenses TorchScript's tracebacks), on one line of at most
-// 300 characters.
-std::string forward_error(const std::exception_ptr& error) {
-  auto text = describe(error);
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text.size() > 300 ? text.substr(0, 297) + "..." : text;
-}
-
-// How a mismatch with the data is told: its samples ("samples of 3x32x32"), and the sentence's
-// ending (fix_text) with the proposal it names.
-struct MismatchWording {
-  DataProposal proposal;
-  std::string samples;
-  std::string fix;
-};
 
 [[noreturn]] void fail(const std::string& message, DataProposal offer) {
   throw ModelDataMismatch(message, std::move(offer));
 }
 
-// The data's samples against the first convolution's dimensions and channels.
-void check_first_conv(const InputGuess& guess, const data::Dataset& data,
-                      const std::vector<int64_t>& sample, const MismatchWording& wording) {
+// Why the data's samples cannot go into the model's first convolution (other dimensions or
+// channels); "" when they can.
+std::string first_conv_problem(const InputGuess& guess, const data::Dataset& data,
+                               const std::vector<int64_t>& sample, const std::string& samples) {
   const int64_t data_dims = static_cast<int64_t>(sample.size()) - 1;
   if (data_dims != guess.spatial_dims) {
-    fail(guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
-             "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
-             "; the data '" + data.name() + "' has " + wording.samples + " (" +
-             layout_of(data_dims) + ")" + wording.fix,
-         wording.proposal);
+    return guess.first_conv + " is a " + std::to_string(guess.spatial_dims) +
+           "-D convolution and expects samples of " + layout_of(guess.spatial_dims) +
+           "; the data '" + data.name() + "' has " + samples + " (" + layout_of(data_dims) + ")";
   }
   // A grouped first convolution takes a multiple of its weight's channels.
   const int64_t channels = sample.front();
   if (channels % guess.in_channels != 0) {
-    fail(guess.first_conv + " expects " + std::to_string(guess.in_channels) +
-             " input channels; the data '" + data.name() + "' has " + std::to_string(channels) +
-             " (" + wording.samples + ")" + wording.fix,
-         wording.proposal);
+    return guess.first_conv + " expects " + std::to_string(guess.in_channels) +
+           " input channels; the data '" + data.name() + "' has " + std::to_string(channels) +
+           " (" + samples + ")";
   }
+  return "";
 }
 
-// The model's output for the data's first `count` samples, in eval mode, without gradients; its
-// training flag is restored after.
-torch::Tensor forward_samples(Model& model, const data::Dataset& data, int64_t count,
-                              const MismatchWording& wording) {
+// Why the model cannot take the data's first `count` samples (the forward, in eval mode, fails,
+// or its output is not [count, outputs]); "" when it can. `outputs` gets its outputs per sample,
+// and `kept_bytes` what the forward keeps for a backward.
+std::string forward_samples_problem(Model& model, const data::Dataset& data, int64_t count,
+                                    const std::string& samples, int64_t& outputs,
+                                    int64_t& kept_bytes) {
   // Read first: an image that cannot be read is that, not the model's failure.
-  auto input = data.get(torch::arange(count, torch::kLong)).images;
-  torch::Tensor output;
-  const bool was_training = model.is_training();
-  try {
-    torch::NoGradGuard no_grad;
-    model.train(false);
-    const auto parameters = model.named_parameters();
-    if (!parameters.empty()) input = input.to(parameters.front().second.device());
-    output = model.forward(input);
-  } catch (...) {
-    const auto error = std::current_exception();
-    model.train(was_training);
-    fail("the model's forward fails on " + std::to_string(count) + " " + wording.samples +
-             " from the data '" + data.name() + "': " + forward_error(error) + wording.fix,
-         wording.proposal);
+  const auto input = data.get(torch::arange(count, torch::kLong)).images;
+  std::string problem;
+  {
+    // With a graph: what it keeps while the output holds it is what a training step keeps. The
+    // output goes while the meter lives, so that the allocator forgets what it noted.
+    CpuAllocationMeter meter;
+    torch::Tensor output;
+    problem = detail::forward_problem(model, input, &output, /*record_graph=*/true);
+    kept_bytes = meter.held_bytes();
+    outputs = problem.empty() ? output.size(1) : 0;
   }
-  model.train(was_training);
-  return output;
+  if (problem.empty()) return "";
+  if (problem.rfind("its output is ", 0) == 0) {
+    return "the model's output for " + std::to_string(count) + " " + samples + " is " +
+           problem.substr(14);
+  }
+  return "the model's forward fails on " + std::to_string(count) + " " + samples +
+         " from the data '" + data.name() + "': " + problem;
 }
 
-// The output for `count` samples must be [count, outputs], an output for every class of the data.
-void check_output(const torch::Tensor& output, int64_t count, const InputGuess& guess,
-                  const data::Dataset& data, const MismatchWording& wording) {
-  const auto outputs = output.dim() == 2 ? output.size(1) : 0;
-  if (output.dim() != 2 || output.size(0) != count) {
-    std::vector<int64_t> sizes = output.sizes().vec();
-    fail("the model's output for " + std::to_string(count) + " " + wording.samples + " is [" +
-             join_sizes(sizes, ", ") + "]; expected [" + std::to_string(count) +
-             ", outputs], one score per class" + wording.fix,
-         wording.proposal);
-  }
-  if (outputs < data.classes()) {
-    const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
-    const auto fewer = proposal_for(data, {}, outputs);
-    fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() +
-             "' has " + std::to_string(data.classes()) +
-             " classes: labels past the last output cannot be trained" + fix_text(fewer),
-         fewer);
-  }
+// The output for the data's samples must have an output for every class of the data.
+void check_classes(int64_t outputs, const InputGuess& guess, const data::Dataset& data) {
+  if (outputs >= data.classes()) return;
+  const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
+  const auto fewer = proposal_for(data, {}, outputs);
+  fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() + "' has " +
+           std::to_string(data.classes()) +
+           " classes: labels past the last output cannot be trained. Try " + fewer.flags(),
+       fewer);
 }
 
 }  // namespace
@@ -221,24 +208,30 @@ void apply_proposal(SessionSpec& spec, const DataProposal& proposal) {
   if (proposal.classes > 0) spec.classes = proposal.classes;
 }
 
-void check_model_fits_data(Model& model, const data::Dataset& data) {
+ForwardMemory check_model_fits_data(Model& model, const data::Dataset& data) {
   const auto guess = guess_input(model);
   const auto sample = data.sample_shape();
-  // The shape is said first; for synthetic data a class count the classifier cannot train goes
-  // along with it (other data keeps its own labels: that mismatch is said once the shape fits).
-  const bool fewer_outputs = guess.classes > 0 && guess.classes < data.classes();
-  MismatchWording wording;
-  wording.proposal = proposal_for(data, guess.proposed_image(),
-                                  fewer_outputs && is_synthetic(data) ? guess.classes : 0);
-  wording.samples = "samples of " + join_sizes(sample, "x");
-  wording.fix = fix_text(wording.proposal);
-  if (!guess.first_conv.empty()) check_first_conv(guess, data, sample, wording);
+  const auto samples = "samples of " + join_sizes(sample, "x");
   // What the parameters cannot tell (a Linear after a flatten, a reshape in forward) one
   // forward of two samples does: two, as a BatchNorm1d of [1, C] cannot train on one. In eval
-  // mode, without gradients, so that nothing (running statistics, a synchronization) changes.
-  const int64_t count = std::min<int64_t>(2, data.size());
-  const auto output = forward_samples(model, data, count, wording);
-  check_output(output, count, guess, data, wording);
+  // mode, so that nothing (running statistics, a synchronization) changes.
+  ForwardMemory memory;
+  memory.samples = std::min<int64_t>(2, data.size());
+  int64_t outputs = 0;
+  auto problem = guess.first_conv.empty() ? "" : first_conv_problem(guess, data, sample, samples);
+  if (problem.empty()) {
+    problem =
+        forward_samples_problem(model, data, memory.samples, samples, outputs, memory.kept_bytes);
+  }
+  if (!problem.empty()) {
+    // Only what a forward was seen to take is proposed.
+    const auto search = detail::search_fitting_shape(model, guess, sample, problem);
+    const bool fewer = search.outputs > 0 && search.outputs < data.classes() && is_synthetic(data);
+    const auto proposal = proposal_for(data, search.fits, fewer ? search.outputs : 0);
+    fail(problem + fix_text(proposal, search), proposal);
+  }
+  check_classes(outputs, guess, data);
+  return memory;
 }
 
 }  // namespace replicascope::engine

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "replicascope/base/stop_signals.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 
@@ -120,6 +121,7 @@ void Session::build() {
   }
   loader_ = std::make_unique<data::BatchLoader>(*dataset_, options_.batch_size, options_.seed);
   steps_done_ = 0;
+  ranks_stop_signal_ = 0;
 }
 
 void Session::reset() {
@@ -143,6 +145,10 @@ int64_t Session::run(const std::atomic<bool>& stop, int64_t max_steps,
     if (on_step) on_step(record);
   }
   return done;
+}
+
+int Session::agreed_stop_signal() const {
+  return options_.group ? ranks_stop_signal_ : stop_signal();
 }
 
 StepRecord Session::step() {
@@ -181,10 +187,15 @@ StepRecord Session::step() {
   record.step = ++steps_done_;
   record.epoch = loader_->epoch();
   const double correct = output.argmax(1).eq(labels).to(torch::kDouble).sum().item<double>();
-  auto totals = torch::tensor({loss.item<double>() * weight, correct}, torch::kDouble);
+  // The ranks' votes to stop ride on the sum made anyway, at no cost of their own.
+  std::vector<double> sums{loss.item<double>() * weight, correct};
+  const auto votes = stop_votes();
+  sums.insert(sums.end(), votes.begin(), votes.end());
+  auto totals = torch::tensor(sums, torch::kDouble);
   if (options_.group) options_.group->all_reduce_sum(totals, "the step's loss and accuracy");
   record.loss = totals[0].item<double>();
   record.accuracy = totals[1].item<double>() / static_cast<double>(whole);
+  ranks_stop_signal_ = voted_stop_signal(totals.data_ptr<double>() + 2);
   record.layers = recorder_->take();
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return record;

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <filesystem>
 
+#include "replicascope/base/memory_limits.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/engine/batch_memory.h"
 #include "replicascope/engine/input_check.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/parallel/devices.h"
@@ -76,6 +78,33 @@ SessionOptions session_options(const SessionSpec& spec) {
   return options;
 }
 
+namespace {
+
+// What cannot work is said now, in one sentence, not as every copy's traceback (or an
+// allocator's) at the first step: a run of a model without BatchNorm (nothing to record), a
+// model that cannot take the data, a batch past the memory this process can have. On a model
+// of its own, not replicated, observed or in the process group: the check changes nothing of
+// the session's (a BatchNorm without running statistics reduces in eval mode too). The session
+// seeds its model afresh.
+void check_before_the_first_step(const SessionSpec& spec, Model& model,
+                                 const data::Dataset& dataset, const SessionOptions& options) {
+  if (!spec.run.empty() && !has_batch_norm(model.modules())) {
+    throw UsageError("--run: " + nothing_to_synchronize(spec.model) +
+                     " and no statistics to record; leave --run out to train it anyway");
+  }
+  const auto forward = check_model_fits_data(model, dataset);
+  const bool on_cpu = std::all_of(options.devices.begin(), options.devices.end(),
+                                  [](const torch::Device& d) { return d.is_cpu(); });
+  // This process's share of the batch; the check's forward ran on the CPU.
+  const int64_t processes = options.group ? options.group->size() : 1;
+  if (on_cpu) {
+    check_batch_fits_memory(forward, (options.batch_size + processes - 1) / processes,
+                            memory_this_process_can_have());
+  }
+}
+
+}  // namespace
+
 BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t steps) {
   BuiltSession built;
   auto options = session_options(spec);
@@ -86,11 +115,7 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;
-  // Said now in one sentence, not as every copy's traceback at the first step. On a model of its
-  // own, not replicated, observed or in the process group: the check changes nothing of the
-  // session's (a BatchNorm without running statistics reduces in eval mode too). The session
-  // seeds its model afresh.
-  check_model_fits_data(*factory(/*synchronized=*/false), *dataset);
+  check_before_the_first_step(spec, *factory(/*synchronized=*/false), *dataset, options);
   built.session = std::make_unique<Session>(factory, dataset, options);
   // Every rank takes part in gathering the wiring; rank 0 records it.
   built.modules = built.session->model().modules();

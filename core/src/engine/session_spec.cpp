@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <sstream>
 
+#include "replicascope/base/memory_limits.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/data/image_folder.h"
 
@@ -71,7 +71,7 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
   } else if (name == "data") {
     spec.data = value;
   } else if (name == "image") {
-    spec.image = parse_sizes(flag, value);
+    spec.image = parse_sizes(flag, value, "C,H,W");  // a sample's shape: no batch size in it
   } else if (name == "classes") {
     spec.classes = parse_whole_number(flag, value, 1, 1 << 20);
   } else if (name == "devices") {
@@ -173,12 +173,6 @@ double physical_memory() {
          static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
 
-std::string gigabytes(double bytes) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.1f GB", bytes / 1e9);
-  return text;
-}
-
 std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec,
                                                          const std::vector<int64_t>& image,
                                                          uint64_t seed, int64_t batch,
@@ -230,12 +224,20 @@ int64_t synthetic_sample_count(const std::vector<int64_t>& shape, int64_t batch)
       std::max<int64_t>(batch, 1),
       std::min<int64_t>(4096, static_cast<int64_t>(std::max(1e9 / sample_bytes, 1.0))));
   const double memory = physical_memory();
-  if (memory > 0 && 3 * count * sample_bytes > memory / 2) {
-    throw UsageError("synthetic data of " + text + " samples: a batch of " + std::to_string(batch) +
-                     " takes " + gigabytes(batch * sample_bytes) + " (" + gigabytes(sample_bytes) +
-                     " a sample) and making " + std::to_string(count) + " samples about " +
-                     gigabytes(3 * count * sample_bytes) + ", more than half of this machine's " +
-                     gigabytes(memory) + "; expected a smaller --image or --batch");
+  const double making = 3 * static_cast<double>(count) * sample_bytes;
+  const auto start = "synthetic data of " + text + " samples: a batch of " + std::to_string(batch) +
+                     " takes " + bytes_text(batch * sample_bytes) + " (" +
+                     bytes_text(sample_bytes) + " a sample) and making " + std::to_string(count) +
+                     " samples about " + bytes_text(making);
+  const auto expected = "; expected a smaller --image or --batch";
+  if (memory > 0 && making > memory / 2) {
+    throw UsageError(start + ", more than half of this machine's " + bytes_text(memory) + expected);
+  }
+  // Less may be left to this process (ulimit -v, a cgroup, other processes).
+  const auto bound = memory_this_process_can_have();
+  if (bound.known() && making > bound.bytes) {
+    throw UsageError(start + ", more than the process can have, " + bytes_text(bound.bytes) + " (" +
+                     bound.source + ")" + expected);
   }
   return count;
 }
@@ -248,7 +250,7 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
   } catch (const std::bad_alloc&) {
     // A vector or tensor too large for the memory left; its own message names no size.
     throw data::DataError("--data " + spec + ": out of memory while loading it (this machine has " +
-                          gigabytes(physical_memory()) + "); expected data that fits");
+                          bytes_text(physical_memory()) + "); expected data that fits");
   }
 }
 

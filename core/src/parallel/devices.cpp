@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace replicascope {
@@ -12,12 +13,27 @@ namespace {
                               " (expected cpu, cpu:N, cuda or cuda:I,J,...)");
 }
 
-int64_t parse_count(const std::string& spec, const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-      text.size() > 6) {
+constexpr int64_t kMaxCpuCopies = 1024;
+
+// A whole number for `what` ("the number of CPU copies"), given as `text`: its value, or an error
+// saying what was given (not a number, negative, past the most) and what was expected (`least`
+// to `most`).
+int64_t parse_count(const std::string& spec, const std::string& text, const std::string& what,
+                    int64_t least, int64_t most) {
+  const bool negative = !text.empty() && text[0] == '-';
+  if (text.size() == size_t{negative} ||
+      text.find_first_not_of("0123456789", negative ? 1 : 0) != std::string::npos) {
     bad(spec, "'" + text + "' is not a whole number");
   }
-  return std::stoll(text);
+  // The list's own form is said after (bad): "expected" once.
+  const auto expected =
+      "; " + what + " must be " + std::to_string(least) + " to " + std::to_string(most);
+  if (negative) bad(spec, "'" + text + "' is negative" + expected);
+  // 18 digits fit in int64; more are past any most.
+  const int64_t value = text.size() > 18 ? INT64_MAX : std::stoll(text);
+  if (value > most) bad(spec, "'" + text + "' is past the most" + expected);
+  if (value < least) bad(spec, "'" + text + "' is too few" + expected);
+  return value;
 }
 
 }  // namespace
@@ -28,8 +44,10 @@ std::vector<torch::Device> parse_devices(const std::string& spec) {
   const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
   std::vector<torch::Device> devices;
   if (kind == "cpu") {
-    const int64_t copies = colon == std::string::npos ? 1 : parse_count(spec, rest);
-    if (copies < 1 || copies > 1024) bad(spec, "the number of CPU copies must be 1 to 1024");
+    const int64_t copies =
+        colon == std::string::npos
+            ? 1
+            : parse_count(spec, rest, "the number of CPU copies", 1, kMaxCpuCopies);
     devices.assign(copies, torch::Device(torch::kCPU));
     return devices;
   }
@@ -45,11 +63,8 @@ std::vector<torch::Device> parse_devices(const std::string& spec) {
     const auto comma = rest.find(',', start);
     const auto item =
         rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    const int64_t index = parse_count(spec, item);
-    if (index >= available) {
-      bad(spec, "cuda:" + item + " does not exist (" + std::to_string(available) +
-                    " CUDA device(s) visible)");
-    }
+    const int64_t index =
+        parse_count(spec, item, "a visible CUDA device's index", 0, available - 1);
     for (const auto& earlier : devices) {
       // The autograd engine has one worker thread per GPU: two copies' backwards there would
       // wait for each other at a synchronized layer on that one thread.

@@ -7,10 +7,13 @@
 #include <stdexcept>
 
 #include "replicascope/base/atomic_write.h"
+#include "replicascope/base/stop_signals.h"
+#include "replicascope/base/utf8.h"
 
 namespace replicascope::store {
 
-std::string csv_field(const std::string& text) {
+std::string csv_field(const std::string& raw) {
+  const auto text = valid_utf8(raw);  // CSV is UTF-8 too
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (const char c : text) {
@@ -25,6 +28,7 @@ void write_csv(const RunReader& run, const StatFilter& filter, std::ostream& out
   out << "step,layer,sync_point,copy,channel,statistic,value\n";
   std::string layer, quoted;
   run.for_each_stat(filter, [&](const StatRow& r) {
+    stop_here_if_signalled("stopped");  // Ctrl-C: the partial file goes (write_atomically)
     if (r.layer != layer) quoted = csv_field(layer = r.layer);
     out << r.step << ',' << quoted << ',' << r.sync_point << ',' << r.key.label() << ','
         << r.channel << ',' << statistic_name(r.statistic) << ',' << r.value << '\n';
@@ -38,6 +42,7 @@ void write_summaries_csv(const RunReader& run, const std::string& layer, std::os
   for (const auto& name : layers) {
     const auto quoted = csv_field(name);
     run.for_each_summary(name, [&](const SummaryRow& r) {
+      stop_here_if_signalled("stopped");
       out << r.step << ',' << quoted << ',' << r.sync_point << ',' << r.summary.key.label() << ','
           << r.summary.count << ',' << r.summary.mean << ',' << r.summary.var << '\n';
     });

@@ -148,6 +148,7 @@ RunModel read_model_tables(sqlite3* db, const std::string& path) {
   Statement modules(db, path,
                     "SELECT name, type, full_type, depth, own_parameters, subtree_parameters, "
                     "synchronized, receives_callbacks FROM modules ORDER BY id");
+  modules.row(row_in("modules"));
   while (modules.next()) {
     ModelModule m;
     m.name = modules.text(0);
@@ -162,6 +163,7 @@ RunModel read_model_tables(sqlite3* db, const std::string& path) {
   }
   auto& wiring = out.wiring;
   Statement columns(db, path, "SELECT device, rank FROM wiring_columns ORDER BY id");
+  columns.row(row_in("wiring_columns"));
   while (columns.next()) {
     wiring.devices.push_back(columns.text(0));
     if (columns.integer(1) == 0) ++wiring.copies_per_rank;
@@ -169,9 +171,11 @@ RunModel read_model_tables(sqlite3* db, const std::string& path) {
   Statement rows(db, path,
                  "SELECT context_id, module, type, expects_callbacks FROM wiring_rows "
                  "ORDER BY context_id");
+  rows.row(row_in("wiring_rows"));
   Statement cells(db, path,
                   "SELECT column_id, present, called, call_order FROM wiring_cells "
                   "WHERE context_id = ? ORDER BY column_id");
+  cells.row(row_in("wiring_cells"));
   while (rows.next()) {
     replicascope::WiringRow r;
     r.context_id = static_cast<int>(rows.integer(0));

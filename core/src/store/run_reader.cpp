@@ -53,6 +53,47 @@ int read_user_version(sqlite3* db, int64_t* version) {
   return rc;
 }
 
+// The tables a run of schema version `version` has (docs/run-format.md).
+std::vector<std::string> tables_of_version(int64_t version) {
+  std::vector<std::string> tables{"meta", "steps", "layers", "sync_points", "channel_stats"};
+  if (version >= 2) {
+    for (const char* t : {"modules", "wiring_columns", "wiring_rows", "wiring_cells"})
+      tables.push_back(t);
+  }
+  if (version >= 4) tables.push_back("summaries");
+  return tables;
+}
+
+// One check of a run's tables on open: every table its version has, or one error naming all
+// that are missing (the same words as the Python reader's).
+void check_tables(sqlite3* db, const std::string& path, int64_t version) {
+  std::string missing;
+  Statement exists(db, path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
+  for (const auto& table : tables_of_version(version)) {
+    exists.bind(1, table);
+    exists.next();
+    if (exists.integer(0) == 0) missing += (missing.empty() ? "" : ", ") + table;
+    exists.reset();
+  }
+  if (missing.empty()) return;
+  throw StoreError("run '" + path + "': damaged or not a ReplicaScope run: schema version " +
+                   std::to_string(version) + " has the table(s) " + missing +
+                   ", which this file lacks");
+}
+
+// The channel count of a channel_stats row (its mean and var BLOBs, columns 4 and 5), which
+// must agree with each other and with `expected`, the sync point's other series (-1: none yet).
+int64_t check_channel_count(const Statement& s, bool single, int64_t expected) {
+  const auto channels = s.value_count(4, single);
+  if (s.value_count(5, single) != channels) {
+    s.damaged(5, std::to_string(channels) + " values, as the mean has");
+  }
+  if (expected >= 0 && channels != expected) {
+    s.damaged(4, std::to_string(expected) + " values, as the sync point's other series have");
+  }
+  return channels;
+}
+
 uintmax_t size_or_zero(const std::string& path) {
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
@@ -98,13 +139,12 @@ RunReader::RunReader(const std::string& path) : path_(path) {
           "run '" + path + "': cannot read it: " + sqlite3_errstr(rc) +
           (rc == SQLITE_NOTADB ? " (expected a ReplicaScope run, a SQLite file)" : ""));
     }
-    Statement tables(db_, path, "SELECT count(*) FROM sqlite_master WHERE name='channel_stats'");
-    tables.next();
-    if (tables.integer(0) != 1 || found < 1 || found > kSchemaVersion) {
+    if (found < 1 || found > kSchemaVersion) {
       throw StoreError("run '" + path + "': not a ReplicaScope run of schema version 1 to " +
                        std::to_string(kSchemaVersion) + " (found version " + std::to_string(found) +
-                       ")");
+                       (found > kSchemaVersion ? ": a newer ReplicaScope wrote it)" : ")"));
     }
+    check_tables(db_, path, found);
     version_ = static_cast<int>(found);
   } catch (const StoreError&) {
     sqlite3_close(db_);
@@ -120,6 +160,7 @@ RunReader::~RunReader() {
 Metadata RunReader::metadata() const {
   Metadata out;
   Statement s(db_, path_, "SELECT key, value FROM meta");
+  s.row(detail::row_in("meta"));
   while (s.next()) out[s.text(0)] = s.text(1);
   return out;
 }
@@ -134,6 +175,8 @@ std::vector<StepRow> RunReader::steps() const {
                               : "SELECT step, epoch, loss, accuracy, seconds, NULL, 1 FROM steps "
                                 "ORDER BY step");
   while (s.next()) {
+    s.row(detail::row_in("steps"));
+    s.row(detail::row_in("steps", s.integer(0)));
     out.push_back({s.integer(0), s.integer(1), s.real(2), s.real(3), s.real(4), s.text(5),
                    s.integer(6) != 0});
   }
@@ -145,6 +188,7 @@ std::vector<int64_t> RunReader::detail_steps() const {
   Statement s(db_, path_,
               version_ >= 4 ? "SELECT step FROM steps WHERE detail ORDER BY step"
                             : "SELECT step FROM steps ORDER BY step");
+  s.row(detail::row_in("steps"));
   while (s.next()) out.push_back(s.integer(0));
   return out;
 }
@@ -152,6 +196,7 @@ std::vector<int64_t> RunReader::detail_steps() const {
 std::vector<std::string> RunReader::layers() const {
   std::vector<std::string> out;
   Statement s(db_, path_, "SELECT name FROM layers ORDER BY id");
+  s.row(detail::row_in("layers"));
   while (s.next()) out.push_back(s.text(0));
   return out;
 }
@@ -197,7 +242,7 @@ void RunReader::for_each_stat(const StatFilter& filter,
               "FROM channel_stats c JOIN layers l ON l.id = c.layer "
               "WHERE (?1 = '' OR c.layer = (SELECT id FROM layers WHERE name = ?1)) "
               "AND c.step BETWEEN ?2 AND ?3 "
-              "ORDER BY c.step, c.layer, c.sync_point");
+              "ORDER BY c.step, c.layer, c.sync_point, c.copy");
   s.bind(1, filter.layer).bind(2, filter.first_step).bind(3, filter.last_step);
   // One sync point's rows (a few copies' worth) are put in SeriesKey's order before they go out.
   struct Stored {
@@ -223,17 +268,21 @@ void RunReader::for_each_stat(const StatFilter& filter,
     }
     group.clear();
   };
+  int64_t channels = 0;  // of the sync point's first series: every series has as many
   while (s.next()) {
+    s.row(detail::row_in("channel_stats"));
     const auto step = s.integer(0);
     auto layer = s.text(1);
     const auto sync_point = s.integer(2);
     if (!group.empty() && (step != row.step || layer != row.layer || sync_point != row.sync_point))
       flush();
+    s.row(detail::row_in("channel_stats", step, layer));
     row.step = step;
     row.layer = std::move(layer);
     row.sync_point = sync_point;
     const auto key = key_of_stored(s.integer(3), path_);
     const bool single = stored_single(key, version_);
+    channels = check_channel_count(s, single, group.empty() ? -1 : channels);
     group.push_back({key, s.reals(4, filter.first_channel, filter.last_channel, single),
                      s.reals(5, filter.first_channel, filter.last_channel, single)});
   }
@@ -252,6 +301,8 @@ std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_lay
   std::vector<DivergencePoint>* points = nullptr;
   int64_t id = -1;
   while (s.next()) {
+    s.row(detail::row_in("sync_points"));
+    s.row(detail::row_in("sync_points", s.integer(0)));
     if (s.integer(1) != id || !points) points = &by_id[id = s.integer(1)];
     const DivergencePoint point{s.integer(0), s.real(2), s.integer(3)};
     if (!points->empty() && points->back().step == point.step) {
@@ -264,6 +315,7 @@ std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_lay
   }
   std::map<std::string, std::vector<DivergencePoint>> out;
   Statement names(db_, path_, "SELECT id, name FROM layers");
+  names.row(detail::row_in("layers"));
   while (names.next()) {
     auto it = by_id.find(names.integer(0));
     out[names.text(1)] = it == by_id.end() ? std::vector<DivergencePoint>{} : std::move(it->second);
@@ -280,9 +332,11 @@ void RunReader::for_each_summary(const std::string& layer,
                 "WHERE layer = (SELECT id FROM layers WHERE name = ?) ORDER BY step, sync_point");
     s.bind(1, layer);
     while (s.next()) {
+      s.row(detail::row_in("summaries", -1, layer));
       row.step = s.integer(0);
+      s.row(detail::row_in("summaries", row.step, layer));
       row.sync_point = s.integer(1);
-      auto summaries = detail::summaries_of_blob(s.bytes(2), path_);
+      auto summaries = detail::summaries_of_blob(s.bytes(2), path_, s.where());
       std::sort(summaries.begin(), summaries.end(),
                 [](const KeySummary& a, const KeySummary& b) { return a.key < b.key; });
       for (const auto& summary : summaries) {
@@ -308,6 +362,8 @@ void RunReader::for_each_summary(const std::string& layer,
     group.clear();
   };
   while (s.next()) {
+    s.row(detail::row_in("channel_stats", -1, layer));
+    s.row(detail::row_in("channel_stats", s.integer(0), layer));
     if (!group.empty() && (s.integer(0) != row.step || s.integer(1) != row.sync_point)) flush();
     row.step = s.integer(0);
     row.sync_point = s.integer(1);

@@ -227,6 +227,9 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const Ru
   }
   try {
     db_ = open_database(path, path, SQLITE_OPEN_READWRITE);
+    // Another process holding the write lock for a moment (a reader's checkpoint, a copy tool)
+    // is waited for, as the Python recorder waits, before a step fails saying so.
+    sqlite3_busy_timeout(db_, detail::kBusyMilliseconds);
     // NORMAL sync is safe against a killed process; it is a setting of the connection.
     exec(db_, path, "PRAGMA synchronous=NORMAL");
     statements_ = std::make_unique<Statements>(db_, path);
@@ -240,8 +243,34 @@ RunWriter::RunWriter(const std::string& path, const Metadata& metadata, const Ru
 }
 
 RunWriter::~RunWriter() {
+  try {
+    close();
+  } catch (const StoreError&) {
+    // what close() could not fold stays in the -wal, which SQLite reads with the file
+  }
+}
+
+int64_t RunWriter::steps_held() const {
+  if (!db_) throw StoreError("run '" + path_ + "': closed");
+  Statement count(db_, path_, "SELECT COUNT(*) FROM steps");
+  count.next();
+  return count.integer(0);
+}
+
+void RunWriter::close() {
+  if (!db_) return;
   statements_.reset();
-  if (db_) sqlite3_close(db_);
+  // Closing the last connection would fold the log too, but not while a reader of this process
+  // (the GUI's) has the file open: TRUNCATE folds it whatever other connections there are.
+  const int folded =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  const std::string why = folded == SQLITE_OK ? "" : sqlite3_errmsg(db_);
+  const int closed = sqlite3_close(db_);
+  if (closed == SQLITE_OK) db_ = nullptr;
+  if (folded != SQLITE_OK || closed != SQLITE_OK) {
+    throw StoreError("run '" + path_ +
+                     "': cannot close it whole: " + (why.empty() ? sqlite3_errstr(closed) : why));
+  }
 }
 
 int64_t RunWriter::layer_id(const std::string& name) {
@@ -290,6 +319,7 @@ void RunWriter::write_detail(const replicascope::StepRecord& r, int64_t id,
 }
 
 void RunWriter::append(const replicascope::StepRecord& r) {
+  if (!db_) throw StoreError("run '" + path_ + "': closed; no step can be appended");
   // What a failed step changed is undone with its transaction, and here: the layer ids it
   // inserted (the committed ones stay, or every later step would insert their names again) and
   // the policy's choice (a few hundred step numbers: cheap beside the step's inserts).

@@ -1,5 +1,7 @@
 #include "stored_values.h"
 
+#include "sqlite_statement.h"
+
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -85,10 +87,12 @@ std::string summaries_blob(const std::vector<KeySummary>& summaries) {
   return out;
 }
 
-std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path) {
+std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path,
+                                          const std::string& row) {
   if (blob.size() % kSummaryBytes != 0) {
-    throw StoreError("run '" + path + "': a summary of " + std::to_string(blob.size()) +
-                     " bytes, expected a multiple of " + std::to_string(kSummaryBytes));
+    damaged_row(path, row,
+                "copies holds a BLOB of " + std::to_string(blob.size()) +
+                    " bytes, expected a multiple of " + std::to_string(kSummaryBytes));
   }
   std::vector<KeySummary> out;
   for (size_t at = 0; at < blob.size(); at += kSummaryBytes) {

@@ -31,6 +31,8 @@ std::string real_blob(const std::vector<double>& values, bool single);
 // One BLOB per sync point: per key, 16 bytes little-endian: int32 copy (stored_copy), int32
 // count (-1 above 2^31 - 1), float32 mean over channels of the mean, float32 of the variance.
 std::string summaries_blob(const std::vector<KeySummary>& summaries);
-std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path);
+// A BLOB no writer makes is a damaged row, named by `row` (sqlite_statement.h's row_in).
+std::vector<KeySummary> summaries_of_blob(const std::string& blob, const std::string& path,
+                                          const std::string& row = "");
 
 }  // namespace replicascope::store::detail

@@ -19,9 +19,13 @@ void check_tensor_records(const std::string& path, const std::vector<ZipEntry>& 
   std::map<std::string, const ZipEntry*> by_name;
   for (const auto& entry : entries) by_name[zip_name_key(entry.name)] = &entry;
   // Checked here, not by the reader: LibTorch 1.13's reader leaks miniz's state when its
-  // constructor throws.
-  if (!by_name.count(zip_name_key(folder + "version"))) {
-    throw ArchiveDefect("it has no record " + folder + "version; expected a TorchScript archive");
+  // constructor throws. Like that reader, take `.data/version` where it is, else `version`
+  // (PyTorch writes the former for models whose operators have versioned schemas, gelu or
+  // linspace, and 2.x for every model).
+  if (!by_name.count(zip_name_key(folder + ".data/version")) &&
+      !by_name.count(zip_name_key(folder + "version"))) {
+    throw ArchiveDefect("it has no record " + folder + ".data/version or " + folder +
+                        "version; expected a TorchScript archive");
   }
   caffe2::serialize::PyTorchStreamReader reader(path);
   // torch.jit.load reads these two pickles, and each storage from <pickle's name>/<key>.

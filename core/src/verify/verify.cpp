@@ -2,9 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 
 #include "../model/sync_layers.h"
+#include "replicascope/base/memory_limits.h"
+#include "replicascope/base/records.h"
+#include "replicascope/base/stop_signals.h"
+#include "replicascope/base/usage.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
 #include "replicascope/model/scripted_model.h"
@@ -28,6 +33,17 @@ void check_options(const VerifyOptions& options) {
   if (options.steps < 1) throw std::invalid_argument("verify: expected at least 1 step");
   require_sample_per_copy("verify", options.input_shape.front(), options.devices.size(),
                           options.group ? options.group->size() : 1);
+  // The input alone, before any model runs: a shape past memory is said with its arithmetic.
+  double bytes = static_cast<double>(c10::elementSize(options.dtype));
+  for (auto size : options.input_shape) bytes *= static_cast<double>(size);
+  const auto bound = memory_this_process_can_have();
+  if (bound.known() && bytes > bound.bytes) {
+    throw std::invalid_argument("verify: an input of " + join_sizes(options.input_shape, "x") +
+                                " in " + (options.dtype == torch::kDouble ? "float64" : "float32") +
+                                " takes " + bytes_text(bytes) +
+                                " alone, but the process can have " + bytes_text(bound.bytes) +
+                                " (" + bound.source + "); expected a smaller --input-shape");
+  }
 }
 
 }  // namespace
@@ -170,6 +186,22 @@ void record_control(Run& control, const VerifyOptions& options, VerifyReport& re
   }
 }
 
+// After step `done`: throws StoppedBySignal when a stop signal arrived (Ctrl-C); with other
+// ranks, when any of them got one, so that all stop after the same step (one small sum per
+// step, beside the step's many).
+void stop_if_signalled(const VerifyOptions& options, int done) {
+  auto votes = stop_votes();
+  if (options.group) {
+    auto summed = torch::tensor(std::vector<double>(votes.begin(), votes.end()), torch::kDouble);
+    options.group->all_reduce_sum(summed, "verify's vote to stop");
+    std::copy_n(summed.data_ptr<double>(), votes.size(), votes.begin());
+  }
+  const int signal = voted_stop_signal(votes.data());
+  if (!signal) return;
+  throw StoppedBySignal(signal, "stopped at step " + std::to_string(done) + " of " +
+                                    std::to_string(options.steps) + "; no verdict");
+}
+
 }  // namespace
 
 VerifyReport verify(const std::string& model_path, const VerifyOptions& options) {
@@ -178,8 +210,16 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
 
   auto m = load_models(model_path, options, tolerances);
   auto report = new_report(model_path, options, m.switched_off);
+  if (!has_batch_norm(m.checked->model->modules())) {
+    report.nothing_to_synchronize = true;
+    report.reason = nothing_to_synchronize(model_path) +
+                    ": synchronized and per-copy training are both plain data parallelism, and "
+                    "nothing was compared";
+    return report;
+  }
   for (int step = 0; step < options.steps; ++step) {
     if (!detail::run_step(m, options, step, report)) break;
+    stop_if_signalled(options, step + 1);
   }
   for (auto* model : {m.reference.get(), m.twin->model.get(), m.checked->model.get()}) {
     model->train(false);

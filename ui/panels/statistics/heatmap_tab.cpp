@@ -8,18 +8,43 @@
 namespace replicascope::ui {
 namespace {
 
-constexpr int kWorstShown = 2;       // in the title, which must fit a narrow plot
-constexpr int kPixelsPerLabel = 14;  // a row name at most every 14 pixels
-constexpr int kLabelWidth = 170;     // pixels: longer names keep their end ("...layer2.norm1")
-
-// The end of a dotted name, where layers differ: "denselayer2.norm1".
-QString short_name(const std::string& name) {
-  const auto text = QString::fromStdString(name);
-  const auto parts = text.split('.');
-  return parts.size() <= 2 ? text : parts.mid(parts.size() - 2).join('.');
-}
+constexpr int kWorstShown = 2;    // in the title, which must fit a narrow plot
+constexpr int kLabelWidth = 170;  // pixels: a longer row name loses its middle, never its ends
 
 }  // namespace
+
+// The y axis' row names: every k-th row, k chosen each time the axis is drawn so that the names
+// are a line apart at the height the plot has then (a resize redraws without the data).
+class RowTicker : public QCPAxisTicker {
+ public:
+  explicit RowTicker(const QCPAxis& axis) : axis_(axis) {}
+  std::vector<QString> names;
+
+ protected:
+  double getTickStep(const QCPRange& range) override {
+    const double line = QFontMetrics(axis_.tickLabelFont()).height() + 1;
+    const double pixels = std::max(1, axis_.axisRect()->height());
+    return std::max(1.0, std::ceil(line * range.size() / pixels));
+  }
+  int getSubTickCount(double) override { return 0; }
+  QVector<double> createTickVector(double step, const QCPRange& range) override {
+    const auto every = static_cast<int64_t>(step);
+    const auto top = std::min<int64_t>(static_cast<int64_t>(std::floor(range.upper)),
+                                       static_cast<int64_t>(names.size()) - 1);
+    auto row = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(range.lower)));
+    row = (row + every - 1) / every * every;
+    QVector<double> ticks;
+    for (; row <= top; row += every) ticks << static_cast<double>(row);
+    return ticks;
+  }
+  QString getTickLabel(double tick, const QLocale&, QChar, int) override {
+    const auto row = static_cast<size_t>(std::lround(tick));
+    return row < names.size() ? names[row] : QString();
+  }
+
+ private:
+  const QCPAxis& axis_;
+};
 
 HeatmapTab::HeatmapTab()
     : StatisticsTab({"divergence heatmap: a row per layer, in the model's order", "step", ""}) {
@@ -38,12 +63,14 @@ HeatmapTab::HeatmapTab()
   scale_->setLabel("max |local - sync| / std");
   map_->setColorScale(scale_);  // the map takes the scale's gradient: set it on the scale
   scale_->setGradient(gradient);
+  plotLayout()->take(legend);  // the rows are named on the axis; the scale sits beside
   plotLayout()->addElement(1, 1, scale_);
   legend->setVisible(false);
   title_->setSelectable(false);
   title_->setFont(QFont("sans", 9));  // over one column of a layout that has two
   yAxis->setRangeReversed(true);      // the first layer at the top, as in the module tree
-  yAxis->setTicker(QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText));
+  rows_ = QSharedPointer<RowTicker>::create(*yAxis);
+  yAxis->setTicker(rows_);
   // The values under the mouse, as a tooltip: the tracer follows lines, this has none.
   connect(this, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
     const auto text = describe_at(event->position());
@@ -73,7 +100,12 @@ void HeatmapTab::fill(const StatsHistory& history) {
   const int rows = static_cast<int>(layers_.size());
   auto* data = map_->data();
   data->setSize(columns, rows);
-  data->setRange(QCPRange(first, last), QCPRange(0, rows - 1));
+  // Cells are centred on their coordinates (row r on r); a lone row or column has no neighbour
+  // to size it by, so its range is its cell's extent.
+  const auto extent = [](double lo, double hi, int cells) {
+    return cells > 1 ? QCPRange(lo, hi) : QCPRange(lo - 0.5, hi + 0.5);
+  };
+  data->setRange(extent(first, last, columns), extent(0, rows - 1, rows));
   data->fill(0);
   const double per_step = last > first ? (columns - 1) / (last - first) : 0;
   first_step_ = first;
@@ -92,23 +124,71 @@ void HeatmapTab::fill(const StatsHistory& history) {
     }
     worst_.emplace_back(worst, layers_[row]);
   }
-  map_->rescaleDataRange(true);
-  // Row names: every k-th, so that they do not overlap.
-  auto ticker = qSharedPointerCast<QCPAxisTickerText>(yAxis->ticker());
-  ticker->clear();
-  const int every = std::max(1, rows * kPixelsPerLabel / std::max(1, axisRect()->height()));
-  const QFontMetrics metrics(yAxis->tickLabelFont());
-  for (int row = 0; row < rows; row += every) {
-    ticker->addTick(
-        row, metrics.elidedText(QString::fromStdString(layers_[row]), Qt::ElideLeft, kLabelWidth));
-  }
+  name_rows();
   std::stable_sort(worst_.begin(), worst_.end(), [](const auto& a, const auto& b) {
     return std::isnan(a.first) ? !std::isnan(b.first) : a.first > b.first;
   });
+  colour_from_zero();
+  name_worst();
+}
+
+void HeatmapTab::name_rows() {
+  const QFontMetrics metrics(yAxis->tickLabelFont());
+  rows_->names.clear();
+  for (const auto& layer : layers_) {
+    rows_->names.push_back(
+        metrics.elidedText(QString::fromStdString(layer), Qt::ElideMiddle, kLabelWidth));
+  }
+}
+
+void HeatmapTab::colour_from_zero() {
+  // White is no divergence: the scale starts at 0, not at the smallest value drawn (which made
+  // a layer whose copies all differed look as if they agreed).
+  double top = 0;
+  for (const auto& [value, layer] : worst_) {
+    if (std::isfinite(value)) top = std::max(top, value);
+  }
+  map_->setDataRange(QCPRange(0, top > 0 ? top : 1));
+}
+
+void HeatmapTab::name_worst() {
+  // Whole names, or their middle elided so that the title fits: the start says where in the
+  // model the layer is ("features.15..."), the end which one; the values always show. A short
+  // first name leaves its room to the next.
+  const QFontMetrics metrics(title_->font());
+  const size_t shown = std::min<size_t>(worst_.size(), kWorstShown);
+  QStringList values;
+  int room = std::max(160, width() - scale_->outerRect().width() - 24) -
+             metrics.horizontalAdvance("worst: ") -
+             metrics.horizontalAdvance(", ") * static_cast<int>(shown > 0 ? shown - 1 : 0);
+  for (size_t i = 0; i < shown; ++i) {
+    values << QString(" (%1)").arg(worst_[i].first, 0, 'g', 3);
+    room -= metrics.horizontalAdvance(values.back());
+  }
   QStringList names;
-  for (size_t i = 0; i < worst_.size() && i < kWorstShown; ++i)
-    names << QString("%1 (%2)").arg(short_name(worst_[i].second)).arg(worst_[i].first, 0, 'g', 3);
+  for (size_t i = 0; i < shown; ++i) {
+    const int budget = std::max(60, room / static_cast<int>(shown - i));
+    const auto name =
+        metrics.elidedText(QString::fromStdString(worst_[i].second), Qt::ElideMiddle, budget);
+    room -= metrics.horizontalAdvance(name);
+    names << name + values[static_cast<int>(i)];
+  }
   title_->setText("worst: " + names.join(", "));
+}
+
+void HeatmapTab::fit_axes() {
+  if (!map_->visible()) return;
+  // Whole cells: centred on their coordinates, the first and last rows and columns were cut in
+  // half by an axis that ended on those coordinates.
+  const auto* data = map_->data();
+  const auto half = [](const QCPRange& range, int cells) {
+    return cells > 1 ? range.size() / (cells - 1) / 2 : 0.0;
+  };
+  const auto keys = data->keyRange(), rows = data->valueRange();
+  xAxis->setRange(keys.lower - half(keys, data->keySize()),
+                  keys.upper + half(keys, data->keySize()));
+  yAxis->setRange(rows.lower - half(rows, data->valueSize()),
+                  rows.upper + half(rows, data->valueSize()));
 }
 
 bool HeatmapTab::shows_data() const {

@@ -1,7 +1,7 @@
-// The Per-channel view's step slider, on a row of its own: it moves between the recorded steps
-// that kept every channel's values (the context draws the channels at the step it is on). In a
-// live session its last position is the newest step, as training goes on. The row shows only
-// while there are kept steps.
+// The Per-channel view's step slider, on a row of its own above that tab's plot: it moves
+// between the recorded steps that kept every channel's values (the context draws the channels at
+// the step it is on). In a live session its last position is the newest step, as training goes
+// on. The row shows only while there are kept steps.
 #pragma once
 
 #include <QWidget>

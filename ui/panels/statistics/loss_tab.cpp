@@ -8,16 +8,24 @@ void LossTab::fill(const StatsHistory& history) {
   const bool append = only_new_points(history);
   drew(history);
   QSet<QString> named;
+  // Over several processes the run keeps the ranks' figures merged: their mean weighted by
+  // their samples, which is not what each rank printed (rank 0's own loss, say).
+  // (The accuracy over every rank's samples is that same weighted mean.)
+  const int ranks = history.ranks();
+  const auto loss_over =
+      ranks > 1 ? QString("mean of %1 ranks, weighted by samples").arg(ranks) : "whole batch";
+  const auto accuracy_over =
+      ranks > 1 ? QString("all %1 ranks' samples").arg(ranks) : "whole batch";
   auto* loss = graph_at(0);
   set_line(*loss, history.steps(), history.loss(), append);
   loss->setPen(QPen(Qt::black, 1.5));
-  name_graph(*loss, "loss", named);
-  set_graph_columns(*loss, {{}, "loss", "whole batch", {}, {}});
+  name_graph(*loss, ranks > 1 ? "loss, " + loss_over : QString("loss"), named);
+  set_graph_columns(*loss, {{}, "loss", loss_over, {}, {}});
   auto* accuracy = graph_at(1);
   set_line(*accuracy, history.steps(), history.accuracy(), append);
   accuracy->setPen(QPen(QColor(44, 160, 44), 1.5));
-  name_graph(*accuracy, "accuracy", named);
-  set_graph_columns(*accuracy, {{}, "accuracy", "whole batch", {}, {}});
+  name_graph(*accuracy, ranks > 1 ? "accuracy, " + accuracy_over : QString("accuracy"), named);
+  set_graph_columns(*accuracy, {{}, "accuracy", accuracy_over, {}, {}});
   // Each compared run's loss and accuracy, faded, named by its file, in its own dash pattern.
   int g = 2;
   for (size_t r = 0; r < history.compared().size(); ++r) {

@@ -30,7 +30,10 @@ void PerChannelTab::fill(const StatsHistory& history) {
   // Compared runs at the same step first, faded and named by their files, so this run's lines
   // are drawn over them.
   const auto draw = [&](const replicascope::LayerStats& layer, const ComparedRun* run, size_t r) {
-    for (const auto& key : layer.keys()) {
+    const auto keys = layer.keys();
+    const bool ranks = of_ranks(keys) || (!run && history.ranks() > 1);
+    for (const auto& key : keys) {
+      if (repeats_rank_zero(key, keys)) continue;
       const auto* values = layer.values(key, sel.statistic);
       if (!values) continue;
       std::vector<double> x(values->size());
@@ -41,7 +44,7 @@ void PerChannelTab::fill(const StatsHistory& history) {
       if (run && history.compared().size() > 1) pen.setStyle(compared_dash(r));
       graph->setPen(pen);
       graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, run ? 3 : 5));
-      const auto label = series_label(key, run ? run->synchronized : history.synchronized());
+      const auto label = series_label(key, run ? run->synchronized : history.synchronized(), ranks);
       name_graph(*graph, run ? run->name + ": " + label : label, named);
       set_graph_columns(*graph, {QString::fromStdString(sel.layer),
                                  statistic_name(sel.statistic),

@@ -7,6 +7,7 @@
 #include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
+#include <QVBoxLayout>
 #include <algorithm>
 
 #include "replicascope/base/records.h"
@@ -14,8 +15,15 @@
 namespace replicascope::ui {
 
 StatisticsControls::StatisticsControls(QWidget* parent) : QWidget(parent) {
-  auto* controls = new QHBoxLayout(this);
-  controls->setContentsMargins(0, 0, 0, 0);
+  // Two rows, what is drawn and how: in one the controls need 700 px, more than the plots get
+  // beside the docks in a window of 1024 px, and a squeezed row cuts its labels.
+  auto* rows = new QVBoxLayout(this);
+  rows->setContentsMargins(0, 0, 0, 0);
+  rows->setSpacing(2);
+  auto* controls = new QHBoxLayout;
+  auto* drawing = new QHBoxLayout;
+  rows->addLayout(controls);
+  rows->addLayout(drawing);
   statistic_ = new QComboBox;
   statistic_->addItems({"mean", "var"});
   statistic_->setToolTip("the statistic drawn over steps and per channel");
@@ -35,9 +43,10 @@ StatisticsControls::StatisticsControls(QWidget* parent) : QWidget(parent) {
   controls->addWidget(new QLabel("to"));
   controls->addWidget(last_channel_);
   controls->addWidget(over_channels_);
-  controls->addWidget(log_scale_);
-  build_smoothing(*controls);
   controls->addStretch();
+  drawing->addWidget(log_scale_);
+  build_smoothing(*drawing);
+  drawing->addStretch();
   connect_selection();
 }
 

@@ -1,6 +1,6 @@
-// The statistics panel's controls row: the statistic, the channel range (or each copy's mean over
-// the channels), log scale and smoothing. It holds what the user picked and says when it changed;
-// the panel (StatisticsView) asks the context for the series and redraws the tabs.
+// The statistics panel's controls, in two rows: the statistic and the channel range (or each
+// copy's mean over the channels); log scale and smoothing. It holds what the user picked and says
+// when it changed; the panel (StatisticsView) asks the context for the series and redraws the tabs.
 #pragma once
 
 #include <QWidget>

@@ -1,12 +1,34 @@
 #include "panels/statistics/statistics_tab.h"
 
 #include <QMenu>
+#include <cmath>
 
 namespace replicascope::ui {
 namespace {
 
 // Marks a graph whose scatter style draw() set for a lone point, so it can be taken back.
 constexpr const char* kLoneMarker = "replicascope_lone_marker";
+// The fewest steps (or channels) the x axis spans: zoomed further in, it would have no whole
+// step to label.
+constexpr double kFewestSteps = 2;
+// Markers at the ends of an axis are drawn whole: the ranges leave this many pixels beyond them.
+constexpr int kMarkerRoom = 5;
+
+// Widens `axis`' range by `pixels` at both ends.
+void pad_range(QCPAxis& axis, int pixels) {
+  const double length =
+      axis.orientation() == Qt::Horizontal ? axis.axisRect()->width() : axis.axisRect()->height();
+  if (length <= 4.0 * pixels) return;
+  const auto range = axis.range();
+  const double share = pixels / (length - 2.0 * pixels);
+  if (axis.scaleType() == QCPAxis::stLogarithmic) {
+    if (!(range.lower > 0)) return;
+    const double factor = std::pow(range.upper / range.lower, share);
+    axis.setRange(range.lower / factor, range.upper * factor);
+  } else {
+    axis.setRange(range.lower - range.size() * share, range.upper + range.size() * share);
+  }
+}
 
 // Sets a flag for the lifetime of the guard.
 struct FlagGuard {
@@ -20,6 +42,7 @@ struct FlagGuard {
 StatisticsTab::StatisticsTab(const PlotLabels& labels) {
   setMinimumSize(320, 220);
   title_ = prepare_plot(*this, labels);
+  legend->setVisible(false);  // until there are lines to name (draw())
   enable_interactions(*this);
   tracer_ = new PlotTracer(*this);
   notice_ = new QCPItemText(this);
@@ -40,6 +63,7 @@ StatisticsTab::StatisticsTab(const PlotLabels& labels) {
       if (!auto_ranging_) set_user_view(true);
     });
   }
+  keep_whole_steps();
   connect(this, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent* event) {
     // On a legend entry the double click toggles that line; elsewhere it resets the view.
     if (legend->visible() && legend->selectTest(event->position(), false) >= 0) return;
@@ -52,6 +76,15 @@ StatisticsTab::StatisticsTab(const PlotLabels& labels) {
           });
   setContextMenuPolicy(Qt::CustomContextMenu);
   connect(this, &QWidget::customContextMenuRequested, this, &StatisticsTab::show_context_menu);
+}
+
+void StatisticsTab::keep_whole_steps() {
+  connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+          [this](const QCPRange& range) {
+            if (range.size() >= kFewestSteps) return;
+            const double middle = range.center();
+            xAxis->setRange(middle - kFewestSteps / 2, middle + kFewestSteps / 2);
+          });
 }
 
 StatisticsTab::~StatisticsTab() {
@@ -71,7 +104,7 @@ void StatisticsTab::toggle_series(const QString& name) {
     if (auto* item = legend->itemWithPlottable(line))
       item->setTextColor(show ? Qt::black : QColor(160, 160, 160));
   }
-  if (!user_view_) rescale();
+  if (!user_view_) auto_range();
   update_notice();
   replot(QCustomPlot::rpQueuedReplot);
 }
@@ -115,7 +148,7 @@ void StatisticsTab::draw(const StatsHistory& history) {
     }
   }
   mark_lone_points();
-  if (!user_view_) rescale();
+  if (!user_view_) auto_range();
   update_notice();
   legend->setVisible(legend_wanted_ && legend->itemCount() > 0);  // no empty box over the hint
   if (same_view) {
@@ -127,7 +160,7 @@ void StatisticsTab::draw(const StatsHistory& history) {
 
 void StatisticsTab::reset_view() {
   set_user_view(false);
-  rescale();
+  auto_range();
   replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -158,13 +191,17 @@ void StatisticsTab::set_log_scale(bool on) {
   ui::set_log_scale(*this, on);
 }
 
-void StatisticsTab::rescale() {
+void StatisticsTab::auto_range() {
   const FlagGuard own(auto_ranging_);
+  fit_axes();
+}
+
+void StatisticsTab::fit_axes() {
   rescaleAxes(/*onlyVisiblePlottables=*/true);
   // One step (or one channel, or one value) has no width: QCustomPlot would keep the old width
   // around it (an x axis from -1.5); one unit either side of it instead.
   QCPRange keys, values;
-  bool any_key = false, any_value = false;
+  bool any_key = false, any_value = false, markers = false;
   const auto merge = [](QCPRange& into, bool& any, const QCPRange& range) {
     if (any) {
       into.expand(range);
@@ -177,19 +214,26 @@ void StatisticsTab::rescale() {
   for (int g = 0; g < graphCount(); ++g) {
     const auto* graph = this->graph(g);
     if (!graph->visible()) continue;
+    markers = markers || !graph->scatterStyle().isNone();
     bool found = false;
     const auto k = graph->getKeyRange(found);
     if (found) merge(keys, any_key, k);
     const auto v = graph->getValueRange(found, sign);
     if (found) merge(values, any_value, v);
   }
-  if (any_key && keys.size() == 0) xAxis->setRange(keys.lower - 1, keys.upper + 1);
+  if (any_key && keys.size() == 0) {
+    xAxis->setRange(keys.lower - 1, keys.upper + 1);
+  } else if (markers) {
+    pad_range(*xAxis, kMarkerRoom);
+  }
   if (any_value && values.size() == 0) {
     if (sign == QCP::sdPositive) {
       yAxis->setRange(values.lower / 2, values.upper * 2);
     } else {
       yAxis->setRange(values.lower - 0.5, values.upper + 0.5);
     }
+  } else if (markers) {
+    pad_range(*yAxis, kMarkerRoom);
   }
 }
 
@@ -227,7 +271,7 @@ void StatisticsTab::update_notice() {
   const bool log = yAxis->scaleType() == QCPAxis::stLogarithmic;
   for (int g = 0; g < graphCount(); ++g) {
     const auto* graph = this->graph(g);
-    if (!graph->visible()) continue;
+    if (!graph->visible() || is_graph_decoration(*graph)) continue;
     points += graph->dataCount();
     if (!log) continue;
     for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) {

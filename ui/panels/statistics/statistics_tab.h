@@ -71,11 +71,17 @@ class StatisticsTab : public QCustomPlot {
   // One legend entry per distinct name.
   void name_graph(QCPGraph& graph, const QString& name, QSet<QString>& named);
 
+  // Sets the axes' ranges to what the data takes (draw() and reset_view() call it, unless the
+  // user chose the view): every visible line, markers whole at the borders, a lone point in the
+  // middle of an axis from one step before it to one after.
+  virtual void fit_axes();
+
   QCPTextElement* title_ = nullptr;
 
  private:
   void set_user_view(bool on);
-  void rescale();
+  void auto_range();  // fit_axes(), as the plot's own change, not the user's
+  void keep_whole_steps();
   void mark_lone_points();
   void update_notice();
   void show_context_menu(const QPoint& at);

@@ -10,14 +10,31 @@
 
 namespace replicascope::ui {
 
-// The selected layer's statistic over steps: each copy's line per channel, synchronized bold,
-// running dashed, and a compared run's lines faded beneath.
+// The selected layer's statistic over steps, one drawing live and read back from the run: each
+// key's mean over channels as a line (every step has it), synchronized bold, running dashed,
+// the steps that kept every channel marked on the bold line; a channel's values as points at
+// those steps; a compared run's faded beneath.
 class OverStepsTab : public StatisticsTab {
  public:
   OverStepsTab();
 
  protected:
   void fill(const StatsHistory& history) override;
+
+ private:
+  // One run's series: this run's (run null) or the index-th compared run's.
+  struct Group {
+    const std::vector<store::Series>* series;
+    const ComparedRun* run;
+    size_t index;
+  };
+  static std::vector<SeriesKey> keys_of(const std::vector<store::Series>& series);
+  // Draws a group's series into the graphs from `g` on; returns the next graph's index. `bold`
+  // gets this run's synchronized line (or its first).
+  int draw_group(const Group& group, const StatsHistory& history, bool append, QSet<QString>& named,
+                 int g, QCPGraph*& bold);
+  void mark_kept_steps(const StatsHistory& history, const QCPGraph& bold, QCPGraph& marks,
+                       QSet<QString>& named);
 };
 
 // Every channel of the selected layer at the newest live step, per copy and synchronized.
@@ -51,10 +68,14 @@ class DivergenceTab : public StatisticsTab {
   std::map<std::string, Envelope> envelopes_;
 };
 
+class RowTicker;
+
 // Every layer's divergence over steps as one picture: a row per layer in the model's order, a
 // column per pixel's worth of steps holding the largest divergence in it (121 layers x 10,000
-// steps at once), a NaN in black. The title names the worst layers; a click on a row selects
-// its layer (StatisticsView); the mouse shows layer, step and value.
+// steps at once), a NaN in black, white for none. Rows are whole and of one height, named every
+// k-th when crowded, never overlapping; the title names the worst layers (a long name loses its
+// middle); a click on a row selects its layer (StatisticsView); the mouse shows layer, step and
+// value.
 class HeatmapTab : public StatisticsTab {
  public:
   HeatmapTab();
@@ -68,11 +89,16 @@ class HeatmapTab : public StatisticsTab {
  protected:
   void fill(const StatsHistory& history) override;
   bool shows_data() const override;
+  void fit_axes() override;
 
  private:
   QString describe_at(const QPointF& pixel) const;
+  void name_rows();
+  void colour_from_zero();
+  void name_worst();
   QCPColorMap* map_ = nullptr;
   QCPColorScale* scale_ = nullptr;
+  QSharedPointer<RowTicker> rows_;
   std::vector<std::string> layers_;
   std::vector<std::pair<double, std::string>> worst_;
   double first_step_ = 0, columns_per_step_ = 0;  // where the columns are, for the tooltip

@@ -10,7 +10,8 @@ namespace replicascope {
 // Calls write(temporary) to write the file under a temporary name beside `path`, then renames it
 // to `path`, so a reader never sees half a file and a failure leaves none. Throws
 // std::runtime_error naming `path` and the reason (an unwritable folder, say) if writing or the
-// rename fails, or rethrows write()'s own error with that context.
+// rename fails, or rethrows write()'s own error with that context. A StoppedBySignal from write()
+// (a loop that saw Ctrl-C) removes the temporary too and is rethrown as one, naming `path`.
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string& temporary)>& write);
 

@@ -48,6 +48,14 @@ struct ModelModule {
   bool receives_callbacks = false;      // a replicated copy gets replication callbacks
 };
 
+// Whether `modules` hold a BatchNorm layer, one that a session synchronizes and records (a
+// converted layer: receives_callbacks).
+bool has_batch_norm(const std::vector<ModelModule>& modules);
+// What a model without one is told, by train and verify alike: "the model 'mlp.pt' has no
+// BatchNorm layer (expected BatchNorm1d, BatchNorm2d or BatchNorm3d): there is nothing to
+// synchronize".
+std::string nothing_to_synchronize(const std::string& model);
+
 // One copy's (or one rank's) statistics at one sync point of one layer.
 struct CopyRecord {
   int copy = 0;       // the copy, or the rank

@@ -26,8 +26,10 @@ double parse_seconds(const std::string& name, const std::string& text, double ma
 // The pieces of `text` between separators, empty ones included ("a,,b" gives a, "", b; "" gives
 // one empty piece).
 std::vector<std::string> split(const std::string& text, char separator);
-// "8,3,32,32": positive whole numbers separated by commas.
-std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text);
+// "8,3,32,32": positive whole numbers separated by commas. A bad `text` is a UsageError that
+// shows the value's own layout, `example` ("C,H,W" for --image, "B,C,H,W" for an input shape).
+std::vector<int64_t> parse_sizes(const std::string& name, const std::string& text,
+                                 const std::string& example);
 // The other way: {8, 3, 32, 32} as "8,3,32,32" (or "8x3x32x32" with separator "x").
 std::string join_sizes(const std::vector<int64_t>& sizes, const char* separator = ",");
 

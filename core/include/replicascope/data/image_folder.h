@@ -22,7 +22,8 @@ struct Image {
 };
 
 // Reads a PNG or JPEG file (told by its first bytes, not its name); with `header_only`, only its
-// size and channels. Alpha is dropped, as PIL's convert("RGB") does. A JPEG is decoded at 1/2,
+// size and channels. Alpha is dropped, as PIL's convert("RGB") does; a CMYK (or Adobe YCCK) JPEG
+// is made RGB as PIL's convert("RGB") makes it (channels 3). A JPEG is decoded at 1/2,
 // 1/4 or 1/8 of its size (its DCT scaling, as PIL's draft mode) when that still covers
 // at_least_height x at_least_width. Throws DataError naming the file: unreadable, of another
 // format, damaged, or over 64 megapixels.
@@ -31,13 +32,18 @@ Image read_image(const std::string& path, bool header_only = false, int64_t at_l
 
 // `image` as [channels, height, width] bytes: gray made RGB by repeating it, RGB made gray by
 // PIL's weights (0.299, 0.587, 0.114); scaled by one factor to cover height x width (bilinear,
-// antialiased when shrinking, as torchvision's Resize) and cropped at the centre (CenterCrop).
+// antialiased when shrinking, as torchvision's Resize) and cropped at the centre (CenterCrop),
+// computing only the pixels the crop keeps: an image of 999,999 x 1 pixels scales to a strip of
+// hundreds of millions of pixels, of which the crop keeps height x width.
 torch::Tensor fit_image(const Image& image, int64_t channels, int64_t height, int64_t width);
 
 // The folder as a dataset of `image`'s shape (C,H,W with C 1 or 3; empty: the first image's own
 // channels and size), decoded as batches take them. Throws DataError for a folder that is
 // missing or has no class subfolders, a class without PNG or JPEG images, an image that cannot
-// be read (naming it), or a bad shape. Folders whose names start with '.' are left out.
+// be read (naming it), two classes that are one folder, or a bad shape. Folders whose names start
+// with '.' are left out. Each real folder and image is taken once, at the first path to it in
+// the sorted order (a link back up or into another class is not followed again); how many
+// links were left out is said in one line on stderr.
 std::unique_ptr<Dataset> load_image_folder(const std::string& dir,
                                            const std::vector<int64_t>& image);
 

@@ -29,9 +29,11 @@ struct InputGuess {
   int64_t in_features = 0;   // the first Linear's inputs
   std::string classifier;    // "fc"; "" when the model has no Linear
   int64_t classes = 0;       // the classifier's outputs
-  // A sample shape the model takes: in_channels, then 32 per spatial dim (8 frames for 3-D);
-  // without a convolution, the first Linear's in_features (samples of features); else empty.
-  std::vector<int64_t> proposed_image() const;
+  // A sample shape of the layout the model takes: in_channels, then the sizes of `sample` where
+  // it has as many dimensions as the first convolution wants, else 32 per spatial dim (8 frames
+  // for 3-D); without a convolution, the first Linear's in_features (samples of features); else
+  // empty. A guess: input_check proposes only what a forward was seen to take.
+  std::vector<int64_t> proposed_image(const std::vector<int64_t>& sample = {}) const;
 };
 InputGuess guess_input(const Model& model);
 
@@ -58,12 +60,25 @@ class ModelDataMismatch : public UsageError {
   DataProposal proposal_;
 };
 
+// What the check's forward of the data's first samples kept for a backward (on the CPU: its
+// graph's saved tensors and its output), from which a batch's memory is estimated
+// (batch_memory.h).
+struct ForwardMemory {
+  int64_t samples = 0;
+  int64_t kept_bytes = 0;
+};
+
 // Throws ModelDataMismatch when the data's samples cannot go into the model's first convolution
 // (other channels, other dimensions), when one forward of two samples (in eval mode, without
 // gradients) fails, or when its output is not [batch, outputs] with an output for every class
-// of the data. The message names the layer, both sides and a --data/--image/--classes that would
-// fit. Give it a model of its own (not the session's): a BatchNorm without running statistics
-// reduces its batch in eval mode too, and would report or synchronize.
-void check_model_fits_data(Model& model, const data::Dataset& data);
+// of the data (that forward records a graph, so that what it keeps for a backward is measured).
+// The message names the layer and both sides, and ends with a --data/--image/
+// --classes that a forward of 2 samples was seen to take (never the shape that failed; a few
+// forwards at most: the layout the first layer takes at the data's sizes, larger sizes where a
+// pooling found the input too small, the sizes a Linear after a flatten implies, common sizes),
+// or says that no change of data was found to help and what else fails. Give it a model of its
+// own (not the session's): a BatchNorm without running statistics reduces its batch in eval
+// mode too, and would report or synchronize.
+ForwardMemory check_model_fits_data(Model& model, const data::Dataset& data);
 
 }  // namespace replicascope::engine

@@ -70,6 +70,11 @@ class Session {
   void set_sync_listener(std::shared_ptr<nn::StatsObserver> listener);
 
   int64_t steps_done() const { return steps_done_; }
+  // The stop signal (SIGINT, SIGTERM, SIGHUP: base/stop_signals.h) to stop on after the last
+  // step, 0 to go on. Alone: the one that arrived. With other ranks: every rank votes with the
+  // step's loss, so all of them learn after the same step whether any rank got one (a rank
+  // blocked in a collective could not stop alone); this rank's own signal, else another's.
+  int agreed_stop_signal() const;
   Model& model() { return *model_; }
   // The copies the steps run on (their wiring is what the replication callbacks did).
   const ModelReplicas& replicas() const { return *replicas_; }
@@ -91,6 +96,7 @@ class Session {
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<nn::StatsObserver> listener_;
   int64_t steps_done_ = 0;
+  int ranks_stop_signal_ = 0;  // what the ranks agreed on at the last step
 };
 
 // BatchNorm's default eps, which the recorded divergence uses (events do not carry the layer's).

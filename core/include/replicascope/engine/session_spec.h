@@ -73,7 +73,8 @@ std::string default_data_spec();
 // data::DataError for files.
 // How many synthetic samples of `shape` load_data makes: up to 4096, at most 1 GB of them, at
 // least one batch. Throws UsageError, up front, when they would not fit in half of this
-// machine's memory (making them takes about three times their size for a moment).
+// machine's memory, or in what this process can have (memory_this_process_can_have: ulimit -v,
+// a cgroup, MemAvailable); making them takes about three times their size for a moment.
 int64_t synthetic_sample_count(const std::vector<int64_t>& shape, int64_t batch);
 // `batch`: synthetic data makes at least one batch of samples, and refuses up front a shape
 // whose samples would not fit in memory. Running out of memory while loading is a DataError.

@@ -21,8 +21,10 @@ class StoreError : public std::runtime_error {
 // Version 2 keeps the model's module tree and wiring in tables (store/run_model.h); version 3
 // records non-finite losses and statistics (steps.nonfinite; NaN is NULL in SQLite); version 4
 // keeps every step's summaries and per-channel detail for the steps a DetailPolicy keeps, in
-// float32 but for the synchronized statistics. Versions 1 to 3 still open.
-constexpr int kSchemaVersion = 4;
+// float32 but for the synchronized statistics; version 5 keeps text as valid UTF-8, reserves the
+// writers' metadata keys, and every version's tables are checked on open. Versions 1 to 4 still
+// open.
+constexpr int kSchemaVersion = 5;
 
 using Metadata = std::map<std::string, std::string>;
 

@@ -31,6 +31,12 @@ class RunWriter {
   RunWriter& operator=(const RunWriter&) = delete;
   void append(const replicascope::StepRecord& record);
   const std::string& path() const { return path_; }
+  // The steps the file holds (committed).
+  int64_t steps_held() const;
+  // Folds the write-ahead log into the file, empties it and closes the file, so that the .sqlite
+  // file alone holds every step (users copy and move that file, not its -wal). The destructor
+  // does the same, quietly; this throws StoreError when it cannot. append() refuses after it.
+  void close();
 
  private:
   struct Statements;

@@ -108,7 +108,10 @@ struct VerifyReport {
   // and move a gradient by a whole term; float64 concludes), or the floor there is chaotic:
   // then it is inconclusive. A NaN or infinity differs.
   Verdict verdict = Verdict::kEqual;
-  std::string reason;  // why, when not equal
+  std::string reason;  // why, when not equal; or why nothing was compared
+  // The model has no BatchNorm: there is nothing to synchronize, so nothing was run or compared
+  // (no differences; equal, and `reason` says so).
+  bool nothing_to_synchronize = false;
   bool passed() const { return verdict == Verdict::kEqual; }
 };
 
@@ -126,8 +129,12 @@ VerifyTolerances verify_tolerances(torch::ScalarType dtype);
 // input moved by one unit in the last place (its noise floor). The second step splits the
 // batch unevenly when there are several copies and enough samples. After the last step all run
 // once in eval mode. Modules whose forward draws random numbers under their training flag run
-// in eval mode throughout (script::find_random_draws). Throws script::ModelLoadError, or
-// std::invalid_argument on bad input and on a draw that no training flag switches off.
+// in eval mode throughout (script::find_random_draws). A model without BatchNorm has nothing to
+// synchronize: the report says so and nothing runs. Throws script::ModelLoadError, or
+// std::invalid_argument on bad input (an input larger than the memory this process can have
+// included) and on a draw that no training flag switches off. Throws
+// StoppedBySignal after a step once SIGINT, SIGTERM or SIGHUP arrived (base/stop_signals.h; with
+// options.group, on any rank: every rank stops after the same step).
 VerifyReport verify(const std::string& model_path, const VerifyOptions& options);
 
 }  // namespace replicascope
