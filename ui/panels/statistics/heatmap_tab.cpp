@@ -68,7 +68,13 @@ HeatmapTab::HeatmapTab()
   legend->setVisible(false);
   title_->setSelectable(false);
   title_->setFont(QFont("sans", 9));  // over one column of a layout that has two
-  yAxis->setRangeReversed(true);      // the first layer at the top, as in the module tree
+  // The title fits its column (name_worst), never the column the title: at the width the
+  // layout gives it, the names are elided again.
+  title_->setMinimumSize(1, 0);
+  connect(this, &QCustomPlot::afterLayout, this, [this] {
+    if (map_->visible() && title_->rect().width() != titled_for_) name_worst();
+  });
+  yAxis->setRangeReversed(true);  // the first layer at the top, as in the module tree
   rows_ = QSharedPointer<RowTicker>::create(*yAxis);
   yAxis->setTicker(rows_);
   // The values under the mouse, as a tooltip: the tracer follows lines, this has none.
@@ -158,8 +164,10 @@ void HeatmapTab::name_worst() {
   const QFontMetrics metrics(title_->font());
   const size_t shown = std::min<size_t>(worst_.size(), kWorstShown);
   QStringList values;
-  int room = std::max(160, width() - scale_->outerRect().width() - 24) -
-             metrics.horizontalAdvance("worst: ") -
+  // Before the first layout, the plot's width less the colour scale's column.
+  titled_for_ = title_->rect().width();
+  const int column = titled_for_ > 0 ? titled_for_ - 4 : width() - 120;
+  int room = std::max(80, column) - metrics.horizontalAdvance("worst: ") -
              metrics.horizontalAdvance(", ") * static_cast<int>(shown > 0 ? shown - 1 : 0);
   for (size_t i = 0; i < shown; ++i) {
     values << QString(" (%1)").arg(worst_[i].first, 0, 'g', 3);

@@ -221,7 +221,13 @@ void StatisticsTab::fit_axes() {
     const auto v = graph->getValueRange(found, sign);
     if (found) merge(values, any_value, v);
   }
-  if (any_key && keys.size() == 0) {
+  if (!any_key) {
+    // Nothing drawn: an axis of its own, not the last data's (another session's, say).
+    xAxis->setRange(0, kFewestSteps);
+    yAxis->setRange(0, 1);
+    return;
+  }
+  if (keys.size() == 0) {
     xAxis->setRange(keys.lower - 1, keys.upper + 1);
   } else if (markers) {
     pad_range(*xAxis, kMarkerRoom);

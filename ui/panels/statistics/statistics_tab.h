@@ -73,7 +73,7 @@ class StatisticsTab : public QCustomPlot {
 
   // Sets the axes' ranges to what the data takes (draw() and reset_view() call it, unless the
   // user chose the view): every visible line, markers whole at the borders, a lone point in the
-  // middle of an axis from one step before it to one after.
+  // middle of an axis from one step before it to one after; nothing drawn, steps 0 to 2.
   virtual void fit_axes();
 
   QCPTextElement* title_ = nullptr;

@@ -102,6 +102,7 @@ class HeatmapTab : public StatisticsTab {
   std::vector<std::string> layers_;
   std::vector<std::pair<double, std::string>> worst_;
   double first_step_ = 0, columns_per_step_ = 0;  // where the columns are, for the tooltip
+  int titled_for_ = -1;  // the title's width when the worst layers' names were elided for it
 };
 
 // Loss and accuracy over steps.
