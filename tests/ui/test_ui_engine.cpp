@@ -73,25 +73,6 @@ StepRecordPtr step_and_wait(EngineController& engine) {
   return stepped.takeFirst().at(0).value<StepRecordPtr>();
 }
 
-// `steps` steps of the demo on 2 copies, recorded to a new run file in the test's folder.
-QString record_demo_run(const QString& name, double learning_rate, int steps = 4,
-                        const store::DetailOptions& detail = {}, bool synchronized = true) {
-  const auto path = temp_path(name);
-  QFile::remove(path);
-  engine::SessionOptions options;
-  options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
-  options.batch_size = 8;
-  options.learning_rate = learning_rate;
-  options.synchronized = synchronized;
-  engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
-                          options);
-  const auto modules = session.model().modules();
-  store::RunWriter writer(path.toStdString(), engine::run_metadata(options, "", "synthetic"),
-                          {modules, engine::wiring_of(session.replicas(), modules)}, detail);
-  for (int i = 0; i < steps; ++i) writer.append(session.step());
-  return path;
-}
-
 }  // namespace
 
 void UiEngineTest::steppingUpdatesThePlots() {

@@ -3,11 +3,17 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QFile>
 #include <QStandardPaths>
 #include <QTest>
 #include <cstring>
 
 #include "replicascope/base/allocator.h"
+#include "replicascope/data/dataset.h"
+#include "replicascope/engine/model_source.h"
+#include "replicascope/engine/session.h"
+#include "replicascope/engine/wiring.h"
+#include "replicascope/store/run_writer.h"
 #include "ui_tests.h"
 
 QString fixture(const QString& name) {
@@ -25,6 +31,28 @@ QString temp_path(const QString& name) {
                                          QString::number(QCoreApplication::applicationPid()));
   QDir().mkpath(dir);
   return QDir(dir).filePath(name);
+}
+
+QString record_demo_run(const QString& name, double learning_rate, int steps,
+                        const replicascope::store::DetailOptions& detail, bool synchronized,
+                        const std::string& model) {
+  using namespace replicascope;
+  const auto path = temp_path(name);
+  QFile::remove(path);
+  engine::SessionOptions options;
+  options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
+  options.batch_size = 8;
+  options.learning_rate = learning_rate;
+  options.synchronized = synchronized;
+  engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
+                          options);
+  auto metadata = engine::run_metadata(options, "", "synthetic");
+  if (!model.empty()) metadata["model"] = model;
+  const auto modules = session.model().modules();
+  store::RunWriter writer(path.toStdString(), metadata,
+                          {modules, engine::wiring_of(session.replicas(), modules)}, detail);
+  for (int i = 0; i < steps; ++i) writer.append(session.step());
+  return path;
 }
 
 int main(int argc, char** argv) {

@@ -62,25 +62,6 @@ QAction* action(MainWindow& window, const QString& text) {
   qFatal("no action %s", qPrintable(text));
 }
 
-// Two steps of the demo on 2 CPU copies, batch 8, per-copy BN, recorded as trained from `model`.
-QString record_run(const QString& name, const std::string& model) {
-  const auto path = temp_path(name);
-  QFile::remove(path);
-  engine::SessionOptions options;
-  options.devices = std::vector<torch::Device>(2, torch::Device(torch::kCPU));
-  options.batch_size = 8;
-  options.synchronized = false;
-  engine::Session session(engine::demo_model(), data::make_synthetic({1, 28, 28}, 10, 64, 1),
-                          options);
-  auto metadata = engine::run_metadata(options, "", "synthetic");
-  metadata["model"] = model;
-  const auto modules = session.model().modules();
-  store::RunWriter writer(path.toStdString(), metadata,
-                          {modules, engine::wiring_of(session.replicas(), modules)});
-  for (int i = 0; i < 2; ++i) writer.append(session.step());
-  return path;
-}
-
 // Whether `widget` shows whole: as wide and high as it asks to be at least.
 bool whole(const QWidget& widget) {
   const auto least = widget.minimumSizeHint();
@@ -145,7 +126,8 @@ void UiEngineTest::theNewSessionDialogSaysWhyItDidNotOpen() {
 void UiEngineTest::aRecordedRunLeavesTheNextSessionAsItWas() {
   MainWindow window;
   QVERIFY(open_demo(window, "cpu:3", 12));
-  const auto path = record_run("elsewhere.sqlite", "/no/such/folder/net.pt");
+  const auto path = record_demo_run("elsewhere.sqlite", 0.05, 2, {}, /*synchronized=*/false,
+                                    "/no/such/folder/net.pt");
   QSignalSpy opened(&window.context(), &SessionContext::opened);
   window.open_file(path);
   QVERIFY(opened.wait(kWaitMs));
@@ -182,7 +164,7 @@ void UiEngineTest::stepsOfTheCommandLineAreForTheFirstSessionOnly() {
   QSignalSpy viewer_failed(&viewer.context(), &SessionContext::failed);
   viewer.train_first_session(5);
   QSignalSpy opened(&viewer.context(), &SessionContext::opened);
-  viewer.open_file(record_run("first.sqlite", "demo"));
+  viewer.open_file(record_demo_run("first.sqlite", 0.05, 2, {}, /*synchronized=*/false, "demo"));
   QVERIFY(opened.wait(kWaitMs));
   QVERIFY(open_demo(viewer));
   QSignalSpy viewer_stepped(&viewer.context(), &SessionContext::stepped);

@@ -6,6 +6,10 @@
 #include <QString>
 #include <QStringList>
 
+#include <string>
+
+#include "replicascope/store/detail_policy.h"
+
 class QCustomPlot;
 
 class UiModelsTest : public QObject {
@@ -101,3 +105,9 @@ QStringList graph_names(const QCustomPlot& plot);
 // Where the fixtures and the build's programs are (from the environment and compile flags).
 QString fixture(const QString& name);
 QString temp_path(const QString& name);
+
+// `steps` steps of the demo on 2 CPU copies, batch 8, recorded to a new run file in the test's
+// folder; `model`, when given, is the model the run says it was trained from.
+QString record_demo_run(const QString& name, double learning_rate, int steps = 4,
+                        const replicascope::store::DetailOptions& detail = {},
+                        bool synchronized = true, const std::string& model = "");
