@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Latency per sync point across processes: one synchronized BatchNorm2d forward (training) per
 // iteration on every rank, the statistics reduced over the ranks
 //   ours   - ReplicaScope's layer: float64 moments, one all-gather of [count, mean, M2], Chan

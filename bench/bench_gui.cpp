@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The GUI's costs, measured side by side in one run (offscreen Qt):
 //   replot   a full redraw of the over-steps and divergence plots with 8 copies, 50 layers and
 //            10,000 steps in the history, and of the divergence heatmap of 121 layers x 10,000

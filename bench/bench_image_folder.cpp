@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The image-folder loader against what training needs, measured side by side in one run:
 //   decode   images per second one loader thread decodes and fits (PNG 28x28 gray as is; JPEG
 //            252x252 RGB to 3x224x224, and the same to 3x32x32, where DCT scaling reads 1/8),

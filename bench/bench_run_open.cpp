@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How fast a long run of a large model opens (issue 18's goals: open a 10,000-step densenet121
 // run and read what its divergence heatmap draws in 1 s or less; switch the selected layer in
 // 100 ms or less).

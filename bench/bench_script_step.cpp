@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Times training steps (forward, backward, SGD) of a TorchScript model with ReplicaScope:
 // synchronized BatchNorm on N copies. bench/script_vs_eager.py runs it beside PyTorch eager.
 //

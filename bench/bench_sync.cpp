@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Latency per sync point: ReplicaScope's rendezvous and synchronized layer against c10d's Gloo
 // allreduce between in-process ranks, all in one run.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Throughput: synchronized BatchNorm against LibTorch's own, and a data-parallel training step
 // with synchronized against unsynchronized BatchNorm, each pair at the same number of copies.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Opt-in: the archive check on every torchvision classification and video model.
 
 usage: bench/check_torchvision_archives.py CLI [--only NAME,...] [--keep DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """How far two float32 trainings of the same model drift apart in PyTorch itself.
 
 usage: /usr/bin/python3 bench/float32_drift.py

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # One hybrid training step, 2 processes x 2 copies, against one process with 4 copies: the demo
 # CNN on synthetic data, batch 32, steps/s over --steps steps, alternating rounds (issue 6).
 # usage: bench/hybrid_step.sh [ROUNDS] [STEPS]   (after building in ${BUILD_DIR:-build})

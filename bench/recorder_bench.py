@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The Python recorder's overhead, measured side by side in one run (issue 17's goal: <= 1.05x).
 
 usage: PYTHONPATH=python python3 bench/recorder_bench.py [--pairs P] [--image S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Where the recorder's time goes in a training step: cProfile over recorded steps of resnet18.
 
 usage: PYTHONPATH=python python3 bench/recorder_profile.py [cpu|cuda] [--image S] [--batch N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Run file size and recording overhead with bounded per-channel detail (issue 18), through
 replicascope-cli train.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A training step of scripted resnet18 with ReplicaScope on N CPU copies, beside PyTorch eager.
 
 usage: /usr/bin/python3 bench/script_vs_eager.py [--bench BUILD/bench/replicascope_bench_script_step]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Recording overhead and memory of training sessions, through replicascope-cli train.
 
 usage: python3 bench/session_bench.py [--cli build/app/replicascope-cli] [--rounds 3]

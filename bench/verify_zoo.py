@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """verify on real models that are not in tests/fixtures: right answers, no false alarms.
 
 usage: /usr/bin/python3 bench/verify_zoo.py BUILD_DIR OUT_DIR [MODEL ...]

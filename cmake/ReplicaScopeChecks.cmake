@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Build-time checks shared by every project target: warnings and sanitizers (scripts/check.sh).
 
 # replicascope_warnings: every project target links it PRIVATE, so all compile with one set.

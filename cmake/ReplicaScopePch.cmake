@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # One precompiled header for LibTorch, built once and reused by every target that includes
 # LibTorch: a TU that includes <torch/torch.h> costs about 30 s here without it.
 # GCC refuses a PCH built with other code-model flags, and Qt 6 adds -fPIC to every target that

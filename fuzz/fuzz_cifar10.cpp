@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: data::load_cifar10 on one batch file, gzipped or plain (seeds in
 // tests/fuzz/cifar10/).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer hands the targets bytes; the readers take paths. A FuzzFile is one file in a folder
 // of this process (libFuzzer's -fork and -jobs run several), rewritten for every input. SQLite
 // and the readers need a real path (SQLite resolves /proc/self/fd links and puts its -wal and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: data::load_idx on an images file and a labels file, gzipped or plain.
 // Input: a 4-byte little-endian length L, then L bytes of the images file, then the labels file
 // (tests/fuzz/idx/ holds seeds in this form, tests/fuzz/make_seeds.py makes them).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: data::read_image on one PNG or JPEG file, then fit_image to 3x16x16 (seeds in
 // tests/fuzz/image/).
 #include <cstdint>

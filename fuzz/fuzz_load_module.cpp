@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: script::load_module, the whole path from a model file to a loaded
 // TorchScript module (the checks, then torch::jit::load), and inspect on what loads. Slower than
 // fuzz_model_archive: LibTorch compiles the archive's code. Seeds in tests/fuzz/model_archive/.

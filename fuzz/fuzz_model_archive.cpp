@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: the checks load_module makes on a TorchScript archive before LibTorch reads
 // it (core/src/torchscript/archive_check.h): the zip directory, the records' checksums, LibTorch's
 // own zip reader, and the tensor records against the storages data.pkl and constants.pkl declare.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: store::RunReader on a run file, and everything the CLI and the GUI read from
 // it: metadata, steps, layers, the model's tables, every statistic, each layer's divergence and
 // summaries, the steps that kept detail (seeds in tests/fuzz/run_file/: small runs written by

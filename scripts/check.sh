@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The build-time checks CI runs after the test suite (scripts/test.sh calls this):
 #   format  clang-format 14 over core ui app tests bench (scripts/format.sh --check)
 #   layout  core's includes against its layer table (scripts/check_layers.py) and the size rules:
@@ -11,13 +12,16 @@
 #           files users give runs on a copy of its seeds (tests/fuzz/) for FUZZ_SECONDS (default
 #           30) seconds; a crash, a leak, or an input that takes over 10 s fails it. FUZZ_TARGETS
 #           picks some (default: all). docs/reliability.md tells how to run one longer.
+#   package the Debian packages from build/ (cpack, no rebuild), validated (desktop-file-validate,
+#           appstreamcli, lintian), installed (as root; else unpacked), run, a run file typed by
+#           the installed MIME database, removed (scripts/check_package.sh)
 # `scripts/check.sh asan tsan` runs some phases; no argument runs all. Every phase runs even when
 # an earlier one failed; the script fails if any did. Each phase prints how long it took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=${CHECK_JOBS:-$(nproc)}
 phases=("$@")
-((${#phases[@]})) || phases=(format layout asan tsan fuzz)
+((${#phases[@]})) || phases=(format layout asan tsan fuzz package)
 
 # -O1: sanitized code at -O0 is slow, higher levels compile slower. -g1: line numbers in reports.
 # Release-like NDEBUG, as the normal build and Debian's LibTorch use. No UI or benchmarks.
@@ -61,10 +65,10 @@ check_tsan() {
 }
 
 # The house rules the compiler cannot see: core's includes keep to the layer table of
-# CONTRIBUTING.md (the build checks it too), and no source file outside tests is over 400 lines
-# or C++ function over 60.
+# CONTRIBUTING.md (the build checks it too), no source file outside tests is over 400 lines
+# or C++ function over 60, and every source file names its license (scripts/spdx.py, LICENSE).
 check_layout() {
-  python3 scripts/check_layers.py && python3 scripts/check_sizes.py
+  python3 scripts/check_layers.py && python3 scripts/check_sizes.py && python3 scripts/spdx.py
 }
 
 # The seeds of a fuzz target: load_module reads the same archives as model_archive.
@@ -120,7 +124,8 @@ for phase in "${phases[@]}"; do
   case $phase in
     format) run=(scripts/format.sh --check) ;;
     layout | asan | tsan | fuzz) run=("check_$phase") ;;
-    *) echo "check: unknown phase '$phase' (expected format, layout, asan, tsan or fuzz)" >&2; exit 2 ;;
+    package) run=(scripts/check_package.sh) ;;
+    *) echo "check: unknown phase '$phase' (expected format, layout, asan, tsan, fuzz or package)" >&2; exit 2 ;;
   esac
   echo "check: --- $phase ---"
   start=$SECONDS

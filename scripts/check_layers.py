@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Refuses an #include in core/ that climbs a layer.
 
 The layers and what each may use are the table between the `layers` markers in CONTRIBUTING.md,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Refuses source files over 400 lines and C++ functions over 60 lines, outside tests.
 
 A file's size is its line count (C++ under core/ ui/ app/ bench/ fuzz/, Python under python/

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Formats every C++ file under core ui app tests bench fuzz in place with clang-format 14 (Debian
 # 12's) and the repository's .clang-format. `--check` changes nothing and fails when a file is not
 # formatted (scripts/check.sh format, in CI).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Sets everything up and starts the main job: the ReplicaScope desktop debugger on the built-in
 # demo (a small BatchNorm CNN on Fashion-MNIST, 4 CPU copies). Extra arguments go to the app
 # (`scripts/run.sh MODEL.pt`, `scripts/run.sh RUN.sqlite`, `--help`). Without a display it runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages ReplicaScope needs (only those missing), then configures and
 # builds it in ${BUILD_DIR:-build}. Needs root or sudo for the install step.
 set -euo pipefail
@@ -11,6 +12,9 @@ PACKAGES=(
   googletest libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libsqlite3-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev  # image folders
+  librsvg2-bin  # the icon's PNGs, made at build time (resources/CMakeLists.txt)
+  # scripts/check.sh package: validators and the desktop's MIME and menu databases
+  desktop-file-utils appstream lintian shared-mime-info xdg-utils libfile-mimeinfo-perl
   python3 python3-torch python3-torchvision
   dataset-fashion-mnist
 )

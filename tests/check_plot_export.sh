@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # replicascope-cli export --plot in every format, headless: each file exists and starts as its
 # format says (PNG signature, JPEG SOI, %PDF, an <svg element).
 # usage: check_plot_export.sh CLI WORK_DIR

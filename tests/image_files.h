@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image files and image folders for tests and benchmarks: PNGs written with libpng, JPEGs with
 // libjpeg, of Fashion-MNIST's own images where Debian's dataset-fashion-mnist is installed.
 #pragma once

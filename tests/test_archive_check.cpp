@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The checks made on a TorchScript archive before LibTorch reads it
 // (src/torchscript/archive_check.h): the pickle walk on pickles written here byte by byte, and the
 // zip directory on the fixtures (tests/fixtures/make_models.py) and on copies of them with a field

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The per-instruction-set builds of the CPU loops agree with each other and with float64 math.
 #include <gtest/gtest.h>
 #include <torch/torch.h>

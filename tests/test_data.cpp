@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Dataset readers against small hand-made files, each malformed case included, and the loader.
 #include <gtest/gtest.h>
 #include <sys/stat.h>

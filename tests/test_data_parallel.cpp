@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whole models: convert_model + DataParallelWithCallback against single-device training, faults
 // at every sync point, mismatched call counts, and the statistics observer.
 #include <gtest/gtest.h>

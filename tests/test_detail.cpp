@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bounded per-channel detail (issue 18): the policy alone over a long run, and runs that keep
 // detail for a sample of their steps, read back against a run that keeps every step.
 #include <gtest/gtest.h>

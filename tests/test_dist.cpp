@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Processes over c10d, simulated by threads of one process (each its own rank, Gloo over
 // localhost): the collectives, and synchronized BatchNorm across ranks against BatchNorm on the
 // whole batch. Multi-process runs of the CLI are ctest entries (tests/dist/).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The C++ frontend side of the Model abstraction: the built-in demo as a FrontendModel trains
 // exactly as DataParallelWithCallback trains it, and describes itself like a scripted model.
 #include <gtest/gtest.h>

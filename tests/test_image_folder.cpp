@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image folders against their sources: PNGs decode to Fashion-MNIST's own bytes, JPEGs close to
 // them, classes and order as torchvision's ImageFolder, fitting by scale and centre crop, and
 // every bad folder or file a clear error that names it.

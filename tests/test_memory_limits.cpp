@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The memory a process can have (from /proc/meminfo, RLIMIT_AS and its cgroup, given here as
 // the kernel writes them) and the meter of what a forward allocates.
 #include <gtest/gtest.h>

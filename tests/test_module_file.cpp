@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TorchScript loading and introspection against what Python reports for the same files
 // (tests/fixtures/make_models.py writes both; REPLICASCOPE_FIXTURES names their folder).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every copy's backward on its own thread (parallel_backward.h): the threads, the gradients
 // against the whole batch in float64, bit-identical repeats, faults in backward, long runs.
 #include <gtest/gtest.h>

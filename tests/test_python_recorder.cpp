@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The run file as a contract between writers (docs/run-format.md): a run the Python recorder
 // (python/replicascope) wrote at test time, with Debian's python3-torch, opens in the C++ reader,
 // and its values equal what this test recomputes from the data it made: float64 statistics of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replication callbacks, replicate's gradient edges, scatter plans and device lists.
 #include <gtest/gtest.h>
 #include <torch/torch.h>

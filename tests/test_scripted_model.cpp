@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Scripted models as Models: conversion to synchronized batch norm, replication with callbacks,
 // data-parallel training against PyTorch's own BatchNorm on the whole batch, and the round trip
 // back to Python. verify() has its own file, test_verify.cpp.

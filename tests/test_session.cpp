@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Training sessions: determinism, breakpoints, synchronized against per-copy BatchNorm, stopping
 // and carrying on, batches too small for the copies.
 #include <gtest/gtest.h>

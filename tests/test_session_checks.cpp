@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What make_session refuses before the first step, and how it says so: a model that cannot take
 // the data (with a proposal that a forward was seen to take, or why none helps), a run of a
 // model without BatchNorm, a batch past the memory the process can have.
@@ -86,13 +87,15 @@ TEST(SessionChecks, PoolingTooLargeForTheSamplesGetsLargerSamples) {
 
 TEST(SessionChecks, WhereNoShapeHelpsItSaysWhatElseIsWrong) {
   SKIP_IN_SANITIZED_BUILD("the scripted fixtures (make_fixtures)");
-  auto spec = small_spec("tuple_output.pt", {16});
-  spec.classes = 4;
+  // A tuple without a [batch, outputs] tensor: no data makes one (a tuple that holds one trains
+  // on it, test_model_output.cpp).
+  auto spec = small_spec("no_scores.pt", {16});
   auto e = mismatch_of(spec);
   expect_contains(e.what(),
-                  "expected forward() to return a Tensor, got a Tuple. No change of "
-                  "data can help: forward() must return one tensor of [batch, "
-                  "outputs], a score per class.");
+                  "no element of the tuple is a [batch, outputs] tensor (batch 2): element 0 is "
+                  "[2, 3, 4], element 1 is None. No change of data can help: forward() must "
+                  "return a tensor of [batch, outputs], a score per class, or a tuple or list "
+                  "holding one.");
   EXPECT_EQ(std::string(e.what()).find("Try "), std::string::npos) << e.what();
   EXPECT_TRUE(e.proposal().flags().empty());
   // resnet18 on 1 channel: the channels are what is wrong; at the data's own size, 3,28,28 fits.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The session description, its flag parser and the one factory: what the CLI's train and demo and
 // the GUI's engine build their sessions with.
 #include <gtest/gtest.h>
@@ -29,6 +30,7 @@ SessionSpec parse(const std::vector<std::pair<std::string, std::string>>& flags)
 
 TEST(SessionSpec, FlagsReadBackToTheSameSpec) {
   const auto spec = parse({{"model", "m.pt"},
+                           {"output", "logits"},
                            {"data", "cifar10:a.bin,b.bin"},
                            {"image", "3,32,32"},
                            {"devices", "cpu:2"},
@@ -57,6 +59,7 @@ TEST(SessionSpec, FlagsReadBackToTheSameSpec) {
   }
   EXPECT_EQ(engine::session_spec_flags(again), flags);
   EXPECT_EQ(again.model, "m.pt");
+  EXPECT_EQ(again.output, "logits");
   EXPECT_EQ(again.timeout_seconds, 7.5);
   EXPECT_TRUE(engine::session_spec_flags(SessionSpec{}).empty());
 }
@@ -271,8 +274,11 @@ TEST(SessionFactory, OneForwardFindsWhatTheParametersCannotTellAndProposesAFit) 
     EXPECT_EQ(e.proposal().image, std::vector<int64_t>{16});
     EXPECT_EQ(e.proposal().classes, 4);
   }
-  // Samples of 16 features go in; its 4 outputs cannot train 10 classes.
+  // Samples of 16 features go in; synthetic data without --classes has its 4 outputs' classes,
+  // but an explicit 10 cannot be trained.
   spec.image = {16};
+  EXPECT_EQ(engine::make_session(spec).session->dataset().classes(), 4);
+  spec.classes = 10;
   try {
     engine::make_session(spec);
     ADD_FAILURE() << "expected ModelDataMismatch";

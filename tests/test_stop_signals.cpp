@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stopping on SIGINT, SIGTERM and SIGHUP (base/stop_signals.h): the handler's note and pipe, a
 // second signal, the ranks' vote, a session that stops after its step, a run file closed whole
 // and an atomic write that leaves nothing behind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The run database: recording, tidy CSV export read back, files that are not runs, and a run
 // killed with SIGKILL.
 #include <dlfcn.h>
@@ -246,6 +247,29 @@ TEST(RunStore, OpensAVersionTwoRun) {
   ASSERT_EQ(run.steps().size(), 1u);
   EXPECT_EQ(run.steps()[0].loss, 0.5);
   EXPECT_EQ(run.steps()[0].nonfinite, "");
+  fs::remove_all(dir);
+}
+
+// A run says it is one in SQLite's header (application_id, big-endian at offset 68: "RSRN"),
+// which the MIME type's magic reads; a run without it (every run before it) still opens.
+TEST(RunStore, ARunCarriesItsApplicationIdAndRunsWithoutItOpen) {
+  const auto dir = temp_dir("replicascope_app_id_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {});
+    writer.append(step_record(1, 0.5));
+  }
+  std::ifstream file(path, std::ios::binary);
+  std::string header(72, '\0');
+  ASSERT_TRUE(file.read(header.data(), 72));
+  EXPECT_EQ(header.substr(0, 16), std::string("SQLite format 3\0", 16));
+  EXPECT_EQ(header.substr(68, 4), "RSRN");
+  EXPECT_EQ(store::kRunApplicationId, 0x5253524E);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA application_id=0", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(store::RunReader(path).steps().size(), 1u);
   fs::remove_all(dir);
 }
 
@@ -614,5 +638,36 @@ TEST(RunStore, AWriterWaitsForAnotherConnectionsShortLock) {
   release.join();
   sqlite3_close(other);
   EXPECT_EQ(store::RunReader(path).steps().size(), 2u);
+  fs::remove_all(dir);
+}
+
+// A layer called twice in a step has two sync points: read per call, each keeps its own
+// divergence; read per layer, the step shows the larger (what the CLI exports).
+TEST(RunStore, ReadsEachCallsDivergenceOfALayerCalledTwice) {
+  const auto dir = temp_dir("replicascope_calls_");
+  const auto path = (dir / "run.sqlite").string();
+  {
+    store::RunWriter writer(path, {});
+    for (int64_t step = 1; step <= 2; ++step) {
+      auto record = step_record(step, 0.5);
+      record.layers.push_back(record.layers[0]);
+      record.layers[1].sync_point = 1;
+      record.layers[0].divergence = 0.1 * static_cast<double>(step);
+      record.layers[1].divergence = 2.0 * static_cast<double>(step);
+      writer.append(record);
+    }
+  }
+  const store::RunReader run(path);
+  const auto calls = run.divergence_by_layer(/*each_call=*/true).at("bn");
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[0].sync_point, 0);
+  EXPECT_EQ(calls[1].sync_point, 1);
+  EXPECT_EQ(calls[1].step, 1);
+  EXPECT_DOUBLE_EQ(calls[0].value, 0.1);
+  EXPECT_DOUBLE_EQ(calls[3].value, 4.0);
+  const auto largest = run.divergence_by_layer().at("bn");
+  ASSERT_EQ(largest.size(), 2u);
+  EXPECT_DOUBLE_EQ(largest[1].value, 4.0);
+  EXPECT_EQ(largest[1].sync_point, 1);
   fs::remove_all(dir);
 }

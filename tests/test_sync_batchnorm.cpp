@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SynchronizedBatchNorm against LibTorch's own BatchNorm on the whole batch on one device.
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The rendezvous on its own, with plain integers: no LibTorch work between sync points.
 #include <gtest/gtest.h>
 

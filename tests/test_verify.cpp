@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // verify(): synchronized training against the unconverted model on the whole batch, judged
 // against the reference's own noise floor; randomness found in the graphs and switched off; the
 // negative control; and a deliberately broken synchronization, which it must catch.

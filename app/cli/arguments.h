@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A small command-line parser: --name value options, --flag switches and positional arguments,
 // with clear errors for unknown options, missing values and malformed numbers.
 #pragma once

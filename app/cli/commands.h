@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The CLI's commands.
 #pragma once
 
@@ -27,6 +28,8 @@ int run_export(const std::vector<std::string>& args);
 extern const char* const kExportUsage;
 int run_runs(const std::vector<std::string>& args);
 extern const char* const kRunsUsage;
+int run_diagnose(const std::vector<std::string>& args);
+extern const char* const kDiagnoseUsage;
 int run_launch(const std::vector<std::string>& args);
 extern const char* const kLaunchUsage;
 

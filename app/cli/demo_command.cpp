@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli demo: trains the built-in demo model on N copies and prints, per step, what
 // every copy saw at one synchronized layer next to the synchronized statistics.
 #include <torch/torch.h>

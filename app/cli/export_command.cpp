@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli export: a recorded run as tidy CSV or JSON.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli inspect: the module tree of a TorchScript model.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A minimal JSON writer for the CLI's --json output: objects, arrays, strings, numbers, bools.
 #pragma once
 

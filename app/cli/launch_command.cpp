@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli launch: N local processes with torchrun's environment, for a quick
 // multi-process run. If one fails, the others are stopped: no orphans, no hang.
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli: the headless face of ReplicaScope.
 #include <cerrno>
 #include <cstdio>
@@ -32,6 +33,8 @@ const Command kCommands[] = {
      replicascope::cli::run_export},
     {"runs", "list the recorded runs in a folder", replicascope::cli::kRunsUsage,
      replicascope::cli::run_runs},
+    {"diagnose", "say what is wrong in a recorded run: findings, errors first",
+     replicascope::cli::kDiagnoseUsage, replicascope::cli::run_diagnose},
     {"launch", "start N local processes with torchrun's environment (for train --dist)",
      replicascope::cli::kLaunchUsage, replicascope::cli::run_launch},
 };

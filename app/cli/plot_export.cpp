@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli export --plot: draws with QCustomPlot on Qt's offscreen platform.
 #include <qcustomplot.h>
 

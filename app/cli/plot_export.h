@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Plot export for replicascope-cli export (built when Qt and QCustomPlot are found).
 #pragma once
 

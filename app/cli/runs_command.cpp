@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli runs: the recorded runs in a folder.
 #include <algorithm>
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "cli/session_args.h"
 
 #include "replicascope/engine/session_factory.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The session spec's flags on the CLI (--model, --data, ..., --dist, --backend, --timeout, --run):
 // read from a command's Arguments with core's one parser (engine/session_spec.h).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli train: a training session on real or synthetic data, recorded to a run file.
 #include <torch/torch.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "cli/arguments.h"
 #include "cli/commands.h"
+#include "cli/findings_output.h"
 #include "cli/session_args.h"
 #include "replicascope/base/records.h"
 #include "replicascope/base/stop_signals.h"
@@ -100,6 +102,15 @@ const bool kDropsLastCopy = [] {
   if (on) nn::testing::drop_last_copy_statistics(true);
   return on;
 }();
+
+// REPLICASCOPE_SORT_BATCH_BY_LABEL=1 sorts every batch by label before it is split over the
+// copies: copies that see different data (bench/findings_rates.py plants it).
+const bool kSortsBatches = [] {
+  const char* sort = std::getenv("REPLICASCOPE_SORT_BATCH_BY_LABEL");
+  const bool on = sort && std::string(sort) == "1";
+  if (on) data::testing::sort_batches_by_label(true);
+  return on;
+}();
 #else
 void inject_faults(const dist::ProcessGroup*, int64_t) {}
 #endif
@@ -121,6 +132,10 @@ void announce(const engine::SessionSpec& spec, const engine::BuiltSession& built
   if (!has_batch_norm(built.modules)) {
     std::fprintf(stderr, "note: %s; the copies train as plain data parallelism\n",
                  nothing_to_synchronize(model).c_str());
+  }
+  // A tuple's element was chosen: which one, once.
+  if (const auto notice = built.output.notice(); !notice.empty()) {
+    std::fprintf(stderr, "%s\n", notice.c_str());
   }
 }
 
@@ -180,7 +195,10 @@ Trained train_steps(const engine::SessionSpec& spec, engine::BuiltSession& built
     }
     ++t.done;
     if (built.run) built.run->append(t.last);
-    if (built.rank0()) progress.update(t.last);
+    if (built.rank0()) {
+      progress.update(t.last);
+      say_new_findings(session.diagnosis(), built.run ? built.run->path() : "train");
+    }
     note_nonfinite(spec, built, t);
   }
   if (t.signal && built.rank0()) progress.end_line();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli verify: proves that synchronized training on N copies equals full-batch
 // training on one device, for a given TorchScript model.
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "cli/session_args.h"
 #include "replicascope/base/stop_signals.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/model/model_output.h"
 #include "replicascope/parallel/devices.h"
 #include "replicascope/verify/verify.h"
 
@@ -23,7 +25,9 @@ const char* const kVerifyUsage =
     "moved by one unit in the last place. The loss is the output projected on a fixed random\n"
     "tensor; the second step splits the batch unevenly; all then run once in eval mode. It\n"
     "compares outputs, input grads, parameter grads, running stats, num_batches_tracked and\n"
-    "eval outputs.\n\n"
+    "eval outputs. When forward() returns a tuple, named tuple or list, every tensor of it with\n"
+    "a row per sample is compared (and projected into the loss), each named in the report\n"
+    "(\"output element 1 'aux' (step 2)\").\n\n"
     "The relative difference of a tensor is max|checked - reference| / max|reference| (at least\n"
     "1% of the largest value of that quantity in that step, so that grads that are zero in\n"
     "theory do not count rounding noise as error). The second reference differs from the first\n"
@@ -53,6 +57,9 @@ const char* const kVerifyUsage =
     "  --lr X              SGD learning rate (default 0.01)\n"
     "  --dtype T           float64 or float32 (default float64)\n"
     "  --unsync            check per-copy BatchNorm instead (the negative control)\n"
+    "  --output N|NAME     the element of forward()'s tuple a session trains on, as train's\n"
+    "                      --output (default: the first [batch, classes] tensor); checked, and\n"
+    "                      named in the report\n"
     "  --json              the report as JSON\n" REPLICASCOPE_DIST_USAGE;
 
 namespace {
@@ -83,6 +90,9 @@ void print_json(const VerifyReport& report, const std::vector<torch::Device>& de
     json.null();
   }
   json.key("per_copy_error").value(report.per_copy_error);
+  json.key("output_returns").value(report.output_returns).key("outputs_compared").begin_array();
+  for (const auto& output : report.outputs_compared) json.value(output);
+  json.end_array().key("trained_output").value(report.trained_output);
   const auto& ill = report.ill_conditioned;
   json.key("ill_conditioned").begin_object().key("layer").value(ill.layer);
   json.key("channel").value(ill.channel).key("mean").value(ill.mean).key("std").value(ill.std);
@@ -141,6 +151,16 @@ void print_verdict(const VerifyReport& report) {
   }
 }
 
+// What forward() returns when it is not one tensor: the tensors compared, each its own row.
+void print_outputs(const VerifyReport& report) {
+  if (report.output_returns.empty()) return;
+  std::string line = "forward() returns " + report.output_returns + "; compared: ";
+  for (size_t i = 0; i < report.outputs_compared.size(); ++i)
+    line += (i ? ", " : "") + report.outputs_compared[i];
+  if (!report.trained_output.empty()) line += "; a session trains on " + report.trained_output;
+  std::printf("\n%s", line.c_str());
+}
+
 void print_table(const VerifyReport& report, const std::vector<torch::Device>& devices) {
   if (report.nothing_to_synchronize) {  // no rows: none would say anything
     std::printf("%s\n", report.reason.c_str());
@@ -158,6 +178,7 @@ void print_table(const VerifyReport& report, const std::vector<torch::Device>& d
     std::printf("%s%s", i ? ", " : "\nrandomness switched off (eval mode in every run): ",
                 report.switched_off[i].c_str());
   }
+  print_outputs(report);
   std::printf("\n\n%-20s %11s %11s %13s %9s %8s  %s\n", "quantity", "max abs", "max rel",
               "ref vs itself", "allowed", "result", "worst tensor");
   for (const auto& d : report.differences) {
@@ -185,7 +206,8 @@ void print_table(const VerifyReport& report, const std::vector<torch::Device>& d
 
 int run_verify(const std::vector<std::string>& raw) {
   const Arguments args(
-      raw, {"devices", "input-shape", "steps", "seed", "lr", "dtype", "timeout", "backend"},
+      raw,
+      {"devices", "input-shape", "steps", "seed", "lr", "dtype", "timeout", "backend", "output"},
       {"json", "dist", "unsync"});
   if (args.positional().size() != 1) throw UsageError("expected one MODEL.pt");
   VerifyOptions options;
@@ -205,6 +227,8 @@ int run_verify(const std::vector<std::string>& raw) {
   }
   options.dtype = dtype == "float64" ? torch::kDouble : torch::kFloat;
   options.per_copy = args.has("unsync");
+  options.output = args.get("output", "auto");
+  check_output_choice(options.output);
   catch_stop_signals();  // Ctrl-C stops after a step (StoppedBySignal, which main says)
   options.group = join_if_dist(args, args.get("devices", "cpu:2"));
   VerifyReport report;

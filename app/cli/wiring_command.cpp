@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope-cli wiring: the replica-to-context map of a TorchScript model.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope: the desktop debugger. With no file it opens the built-in demo (Fashion-MNIST
 // when installed, 4 CPU copies); MODEL.pt opens a TorchScript model, RUN.sqlite a recorded run.
 // The session takes the flags of `replicascope-cli train`, spelt the same way.
@@ -18,6 +19,7 @@
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/store/run_reader.h"
 #include "window/main_window.h"
+#include "window/main_window_icons.h"
 
 using replicascope::ui::MainWindow;
 using replicascope::ui::ModelSnapshot;
@@ -290,6 +292,9 @@ int main(int argc, char** argv) {
   }
   QApplication app(argc, argv);
   name_application();
+  // The desktop entry's name ties the windows to it (Wayland task bars); the icon is its icon.
+  QGuiApplication::setDesktopFileName("io.github.replicascope.ReplicaScope");
+  QApplication::setWindowIcon(replicascope::ui::application_icon());
   const auto line = parse(app, status);
   if (!line) return status;
 

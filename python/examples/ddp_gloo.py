@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A DistributedDataParallel training on this CPU, recorded for the ReplicaScope debugger.
 
 usage: PYTHONPATH=python python3 python/examples/ddp_gloo.py RUN.sqlite [--steps N] [--ranks R]

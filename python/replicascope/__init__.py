@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ReplicaScope for PyTorch users: record a real training's BatchNorm statistics into a run file
 that the ReplicaScope debugger and `replicascope-cli export` open, and read runs back.
 

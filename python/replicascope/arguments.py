@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Recorder's and step()'s arguments, checked before anything is recorded: a wrong type is a
 TypeError, a wrong value a ValueError, each saying what was expected and what was given.
 

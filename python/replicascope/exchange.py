@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One step's statistics of every rank brought to every rank: one all_gather per step.
 
 Each rank packs its step into one float64 tensor: a header (the length it needs, the loss, the

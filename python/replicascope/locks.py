@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Which other process holds a run's write lock, for the message of a step that waited in vain.
 
 SQLite locks with POSIX advisory locks: in WAL mode the writer holds byte 120 of the -shm file,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What a run keeps of its model: the module tree and the ranks x copies wiring.
 
 The rows match the C++ writer's: one module per row in module order (`named_modules`, the root

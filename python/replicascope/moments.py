@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Per-channel moments of a BatchNorm layer's input, in float64, and their merge.
 
 The same arithmetic as the C++ engine (core kernels::Moments): a count, the mean and M2 (the sum

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reads a run file (C++ or Python written, schema versions 1 to 5) as Python and torch objects.
 
     run = replicascope.open_run("runs/resnet.sqlite")

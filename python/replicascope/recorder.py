@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Records a PyTorch training's BatchNorm statistics into a ReplicaScope run file.
 
 Every BatchNorm-like module gets a forward hook that, in training, computes the per-channel

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The run file, as the C++ writer makes it (core/src/store/run_writer.cpp; docs/run-format.md).
 
 One SQLite file per run in WAL mode, one transaction per step, so that a killed training keeps
@@ -19,6 +20,11 @@ from . import locks
 
 SCHEMA_VERSION = 5
 
+# SQLite's application_id of a run file (the big-endian 32-bit field at offset 68 of its header):
+# "RSRN" in ASCII, as the C++ writer's kRunApplicationId. Readers do not require it (runs written
+# before it have 0 there).
+APPLICATION_ID = 0x5253524E
+
 # The tables a run of each schema version has (docs/run-format.md), in the order messages name
 # them.
 _TABLES_1 = ("meta", "steps", "layers", "sync_points", "channel_stats")
@@ -31,7 +37,8 @@ TABLES = {1: _TABLES_1, 2: _TABLES_2, 3: _TABLES_2, 4: _TABLES_2 + ("summaries",
 RESERVED_META_KEYS = (
     "schema_version", "detail_steps", "detail_every", "detail_capacity", "sqlite", "created",
     "model", "model_hash", "devices", "processes", "dataset", "batch", "synchronized",
-    "optimizer", "lr", "weight_decay", "loss", "seed", "libtorch", "writer", "wrapper", "wiring")
+    "optimizer", "lr", "weight_decay", "loss", "seed", "libtorch", "writer", "wrapper", "wiring",
+    "model_output")
 RESERVED_META_PREFIX = "replicascope."
 
 # How long a step waits for a write lock another process holds before it fails (docs).
@@ -238,6 +245,7 @@ def create(path, fill):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             fill(db)
             db.execute("COMMIT")
         finally:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every value the reader takes from a run, checked (docs/run-format.md, version 5): a damaged row
 is a RunFileError naming the run, the table, the step and the layer, e.g.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The recorder on a CUDA machine (one short run; not part of ctest, which has no GPU).
 
 usage: PYTHONPATH=python python3 python/tests/gpu_check.py OUT_DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared by the recorder's tests: small models, a training loop, the reference statistics."""
 import os
 import shutil

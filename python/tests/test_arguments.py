@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The recorder stores only what it expects: step()'s and the Recorder's arguments are checked
 (a TypeError or ValueError saying what was expected and what was given), the run's own meta keys
 are refused, and scripted models are refused with a message saying to record the eager one."""
@@ -92,6 +93,9 @@ class RecorderArguments(TempDirTest):
                              metadata={key: "x"})
         self.refused(RecorderError, "(the Recorder's model_name= argument sets 'model')",
                      metadata={"model": "EVIL"})
+        # The C++ writer's key for which tensor of forward()'s tuple trained (schema version 5).
+        self.refused(RecorderError, "metadata key 'model_output' is the recorder's own",
+                     metadata={"model_output": "element 0 'logits' of GoogLeNetOutputs"})
 
     def test_what_it_expects_is_stored_as_text(self):
         path = pathlib.Path(self.path("given.sqlite"))

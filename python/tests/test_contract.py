@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The run file as the contract between writers (docs/run-format.md): the package reads what the
 C++ writer wrote, and both writers make the same schema. Needs replicascope-cli: the path in
 REPLICASCOPE_CLI (ctest sets it), else the test is skipped."""
@@ -73,6 +74,8 @@ class CppWrittenRuns(TempDirTest):
         query = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
         schemas = [list(sqlite3.connect(p).execute(query)) for p in (self.cpp_run(), python_run)]
         self.assertEqual(schemas[0], schemas[1])
-        versions = [sqlite3.connect(p).execute("PRAGMA user_version").fetchone()
-                    for p in (self.path("cpp.sqlite"), python_run)]
-        self.assertEqual(versions[0], versions[1])
+        for pragma in ("user_version", "application_id"):
+            values = [sqlite3.connect(p).execute(f"PRAGMA {pragma}").fetchone()[0]
+                      for p in (self.path("cpp.sqlite"), python_run)]
+            self.assertEqual(values[0], values[1], pragma)
+        self.assertEqual(values[0], runfile.APPLICATION_ID)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The recorder under DistributedDataParallel: 2 processes over Gloo on this CPU, plain BatchNorm
 (PyTorch's SyncBatchNorm refuses CPU tensors). Every rank's statistics reach rank 0's file;
 the synchronized figure is what SyncBatchNorm would have computed over both ranks' inputs."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The recorder in one process: values against a plain recomputation, training unchanged, files
 never overwritten, divergence recorded, kill -9 safe, clear errors."""
 import math

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The run file as schema version 5 promises it (docs/run-format.md): text is valid UTF-8, a file
 that lacks tables is refused in one message, every value read is checked, and a step waits a
 while for a write lock another process holds and then says who holds it."""
@@ -74,6 +75,21 @@ class Utf8Text(TempDirTest):
         self.assertEqual(run.metadata["model"], "/model\\xff.pt")
         self.assertEqual(run.layers, ["1", "4\\xfe", "9"])
         self.assertEqual(run.statistics("4\\xfe")["copy 0"].steps.tolist(), [1, 2])
+
+
+class ApplicationId(TempDirTest):
+    def test_a_run_says_it_is_a_replicascope_run_in_its_sqlite_header(self):
+        path = record(self.path("id.sqlite"))
+        with open(path, "rb") as f:
+            header = f.read(72)
+        self.assertEqual(header[:16], b"SQLite format 3\0")
+        self.assertEqual(header[68:72], b"RSRN")  # big-endian, as the MIME type's magic reads it
+        self.assertEqual(int.from_bytes(header[68:72], "big"), runfile.APPLICATION_ID)
+
+    def test_a_run_without_it_still_opens(self):
+        path = record(self.path("older.sqlite"))
+        change(path, "PRAGMA application_id=0")  # as every run written before it
+        self.assertEqual([s.step for s in open_run(path).steps], [1, 2])
 
 
 class MissingTables(TempDirTest):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes a run with the Python recorder for the C++ test RunStore.OpensARunThePythonRecorderWrote.
 
 usage: write_run_for_cpp.py DATA.bin STEPS N C H W OUT.sqlite

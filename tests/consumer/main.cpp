@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Trains one step of a converted model on 2 CPU copies and checks the statistics were synced.
 #include <replicascope/replicascope.h>
 #include <torch/torch.h>

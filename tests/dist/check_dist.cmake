@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A multi-process run against a single-process run of the same training (issue 6).
 #   -DCLI=replicascope-cli -DPYTHON=python3 -DWORK=dir -DNPROC=N -DDEVICES=cpu:K
 #   -DREF_DEVICES=cpu:M -DARGS="train options" -DTOLERANCE=T -DSHARES=processes x copies

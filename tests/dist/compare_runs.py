@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks that a multi-process run equals a single-process run of the same training.
 
 usage: compare_runs.py REFERENCE.sqlite CANDIDATE.sqlite [--tolerance T] [--shares N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Issue 16's probe, kept: bad models, data, run files, export targets and flags given to the CLI.
 # Each case must end in a clear error (exit 1 or 2 with a message), never a crash (a signal), a
 # hang (60 s) or a lost file (every input is hashed before and after). Prints one line per case
@@ -201,8 +202,23 @@ probe error "train --image 1,32,32 (the demo)" "${t[@]}" --image 1,32,32
 said "(2x1024 and 784x64). Try --data synthetic --image 1,28,28, or data of that layout."
 probe error "train a fixed pooling on 3,4,4" "${t[@]}" --model "$fixtures/fixed_pool.pt" --image 3,4,4 --classes 5
 said "Try --data synthetic --image 3,8,8, or data of that layout."
-probe error "train a model returning a tuple" "${t[@]}" --model "$fixtures/tuple_output.pt" --image 16 --classes 4
-said "No change of data can help: forward() must return one tensor of [batch, outputs]"
+# Issue 30: a tuple's scores are trained on, said once; a choice that picks nothing exits 2.
+probe ok "train a model returning a tuple" "${t[@]}" --model "$fixtures/tuple_output.pt" --image 16
+said "model: forward() returns a tuple of 2 elements; training on element 0 [2, 4] (--output picks another)"
+probe error "train a tuple without scores" "${t[@]}" --model "$fixtures/no_scores.pt" --image 16
+said "No change of data can help: forward() must return a tensor of [batch, outputs], a score per class, or a tuple or list holding one."
+named=(--model "$fixtures/named_output.pt" --image 16)
+probe error "train --output 9" "${t[@]}" "${named[@]}" --output 9
+said "--output 9: forward() returns a tuple of 2 elements (Outputs: logits, aux); expected a number from 0 to 1"
+grep -q "usage: replicascope-cli train" out.txt || { echo "probe: --output 9 was no usage error"; unexpected=$((unexpected + 1)); }
+probe error "train --output nosuchname" "${t[@]}" "${named[@]}" --output nosuchname
+said "--output nosuchname: Outputs has no field 'nosuchname'; expected logits or aux (or a number from 0 to 1)"
+probe error "train --output -1" "${t[@]}" "${named[@]}" --output -1
+said "--output expects auto, an element's number (0, 1, ...) or a field's name (logits), got '-1'"
+probe error "train --output, the demo" "${t[@]}" --output 1
+said "--output 1: the demo CNN returns one tensor; expected --output with a --model"
+probe error "verify --output 9" verify "$fixtures/named_output.pt" --input-shape 4,16 --output 9
+said "--output 9: forward() returns a tuple of 2 elements (Outputs: logits, aux); expected a number from 0 to 1"
 probe error "verify --input-shape 64,3,20000,20000" verify "$fixtures/mlp.pt" --input-shape 64,3,20000,20000
 said "takes 614 GB alone, but the process can have"
 PROBE_ULIMIT_V=4000000 probe error "train --batch 1000000, ulimit -v 4 GB" "${t[@]}" --batch 1000000
@@ -215,6 +231,25 @@ probe error "train --devices cpu:99999999999" "${t[@]}" --devices cpu:9999999999
 said "'99999999999' is past the most; the number of CPU copies must be 1 to 1024"
 probe ok "train --lr 1e30 (diverges)" "${t[@]}" --lr 1e30 --steps 3 --run diverged.sqlite
 probe ok "runs (with a diverged run)" runs .
+# Issue 31: diagnose's bad flags and runs; a healthy run (exit 0) and a diverged one (exit 6).
+probe error "diagnose --severity loud" diagnose run.sqlite --severity loud
+said "--severity expects note, warning or error, got 'loud'"
+probe error "diagnose --bad-flag" diagnose run.sqlite --bad-flag
+said "unknown option --bad-flag"
+probe error "diagnose: missing run" diagnose missing.sqlite
+said "run 'missing.sqlite': no such file"
+probe error "diagnose: not a run" diagnose text.sqlite
+probe error "diagnose: a loss stored as text" diagnose loss_text.sqlite
+said "damaged row in table steps (step 2)"
+probe error "diagnose: two runs" diagnose run.sqlite run.sqlite
+probe ok "diagnose a healthy run" diagnose run.sqlite
+said "run.sqlite: no findings"
+PROBE_STDOUT=/dev/full probe error "diagnose > /dev/full" diagnose run.sqlite
+probe_json "diagnose --json, a name not UTF-8" diagnose "$odd/run.sqlite" --json
+timeout 60 "$cli" diagnose diverged.sqlite </dev/null >out.txt 2>&1
+found=$?
+((found == 6)) && grep -q "^diverged.sqlite: error \[nonfinite\]" out.txt ||
+  { echo "probe: diagnose did not find the diverged run's NaN (exit $found)"; unexpected=$((unexpected + 1)); }
 
 lost=0
 if ! sha256sum --quiet -c before.sha; then lost=$(sha256sum -c before.sha 2>/dev/null | grep -c FAILED); fi

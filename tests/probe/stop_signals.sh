@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Ctrl-C, SIGTERM and SIGHUP stop train, demo, verify, export, launch and the GUI cleanly: they
 # say where they stopped, exit with 128 + the signal, and a run file holds every step it says in
 # the .sqlite file alone (no -wal with content: users copy that file alone); an interrupted

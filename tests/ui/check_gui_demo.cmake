@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The desktop app on the demo, offscreen: opens, trains a few steps, saves a screenshot, quits.
 file(REMOVE "${OUT}")
 file(REMOVE_RECURSE "${OUT}.data" "${OUT}.config")

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # --steps with a recorded run, offscreen: the run is viewed (never asked to train: no "a recorded
 # run cannot be trained"), the window is saved and the app exits 0.
 file(REMOVE "${OUT}" "${OUT}.sqlite")

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <qcustomplot.h>
 
 #include <QCheckBox>
@@ -544,6 +545,24 @@ void UiEngineTest::anUntrainedSessionLeavesNoRunFile() {
     const store::RunReader run(QDir(setup.runs_dir).filePath(file).toStdString());
     QCOMPARE(run.steps().size(), size_t{1});
   }
+}
+
+// A model without BatchNorm trains in the GUI as on the command line, with nothing to record:
+// its steps leave no run file (one would hold no statistics and the run list would show it).
+void UiEngineTest::aModelWithoutBatchNormTrainsAndRecordsNothing() {
+  auto setup = demo_spec(2, 8);
+  setup.spec.model = fixture("no_batchnorm.pt").toStdString();
+  setup.spec.image = {16};
+  setup.spec.classes = 4;
+  setup.runs_dir = temp_path("unrecorded-runs");
+  QDir(setup.runs_dir).removeRecursively();
+  EngineController engine;
+  QVERIFY(open_and_wait(engine, setup));
+  QSignalSpy stepped(&engine, &EngineController::stepped);
+  QVERIFY(step_and_wait(engine));
+  QTRY_VERIFY_WITH_TIMEOUT(!engine.running(), kWaitMs);
+  QCOMPARE(stepped.size(), 1);
+  QCOMPARE(QDir(setup.runs_dir).entryList({"*.sqlite"}, QDir::Files), QStringList{});
 }
 
 // A run that kept every channel for a sample of its steps opens on the means over channels (every

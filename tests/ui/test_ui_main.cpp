@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // replicascope_ui_tests models|engine|views [QtTest options]: one QtTest class per ctest entry.
 #include <qcustomplot.h>
 

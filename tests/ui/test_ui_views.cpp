@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Views that never mislead (issue 13, section 3): each test drives a StatisticsView over a
 // history it fills itself, the way a session's steps fill it, and checks what is on screen.
 #include <qcustomplot.h>
@@ -246,7 +247,7 @@ void UiViewsTest::theSessionDialogChecksAndRemembers() {
   QCOMPARE(spec.lr(), 0.01);
   QVERIFY(!spec.synchronized);
   QCOMPARE(spec.batch, int64_t{8});
-  QCOMPARE(spec.classes, int64_t{0});  // "10 (default)"
+  QCOMPARE(spec.classes, int64_t{0});  // "auto (the model's outputs)"
   // A class count for synthetic data goes through the same parser.
   dialog.findChild<QSpinBox*>("classes")->setValue(4);
   QCOMPARE(dialog.spec().classes, int64_t{4});
@@ -315,7 +316,7 @@ void UiViewsTest::theHeatmapShowsEveryLayerAndSelectsOnClick() {
   // Rows in the model's order; the spike is kept whole in its column (the largest, not a mean).
   QCOMPARE(data->data(30, 1), 5.0);
   QCOMPARE(data->data(10, 0), 0.1);
-  QCOMPARE(heatmap.worst().front().second, std::string("block10"));
+  QCOMPARE(heatmap.worst().front().second.layer, std::string("block10"));
   QVERIFY2(heatmap.notice().isEmpty(), qPrintable(heatmap.notice()));
   QVERIFY2(heatmap.title_text() == "worst: block10 (5), block2 (1)",
            qPrintable(heatmap.title_text()));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Views that do not mislead (issue 30, section 3): what a tester saw on torchvision models under
 // a real X server, each checked on a StatisticsView over a history the test fills.
 #include <qcustomplot.h>

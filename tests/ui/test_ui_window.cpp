@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A window that keeps its word (issue 30): the status bar says what is true now, the New session
 // dialog says why a session did not open and changes nothing until one did, a recorded run
 // changes nothing of what trains next, every Step asked for is a step, and the window is usable

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Qt side's tests (QtTest, offscreen): the item models, the plots and their exports, the
 // engine thread with stepping and breakpoints, and the main window.
 #pragma once
@@ -39,6 +40,7 @@ class UiEngineTest : public QObject {
   void openingARecordedRunShowsItsHistory();
   void aRecordedRunShowsItsOwnSettings();
   void anUntrainedSessionLeavesNoRunFile();
+  void aModelWithoutBatchNormTrainsAndRecordsNothing();
   void aRunBeingWrittenIsFollowed();
   void aSampledRunShowsSummariesAndItsKeptSteps();
   void aDivergedRunIsMarkedInTheStatusBar();
@@ -46,6 +48,8 @@ class UiEngineTest : public QObject {
   void badInputIsAnErrorNotACrash();
   void aFixtureModelTrainsOnAnImageFolder();
   void aLiveSessionsPerChannelSliderStaysOnAKeptStep();
+  // Every sync point visible (test_ui_sync_points.cpp).
+  void aSharedBatchNormShowsBothCallsLive();
   void screenshotOfTheDemo();
   // The window keeps its word (test_ui_window.cpp).
   void theStatusBarSaysWhatIsTrueNow();
@@ -54,6 +58,15 @@ class UiEngineTest : public QObject {
   void stepsOfTheCommandLineAreForTheFirstSessionOnly();
   void everyStepClickIsAStep();
   void theModulesDockKeepsItsWidth();
+  // Models that return a tuple (test_ui_model_output.cpp).
+  void aTupleOutputIsSaidOnceInTheStatusBar();
+  // Findings (test_ui_findings.cpp).
+  void aRunThatExplodesOpensWithItsFindingSelected();
+  void aHealthyRunListsNoWarning();
+  void aClickOnAFindingGoesToItsLayerAndStep();
+  void aLiveSessionShowsAFindingAsItAppears();
+  void aDamagedRunSaysWhyItWasNotChecked();
+  void aFollowedRunIsCheckedAgainAsItGrows();
 };
 
 class UiViewsTest : public QObject {
@@ -84,11 +97,18 @@ class UiViewsTest : public QObject {
   void longLegendsStayBesideThePlot();
   void aNewSessionResetsTheZoom();
   void severalRanksAreSaidSo();
+  // Issue 30, section 2 (test_ui_sync_points.cpp).
+  void everySyncPointOfALayerIsShown();
+  void aLayerCalledOnceHasNoCallSelector();
   // The window keeps its word (test_ui_window.cpp).
   void theSessionDialogOffersOnlyWhatTheDataTakes();
   void thePerChannelSliderLivesInItsTab();
   void theWindowWorksAt1024x640();
   void searchResultsShowWholeNames();
+  // Models that return a tuple (test_ui_model_output.cpp).
+  void theSessionDialogTakesAnOutput();
+  // Icons (test_ui_icons.cpp).
+  void everyActionHasAnIcon();
 };
 
 // The one panel of type P in `window` (a test fails when there is none).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What the view tests share: steps of a small layer, a history filled the way a session's steps
 // fill it, and a StatisticsView shown over that history.
 #pragma once

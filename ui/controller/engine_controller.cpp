@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "controller/engine_controller.h"
 
 #include <limits>
@@ -15,6 +16,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<BreakpointHitPtr>();
   qRegisterMetaType<RunPollPtr>();
   qRegisterMetaType<KeptStepsPtr>();
+  qRegisterMetaType<FindingsPtr>();
   auto* worker = new EngineWorker;
   worker->moveToThread(&thread_);
   worker_ = worker;
@@ -46,6 +48,7 @@ EngineController::EngineController(QObject* parent) : QObject(parent) {
   connect(worker, &EngineWorker::runPolled, this, &EngineController::runPolled, queued);
   connect(worker, &EngineWorker::comparisonRead, this, &EngineController::comparisonRead, queued);
   connect(worker, &EngineWorker::keptStepsRead, this, &EngineController::keptStepsRead, queued);
+  connect(worker, &EngineWorker::findingsChanged, this, &EngineController::findingsChanged, queued);
   connect(worker, &EngineWorker::sessionReset, this, &EngineController::sessionReset, queued);
   connect(worker, &EngineWorker::openFailed, this, &EngineController::openFailed, queued);
   connect(worker, &EngineWorker::failed, this, &EngineController::failed, queued);

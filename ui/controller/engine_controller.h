@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The UI thread's handle on the engine thread: posts requests through one RequestQueue and never
 // waits for training; results come back as queued signals. The one exception is the breakpoint
 // gate: while copies are paused at a sync point the engine thread is inside the step and cannot
@@ -76,6 +77,7 @@ class EngineController : public QObject {
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
   void keptStepsRead(replicascope::ui::KeptStepsPtr steps);
+  void findingsChanged(replicascope::ui::FindingsPtr report);
   void sessionReset(const QString& run_path);
   void failed(const QString& what);
   void openFailed(const QString& what, const QStringList& proposed);

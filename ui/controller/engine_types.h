@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What travels between the engine thread and the UI: plain values behind shared pointers, so
 // that a queued signal copies a pointer, not a step's statistics.
 #pragma once
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "replicascope/base/records.h"
+#include "replicascope/diagnose/finding.h"
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/store/series.h"
 
@@ -44,6 +46,7 @@ using replicascope::WiringRow;
 // run as opened, read again while it grows, or compared with).
 struct RecordedHistory {
   std::vector<store::StepRow> steps;
+  // Each sync point's: a layer called twice a step has two points a step (RunReader's each_call).
   std::map<std::string, std::vector<store::DivergencePoint>> divergence;
 };
 
@@ -56,6 +59,9 @@ struct ModelSnapshot {
   QStringList devices;
   int64_t batch = 0;         // the whole batch (0: a run that did not record it)
   bool synchronized = true;  // false: each copy's BatchNorm uses its own statistics
+  // Said once in the status bar as a live session opens: which element of the tuple forward()
+  // returns it trains on (OutputChoice::notice); "" when forward() returns a tensor.
+  QString notice;
   std::vector<ModelModule> modules;
   Wiring wiring;             // a recorded run's from its metadata (empty for older runs)
   RecordedHistory recorded;  // a recorded run's (empty for a live session)
@@ -120,12 +126,23 @@ struct BreakpointHit {
   replicascope::LayerStats stats;
 };
 
+// What the rules found in what is open: a live session's Diagnosis after its step, or a recorded
+// run read through diagnose_run (at its open, and again as a followed run grows).
+struct FindingsReport {
+  bool live = true;
+  bool checked = false;  // false: nothing checked yet (a session just opened or reset)
+  int64_t steps = 0;     // the steps checked (a live session's steps so far, a run's steps)
+  std::vector<diagnose::Finding> findings;  // errors first, then warnings, notes; by first step
+  QString error;                            // why a recorded run could not be checked
+};
+
 using StepRecordPtr = std::shared_ptr<const replicascope::StepRecord>;
 using ModelSnapshotPtr = std::shared_ptr<const ModelSnapshot>;
 using SeriesReplyPtr = std::shared_ptr<const SeriesReply>;
 using BreakpointHitPtr = std::shared_ptr<const BreakpointHit>;
 using ChannelsReplyPtr = std::shared_ptr<const ChannelsReply>;
 using RunPollPtr = std::shared_ptr<const RunPoll>;
+using FindingsPtr = std::shared_ptr<const FindingsReport>;
 
 // The steps of a live session's run that kept every channel (the Per-channel step slider).
 struct KeptSteps {
@@ -145,3 +162,4 @@ Q_DECLARE_METATYPE(replicascope::ui::BreakpointHitPtr)
 Q_DECLARE_METATYPE(replicascope::ui::ChannelsReplyPtr)
 Q_DECLARE_METATYPE(replicascope::ui::RunPollPtr)
 Q_DECLARE_METATYPE(replicascope::ui::KeptStepsPtr)
+Q_DECLARE_METATYPE(replicascope::ui::FindingsPtr)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "controller/engine_worker.h"
 
 #include <QDateTime>
@@ -7,6 +8,7 @@
 #include <QFileInfo>
 #include <algorithm>
 
+#include "controller/run_findings.h"
 #include "plot/statistics_plot.h"
 #include "replicascope/base/describe_error.h"
 #include "replicascope/engine/input_check.h"
@@ -61,6 +63,8 @@ void EngineWorker::close() {
   built_ = {};
   reader_.reset();
   run_path_.clear();
+  diagnosis_due_ = false;
+  since_diagnosis_.invalidate();
 }
 
 void EngineWorker::open(const SessionSetup& setup) {
@@ -86,6 +90,7 @@ void EngineWorker::open(const SessionSetup& setup) {
     }
     snapshot->batch = spec.batch;
     snapshot->synchronized = spec.synchronized;
+    snapshot->notice = QString::fromStdString(built_.output.notice());
     snapshot->modules = built_.modules;
     snapshot->wiring = built_.wiring;
     emit opened(snapshot);
@@ -123,7 +128,7 @@ void EngineWorker::openRun(const QString& path) {
     snapshot->devices = value("devices").split(',', Qt::SkipEmptyParts);
     snapshot->batch = value("batch").toLongLong();  // 0 when missing or malformed
     snapshot->synchronized = store::trained_synchronized(metadata);
-    snapshot->recorded.divergence = run.divergence_by_layer();
+    snapshot->recorded.divergence = run.divergence_by_layer(/*each_call=*/true);
     snapshot->recorded.steps = run.steps();
     auto model = run.model();  // a malformed one is an error
     snapshot->modules = std::move(model.modules);
@@ -132,6 +137,9 @@ void EngineWorker::openRun(const QString& path) {
     run_path_ = path;
     polled_steps_ = snapshot->recorded.steps.size();
     emit opened(snapshot);
+    // Next, not now: the run shows at once, its findings when read (requests asked meanwhile,
+    // such as the plotted series, go first).
+    queue_->post([this, path] { diagnoseRun(path); }, "diagnose");
   } catch (...) {
     fail_open(describe_current_exception());
   }
@@ -167,11 +175,14 @@ void EngineWorker::stepOnce() {
   --steps_wanted_;
   try {
     current_step_.store(built_.session->steps_done() + 1);
-    if (!built_.run) engine::start_run(built_, run_path_.toStdString());
+    // A model without BatchNorm trains with nothing to record: no run file is made for it.
+    if (!built_.run && replicascope::has_batch_norm(built_.modules))
+      engine::start_run(built_, run_path_.toStdString());
     gate_->begin_step();
     auto record = std::make_shared<replicascope::StepRecord>(built_.session->step());
-    built_.run->append(*record);
+    if (built_.run) built_.run->append(*record);
     emit stepped(record);
+    emit findingsChanged(live_findings(built_.session->diagnosis(), record->step));
     if (stop_on_nonfinite_ && !replicascope::nonfinite_part(*record).empty()) {
       steps_wanted_ = 0;  // recorded and shown (StatusPanel); the user decides what next
     }
@@ -249,16 +260,31 @@ void EngineWorker::pollRun(const QString& path) {
     auto steps = run.steps();
     if (steps.size() != polled_steps_) {
       poll->grew = true;
-      poll->recorded.divergence = run.divergence_by_layer();
+      poll->recorded.divergence = run.divergence_by_layer(/*each_call=*/true);
       poll->recorded.steps = std::move(steps);
       polled_steps_ = poll->recorded.steps.size();
       reader_.reset();  // the series are read afresh too
+      diagnosis_due_ = true;
     }
   } catch (...) {
     poll->error = describe_current_exception();
   }
   poll->read_ms = static_cast<double>(timer.nsecsElapsed()) / 1e6;
   emit runPolled(poll);
+  // Polls come every half second while the run is open, so a check put off now comes later.
+  if (diagnosis_due_ && since_diagnosis_.isValid() &&
+      since_diagnosis_.elapsed() >= std::max<qint64>(1000, 5 * diagnosis_ms_))
+    diagnoseRun(path);
+}
+
+void EngineWorker::diagnoseRun(const QString& path) {
+  if (built_.session || path != run_path_) return;  // another session is open now
+  since_diagnosis_.start();
+  auto report = recorded_findings(path, static_cast<int64_t>(polled_steps_));
+  diagnosis_ms_ = since_diagnosis_.elapsed();
+  since_diagnosis_.start();
+  diagnosis_due_ = false;
+  emit findingsChanged(report);
 }
 
 void EngineWorker::readComparison(const QString& path) {
@@ -267,7 +293,7 @@ void EngineWorker::readComparison(const QString& path) {
   try {
     const store::RunReader run(path.toStdString());
     read->recorded.steps = run.steps();
-    read->recorded.divergence = run.divergence_by_layer();
+    read->recorded.divergence = run.divergence_by_layer(/*each_call=*/true);
     read->grew = true;
   } catch (...) {
     read->error = describe_current_exception();

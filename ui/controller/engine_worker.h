@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The engine thread's side: owns the training session, its run file and one read connection to
 // it. Its methods run on the engine thread only, as requests the controller posts through the
 // RequestQueue; results go back as signals, which reach the UI thread queued.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QObject>
 
 #include <atomic>
@@ -45,6 +47,9 @@ class EngineWorker : public QObject {
   void readComparison(const QString& path);
   // The live session's recorded steps (keptStepsRead; nothing before its first step).
   void readKeptSteps();
+  // Reads the open recorded run through every rule (findingsChanged); a run that cannot be read
+  // says why in the report.
+  void diagnoseRun(const QString& path);
 
  signals:
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
@@ -57,6 +62,8 @@ class EngineWorker : public QObject {
   void runPolled(replicascope::ui::RunPollPtr poll);
   void comparisonRead(replicascope::ui::RunPollPtr run);
   void keptStepsRead(replicascope::ui::KeptStepsPtr steps);
+  // After every live step, and for a recorded run after its open and as it grows.
+  void findingsChanged(replicascope::ui::FindingsPtr report);
   void failed(const QString& what);
   // An open or openRun failed (also reported through failed); what was open stays open.
   // `proposed`: for a model that cannot take the data, the session's flags with data that
@@ -79,6 +86,11 @@ class EngineWorker : public QObject {
   QString run_path_;                          // the run being written, or the recorded one
   std::unique_ptr<store::RunReader> reader_;  // reads run_path_ (opened on first use)
   size_t polled_steps_ = 0;                   // the recorded run's steps at the last read
+  // A followed run is checked again when it grew, at most once a second (or a fifth of the
+  // time, for a run that takes long to check).
+  bool diagnosis_due_ = false;
+  QElapsedTimer since_diagnosis_;
+  qint64 diagnosis_ms_ = 0;
   int64_t steps_wanted_ = 0;
   bool stop_on_nonfinite_ = false;        // the session's spec: stop stepping at a NaN or infinity
   std::atomic<int64_t> current_step_{0};  // read by the pause handler on a copy thread

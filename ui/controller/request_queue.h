@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one way from the UI thread to the engine thread (RenderDoc's AsyncInvoke): requests run
 // on the engine thread in the order they were posted, one per event, so that a long run of
 // steps leaves room for what the user asks meanwhile. A request with a tag replaces a queued

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A session spec as the flags of `replicascope-cli train`, for settings and signals.
 #include <algorithm>
 

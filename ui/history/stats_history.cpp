@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "history/stats_history.h"
 
 #include <QDir>
@@ -64,23 +65,17 @@ namespace {
 // A run's rows as the plots' columns.
 void read_rows(const RecordedHistory& recorded, std::vector<double>& steps,
                std::vector<double>& loss, std::vector<double>& accuracy,
-               std::map<std::string, store::Series>& by_layer) {
+               DivergenceHistory& divergence) {
   steps.clear();
   loss.clear();
   accuracy.clear();
-  by_layer.clear();
+  divergence.clear();
   for (const auto& row : recorded.steps) {
     steps.push_back(static_cast<double>(row.step));
     loss.push_back(row.loss);
     accuracy.push_back(row.accuracy);
   }
-  for (const auto& [layer, points] : recorded.divergence) {
-    auto& series = by_layer[layer];
-    for (const auto& point : points) {
-      series.steps.push_back(static_cast<double>(point.step));
-      series.values.push_back(point.value);
-    }
-  }
+  for (const auto& [layer, points] : recorded.divergence) divergence.add(layer, points);
 }
 
 }  // namespace
@@ -157,16 +152,8 @@ void StatsHistory::append(const replicascope::StepRecord& record) {
   steps_.push_back(step);
   loss_.push_back(record.loss);
   accuracy_.push_back(record.accuracy);
-  std::map<std::string, double> worst;
-  for (const auto& layer : record.layers) {
-    auto [it, fresh] = worst.emplace(layer.layer, layer.divergence);
-    if (!fresh) it->second = std::max(it->second, layer.divergence);
-  }
-  for (const auto& [layer, value] : worst) {
-    auto& series = divergence_[layer];
-    series.steps.push_back(step);
-    series.values.push_back(value);
-  }
+  for (const auto& layer : record.layers)
+    divergence_.add(layer.layer, step, layer.sync_point, layer.divergence);
   if (!awaiting_) live_.add(record);
 }
 
@@ -174,15 +161,29 @@ std::vector<std::string> StatsHistory::divergence_layers() const {
   std::vector<std::string> out;
   std::set<std::string> placed;
   for (const auto& name : layer_order_) {
-    if (divergence_.count(name) && placed.insert(name).second) out.push_back(name);
+    if (divergence().count(name) && placed.insert(name).second) out.push_back(name);
   }
   std::vector<std::string> rest;
-  for (const auto& [name, series] : divergence_) {
+  for (const auto& [name, series] : divergence()) {
     if (!placed.count(name)) rest.push_back(name);
   }
   std::sort(rest.begin(), rest.end(), natural_less);
   out.insert(out.end(), rest.begin(), rest.end());
   return out;
+}
+
+std::vector<LayerCall> StatsHistory::divergence_rows() const {
+  std::vector<LayerCall> rows;
+  for (const auto& layer : divergence_layers()) {
+    const auto calls = divergence_.calls(layer);
+    for (int64_t call = 0; call < calls; ++call) rows.push_back({layer, call, calls});
+  }
+  return rows;
+}
+
+LayerCall StatsHistory::selected_call() const {
+  const auto& s = selection();
+  return {s.layer, s.sync_point, std::max(calls(s.layer), s.sync_point + 1)};
 }
 
 SeriesRequest StatsHistory::select(const store::SeriesSelection& selection,

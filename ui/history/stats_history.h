@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What the plots draw: the steps so far (loss, accuracy, speed), every layer's divergence, and
 // the selected layer's statistic per copy and channel. Live steps are appended as they come;
 // a change of selection is answered from the run database (SeriesReply), since only the
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "controller/engine_types.h"
+#include "history/divergence_history.h"
 
 namespace replicascope::ui {
 
@@ -24,7 +26,7 @@ struct ComparedRun {
   bool synchronized = true;
   std::vector<store::Series> overlay;  // the selection's series in that run
   std::vector<double> steps, loss, accuracy;
-  std::map<std::string, store::Series> divergence;
+  DivergenceHistory divergence;
 };
 
 class StatsHistory {
@@ -46,15 +48,26 @@ class StatsHistory {
   bool accept(const SeriesReply& reply);
   bool awaiting() const { return awaiting_; }
 
+  // The layer, statistic, channels and sync point the views show (the one selection they share).
   const store::SeriesSelection& selection() const { return live_.selection(); }
+  // The selected layer's call (selection()'s sync point), and how many the layer has.
+  LayerCall selected_call() const;
   const std::vector<double>& steps() const { return steps_; }
   const std::vector<double>& loss() const { return loss_; }
   const std::vector<double>& accuracy() const { return accuracy_; }
   // Per layer: steps and the largest divergence over its sync points.
-  const std::map<std::string, store::Series>& divergence() const { return divergence_; }
+  const std::map<std::string, store::Series>& divergence() const { return divergence_.largest(); }
   // The layers of divergence() in the model's order (set_layer_order), then any others in
   // natural order ("denselayer2" before "denselayer10"): the order plots and lists show them in.
   std::vector<std::string> divergence_layers() const;
+  // Those layers' calls in that order: one for a layer called once a step, one per call (sync
+  // point) for a layer called more often; and each call's divergence over steps.
+  std::vector<LayerCall> divergence_rows() const;
+  const store::Series* divergence_of(const LayerCall& call) const { return divergence_.of(call); }
+  // How many times `layer` is called in a step (1: once, or not known yet); the layers called
+  // more than once, with their counts.
+  int64_t calls(const std::string& layer) const { return divergence_.calls(layer); }
+  std::map<std::string, int64_t> call_counts() const { return divergence_.call_counts(); }
   void set_layer_order(std::vector<std::string> modules) { layer_order_ = std::move(modules); }
   const std::vector<store::Series>& series() const { return live_.series(); }
   // Whether the session's layers use the synchronized statistics (false: per-copy BatchNorm,
@@ -104,7 +117,7 @@ class StatsHistory {
   int generation_ = 0;
   bool awaiting_ = false;
   std::vector<double> steps_, loss_, accuracy_;
-  std::map<std::string, store::Series> divergence_;
+  DivergenceHistory divergence_;
   std::vector<std::string> layer_order_;
   std::shared_ptr<const replicascope::StepRecord> latest_;
   std::vector<ComparedChannels> latest_compared_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "itemmodels/module_filter.h"
 
 #include "itemmodels/module_tree_model.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The module tree's search: a module is shown when its full dotted name ("layer2.0.downsample")
 // or its type contains the text, when it is inside a match (a matched block keeps its layers
 // visible), or when a match is inside it (the path to a match stays visible).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "itemmodels/module_tree_model.h"
 
 #include <QColor>
@@ -45,6 +46,32 @@ void ModuleTreeModel::set_breakpoints(const std::set<std::string>& layers) {
     const auto at = index_of(name);
     if (at.isValid()) emit dataChanged(at, at.siblingAtColumn(kColumnCount - 1));
   }
+}
+
+void ModuleTreeModel::set_calls(const std::map<std::string, int64_t>& calls) {
+  if (calls == calls_) return;
+  auto changed = calls_;
+  changed.insert(calls.begin(), calls.end());
+  calls_ = calls;
+  for (const auto& [name, count] : changed) {
+    const auto at = index_of(name);
+    if (at.isValid()) emit dataChanged(at, at.siblingAtColumn(kColumnCount - 1), {Qt::ToolTipRole});
+  }
+}
+
+QString ModuleTreeModel::tooltip(const ModelModule& m, bool breakpoint) const {
+  const auto calls = calls_.find(m.name);
+  return QString("%1 (%2)%3%4%5")
+      .arg(QString::fromStdString(m.name.empty() ? "(model)" : m.name),
+           QString::fromStdString(m.full_type),
+           m.synchronized ? "\nsynchronized BatchNorm: right-click to set a breakpoint" : "",
+           calls == calls_.end()
+               ? QString()
+               : QString("\ncalled %1 times per step: %1 sync points, each with batch "
+                         "statistics of its own\n(the statistics panel's call selector picks "
+                         "one); its running statistics are one buffer every call updates")
+                     .arg(calls->second),
+           breakpoint ? "\nbreakpoint: every copy pauses at its sync point" : "");
 }
 
 QModelIndex ModuleTreeModel::index_of(const std::string& name) const {
@@ -117,11 +144,7 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
       }
       return {};
     case Qt::ToolTipRole:
-      return QString("%1 (%2)%3%4")
-          .arg(QString::fromStdString(m.name.empty() ? "(model)" : m.name),
-               QString::fromStdString(m.full_type),
-               m.synchronized ? "\nsynchronized BatchNorm: right-click to set a breakpoint" : "",
-               breakpoint ? "\nbreakpoint: every copy pauses at its sync point" : "");
+      return tooltip(m, breakpoint);
     case Qt::FontRole:
       if (m.synchronized) {
         QFont font;

@@ -1,10 +1,13 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The model's module tree for Qt views: name, readable type, parameters, context id. Built once
 // from the flat module list (pre-order with depths), so a large model (resnet50: 150+ modules)
-// costs one pass. Synchronized layers are bold; layers with a breakpoint carry a red mark.
+// costs one pass. Synchronized layers are bold; layers with a breakpoint carry a red mark; the
+// tooltip of a layer called more than once a step says how many times.
 #pragma once
 
 #include <QAbstractItemModel>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +32,8 @@ class ModuleTreeModel : public QAbstractItemModel {
   // Replaces the tree. `wiring` gives the context ids (modules without one show none).
   void set_modules(const std::vector<ModelModule>& modules, const std::vector<WiringRow>& wiring);
   void set_breakpoints(const std::set<std::string>& layers);
+  // The layers called more than once in a step (each call a sync point), with how many times.
+  void set_calls(const std::map<std::string, int64_t>& calls);
   // The index (column 0) of a module by qualified name; invalid when there is none.
   QModelIndex index_of(const std::string& name) const;
   const ModelModule* module_at(const QModelIndex& index) const;
@@ -53,6 +58,8 @@ class ModuleTreeModel : public QAbstractItemModel {
   std::vector<ModelModule> modules_;
   std::vector<Node> nodes_;  // nodes_[0] is the invisible root; node i + 1 is module i
   std::set<std::string> breakpoints_;
+  std::map<std::string, int64_t> calls_;
+  QString tooltip(const ModelModule& module, bool breakpoint) const;
 };
 
 }  // namespace replicascope::ui

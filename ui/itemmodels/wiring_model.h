@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The replica-to-context wiring as a grid: one row per module index (its context), one column
 // per copy, and over several processes one per rank and copy (ranks x copies). A cell shows the
 // context id, the copy's role in its process, its device and the order in which its callback

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The right-click menu of the panels that list modules: set or remove a breakpoint on the
 // module's sync points, clear all.
 #pragma once

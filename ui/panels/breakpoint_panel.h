@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The breakpoint panel: while every copy waits at a sync point, what each copy brought (count,
 // per-channel mean and var: a row per channel) and the reduced result, before the master hands
 // it out; and the ways on: Continue, Step to the next sync point, Run to the end of the batch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/module_tree_panel.h"
 
 #include <QHeaderView>
@@ -50,10 +51,19 @@ ModuleTreePanel::~ModuleTreePanel() {
 
 void ModuleTreePanel::on_opened(const ModelSnapshot& snapshot) {
   model_.set_modules(snapshot.modules, snapshot.wiring.rows);
+  model_.set_calls(context_.history().call_counts());
   tree_->expandToDepth(1);
   // Type and Context would be cut off at the header's default widths.
   for (int column = 0; column < ModuleTreeModel::kColumnCount; ++column)
     tree_->resizeColumnToContents(column);
+}
+
+void ModuleTreePanel::on_stepped(const replicascope::StepRecord&) {
+  model_.set_calls(context_.history().call_counts());
+}
+
+void ModuleTreePanel::on_run_grew(const ModelSnapshot&) {
+  model_.set_calls(context_.history().call_counts());
 }
 
 void ModuleTreePanel::fit_names() {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Modules panel: the model's module tree (name, type, parameters, context id) with a search
 // over full dotted names and types. Selecting a row makes it the session's current module. It
 // keeps a minimum width (the window never squeezes it to nothing) and its name column fits the
@@ -30,6 +31,9 @@ class ModuleTreePanel : public QWidget, public SessionViewer {
   QLineEdit* search() const { return search_; }
 
   void on_opened(const ModelSnapshot& snapshot) override;
+  // A layer's calls per step are known from its steps (a recorded run's, or a live step).
+  void on_stepped(const replicascope::StepRecord&) override;
+  void on_run_grew(const ModelSnapshot&) override;
   void on_selection_changed(const std::string& module) override;
   void on_breakpoints_changed(const std::set<std::string>& layers) override;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/statistics_view.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "panels/statistics/kept_step_slider.h"
 #include "panels/statistics/statistics_controls.h"
 #include "panels/statistics/statistics_tabs.h"
+#include "panels/statistics/step_band.h"
 #include "panels/statistics/worst_layers_list.h"
 #include "plot/plot_tools.h"
 #include "session/session_context.h"
@@ -41,6 +43,8 @@ StatisticsView::StatisticsView(SessionContext& context, const StatsHistory& hist
   tabs_->setCornerWidget(reset_view_, Qt::TopRightCorner);
   layout->addWidget(tabs_, 1);
   tabs_of_ = {new OverStepsTab, new PerChannelTab, new DivergenceTab, new HeatmapTab, new LossTab};
+  for (const auto tab : {kOverSteps, kDivergence, kLoss})
+    bands_[tab] = std::make_unique<StepBand>(*tabs_of_[tab]);
   build_tabs();
   connect(tabs_, &QTabWidget::currentChanged, this, [this](int tab) {
     if (shows_kept_steps(tab) && context_.live()) context_.request_kept_steps();  // at once
@@ -99,8 +103,8 @@ void StatisticsView::build_tabs() {
       row->setContentsMargins(0, 0, 0, 0);
       row->addWidget(tab, 1);
       worst_layers_ = new WorstLayersList;
-      worst_layers_->on_layer_clicked = [this](const std::string& layer) {
-        context_.select(layer);
+      worst_layers_->on_call_clicked = [this](const LayerCall& call) {
+        context_.select_call(call.layer, call.sync_point);
       };
       auto* side = new QVBoxLayout;
       side->addWidget(new QLabel("Worst layers (largest divergence)"));
@@ -113,12 +117,12 @@ void StatisticsView::build_tabs() {
     }
   }
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { show_auto_range_state(); });
-  // A click on a heatmap row selects its layer everywhere (tree, wiring, plots).
+  // A click on a heatmap row selects its layer (and call) everywhere (tree, wiring, plots).
   auto* heatmap = static_cast<HeatmapTab*>(tabs_of_[kHeatmap]);
   connect(heatmap, &QCustomPlot::plottableClick, this,
           [this, heatmap](QCPAbstractPlottable*, int, QMouseEvent* event) {
-            const auto layer = heatmap->layer_at(event->position().y());
-            if (!layer.empty()) context_.select(layer);
+            const auto call = heatmap->call_at(event->position().y());
+            if (!call.layer.empty()) context_.select_call(call.layer, call.sync_point);
           });
   // The divergence envelope's buckets follow the zoom.
   connect(tabs_of_[kDivergence]->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
@@ -172,11 +176,15 @@ void StatisticsView::on_run_grew(const ModelSnapshot& snapshot) {
 }
 
 void StatisticsView::on_stepped(const replicascope::StepRecord& record) {
-  // The channel range follows the plotted layer's width, known from its first step.
+  // The channel range follows the plotted layer's width, known from its first step, as do
+  // its calls.
+  const auto& selected = history_.selection();
   for (const auto& layer : record.layers) {
-    if (layer.layer == history_.selection().layer && layer.sync_point == 0 && record.step == 1)
+    if (layer.layer == selected.layer && layer.sync_point == selected.sync_point &&
+        record.step == 1)
       set_channel_count(static_cast<int64_t>(layer.mean.size()));
   }
+  controls_->show_calls(history_.selected_call());
   // Its kept steps are read only while a tab that shows them is (a read goes over every step
   // row, on the training's thread).
   if (context_.live() && shows_kept_steps(tabs_->currentIndex()) && !kept_timer_.isActive())
@@ -184,6 +192,40 @@ void StatisticsView::on_stepped(const replicascope::StepRecord& record) {
   // While a new selection's series are on their way the history holds none of them (this step
   // comes with the answer): a redraw now would flash an empty plot. The answer redraws.
   if (!history_.awaiting()) schedule_replot();
+}
+
+void StatisticsView::on_selection_changed(const std::string&) {
+  // Before anything asks for the controls' values: the call shown is the new layer's.
+  controls_->show_calls(history_.selected_call());
+}
+
+void StatisticsView::on_findings_changed(const FindingsReport&, const diagnose::Finding* selected) {
+  mark_finding(selected);  // grown, gone, or none (another session)
+}
+
+void StatisticsView::on_finding_selected(const diagnose::Finding* finding) {
+  mark_finding(finding);
+  if (!finding) return;
+  // The tab that shows it: the loss's findings have no layer; a layer's, its steps.
+  const int tab = tabs_->currentIndex();
+  if (finding->layer.empty()) {
+    show_tab(kLoss);
+  } else if (tab == kLoss || tab == kHeatmap) {
+    show_tab(kOverSteps);
+  }
+  kept_step_slider_->show_nearest(finding->first_step);
+}
+
+void StatisticsView::mark_finding(const diagnose::Finding* finding) {
+  // A tab not shown draws its band when it is shown (replot_now).
+  for (const auto tab : {kOverSteps, kDivergence, kLoss}) {
+    if (bands_[tab]->mark(finding) && tabs_of_[tab] == current_tab())
+      tabs_of_[tab]->replot(QCustomPlot::rpQueuedReplot);
+  }
+}
+
+QComboBox* StatisticsView::call_selector() const {
+  return controls_->call_selector();
 }
 
 void StatisticsView::controls_edited() {
@@ -247,6 +289,7 @@ void StatisticsView::replot_now() {
   throttle_.stop();
   since_replot_.restart();
   ++replots_;
+  controls_->show_calls(history_.selected_call());  // what the plots draw, said once more
   auto& plot = *current_tab();
   plot.draw(history_);
   // A line with more than a point per 4 pixels is a dense band: antialiasing it hardly shows and
@@ -266,7 +309,7 @@ void StatisticsView::replot_now() {
   }
   plot.replot(QCustomPlot::rpQueuedRefresh);
   if (&plot == tabs_of_[kHeatmap]) {
-    worst_layers_->show_worst(static_cast<HeatmapTab&>(plot).worst(), history_.selection().layer);
+    worst_layers_->show_worst(static_cast<HeatmapTab&>(plot).worst(), history_.selected_call());
   }
 }
 

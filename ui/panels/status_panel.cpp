@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/status_panel.h"
 
 #include <QLabel>
 #include <QStatusBar>
 
+#include "itemmodels/findings_model.h"
 #include "session/session_context.h"
 
 namespace replicascope::ui {
@@ -13,7 +15,9 @@ StatusPanel::StatusPanel(SessionContext& context, QStatusBar& bar)
   step_ = new QLabel("step 0");
   loss_ = new QLabel("loss -");
   speed_ = new QLabel("- steps/s");
-  for (auto* label : {state_, step_, loss_, speed_}) bar.addPermanentWidget(label);
+  findings_ = new QLabel;
+  findings_->setVisible(false);  // until there are findings
+  for (auto* label : {state_, step_, loss_, speed_, findings_}) bar.addPermanentWidget(label);
   clock_.start();
   context_.add_viewer(this);
 }
@@ -23,7 +27,9 @@ StatusPanel::~StatusPanel() {
 }
 
 QString StatusPanel::text() const {
-  return QStringList{state_->text(), step_->text(), loss_->text(), speed_->text()}.join(" | ");
+  QStringList fields{state_->text(), step_->text(), loss_->text(), speed_->text()};
+  if (!findings_->isHidden()) fields << findings_->text();
+  return fields.join(" | ");
 }
 
 void StatusPanel::set_state(const QString& state) {
@@ -125,6 +131,17 @@ void StatusPanel::on_running_changed(bool running) {
 void StatusPanel::on_paused(const BreakpointHit& hit) {
   show_speed_stopped();
   state_->setText(QString("paused at %1").arg(QString::fromStdString(hit.stats.layer)));
+}
+
+void StatusPanel::on_findings_changed(const FindingsReport& report, const diagnose::Finding*) {
+  // The worst first, in its colour, as the loss says a NaN.
+  const auto counts = findings_count_text(report.findings);
+  findings_->setText(counts.isEmpty() ? QString() : counts + ": see Findings");
+  findings_->setVisible(!counts.isEmpty());
+  if (!counts.isEmpty()) {
+    findings_->setStyleSheet(QString("color: %1; font-weight: bold")
+                                 .arg(severity_colour(report.findings.front().severity).name()));
+  }
 }
 
 void StatusPanel::on_error(const QString& what) {

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The status bar's fields: what is open and its state (ready, running, paused at a layer, error),
-// the step, the loss and the steps per second while steps come. Each says what is true now: a
-// rate goes when stepping stops, an error's message when a session opens.
+// the step, the loss, the steps per second while steps come, and the findings ("1 error,
+// 2 warnings: see Findings"). Each says what is true now: a rate goes when stepping stops, an
+// error's message when a session opens, the findings when a session opens or resets.
 #pragma once
 
 #include <QElapsedTimer>
@@ -24,7 +26,7 @@ class StatusPanel : public QObject, public SessionViewer {
   StatusPanel(SessionContext& context, QStatusBar& bar);
   ~StatusPanel() override;
 
-  // "ready | step 3 | loss 2.1021 | 4.2 steps/s"
+  // "ready | step 3 | loss 2.1021 | 4.2 steps/s", then the findings when there are some.
   QString text() const;
   // Shown until the next change of state ("opening demo...").
   void set_state(const QString& state);
@@ -38,6 +40,7 @@ class StatusPanel : public QObject, public SessionViewer {
   void on_paused(const BreakpointHit& hit) override;
   void on_resumed() override { show_state(); }
   void on_error(const QString& what) override;
+  void on_findings_changed(const FindingsReport& report, const diagnose::Finding*) override;
 
  private:
   void show_state();
@@ -49,6 +52,7 @@ class StatusPanel : public QObject, public SessionViewer {
   QLabel* step_ = nullptr;
   QLabel* loss_ = nullptr;
   QLabel* speed_ = nullptr;
+  QLabel* findings_ = nullptr;        // hidden while there are none
   int64_t first_nonfinite_ = 0;       // the first step with a NaN or infinity; 0: none yet
   QString nonfinite_;                 // what was not finite there
   std::deque<qint64> step_times_ms_;  // for steps/s, over the last two seconds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Wiring panel: one row per module index (its replication context), one column per copy
 // (ranks x copies for runs of several processes), problems in red. Selecting a row makes its
 // module the session's current one.

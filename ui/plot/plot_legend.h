@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The plots' legend: beside the plot, never over its data. It shows as many entries as fit the
 // plot's height; when there are more (46 layers on the Divergence tab), a last line says which
 // are shown ("1-20 of 46, wheel scrolls") and the mouse wheel over the legend scrolls them. A

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What every interactive plot gets: zoom and drag, a tracer that reads the values under the
 // cursor, a log-scale switch, and export of exactly what is visible (CSV, clipboard).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The statistics plot: a recorded statistic of one layer over steps, each copy's line beside
 // the synchronized one (bold) and the running one (dashed). QCustomPlot, so it draws offscreen
 // too, for the CLI's exports.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "session/plotted_statistics.h"
 
 namespace replicascope::ui {
@@ -15,8 +16,10 @@ void PlottedStatistics::connect_engine() {
     emit historyChanged();
   });
   connect(&engine_, &EngineController::channelsReady, this, [this](const ChannelsReplyPtr& reply) {
-    // Asked for another layer, or a live session went back to its newest step since.
-    if ((live_() && !pinned_) || reply->request.layer != shown_.layer) return;
+    // Asked for another layer or call, or a live session went back to its newest step since.
+    if ((live_() && !pinned_) || reply->request.layer != shown_.layer ||
+        reply->request.sync_point != shown_.sync_point)
+      return;
     if (!reply->error.isEmpty()) emit failed(reply->error);
     history_.set_latest(reply->record, reply->compared);
     emit historyChanged();
@@ -45,8 +48,9 @@ void PlottedStatistics::start(const ModelSnapshot& snapshot) {
   if (!snapshot.live) history_.load_recorded(snapshot);
 }
 
-void PlottedStatistics::plot_layer(const std::string& layer) {
+void PlottedStatistics::plot_layer(const std::string& layer, int64_t sync_point) {
   shown_.layer = layer;
+  shown_.sync_point = sync_point;
   request_series();
   reshow_kept_step();  // the new layer's channels at the same kept step
 }
@@ -55,8 +59,11 @@ void PlottedStatistics::plot_values(const store::SeriesSelection& values) {
   auto wanted = values;
   wanted.layer = shown_.layer;
   if (wanted == shown_) return;
+  const bool other_call = wanted.sync_point != shown_.sync_point;
   shown_ = wanted;
-  if (!shown_.layer.empty()) request_series();
+  if (shown_.layer.empty()) return;
+  request_series();
+  if (other_call) reshow_kept_step();  // the Per-channel view's step, of this call
 }
 
 void PlottedStatistics::show_channels_at(int64_t step) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What the plots show and the requests to the engine thread that fill it: the plotted layer,
 // statistic and channels, the compared runs, the Per-channel view's step, and the StatsHistory
 // their answers go into. SessionContext owns one and passes on what it says (historyChanged,
@@ -28,9 +29,10 @@ class PlottedStatistics : public QObject {
 
   // A new session or run: nothing plotted until plot_layer.
   void start(const ModelSnapshot& snapshot);
-  // Plots `layer` ("" for none) with the values last asked for: one series request, and the
-  // channels at the Per-channel view's kept step when it is on one.
-  void plot_layer(const std::string& layer);
+  // Plots `layer` ("" for none) at `sync_point` (its call in a step) with the values last asked
+  // for: one series request, and the channels at the Per-channel view's kept step when it is on
+  // one.
+  void plot_layer(const std::string& layer, int64_t sync_point = 0);
   // The statistic, channels and sync point of the plotted layer (`values.layer` is ignored).
   void plot_values(const store::SeriesSelection& values);
   void show_channels_at(int64_t step);
@@ -60,7 +62,7 @@ class PlottedStatistics : public QObject {
   EngineController& engine_;
   std::function<bool()> live_;
   StatsHistory history_;
-  store::SeriesSelection shown_;  // the layer, statistic and channels last asked for
+  store::SeriesSelection shown_;  // the layer, call, statistic and channels last asked for
   QStringList compared_;
   // A live session's Per-channel view is on an older recorded step (show_channels_at): new
   // steps do not replace it. newest_ is the newest live step, for show_newest_channels.

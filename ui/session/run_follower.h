@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Follows a recorded run another process may still be writing: reads it again every half second
 // (at most a fifth of the time for a big run), says when it grew and whether it is still
 // growing, and gives up with an error only when reads keep failing. SessionContext owns one and

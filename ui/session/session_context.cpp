@@ -1,6 +1,10 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "session/session_context.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "itemmodels/findings_model.h"
 
 namespace replicascope::ui {
 
@@ -29,7 +33,9 @@ void SessionContext::connect_engine() {
   connect(&engine_, &EngineController::sessionReset, this, [this] {
     plots_.restart();
     tell([](SessionViewer& v) { v.on_reset(); });
+    clear_findings(/*live=*/true);
   });
+  connect(&engine_, &EngineController::findingsChanged, this, &SessionContext::on_findings);
   connect(&engine_, &EngineController::runningChanged, this,
           [this](bool running) { tell([&](SessionViewer& v) { v.on_running_changed(running); }); });
   connect(&engine_, &EngineController::paused, this, [this](const BreakpointHitPtr& hit) {
@@ -77,7 +83,51 @@ void SessionContext::on_opened(const ModelSnapshotPtr& snapshot) {
   tell([&](SessionViewer& v) { v.on_opened(*snapshot); });
   tell([&](SessionViewer& v) { v.on_breakpoints_changed(engine_.breakpoints()); });
   select_first_layer();
+  clear_findings(snapshot->live);
+  select_at_open_ = !snapshot->live;
   emit opened(snapshot);
+}
+
+void SessionContext::clear_findings(bool live) {
+  auto none = std::make_shared<FindingsReport>();
+  none->live = live;
+  findings_ = none;
+  selected_finding_ = -1;
+  select_at_open_ = false;
+  findings_error_.clear();
+  tell([&](SessionViewer& v) { v.on_findings_changed(*none, nullptr); });
+}
+
+void SessionContext::on_findings(const FindingsPtr& report) {
+  if (!snapshot_ || report->live != snapshot_->live) return;  // of what was open before
+  // A damaged run is said where other read errors are, once (a followed run is checked again).
+  if (!report->error.isEmpty() && report->error != std::exchange(findings_error_, report->error))
+    report_error("could not check the run for findings: " + report->error);
+  // The finding selected stays selected as it grows (a later step, a higher severity).
+  const auto* before = selected_finding();
+  int selected = -1;
+  for (size_t i = 0; before && i < report->findings.size() && selected < 0; ++i) {
+    if (same_place(report->findings[i], *before)) selected = static_cast<int>(i);
+  }
+  findings_ = report;
+  selected_finding_ = selected;
+  tell([&](SessionViewer& v) { v.on_findings_changed(*report, selected_finding()); });
+  if (std::exchange(select_at_open_, false) && !report->findings.empty()) select_finding(0);
+  emit findingsChanged(report);
+}
+
+const diagnose::Finding* SessionContext::selected_finding() const {
+  return selected_finding_ < 0 ? nullptr : &findings_->findings[selected_finding_];
+}
+
+void SessionContext::select_finding(int index) {
+  const auto report = findings_;  // the finding stays while the viewers are told
+  const bool valid = index >= 0 && index < static_cast<int>(report->findings.size());
+  selected_finding_ = valid ? index : -1;
+  const auto* finding = selected_finding();
+  // Its layer and call, where the plots can show them (the loss's findings have no layer).
+  if (finding && has_statistics(finding->layer)) select_call(finding->layer, finding->sync_point);
+  tell([&](SessionViewer& v) { v.on_finding_selected(finding); });
 }
 
 void SessionContext::select_first_layer() {
@@ -102,12 +152,18 @@ void SessionContext::select(const std::string& module) {
   if (module != selected_) set_selection(module);
 }
 
-void SessionContext::set_selection(const std::string& module) {
+void SessionContext::select_call(const std::string& layer, int64_t sync_point) {
+  const auto& plotted = plots_.plotted();
+  if (layer != selected_ || layer != plotted.layer || sync_point != plotted.sync_point)
+    set_selection(layer, sync_point);
+}
+
+void SessionContext::set_selection(const std::string& module, int64_t sync_point) {
   selected_ = module;
   // A module without statistics (a container, a convolution) leaves the plots as they are; the
   // first selection of an open clears them when no layer has statistics.
   if (has_statistics(module) || !has_statistics(plots_.plotted().layer)) {
-    plots_.plot_layer(has_statistics(module) ? module : std::string());
+    plots_.plot_layer(has_statistics(module) ? module : std::string(), sync_point);
   }
   tell([&](SessionViewer& v) { v.on_selection_changed(module); });
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The UI's one view of the current session and its one command path to the engine: it owns the
 // engine controller (nothing else reaches it), what the plots show (PlottedStatistics), the
 // run follower (RunFollower), the snapshot of what is open and the current module, and tells
@@ -49,7 +50,10 @@ class SessionContext : public QObject {
   // statistics, the plots show it with the statistic and channels last asked for: one request
   // to the engine thread, and the plots redraw once, when its answer comes (on_history_changed).
   const std::string& selected() const { return selected_; }
+  // A layer's first call is plotted (a layer called more than once a step has a call selector).
   void select(const std::string& module);
+  // One call (sync point) of a layer: a heatmap row, an entry of the worst layers.
+  void select_call(const std::string& layer, int64_t sync_point);
   // Whether the plots can show `module`: a synchronized layer of a live session, or a layer a
   // recorded run kept statistics for.
   bool has_statistics(const std::string& module) const;
@@ -75,6 +79,17 @@ class SessionContext : public QObject {
   // writing shows its new steps; following() is true while it grows.
   bool following() const { return follower_.following(); }
 
+  // What the rules found in what is open: an empty report until a live session's first step or
+  // a recorded run's check (the engine thread checks it after its open, and as it grows).
+  const FindingsReport& findings() const { return *findings_; }
+  // The selected finding (null: none), and its index in findings().findings (-1: none). A
+  // finding stays selected as it grows; a recorded run opens with its most severe selected.
+  const diagnose::Finding* selected_finding() const;
+  int selected_finding_index() const { return selected_finding_; }
+  // Selects the finding at `index` (-1: none): its layer and call are selected where the plots
+  // can show them, and every viewer goes to it (on_finding_selected).
+  void select_finding(int index);
+
   // Tells every viewer that something the user asked for failed (on_error).
   void report_error(const QString& what);
 
@@ -87,6 +102,7 @@ class SessionContext : public QObject {
   // After the viewers were told: for code that is not a panel (the GUI's main, tests).
   void opened(replicascope::ui::ModelSnapshotPtr snapshot);
   void stepped(replicascope::ui::StepRecordPtr record);
+  void findingsChanged(replicascope::ui::FindingsPtr report);
   void failed(const QString& what);
 
  private:
@@ -94,8 +110,11 @@ class SessionContext : public QObject {
   void on_opened(const ModelSnapshotPtr& snapshot);
   void on_stepped(const StepRecordPtr& record);
   void on_run_grew(const ModelSnapshotPtr& grown);
+  void on_findings(const FindingsPtr& report);
+  // No findings yet: a session opened or reset (told to the viewers).
+  void clear_findings(bool live);
   void select_first_layer();
-  void set_selection(const std::string& module);
+  void set_selection(const std::string& module, int64_t sync_point = 0);
   template <class F>
   void tell(F&& call) {
     const auto viewers = viewers_;  // a viewer may register or leave during the call
@@ -107,6 +126,10 @@ class SessionContext : public QObject {
   ModelSnapshotPtr snapshot_;
   std::string selected_;
   std::vector<SessionViewer*> viewers_;
+  FindingsPtr findings_ = std::make_shared<FindingsReport>();
+  int selected_finding_ = -1;
+  bool select_at_open_ = false;  // a recorded run's first report selects its most severe finding
+  QString findings_error_;       // why the run could not be checked, said once
   RunFollower follower_;
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one interface every panel implements (RenderDoc's ICaptureViewer): what happened to the
 // session. SessionContext calls the registered viewers on the UI thread, in the order they were
 // registered, after it has updated its own state (snapshot, history, selection), so a viewer may
@@ -41,6 +42,13 @@ class SessionViewer {
   virtual void on_paused(const BreakpointHit&) {}
   virtual void on_resumed() {}
   virtual void on_breakpoints_changed(const std::set<std::string>&) {}
+  // What the rules found (errors first, then warnings, notes; each by first step): after every
+  // live step, when a recorded run was checked at its open and as it grows; an empty report
+  // when a session opens or resets. `selected`: the finding selected (null: none), perhaps grown.
+  virtual void on_findings_changed(const FindingsReport&, const diagnose::Finding* /*selected*/) {}
+  // A finding was picked (a click in the Findings dock; a recorded run's most severe at its
+  // open): the views go to it. Null: none is selected now.
+  virtual void on_finding_selected(const diagnose::Finding*) {}
   // Something failed (an open, a step, a reset, a read); the message says what.
   virtual void on_error(const QString&) {}
   // An open failed (on_error follows, with the same message); what was open stays open. `proposed`:

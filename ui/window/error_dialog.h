@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Errors as a person reads them: a short summary (the error line, which copies failed, each
 // distinct message once) in a dialog that fits the screen, with the whole text (tracebacks)
 // under Details.

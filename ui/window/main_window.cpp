@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The main window's construction: the panels as docks, opening files, settings, drag and drop.
 // Its menus and toolbar are in main_window_actions.cpp.
 #include "window/main_window.h"
@@ -20,12 +21,14 @@
 #include <utility>
 
 #include "panels/breakpoint_panel.h"
+#include "panels/findings_panel.h"
 #include "panels/module_tree_panel.h"
 #include "panels/statistics_view.h"
 #include "panels/status_panel.h"
 #include "panels/wiring_panel.h"
 #include "replicascope/base/atomic_write.h"
 #include "window/error_dialog.h"
+#include "window/main_window_icons.h"
 #include "window/session_dialog.h"
 #include "window/window_fit.h"
 
@@ -72,6 +75,7 @@ void remember_toolbar(const engine::SessionSpec& spec) {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("ReplicaScope");
+  setWindowIcon(application_icon());  // also the About box's
   setAcceptDrops(true);
   QSettings settings;
   setup_.spec.devices = settings.value("session/devices", "cpu:4").toString().toStdString();
@@ -109,7 +113,13 @@ void MainWindow::build_panels() {
       add_dock(*this, "Wiring", "wiring", new WiringPanel(context_), Qt::BottomDockWidgetArea);
   auto* breakpoint = add_dock(*this, "Breakpoint", "breakpoint", new BreakpointPanel(context_),
                               Qt::RightDockWidgetArea);
-  for (auto* dock : {modules, wiring, breakpoint}) view_menu_->addAction(dock->toggleViewAction());
+  // A tab beside Wiring; it comes forward by itself at a session's first warning or error.
+  auto* findings = add_dock(*this, "Findings", "findings", new FindingsPanel(context_),
+                            Qt::BottomDockWidgetArea);
+  tabifyDockWidget(wiring, findings);
+  wiring->raise();
+  for (auto* dock : {modules, wiring, findings, breakpoint})
+    view_menu_->addAction(dock->toggleViewAction());
   // First-run sizes; restoreState() replaces them with the user's.
   resizeDocks({modules, breakpoint}, {260, 340}, Qt::Horizontal);
   resizeDocks({wiring}, {200}, Qt::Vertical);
@@ -154,6 +164,7 @@ void MainWindow::save_screenshot(const QString& path) {
 void MainWindow::open_demo() {
   auto spec = session_spec();
   spec.model.clear();
+  spec.output.clear();  // the element of another model's tuple
   start_session(spec);
 }
 
@@ -172,6 +183,7 @@ void MainWindow::open_file(const QString& path, bool with_remembered) {
   // chose them (the command line's flags, Apply).
   const auto model = QFileInfo(path).absoluteFilePath().toStdString();
   auto spec = with_remembered ? remembered_session(model, session_spec()) : session_spec();
+  if (spec.model != model) spec.output.clear();  // the element of another model's tuple
   spec.model = model;
   start_session(spec);
 }
@@ -228,6 +240,8 @@ void MainWindow::on_opened(const ModelSnapshot& snapshot) {
     remember_session(opening_spec_);  // this model's choices, for the New session dialog
     remember_toolbar(opening_spec_);
     if (session_dialog_ && session_dialog_->starting()) session_dialog_->session_opened();
+    // Which element of forward()'s tuple trains, once (the status panel cleared the bar first).
+    if (!snapshot.notice.isEmpty()) statusBar()->showMessage(snapshot.notice);
     if (const auto steps = std::exchange(first_session_steps_, 0); steps > 0) context_.step(steps);
   } else {
     // A recorded run is named by its file, with how it was trained; the toolbar keeps the next

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The ReplicaScope main window. It only assembles: the panels (each a SessionViewer of one
 // SessionContext) as docks around the statistics plots, and the actions in the menus and the
 // toolbar. Layout, recent files and the session's settings are remembered with QSettings.

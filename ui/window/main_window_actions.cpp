@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The main window's menus and toolbar, and the exports they start.
 #include <qcustomplot.h>
 
@@ -21,6 +22,7 @@
 #include "replicascope/base/build_info.h"
 #include "replicascope/base/describe_error.h"
 #include "window/main_window.h"
+#include "window/main_window_icons.h"
 #include "window/session_dialog.h"
 
 namespace replicascope::ui {
@@ -31,7 +33,7 @@ constexpr int kMaxRecent = 8;
 template <class Slot>
 QAction* add_action(QMenu* menu, QObject* receiver, const QString& text, const QKeySequence& key,
                     Slot slot) {
-  auto* action = menu->addAction(text);
+  auto* action = menu->addAction(action_icon(text), text);
   if (!key.isEmpty()) action->setShortcut(key);
   QObject::connect(action, &QAction::triggered, receiver, slot);
   return action;
@@ -61,7 +63,7 @@ void MainWindow::build_file_menu() {
     if (const auto* snapshot = context_.snapshot(); snapshot && !snapshot->live)
       open_file(snapshot->run_path);
   });
-  recent_menu_ = file->addMenu("&Recent files");
+  recent_menu_ = file->addMenu(action_icon("Recent files"), "&Recent files");
   rebuild_recent_menu();
   file->addSeparator();
   // Each run chosen is drawn besides those compared before; Clear takes them all away.
@@ -120,6 +122,7 @@ void MainWindow::build_debug_menu() {
 void MainWindow::build_toolbar() {
   auto* toolbar = addToolBar("Training");
   toolbar->setObjectName("training");
+  toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);  // the names too, as before icons
   step_count_ = new QSpinBox;
   step_count_->setRange(1, static_cast<int>(kMaxQueuedSteps));
   step_count_->setValue(10);
@@ -146,7 +149,7 @@ void MainWindow::build_toolbar() {
   toolbar->addWidget(new QLabel(" batch "));
   toolbar->addWidget(batch_);
   toolbar->addWidget(synchronized_);
-  apply_action_ = toolbar->addAction("Apply");
+  apply_action_ = toolbar->addAction(action_icon("Apply"), "Apply");
   apply_action_->setObjectName("apply");
   connect(apply_action_, &QAction::triggered, this, &MainWindow::apply_toolbar);
 }
@@ -230,6 +233,7 @@ void MainWindow::update_actions() {
   const bool paused = context_.paused();
   for (auto* action : paused_actions_) action->setEnabled(paused);
   run_action_->setText(context_.running() ? "Pause" : "Run");
+  run_action_->setIcon(action_icon(run_action_->text()));
 }
 
 void MainWindow::remember_recent(const QString& path) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "window/session_dialog.h"
 
 #include <QCheckBox>
@@ -89,6 +90,13 @@ void SessionDialog::add_model_row(QFormLayout& form) {
   model_row->addWidget(model_, 1);
   model_row->addWidget(browse);
   form.addRow("model", model_row);
+  output_ = new QLineEdit;
+  output_->setPlaceholderText("auto: the first [batch, classes] tensor");
+  output_->setToolTip(
+      "which element of the tuple, named tuple or list that the model's forward() returns holds\n"
+      "the scores per class: a number (0, 1, ...) or a named tuple's field (logits). Empty: the\n"
+      "first [batch, classes] tensor (a model that returns a tensor needs none).");
+  form.addRow("output", output_);
 }
 
 void SessionDialog::add_data_rows(QFormLayout& form) {
@@ -122,8 +130,10 @@ void SessionDialog::add_data_rows(QFormLayout& form) {
   form.addRow("image shape", image_);
   classes_ = new QSpinBox;
   classes_->setRange(0, 1 << 20);
-  classes_->setSpecialValueText("10 (default)");
-  classes_->setToolTip("synthetic data's classes; other data has its own labels (off for it)");
+  classes_->setSpecialValueText("auto (the model's outputs)");
+  classes_->setToolTip(
+      "synthetic data's classes (auto: as many as the model has outputs; 10 for the demo);\n"
+      "other data has its own labels (off for it)");
   form.addRow("classes", classes_);
 }
 
@@ -173,19 +183,26 @@ void SessionDialog::build_messages() {
 
 void SessionDialog::name_fields() {
   // Named as the CLI's flags (tests and accessibility find them by it).
-  const std::pair<QWidget*, const char*> names[] = {
-      {model_, "model"}, {data_, "data"},
-      {image_, "image"}, {classes_, "classes"},
-      {loss_, "loss"},   {optimizer_, "optimizer"},
-      {lr_, "lr"},       {weight_decay_, "weight-decay"},
-      {seed_, "seed"},   {devices_, "devices"},
-      {batch_, "batch"}, {synchronized_, "synchronized"}};
+  const std::pair<QWidget*, const char*> names[] = {{model_, "model"},
+                                                    {output_, "output"},
+                                                    {data_, "data"},
+                                                    {image_, "image"},
+                                                    {classes_, "classes"},
+                                                    {loss_, "loss"},
+                                                    {optimizer_, "optimizer"},
+                                                    {lr_, "lr"},
+                                                    {weight_decay_, "weight-decay"},
+                                                    {seed_, "seed"},
+                                                    {devices_, "devices"},
+                                                    {batch_, "batch"},
+                                                    {synchronized_, "synchronized"}};
   for (const auto& [widget, name] : names) widget->setObjectName(name);
 }
 
 void SessionDialog::show_spec(const engine::SessionSpec& spec) {
   shown_ = spec;
   model_->setText(QString::fromStdString(spec.model));
+  output_->setText(QString::fromStdString(spec.output));
   data_->setCurrentText(QString::fromStdString(spec.data));
   image_->setText(sizes_text(spec.image));
   classes_->setValue(static_cast<int>(spec.classes));
@@ -217,6 +234,7 @@ engine::SessionSpec SessionDialog::spec() const {
   const engine::SessionSpec defaults;
   auto spec = shown_;
   spec.model = defaults.model;
+  spec.output = defaults.output;
   spec.data = defaults.data;
   spec.image = defaults.image;
   spec.classes = defaults.classes;
@@ -233,6 +251,7 @@ engine::SessionSpec SessionDialog::spec() const {
       engine::set_session_flag(spec, flag, value.trimmed().toStdString());
   };
   set("model", model_->text());
+  set("output", output_->text());
   set("data", data_->currentText());
   const auto takes = data_takes(data_->currentText());
   if (takes.image) set("image", image_->text());
@@ -307,6 +326,7 @@ void SessionDialog::show_problem(const QString& what) {
 engine::SessionSpec remembered_session(const std::string& model,
                                        const engine::SessionSpec& fallback) {
   auto spec = fallback;
+  if (model != fallback.model) spec.output.clear();  // the element of another model's tuple
   spec.model = model;
   const auto flags = QSettings().value(settings_key(model)).toStringList();
   if (flags.isEmpty()) return spec;

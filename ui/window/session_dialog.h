@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // File > New session: every choice of `replicascope-cli train`, with the same spelling (data
 // specs, image shapes), checked by core's own parser. Start asks for the session and the dialog
 // stays open, with the user's fields, until it opened: an error, of the fields or of the open
@@ -54,7 +55,8 @@ class SessionDialog : public QDialog {
   void startRequested(const replicascope::engine::SessionSpec& spec);
 
  private:
-  // The form's rows, in the order shown: the model; the data, its image shape and classes; the
+  // The form's rows, in the order shown: the model and its output (which element of a tuple
+  // forward() returns); the data, its image shape and classes; the
   // loss, optimizer, learning rate, weight decay and seed; the devices, batch and BatchNorm.
   void add_model_row(QFormLayout& form);
   void add_data_rows(QFormLayout& form);
@@ -68,6 +70,7 @@ class SessionDialog : public QDialog {
   void set_starting(bool on);  // Start off ("Starting...") while the session opens
 
   QLineEdit* model_ = nullptr;
+  QLineEdit* output_ = nullptr;
   QComboBox* data_ = nullptr;
   QLineEdit* image_ = nullptr;
   QSpinBox* classes_ = nullptr;

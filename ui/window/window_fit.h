@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // How the window fits its size. It is laid out for 1024x640 and more; below that, rather than
 // squeezing the panels past their controls (buttons off the edge, labels cut), the dock that
 // needs the room is hidden, the first of `folded` when the window is narrower than 1024 px, the

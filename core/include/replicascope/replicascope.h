@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Everything a LibTorch user needs from ReplicaScope's core.
 #pragma once
 

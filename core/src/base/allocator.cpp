@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/allocator.h"
 
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/atomic_write.h"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/build_info.h"
 
 #include <torch/cuda.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/file_checks.h"
 
 namespace replicascope {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/memory_limits.h"
 
 #include <c10/core/Allocator.h>

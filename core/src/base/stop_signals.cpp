@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/stop_signals.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/base/utf8.h"
 
 #include <cstdint>

@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: MIT
 // The shuffling batch loader, and its thread that reads the next batches of a dataset that reads
 // files while the caller trains on this one.
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -110,18 +112,34 @@ void BatchLoader::fill() {
   }
 }
 
+namespace {
+std::atomic<bool> sorts_by_label{false};
+
+Batch sorted_if_asked(Batch batch) {
+  if (!sorts_by_label.load(std::memory_order_relaxed)) return batch;
+  const auto order = batch.labels.argsort();
+  batch.images = batch.images.index_select(0, order);
+  batch.labels = batch.labels.index_select(0, order);
+  return batch;
+}
+}  // namespace
+
+void testing::sort_batches_by_label(bool on) {
+  sorts_by_label.store(on);
+}
+
 Batch BatchLoader::next() {
   if (!thread_) {
     auto planned = plan();
     served_epoch_ = planned.epoch;
-    return dataset_.get(planned.indices);
+    return sorted_if_asked(dataset_.get(planned.indices));
   }
   if (pending_.empty()) fill();
   auto front = std::move(pending_.front());
   pending_.pop_front();
   fill();  // the thread reads the next ones while the caller trains on this one
   served_epoch_ = front.epoch;
-  return front.batch.get();
+  return sorted_if_asked(front.batch.get());
 }
 
 void BatchLoader::reset() {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/data/dataset.h"
 
 #include <ATen/CPUGeneratorImpl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/data/demo_data.h"
 
 namespace replicascope::data {

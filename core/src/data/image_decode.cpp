@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PNG (libpng's simplified API) and JPEG (libjpeg-turbo) decoding into bytes, with every failure
 // a DataError that names the file.
 // jpeglib.h uses size_t and FILE without including what declares them.

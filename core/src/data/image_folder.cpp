@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image folders: finding the classes and their images as torchvision's ImageFolder does, and
 // fitting each decoded image to the sample shape.
 #include "replicascope/data/image_folder.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IDX and CIFAR-10 readers. Files are inflated straight into uint8 tensors, never further than
 // their headers declare: a small gzip bomb cannot take the machine's memory.
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A c10d process group behind the few calls ProcessGroup makes, so that Gloo (always built) and
 // NCCL (built where LibTorch has CUDA) are one code path. Private to core/src/dist.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/dist/gradient_reducer.h"
 
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // c10d's NCCL process group, built only where LibTorch has CUDA and nccl.h was found
 // (core/CMakeLists.txt defines USE_C10D_NCCL for this file alone). Each rank uses the GPU
 // LOCAL_RANK modulo the visible GPUs; ProcessGroup stages tensors there.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/dist/process_group.h"
 
 // The Gloo process group is declared only under this macro, which Debian's LibTorch was built

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/batch_memory.h"
 
 #include <cstdio>

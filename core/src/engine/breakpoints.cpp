@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/breakpoints.h"
 
 namespace replicascope::engine {

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/input_check.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -180,10 +182,15 @@ std::string forward_samples_problem(Model& model, const data::Dataset& data, int
          " from the data '" + data.name() + "': " + problem;
 }
 
-// The output for the data's samples must have an output for every class of the data.
-void check_classes(int64_t outputs, const InputGuess& guess, const data::Dataset& data) {
+// The output for the data's samples must have an output for every class of the data. Named by
+// the element of forward()'s tuple it is, or the last Linear.
+void check_classes(int64_t outputs, const Model& model, const InputGuess& guess,
+                   const data::Dataset& data) {
   if (outputs >= data.classes()) return;
-  const auto layer = guess.classifier.empty() ? std::string("the model") : guess.classifier;
+  const auto choice = model.output_choice();
+  const auto layer = choice.from_tuple()        ? choice.description()
+                     : guess.classifier.empty() ? std::string("the model")
+                                                : guess.classifier;
   const auto fewer = proposal_for(data, {}, outputs);
   fail(layer + " has " + std::to_string(outputs) + " outputs; the data '" + data.name() + "' has " +
            std::to_string(data.classes()) +
@@ -200,6 +207,14 @@ std::string DataProposal::flags() const {
   if (!image.empty()) add("--image " + join_sizes(image, ","));
   if (classes > 0) add("--classes " + std::to_string(classes));
   return out;
+}
+
+int64_t model_outputs(Model& model, const std::vector<int64_t>& sample) {
+  std::vector<int64_t> shape{2};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  torch::Tensor output;
+  const auto input = torch::randn(shape, at::detail::createCPUGenerator(0));
+  return detail::forward_problem(model, input, &output).empty() ? output.size(1) : 0;
 }
 
 void apply_proposal(SessionSpec& spec, const DataProposal& proposal) {
@@ -230,7 +245,7 @@ ForwardMemory check_model_fits_data(Model& model, const data::Dataset& data) {
     const auto proposal = proposal_for(data, search.fits, fewer ? search.outputs : 0);
     fail(problem + fix_text(proposal, search), proposal);
   }
-  check_classes(outputs, guess, data);
+  check_classes(outputs, model, guess, data);
   return memory;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "input_search.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -147,6 +148,9 @@ std::string forward_problem(Model& model, torch::Tensor input, torch::Tensor* ou
     const auto parameters = model.named_parameters();
     if (!parameters.empty()) input = input.to(parameters.front().second.device());
     out = model.forward(input);
+  } catch (const OutputChoiceError&) {
+    model.train(was_training);
+    throw;  // an --output that picks nothing: no data changes that
   } catch (...) {
     // describe() condenses TorchScript's tracebacks; on one line of at most 300 characters.
     problem = describe(std::current_exception());
@@ -157,7 +161,9 @@ std::string forward_problem(Model& model, torch::Tensor input, torch::Tensor* ou
   model.train(was_training);
   if (output) *output = out;
   if (problem.empty() && (out.dim() != 2 || out.size(0) != count)) {
-    problem = "its output is [" + join_sizes(out.sizes().vec(), ", ") + "]; expected [" +
+    const auto choice = model.output_choice();
+    problem = "its output is [" + join_sizes(out.sizes().vec(), ", ") + "]" +
+              (choice.from_tuple() ? " (" + choice.description() + ")" : "") + "; expected [" +
               std::to_string(count) + ", outputs], one score per class";
   }
   return problem;
@@ -166,8 +172,10 @@ std::string forward_problem(Model& model, torch::Tensor input, torch::Tensor* ou
 ShapeSearch search_fitting_shape(Model& model, const InputGuess& guess, const Shape& failed,
                                  const std::string& problem, int max_forwards) {
   ShapeSearch search;
-  if (problem.find("expected forward() to return a Tensor") != std::string::npos) {
-    search.hopeless = "forward() must return one tensor of [batch, outputs], a score per class";
+  if (is_unusable_output(problem)) {
+    search.hopeless =
+        "forward() must return a tensor of [batch, outputs], a score per class, or a tuple or "
+        "list holding one";
     return search;
   }
   const auto first = guess.proposed_image(failed);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The search behind a mismatch's proposal (input_check.h): sample shapes the model is likely to
 // take, each checked by a forward before it is proposed, so that a "Try --image ..." works.
 #pragma once
@@ -19,6 +20,7 @@ namespace replicascope::engine::detail {
 // Why `model` cannot take `input`: a forward in eval mode fails (its error, on one line) or its
 // output is not [batch, outputs]; "" when it can. Without gradients unless `record_graph`. The
 // model's training flag is restored; `output` gets the output when there is one (with its graph).
+// An --output that picks nothing (OutputChoiceError) is thrown: no data changes it.
 std::string forward_problem(Model& model, torch::Tensor input, torch::Tensor* output = nullptr,
                             bool record_graph = false);
 
@@ -29,8 +31,9 @@ struct ShapeSearch {
   // The shapes tried that did not fit, and why the first of them did not.
   std::vector<std::vector<int64_t>> tried;
   std::string first_problem;
-  // Why no change of data can help, when that is known without a search (the model returns no
-  // tensor; the data's samples are already the only shape its layers tell).
+  // Why no change of data can help, when that is known without a search (the model returns
+  // neither a tensor nor a tuple or list holding a [batch, outputs] one; the data's samples are
+  // already the only shape its layers tell).
   std::string hopeless;
 };
 

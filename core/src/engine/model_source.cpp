@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/model_source.h"
 
 #include <torch/version.h>
@@ -27,9 +28,11 @@ ModelFactory demo_model(int64_t classes) {
   };
 }
 
-ModelFactory scripted_model(const std::string& path) {
-  return [path](bool synchronized) -> std::unique_ptr<Model> {
-    return ScriptedModel::load(path, ScriptedModelOptions().synchronize(synchronized));
+ModelFactory scripted_model(const std::string& path, const std::string& output) {
+  return [path, output](bool synchronized) -> std::unique_ptr<Model> {
+    return ScriptedModel::load(
+        path,
+        ScriptedModelOptions().synchronize(synchronized).output(output.empty() ? "auto" : output));
   };
 }
 

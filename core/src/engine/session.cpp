@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/session.h"
 
 #include <torch/torch.h>
@@ -120,6 +121,13 @@ void Session::build() {
     reducer_ = std::make_unique<dist::GradientReducer>(params, options_.group);
   }
   loader_ = std::make_unique<data::BatchLoader>(*dataset_, options_.batch_size, options_.seed);
+  diagnose::RunFacts facts;
+  facts.synchronized = options_.synchronized;
+  facts.copies = static_cast<int>(options_.devices.size());
+  facts.processes = options_.group ? options_.group->size() : 1;
+  facts.batch = options_.batch_size;
+  facts.source = "live session";
+  diagnosis_ = std::make_unique<diagnose::Diagnosis>(facts);
   steps_done_ = 0;
   ranks_stop_signal_ = 0;
 }
@@ -198,6 +206,7 @@ StepRecord Session::step() {
   ranks_stop_signal_ = voted_stop_signal(totals.data_ptr<double>() + 2);
   record.layers = recorder_->take();
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  diagnosis_->observe(diagnose::evidence_of(record));
   return record;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one place a session is built from its description (session_factory.h).
 #include "replicascope/engine/session_factory.h"
 
@@ -85,9 +86,10 @@ namespace {
 // model that cannot take the data, a batch past the memory this process can have. On a model
 // of its own, not replicated, observed or in the process group: the check changes nothing of
 // the session's (a BatchNorm without running statistics reduces in eval mode too). The session
-// seeds its model afresh.
-void check_before_the_first_step(const SessionSpec& spec, Model& model,
-                                 const data::Dataset& dataset, const SessionOptions& options) {
+// seeds its model afresh. Returns which tensor of forward()'s result the check's forward took.
+OutputChoice check_before_the_first_step(const SessionSpec& spec, Model& model,
+                                         const data::Dataset& dataset,
+                                         const SessionOptions& options) {
   if (!spec.run.empty() && !has_batch_norm(model.modules())) {
     throw UsageError("--run: " + nothing_to_synchronize(spec.model) +
                      " and no statistics to record; leave --run out to train it anyway");
@@ -101,6 +103,25 @@ void check_before_the_first_step(const SessionSpec& spec, Model& model,
     check_batch_fits_memory(forward, (options.batch_size + processes - 1) / processes,
                             memory_this_process_can_have());
   }
+  return model.output_choice();  // the check's forward of the data's samples
+}
+
+// The session's data, and the model the check before the first step runs on in `checked`.
+// Synthetic data without --classes has as many classes as a scripted model has outputs (one
+// forward of two samples, after the samples' memory is checked; 10 when it fails, and the check
+// says why); the demo CNN takes the data's classes.
+std::shared_ptr<const data::Dataset> session_data(const SessionSpec& spec,
+                                                  const std::string& data_spec,
+                                                  const ModelFactory& factory,
+                                                  std::unique_ptr<Model>& checked) {
+  int64_t classes = spec.classes;
+  if (classes == 0 && data_spec == "synthetic" && !spec.model.empty()) {
+    const auto shape = synthetic_shape(spec.image);
+    synthetic_sample_count(shape, spec.batch);
+    checked = factory(/*synchronized=*/false);
+    classes = model_outputs(*checked, shape);
+  }
+  return load_data(data_spec, spec.image, spec.seed, spec.batch, classes);
 }
 
 }  // namespace
@@ -110,18 +131,23 @@ BuiltSession make_session(const SessionSpec& spec, bool keep_statistics, int64_t
   auto options = session_options(spec);
   if (spec.dist) built.group = options.group = join_group(spec, shared_settings(spec, steps));
   built.data_spec = spec.data_or_default();
+  ModelFactory factory = spec.model.empty() ? nullptr : scripted_model(spec.model, spec.output);
+  std::unique_ptr<Model> checked;
   std::shared_ptr<const data::Dataset> dataset =
-      load_data(built.data_spec, spec.image, spec.seed, spec.batch, spec.classes);
-  auto factory = spec.model.empty() ? demo_model(dataset->classes()) : scripted_model(spec.model);
+      session_data(spec, built.data_spec, factory, checked);
+  if (!factory) factory = demo_model(dataset->classes());
+  if (!checked) checked = factory(/*synchronized=*/false);
   const bool record = !spec.run.empty() && built.rank0();
   options.record_statistics = record || keep_statistics;
-  check_before_the_first_step(spec, *factory(/*synchronized=*/false), *dataset, options);
+  built.output = check_before_the_first_step(spec, *checked, *dataset, options);
+  checked.reset();
   built.session = std::make_unique<Session>(factory, dataset, options);
   // Every rank takes part in gathering the wiring; rank 0 records it.
   built.modules = built.session->model().modules();
   built.wiring = wiring_of(built.session->replicas(), built.modules);
   if (built.group) built.wiring = gather_wiring(built.wiring, *built.group);
   built.metadata = run_metadata(options, spec.model, built.data_spec);
+  built.metadata["model_output"] = built.output.description();
   built.detail = spec.detail;
   if (record) start_run(built, spec.run);
   return built;

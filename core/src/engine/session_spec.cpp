@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/session_spec.h"
 
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include "replicascope/base/memory_limits.h"
 #include "replicascope/data/dataset.h"
 #include "replicascope/data/image_folder.h"
+#include "replicascope/model/model_output.h"
 
 namespace replicascope::engine {
 namespace {
@@ -42,25 +44,14 @@ std::string SessionSpec::data_or_default() const {
 }
 
 const std::vector<SpecFlag>& session_flags() {
-  static const std::vector<SpecFlag> flags{{"model", true},
-                                           {"data", true},
-                                           {"image", true},
-                                           {"classes", true},
-                                           {"devices", true},
-                                           {"batch", true},
-                                           {"optimizer", true},
-                                           {"lr", true},
-                                           {"weight-decay", true},
-                                           {"loss", true},
-                                           {"seed", true},
-                                           {"unsync", false},
-                                           {"dist", false},
-                                           {"backend", true},
-                                           {"timeout", true},
-                                           {"run", true},
-                                           {"stop-on-nonfinite", false},
-                                           {"detail-steps", true},
-                                           {"detail-every", true}};
+  static const std::vector<SpecFlag> flags{
+      {"model", true},        {"output", true},      {"data", true},
+      {"image", true},        {"classes", true},     {"devices", true},
+      {"batch", true},        {"optimizer", true},   {"lr", true},
+      {"weight-decay", true}, {"loss", true},        {"seed", true},
+      {"unsync", false},      {"dist", false},       {"backend", true},
+      {"timeout", true},      {"run", true},         {"stop-on-nonfinite", false},
+      {"detail-steps", true}, {"detail-every", true}};
   return flags;
 }
 
@@ -68,6 +59,9 @@ void set_session_flag(SessionSpec& spec, const std::string& name, const std::str
   const auto flag = "--" + name;
   if (name == "model") {
     spec.model = value;
+  } else if (name == "output") {
+    check_output_choice(value);
+    spec.output = value == "auto" ? "" : value;
   } else if (name == "data") {
     spec.data = value;
   } else if (name == "image") {
@@ -123,6 +117,10 @@ void check_session_spec(const SessionSpec& spec) {
     if (spec.timeout_seconds) throw UsageError("--timeout applies only with --dist");
     if (!spec.backend.empty()) throw UsageError("--backend applies only with --dist");
   }
+  if (!spec.output.empty() && spec.model.empty()) {
+    throw UsageError("--output " + spec.output +
+                     ": the demo CNN returns one tensor; expected --output with a --model");
+  }
   if (spec.image.size() > 4) {
     throw UsageError("--image expects F, C,L, C,H,W or C,T,H,W, got '" + join_sizes(spec.image) +
                      "'");
@@ -139,6 +137,7 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
     out.push_back(value);
   };
   if (!spec.model.empty()) add("model", spec.model);
+  if (!spec.output.empty()) add("output", spec.output);
   if (!spec.data.empty()) add("data", spec.data);
   if (!spec.image.empty()) add("image", join_sizes(spec.image));
   if (spec.classes != 0) add("classes", std::to_string(spec.classes));
@@ -160,6 +159,10 @@ std::vector<std::string> session_spec_flags(const SessionSpec& spec) {
   if (spec.detail.every != defaults.detail.every)
     add("detail-every", std::to_string(spec.detail.every));
   return out;
+}
+
+std::vector<int64_t> synthetic_shape(const std::vector<int64_t>& image) {
+  return image.empty() ? std::vector<int64_t>{1, 28, 28} : image;
 }
 
 std::string default_data_spec() {
@@ -187,7 +190,7 @@ std::shared_ptr<const data::Dataset> load_data_unguarded(const std::string& spec
     return data::load_idx(paths->images, paths->labels);
   }
   if (spec == "synthetic") {
-    const auto shape = image.empty() ? std::vector<int64_t>{1, 28, 28} : image;
+    const auto shape = synthetic_shape(image);
     return data::make_synthetic(shape, classes > 0 ? classes : 10,
                                 synthetic_sample_count(shape, batch), seed);
   }

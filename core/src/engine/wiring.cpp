@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/engine/wiring.h"
 
 #include <torch/torch.h>

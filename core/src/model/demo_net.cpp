@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/model/demo_net.h"
 
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/model/frontend_model.h"
 
 #include <torch/torch.h>

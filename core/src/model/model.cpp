@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/model/model.h"
 
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/model/scripted_model.h"
 
 #include <torch/torch.h>
@@ -44,6 +45,7 @@ ScriptedModel::ScriptedModel(torch::jit::Module loaded, std::string source,
       source_(std::move(source)),
       options_(options),
       training_(module_.is_training()) {
+  if (!options_.output().empty()) check_output_choice(options_.output());  // "" is auto too
   if (options_.convert()) {
     layers_ = script::detail::convert_batchnorms(module_);
     for (const auto& layer : layers_) {
@@ -69,7 +71,9 @@ NamedTensors ScriptedModel::named_buffers() const {
 }
 
 torch::Tensor ScriptedModel::forward(const torch::Tensor& input) {
-  return detail::tensor_output(module_.forward({input}), source_);
+  auto selected = detail::model_output(module_.forward({input}), options_, input.size(0), source_);
+  output_ = std::move(selected.choice);
+  return selected.tensor;
 }
 
 std::unique_ptr<ModelReplicas> ScriptedModel::replicate(const std::vector<torch::Device>& devices) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "scripted_replicas.h"
 
 #include <torch/torch.h>
@@ -7,10 +8,20 @@
 
 namespace replicascope::detail {
 
-torch::Tensor tensor_output(const c10::IValue& output, const std::string& source) {
-  if (output.isTensor()) return output.toTensor();
-  throw std::invalid_argument(
-      "model '" + source + "': expected forward() to return a Tensor, got a " + output.tagKind());
+SelectedOutput model_output(const c10::IValue& output, const ScriptedModelOptions& options,
+                            int64_t batch, const std::string& source) {
+  if (!options.every_output()) return select_output(output, options.output(), batch, source);
+  auto joined = join_outputs(output, batch, source);
+  try {
+    const auto selected = select_output(output, options.output(), batch, source);
+    joined.choice.element = selected.choice.element;
+    joined.choice.sizes = selected.choice.sizes;
+  } catch (const OutputChoiceError&) {
+    throw;  // an --output that picks nothing is an error here too
+  } catch (const std::invalid_argument&) {
+    // No element auto would train on: every tensor is compared all the same.
+  }
+  return joined;
 }
 
 ScriptedReplicas::ScriptedReplicas(ScriptedModel& model, std::vector<torch::Device> devices)
@@ -111,7 +122,9 @@ void ScriptedReplicas::refresh() {
 }
 
 torch::Tensor ScriptedReplicas::forward(size_t copy, const torch::Tensor& input) {
-  return tensor_output(copies_.at(copy).forward({input}), model_.source());
+  return model_output(copies_.at(copy).forward({input}), model_.options(), input.size(0),
+                      model_.source())
+      .tensor;
 }
 
 void ScriptedReplicas::end_step(size_t copy, std::exception_ptr error) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The copies of a ScriptedModel (internal).
 #pragma once
 
@@ -11,8 +12,11 @@ class SyncLayer;
 
 namespace replicascope::detail {
 
-// The forward's result as a tensor, or a clear error for models that return something else.
-torch::Tensor tensor_output(const c10::IValue& output, const std::string& source);
+// The module's result as the model's output: the tensor options.output() picks, or with
+// options.every_output() every tensor joined, choice.element still saying which one the output
+// picks where it picks one (model_output.h). `batch`: the input's samples.
+SelectedOutput model_output(const c10::IValue& output, const ScriptedModelOptions& options,
+                            int64_t batch, const std::string& source);
 
 // Clones the scripted module once per device and keeps the clones: cloning compiles methods
 // anew, so cloning every step would re-profile the graphs every step. refresh() points each

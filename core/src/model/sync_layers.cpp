@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "sync_layers.h"
 
 #include <torch/csrc/jit/frontend/resolver.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The bridge between a scripted model and SynchronizedBatchNorm. A converted BatchNorm's forward
 // calls the operator replicascope::sync_batch_norm with its own tensors and the id of a
 // SyncLayer (an int attribute of the instance); the operator runs that layer's synchronized

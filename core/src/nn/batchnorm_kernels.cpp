@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/nn/batchnorm_kernels.h"
 
 #include "cpu_loops.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/nn/convert_model.h"
 
 #include "replicascope/parallel/module_walk.h"

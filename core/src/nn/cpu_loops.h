@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The CPU loops of synchronized batch norm, on raw pointers. Compiled once per instruction set
 // (cpu_loops_default.cpp, cpu_loops_avx2.cpp) and chosen at run time, as ATen does with its own
 // kernels: a build for baseline x86-64 runs these loops at half the speed AVX2 gives.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The loop bodies behind cpu_loops.h. Included only by the per-instruction-set files, inside an
 // anonymous namespace, and free of any other header: an inline function from a shared header
 // compiled here with AVX2 could be picked by the linker for every caller.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/nn/sync_batchnorm.h"
 
 #include <torch/torch.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The synchronized backward: one node per copy and call, run on the copy's own thread (gather's
 // backward puts every copy's graph on a thread of its own, parallel_backward.h):
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Internals of SynchronizedBatchNorm shared by its translation units: the messages copies
 // exchange, the reductions the masters run, and the autograd node of the synchronized backward.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The master's reduction at a sync point.
 #include <torch/torch.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/parallel/copy_runner.h"
 
 #include <ATen/Parallel.h>

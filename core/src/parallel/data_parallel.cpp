@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/parallel/data_parallel.h"
 
 #include <torch/torch.h>

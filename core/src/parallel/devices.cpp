@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/parallel/devices.h"
 
 #include <torch/cuda.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/parallel/parallel_backward.h"
 
 #include <torch/csrc/autograd/engine.h>

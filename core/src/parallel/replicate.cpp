@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/parallel/replicate.h"
 
 #include <torch/csrc/autograd/function.h>

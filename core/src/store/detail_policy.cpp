@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/store/detail_policy.h"
 
 #include <algorithm>

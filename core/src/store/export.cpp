@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/store/export.h"
 
 #include <sys/stat.h>

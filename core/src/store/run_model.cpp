@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/store/run_model.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RunReader: a run file read back (run_writer.h), of any schema version from 1 on.
 #include <sqlite3.h>
 
@@ -289,14 +290,15 @@ void RunReader::for_each_stat(const StatFilter& filter,
   if (!group.empty()) flush();
 }
 
-std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_layer() const {
+std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_layer(
+    bool each_call) const {
   // One scan in the table's own order (step, layer, sync point): a query per layer would scan
   // the whole table once per layer.
   std::map<int64_t, std::vector<DivergencePoint>> by_id;
   Statement s(db_, path_,
-              version_ >= 4 ? "SELECT step, layer, divergence, worst_channel FROM sync_points "
-                              "ORDER BY step, layer, sync_point"
-                            : "SELECT step, layer, divergence, -1 FROM sync_points "
+              version_ >= 4 ? "SELECT step, layer, divergence, worst_channel, sync_point "
+                              "FROM sync_points ORDER BY step, layer, sync_point"
+                            : "SELECT step, layer, divergence, -1, sync_point FROM sync_points "
                               "ORDER BY step, layer, sync_point");
   std::vector<DivergencePoint>* points = nullptr;
   int64_t id = -1;
@@ -304,8 +306,8 @@ std::map<std::string, std::vector<DivergencePoint>> RunReader::divergence_by_lay
     s.row(detail::row_in("sync_points"));
     s.row(detail::row_in("sync_points", s.integer(0)));
     if (s.integer(1) != id || !points) points = &by_id[id = s.integer(1)];
-    const DivergencePoint point{s.integer(0), s.real(2), s.integer(3)};
-    if (!points->empty() && points->back().step == point.step) {
+    const DivergencePoint point{s.integer(0), s.real(2), s.integer(3), s.integer(4)};
+    if (!each_call && !points->empty() && points->back().step == point.step) {
       // Another sync point of the layer: the step shows the largest (NaN wins, as it must show).
       auto& last = points->back();
       if (!(point.value <= last.value)) last = point;

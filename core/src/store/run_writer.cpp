@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/store/run_writer.h"
 
 #include <fcntl.h>
@@ -169,6 +170,7 @@ void write_schema(sqlite3* db, const std::string& path, const Metadata& metadata
   exec(db, path, "BEGIN");
   exec(db, path, kSchema);
   exec(db, path, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+  exec(db, path, ("PRAGMA application_id=" + std::to_string(kRunApplicationId)).c_str());
   Statement meta(db, path, "INSERT INTO meta VALUES(?,?)");
   auto all = metadata;
   all["schema_version"] = std::to_string(kSchemaVersion);

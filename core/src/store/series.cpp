@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/store/series.h"
 
 namespace replicascope::store {

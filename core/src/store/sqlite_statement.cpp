@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "sqlite_statement.h"
 
 namespace replicascope::store::detail {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SQLite helpers of the run store (internal): errors that name the run, and a prepared
 // statement that finalizes itself.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "stored_values.h"
 
 #include "sqlite_statement.h"

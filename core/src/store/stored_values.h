@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How the run store codes values in its columns (internal; docs/run-format.md is the contract):
 // the copy column's numbers, per-channel vectors as BLOBs of float32 or float64, and a sync
 // point's summaries as one BLOB.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/sync/sync_error.h"
 
 #include <atomic>

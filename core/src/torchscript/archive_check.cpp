@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The tensor records of a TorchScript archive against the storages its pickles declare.
 #include "archive_check.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Checks of a TorchScript archive that LibTorch 1.13 does not make, run before torch::jit::load.
 // LibTorch trusts the storage sizes that data.pkl declares and reads past the end of a tensor
 // record that is shorter (a truncated or damaged file: garbage weights, or a crash); and its zip

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A walk over a TorchScript pickle (data.pkl, constants.pkl) that finds the tensor storages it
 // declares and the tensor views over them. It follows the stack effects of LibTorch 1.13's
 // Unpickler (torch/csrc/jit/serialization/unpickler.cpp) for the opcodes that Unpickler reads and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The CRC-32 of every record of a zip archive, computed as the record is streamed through a
 // fixed buffer (inflated with zlib where it is deflated): memory does not grow with the file.
 #include <zlib.h>

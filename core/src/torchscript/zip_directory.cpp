@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The central directory of a zip file, read as miniz 2.1 (LibTorch's zip reader) reads it: the
 // same end record, the same zip64 fields, so that the sizes checked are the sizes LibTorch uses.
 // Nothing is allocated beyond the file's size.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The walk: a forward data-flow pass over the TorchScript graphs, from the model's forward into
 // every method and function it calls. Each non-tensor value (a bool, a number) carries the set
 // of modules whose `training` attribute it was computed from; a draw follows the flags of its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "replicascope/verify/verify.h"
 
 #include <torch/torch.h>
@@ -110,11 +111,13 @@ Models load_models(const std::string& path, const VerifyOptions& options,
     m.switched_off.push_back((draw.module.empty() ? "(the model)" : draw.module) + " (" +
                              draw.operation + ")");
   }
-  const auto plain = ScriptedModelOptions().convert(false);
+  // Every tensor of the result is compared (every_output); options.output is checked.
+  const auto all = ScriptedModelOptions().every_output(true).output(options.output);
+  const auto plain = ScriptedModelOptions(all).convert(false);
   m.reference = prepare(loaded, path, plain, options, switch_off);
   m.twin = std::make_unique<Run>(prepare(loaded, path, plain, options, switch_off), tolerances);
   detail::nudge_parameters(*m.twin->model, options.seed * 1000 + 700);
-  const auto checked = ScriptedModelOptions().synchronize(!options.per_copy);
+  const auto checked = ScriptedModelOptions(all).synchronize(!options.per_copy);
   m.checked =
       std::make_unique<Run>(prepare(loaded, path, checked, options, switch_off), tolerances);
   std::map<std::string, double> eps;
@@ -123,7 +126,7 @@ Models load_models(const std::string& path, const VerifyOptions& options,
   m.checked->model->set_stats_observer(m.condition);
   make_data_parallel(*m.checked, options);
   if (!options.per_copy) {
-    const auto per_copy = ScriptedModelOptions().synchronize(false);
+    const auto per_copy = ScriptedModelOptions(all).synchronize(false);
     m.control =
         std::make_unique<Run>(prepare(loaded, path, per_copy, options, switch_off), tolerances);
     m.control->replicas = m.control->model->replicate(options.devices);
@@ -186,6 +189,16 @@ void record_control(Run& control, const VerifyOptions& options, VerifyReport& re
   }
 }
 
+// What forward() returns, when not a tensor: the tensors compared and the one a session trains on.
+void record_outputs(const OutputChoice& choice, VerifyReport& report) {
+  if (!choice.from_tuple()) return;
+  report.output_returns = choice.returns;
+  report.trained_output = choice.element;
+  for (const auto& part : choice.parts) {
+    report.outputs_compared.push_back(part.name + " [" + join_sizes(part.sizes, ", ") + "]");
+  }
+}
+
 // After step `done`: throws StoppedBySignal when a stop signal arrived (Ctrl-C); with other
 // ranks, when any of them got one, so that all stop after the same step (one small sum per
 // step, beside the step's many).
@@ -227,6 +240,7 @@ VerifyReport verify(const std::string& model_path, const VerifyOptions& options)
   if (report.per_copy_error.empty() || !options.per_copy) {
     detail::eval_pass(m, options, report.processes);
   }
+  record_outputs(m.reference->output_choice(), report);
   record_judgement(merge_over_ranks(m, options), options, report);
   if (m.control) record_control(*m.control, options, report);
   report.ill_conditioned = m.condition->worst();

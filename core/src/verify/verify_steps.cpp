@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "verify_steps.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -89,6 +90,26 @@ void compare_step(ScriptedModel& reference, const std::vector<Run*>& runs, doubl
   }
 }
 
+// Compares each tensor of forward()'s result that `got` and `expected` join (`parts`, the
+// reference's output_choice().parts), as "output element 1 'aux' (step 2)"; a tensor result as
+// "output (step 2)". `label` is "output" or "eval output".
+void add_outputs(Tracker& tracker, int step, const std::string& label, const std::string& at,
+                 const torch::Tensor& got, const torch::Tensor& expected,
+                 const std::vector<OutputPart>& parts) {
+  if (parts.size() == 1 && parts.front().name.empty()) {
+    tracker.add(step, label + at, got, expected);
+    return;
+  }
+  int64_t offset = 0;
+  for (const auto& part : parts) {
+    int64_t width = 1;
+    for (size_t d = 1; d < part.sizes.size(); ++d) width *= part.sizes[d];
+    tracker.add(step, label + " " + part.name + at, got.narrow(1, offset, width),
+                expected.narrow(1, offset, width));
+    offset += width;
+  }
+}
+
 // The root cause of a failed per-copy forward, in one line: every copy fails the same way, and
 // each error carries its TorchScript traceback, which ends with the interpreter's own message.
 std::string root_cause(const std::exception_ptr& error) {
@@ -158,6 +179,7 @@ struct Step {
   torch::Tensor projection;           // the loss: the mean of the output times this
   torch::Tensor out_twin, grad_twin;  // the twin's output and input grad, in batch order
   torch::Tensor x_sync, out_sync;     // the checked run's input and output, on the share
+  std::vector<OutputPart> parts;      // the tensors of forward()'s result the outputs join
 };
 
 // The step's batch, and the reference's and its twin's forward and backward over all of it.
@@ -169,6 +191,7 @@ Step reference_pass(Models& m, const VerifyOptions& options, int index) {
   step.x = random_tensor(options.input_shape, options.seed * 1000 + index, options.dtype);
   step.x_ref = step.x.to(device, /*non_blocking=*/false, /*copy=*/true).requires_grad_();
   step.out_ref = m.reference->forward(step.x_ref);
+  step.parts = m.reference->output_choice().parts;
   step.projection =
       random_tensor(step.out_ref.sizes(), options.seed * 1000 + 500 + index, options.dtype);
   (step.out_ref * step.projection.to(step.out_ref.device())).mean().backward();
@@ -210,8 +233,8 @@ void control_forward(Run& control, const VerifyOptions& options, const Step& ste
   try {
     const auto out = data_parallel_forward(*control.replicas, step.x_sync.detach(),
                                            step.share.copies, options.devices.front());
-    control.trackers.outputs.add(step.index, "output" + step.at, out,
-                                 step.out_ref.narrow(0, step.share.offset, step.share.size));
+    add_outputs(control.trackers.outputs, step.index, "output", step.at, out,
+                step.out_ref.narrow(0, step.share.offset, step.share.size), step.parts);
   } catch (const std::exception&) {  // per-copy BatchNorm cannot run what sync can
     report.per_copy_error = root_cause(std::current_exception());
   }
@@ -223,9 +246,10 @@ void compare_outputs(Run& twin, Run& checked, const Step& step) {
     return t.narrow(0, step.share.offset, step.share.size);
   };
   const auto& at = step.at;
-  checked.trackers.outputs.add(step.index, "output" + at, step.out_sync, mine_of(step.out_ref));
-  twin.trackers.outputs.add(step.index, "output" + at, mine_of(step.out_twin),
-                            mine_of(step.out_ref));
+  add_outputs(checked.trackers.outputs, step.index, "output", at, step.out_sync,
+              mine_of(step.out_ref), step.parts);
+  add_outputs(twin.trackers.outputs, step.index, "output", at, mine_of(step.out_twin),
+              mine_of(step.out_ref), step.parts);
   checked.trackers.input_grads.add(step.index, "input" + at, step.x_sync.grad(),
                                    mine_of(step.x_ref.grad()));
   twin.trackers.input_grads.add(step.index, "input" + at, mine_of(step.grad_twin),
@@ -279,17 +303,17 @@ void eval_pass(Models& m, const VerifyOptions& options, int processes) {
   const auto x = random_tensor(options.input_shape, options.seed * 1000 + 999, options.dtype);
   const auto share = rank_share(split_sizes(batch, processes * copies), rank, copies);
   const auto expected = m.reference->forward(x.to(device)).narrow(0, share.offset, share.size);
+  const auto parts = m.reference->output_choice().parts;
   const auto reversed = [&] {
     OtherThreadCount other_threads;
     return reverse_batch(m.twin->model->forward(twin_input(x, options.seed * 1000 + 699, device)));
   }();
-  m.twin->trackers.eval_outputs.add(0, "eval output", reversed.narrow(0, share.offset, share.size),
-                                    expected);
-  m.checked->trackers.eval_outputs.add(
-      0, "eval output",
-      data_parallel_forward(*m.checked->replicas, x.narrow(0, share.offset, share.size),
-                            share.copies, device),
-      expected);
+  add_outputs(m.twin->trackers.eval_outputs, 0, "eval output", "",
+              reversed.narrow(0, share.offset, share.size), expected, parts);
+  add_outputs(m.checked->trackers.eval_outputs, 0, "eval output", "",
+              data_parallel_forward(*m.checked->replicas, x.narrow(0, share.offset, share.size),
+                                    share.copies, device),
+              expected, parts);
 }
 
 }  // namespace replicascope::detail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // verify's runs side by side: the models it trains beside the reference (Run, Models), one
 // training step of all of them (run_step) and the eval pass after training (eval_pass), each
 // compared with the reference, and the twin's moves by one rounding (nudge_parameters).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // verify's bookkeeping: the largest difference of one quantity per step (Tracker), the verdict
 // of a checked run against the reference's own noise floor (judge), and the BatchNorm channel
 // that amplifies rounding the most (ConditionObserver).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <limits>
 
 #include "panels/statistics/statistics_tabs.h"
@@ -53,36 +54,35 @@ void DivergenceTab::fill(const StatsHistory& history) {
   const double bucket = std::max(1.0, visible / std::max(1, axisRect()->width()));
   if (!only_new_points(history)) envelopes_.clear();
   drew(history);
-  for (const auto& layer : history.divergence_layers()) {
-    const auto& series = history.divergence().at(layer);
+  // A line per layer, and per call of a layer called more than once a step.
+  const auto selected = history.selected_call();
+  for (const auto& row : history.divergence_rows()) {
+    const auto* series = history.divergence_of(row);
+    if (!series) continue;
+    const auto name = row.name();
     auto* graph = graph_at(g);
-    auto& envelope = envelopes_[layer];
-    extend_envelope(series, bucket, envelope);
+    auto& envelope = envelopes_[name.toStdString()];
+    extend_envelope(*series, bucket, envelope);
     set_graph_data(*graph, envelope.x, envelope.y);
-    graph->setPen(QPen(kLayerColours[g % 10], layer == history.selection().layer ? 2.5 : 1.2));
-    name_graph(*graph, QString::fromStdString(layer), named);
-    set_graph_columns(
-        *graph,
-        {QString::fromStdString(layer), "divergence", "largest over copies and channels", {}, {}});
+    graph->setPen(QPen(kLayerColours[g % 10], row.same_call(selected) ? 2.5 : 1.2));
+    name_graph(*graph, name, named);
+    set_graph_columns(*graph, {name, "divergence", "largest over copies and channels", {}, {}});
     ++g;
   }
-  // The selected layer in each compared run, faded and named by its file (all of their layers
-  // would double a legend that is long already); each run in its own dash pattern.
-  const auto& selected = history.selection().layer;
+  // The selected layer's call in each compared run, faded and named by its file (all of their
+  // layers would double a legend that is long already); each run in its own dash pattern.
   for (size_t r = 0; r < history.compared().size(); ++r) {
     const auto& compared_run = history.compared()[r];
-    const auto compared = compared_run.divergence.find(selected);
-    if (compared == compared_run.divergence.end()) continue;
+    const auto* compared = compared_run.divergence.of(selected);
+    if (!compared) continue;
     auto* graph = graph_at(g++);
-    set_graph_data(*graph, compared->second.steps, compared->second.values);
+    set_graph_data(*graph, compared->steps, compared->values);
     graph->setPen(QPen(QColor(0, 0, 0, 110), 1.5, compared_dash(r)));
     const auto& run = compared_run.name;
-    name_graph(*graph, run + ": " + QString::fromStdString(selected), named);
-    set_graph_columns(*graph, {QString::fromStdString(selected),
-                               "divergence",
-                               run + ": largest over copies and channels",
-                               {},
-                               {}});
+    name_graph(*graph, run + ": " + selected.name(), named);
+    set_graph_columns(
+        *graph,
+        {selected.name(), "divergence", run + ": largest over copies and channels", {}, {}});
   }
   drop_graphs_from(g);
 }

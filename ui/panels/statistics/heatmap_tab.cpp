@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <QToolTip>
 #include <algorithm>
 #include <cmath>
@@ -89,10 +90,10 @@ HeatmapTab::HeatmapTab()
 }
 
 void HeatmapTab::fill(const StatsHistory& history) {
-  layers_ = history.divergence_layers();
+  rows_of_ = history.divergence_rows();
   drew(history);
   const auto& steps = history.steps();
-  map_->setVisible(!layers_.empty() && !steps.empty());
+  map_->setVisible(!rows_of_.empty() && !steps.empty());
   if (!map_->visible()) {
     worst_.clear();
     title_->setText("divergence heatmap: nothing recorded yet");
@@ -103,7 +104,7 @@ void HeatmapTab::fill(const StatsHistory& history) {
   // Divergence tab's envelope does, so a spike is never averaged away.
   const int columns =
       static_cast<int>(std::clamp<double>(last - first + 1, 1, std::max(1, axisRect()->width())));
-  const int rows = static_cast<int>(layers_.size());
+  const int rows = static_cast<int>(rows_of_.size());
   auto* data = map_->data();
   data->setSize(columns, rows);
   // Cells are centred on their coordinates (row r on r); a lone row or column has no neighbour
@@ -118,7 +119,9 @@ void HeatmapTab::fill(const StatsHistory& history) {
   columns_per_step_ = per_step;
   worst_.clear();
   for (int row = 0; row < rows; ++row) {
-    const auto& series = history.divergence().at(layers_[row]);
+    static const store::Series kNone;  // (every row has a series; none would leave it white)
+    const auto* found = history.divergence_of(rows_of_[row]);
+    const auto& series = found ? *found : kNone;
     double worst = 0;
     for (size_t i = 0; i < series.steps.size() && i < series.values.size(); ++i) {
       const int column = static_cast<int>((series.steps[i] - first) * per_step + 0.5);
@@ -128,7 +131,7 @@ void HeatmapTab::fill(const StatsHistory& history) {
       if (std::isnan(value) || value > cell) data->setCell(column, row, value);
       if (!std::isnan(worst) && (std::isnan(value) || value > worst)) worst = value;
     }
-    worst_.emplace_back(worst, layers_[row]);
+    worst_.emplace_back(worst, rows_of_[row]);
   }
   name_rows();
   std::stable_sort(worst_.begin(), worst_.end(), [](const auto& a, const auto& b) {
@@ -141,9 +144,8 @@ void HeatmapTab::fill(const StatsHistory& history) {
 void HeatmapTab::name_rows() {
   const QFontMetrics metrics(yAxis->tickLabelFont());
   rows_->names.clear();
-  for (const auto& layer : layers_) {
-    rows_->names.push_back(
-        metrics.elidedText(QString::fromStdString(layer), Qt::ElideMiddle, kLabelWidth));
+  for (const auto& row : rows_of_) {
+    rows_->names.push_back(metrics.elidedText(row.name(), Qt::ElideMiddle, kLabelWidth));
   }
 }
 
@@ -151,7 +153,7 @@ void HeatmapTab::colour_from_zero() {
   // White is no divergence: the scale starts at 0, not at the smallest value drawn (which made
   // a layer whose copies all differed look as if they agreed).
   double top = 0;
-  for (const auto& [value, layer] : worst_) {
+  for (const auto& [value, row] : worst_) {
     if (std::isfinite(value)) top = std::max(top, value);
   }
   map_->setDataRange(QCPRange(0, top > 0 ? top : 1));
@@ -176,8 +178,7 @@ void HeatmapTab::name_worst() {
   QStringList names;
   for (size_t i = 0; i < shown; ++i) {
     const int budget = std::max(60, room / static_cast<int>(shown - i));
-    const auto name =
-        metrics.elidedText(QString::fromStdString(worst_[i].second), Qt::ElideMiddle, budget);
+    const auto name = metrics.elidedText(worst_[i].second.name(), Qt::ElideMiddle, budget);
     room -= metrics.horizontalAdvance(name);
     names << name + values[static_cast<int>(i)];
   }
@@ -203,16 +204,16 @@ bool HeatmapTab::shows_data() const {
   return map_->visible();
 }
 
-std::string HeatmapTab::layer_at(double pixel_y) const {
+LayerCall HeatmapTab::call_at(double pixel_y) const {
   if (!map_->visible()) return {};
   const double row = std::round(yAxis->pixelToCoord(pixel_y));
-  if (row < 0 || row >= static_cast<double>(layers_.size())) return {};
-  return layers_[static_cast<size_t>(row)];
+  if (row < 0 || row >= static_cast<double>(rows_of_.size())) return {};
+  return rows_of_[static_cast<size_t>(row)];
 }
 
 QString HeatmapTab::describe_at(const QPointF& pixel) const {
-  const auto layer = layer_at(pixel.y());
-  if (layer.empty() || !axisRect()->rect().contains(pixel.toPoint())) return {};
+  const auto call = call_at(pixel.y());
+  if (call.layer.empty() || !axisRect()->rect().contains(pixel.toPoint())) return {};
   int column = 0, row = 0;
   auto* data = map_->data();
   data->coordToCell(xAxis->pixelToCoord(pixel.x()), std::round(yAxis->pixelToCoord(pixel.y())),
@@ -228,7 +229,7 @@ QString HeatmapTab::describe_at(const QPointF& pixel) const {
         static_cast<int64_t>(std::ceil(first_step_ + (column + 0.5) / columns_per_step_)) - 1;
     steps = hi > lo ? QString("steps %1-%2: largest").arg(lo).arg(hi) : QString("step %1").arg(lo);
   }
-  return QString("%1\n%2 %3").arg(QString::fromStdString(layer), steps).arg(value, 0, 'g', 4);
+  return QString("%1\n%2 %3").arg(call.name(), steps).arg(value, 0, 'g', 4);
 }
 
 }  // namespace replicascope::ui

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/statistics/kept_step_slider.h"
 
 #include <QHBoxLayout>
@@ -60,6 +61,14 @@ void KeptStepSlider::apply_kept_steps(std::vector<int64_t> steps, bool at_newest
   slider_->setValue(std::min(value, slider_->maximum()));
   setVisible(!kept_steps_.empty());
   show_kept_step(slider_->value());
+}
+
+void KeptStepSlider::show_nearest(int64_t step) {
+  if (kept_steps_.empty()) return;
+  auto at = std::lower_bound(kept_steps_.begin(), kept_steps_.end(), step);
+  if (at == kept_steps_.end() || (at != kept_steps_.begin() && step - *(at - 1) <= *at - step))
+    --at;
+  slider_->setValue(static_cast<int>(at - kept_steps_.begin()));
 }
 
 void KeptStepSlider::show_kept_step(int index) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include <algorithm>
 
 #include "panels/statistics/statistics_tabs.h"
@@ -6,6 +7,13 @@ namespace replicascope::ui {
 
 OverStepsTab::OverStepsTab() : StatisticsTab({"(select a synchronized layer)", "step", "mean"}) {}
 
+QString call_series_label(const SeriesKey& key, const LayerCall& call, bool synchronized,
+                          bool of_ranks) {
+  const auto label = series_label(key, synchronized, of_ranks);
+  if (key.kind != SeriesKey::Kind::kRunning || call.calls < 2) return label;
+  return QString("%1 (after %2)").arg(label, call.call_text());
+}
+
 void OverStepsTab::fill(const StatsHistory& history) {
   const auto& sel = history.selection();
   const auto channels =
@@ -13,7 +21,7 @@ void OverStepsTab::fill(const StatsHistory& history) {
                         : QString("channels %1-%2").arg(sel.first_channel).arg(sel.last_channel);
   title_->setText(sel.layer.empty() ? QString("(select a synchronized layer)")
                                     : QString("%1: %2, %3")
-                                          .arg(QString::fromStdString(sel.layer),
+                                          .arg(history.selected_call().name(),
                                                statistic_name(sel.statistic), channels));
   yAxis->setLabel(statistic_name(sel.statistic));
   // Compared runs first, so this run's lines are drawn over them.
@@ -53,6 +61,7 @@ int OverStepsTab::draw_group(const Group& group, const StatsHistory& history, bo
   const auto keys = keys_of(*group.series);
   const bool ranks = of_ranks(keys) || (!faded && history.ranks() > 1);
   const bool synchronized = faded ? group.run->synchronized : history.synchronized();
+  const auto call = history.selected_call();
   for (const auto& s : *group.series) {
     if (repeats_rank_zero(s.key, keys)) continue;
     auto* graph = graph_at(g++);
@@ -74,13 +83,11 @@ int OverStepsTab::draw_group(const Group& group, const StatsHistory& history, bo
     style_series(*graph, s, sel.first_channel);
     if (!faded && (!bold || s.key == SeriesKey::synchronized())) bold = graph;
     // A compared run's lines are named by its file: "unsync: copy 0".
-    const auto series =
-        (faded ? group.run->name + ": " : QString()) + series_label(s.key, synchronized, ranks);
+    const auto series = (faded ? group.run->name + ": " : QString()) +
+                        call_series_label(s.key, call, synchronized, ranks);
     const auto channel = channel_label(s.channel);
     name_graph(*graph, several ? series + ", channel " + channel : series, named);
-    set_graph_columns(
-        *graph,
-        {QString::fromStdString(sel.layer), statistic_name(sel.statistic), series, channel, {}});
+    set_graph_columns(*graph, {call.name(), statistic_name(sel.statistic), series, channel, {}});
   }
   return g;
 }

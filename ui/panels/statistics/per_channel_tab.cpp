@@ -1,6 +1,21 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/statistics/statistics_tabs.h"
 
 namespace replicascope::ui {
+namespace {
+
+// The selected call's statistics in `record` (a layer called more than once a step has a record
+// per call); null when it has none.
+const replicascope::LayerStats* selected_in(const replicascope::StepRecord* record,
+                                            const store::SeriesSelection& sel) {
+  if (!record) return nullptr;
+  for (const auto& layer : record->layers) {
+    if (layer.layer == sel.layer && layer.sync_point == sel.sync_point) return &layer;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 PerChannelTab::PerChannelTab()
     : StatisticsTab({"per channel at the newest step", "channel", "mean"}) {}
@@ -9,14 +24,10 @@ void PerChannelTab::fill(const StatsHistory& history) {
   const auto& latest = history.latest();
   const auto& sel = history.selection();
   yAxis->setLabel(statistic_name(sel.statistic));
-  const replicascope::LayerStats* stats = nullptr;
-  if (latest) {
-    for (const auto& layer : latest->layers) {
-      if (layer.layer == sel.layer && layer.sync_point == 0) stats = &layer;
-    }
-  }
+  const auto call = history.selected_call();
+  const auto* stats = selected_in(latest.get(), sel);
   title_->setText(stats ? QString("%1: %2 per channel at step %3")
-                              .arg(QString::fromStdString(sel.layer), statistic_name(sel.statistic))
+                              .arg(call.name(), statistic_name(sel.statistic))
                               .arg(latest->step)
                         : QString("per channel: select a synchronized layer and take a step, or "
                                   "pick a recorded step with the step slider"));
@@ -44,9 +55,10 @@ void PerChannelTab::fill(const StatsHistory& history) {
       if (run && history.compared().size() > 1) pen.setStyle(compared_dash(r));
       graph->setPen(pen);
       graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, run ? 3 : 5));
-      const auto label = series_label(key, run ? run->synchronized : history.synchronized(), ranks);
+      const auto label =
+          call_series_label(key, call, run ? run->synchronized : history.synchronized(), ranks);
       name_graph(*graph, run ? run->name + ": " + label : label, named);
-      set_graph_columns(*graph, {QString::fromStdString(sel.layer),
+      set_graph_columns(*graph, {call.name(),
                                  statistic_name(sel.statistic),
                                  graph->name(),
                                  {},
@@ -56,10 +68,8 @@ void PerChannelTab::fill(const StatsHistory& history) {
   for (size_t r = 0; r < history.compared().size(); ++r) {
     const auto& run = history.compared()[r];
     for (const auto& channels : history.latest_compared()) {
-      if (channels.path != run.path || !channels.record) continue;
-      for (const auto& layer : channels.record->layers) {
-        if (layer.layer == sel.layer) draw(layer, &run, r);
-      }
+      const auto* layer = selected_in(channels.record.get(), sel);
+      if (channels.path == run.path && layer) draw(*layer, &run, r);
     }
   }
   draw(*stats, nullptr, 0);

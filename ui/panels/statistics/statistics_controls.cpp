@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/statistics/statistics_controls.h"
 
 #include <QCheckBox>
@@ -27,6 +28,9 @@ StatisticsControls::StatisticsControls(QWidget* parent) : QWidget(parent) {
   statistic_ = new QComboBox;
   statistic_->addItems({"mean", "var"});
   statistic_->setToolTip("the statistic drawn over steps and per channel");
+  call_ = new QComboBox;
+  call_->setObjectName("call");
+  call_->setVisible(false);  // until a layer called more than once is shown
   first_channel_ = new QSpinBox;
   last_channel_ = new QSpinBox;
   first_channel_->setRange(0, 0);
@@ -38,6 +42,7 @@ StatisticsControls::StatisticsControls(QWidget* parent) : QWidget(parent) {
       "for a sample of its steps only (train --detail-steps), which are drawn as points");
   controls->addWidget(new QLabel("statistic"));
   controls->addWidget(statistic_);
+  controls->addWidget(call_);
   controls->addWidget(new QLabel("channels"));
   controls->addWidget(first_channel_);
   controls->addWidget(new QLabel("to"));
@@ -71,6 +76,7 @@ void StatisticsControls::build_smoothing(QHBoxLayout& row) {
 
 void StatisticsControls::connect_selection() {
   connect(statistic_, &QComboBox::currentIndexChanged, this, &StatisticsControls::selectionEdited);
+  connect(call_, &QComboBox::currentIndexChanged, this, &StatisticsControls::selectionEdited);
   connect(first_channel_, &QSpinBox::valueChanged, this, [this](int v) {
     if (last_channel_->value() < v) last_channel_->setValue(v);
     emit selectionEdited();
@@ -91,10 +97,30 @@ store::SeriesSelection StatisticsControls::selection_for(const std::string& laye
   store::SeriesSelection s;
   s.layer = layer;
   s.statistic = parse_statistic(statistic_->currentText().toStdString());
+  s.sync_point = std::max(0, call_->currentIndex());
   s.first_channel = first_channel_->value();
   s.last_channel = last_channel_->value();
   s.over_channels = over_channels_->isChecked();
   return s;
+}
+
+void StatisticsControls::show_calls(const LayerCall& call) {
+  const QSignalBlocker blocker(call_);
+  const bool several = call.calls > 1;
+  if (call_->count() != (several ? call.calls : 0)) {
+    call_->clear();
+    for (int64_t i = 0; several && i < call.calls; ++i)
+      call_->addItem(LayerCall{call.layer, i, call.calls}.call_text());
+  }
+  call_->setCurrentIndex(several ? static_cast<int>(call.sync_point) : -1);
+  call_->setToolTip(QString("%1 is called %2 times in each step (a module shared by branches, or "
+                            "reused in a loop):\neach call is a sync point with batch statistics "
+                            "of its own. Over steps, Per channel and\nDivergence draw the call "
+                            "picked here. The running statistics are one buffer that\nevery call "
+                            "updates: drawn after this call's update.")
+                        .arg(QString::fromStdString(call.layer))
+                        .arg(call.calls));
+  call_->setVisible(several);
 }
 
 void StatisticsControls::set_channel_count(int64_t channels) {

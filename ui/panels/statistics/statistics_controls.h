@@ -1,5 +1,7 @@
-// The statistics panel's controls, in two rows: the statistic and the channel range (or each
-// copy's mean over the channels); log scale and smoothing. It holds what the user picked and says
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The statistics panel's controls, in two rows: the statistic, the layer's call (for a layer
+// called more than once a step) and the channel range (or each copy's mean over the channels);
+// log scale and smoothing. It holds what the user picked and says
 // when it changed; the panel (StatisticsView) asks the context for the series and redraws the tabs.
 #pragma once
 
@@ -8,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "history/divergence_history.h"
 #include "replicascope/store/series.h"
 
 class QCheckBox;
@@ -24,8 +27,13 @@ class StatisticsControls : public QWidget {
  public:
   explicit StatisticsControls(QWidget* parent = nullptr);
 
-  // The controls' statistic and channels for `layer`.
+  // The controls' statistic, call (sync point) and channels for `layer`.
   store::SeriesSelection selection_for(const std::string& layer) const;
+  // Shows the call selector ("call 1 of 2") for `call`'s layer when it has several calls, on
+  // `call`'s; hides it (taking no room) for a layer called once. Says nothing (no
+  // selectionEdited): it shows what is drawn.
+  void show_calls(const LayerCall& call);
+  QComboBox* call_selector() const { return call_; }
   // The channel range's top is channel `channels` - 1 (the spin boxes say nothing of it).
   void set_channel_count(int64_t channels);
   // Checks "mean over channels" (without saying so) and turns the channel range off for it.
@@ -38,7 +46,7 @@ class StatisticsControls : public QWidget {
   QSlider* smoothing_slider() const { return smoothing_; }
 
  signals:
-  // The statistic, the channel range or "mean over channels" changed.
+  // The statistic, the call, the channel range or "mean over channels" changed.
   void selectionEdited();
   void logScaleToggled(bool on);
   void smoothingChanged(double weight);
@@ -48,6 +56,7 @@ class StatisticsControls : public QWidget {
   void connect_selection();
 
   QComboBox* statistic_ = nullptr;
+  QComboBox* call_ = nullptr;
   QSpinBox* first_channel_ = nullptr;
   QSpinBox* last_channel_ = nullptr;
   QCheckBox* log_scale_ = nullptr;

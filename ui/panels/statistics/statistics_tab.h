@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One tab of the statistics panel: a plot that draws one view of the history. Each tab is its
 // own small class (statistics_tabs.h); the panel (StatisticsView) owns the controls, picks the
 // tab and throttles the redraws.

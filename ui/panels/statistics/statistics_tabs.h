@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The statistics panel's four tabs.
 #pragma once
 
@@ -9,6 +10,12 @@
 #include "panels/statistics/statistics_tab.h"
 
 namespace replicascope::ui {
+
+// A line's name in legends (series_label), saying for a layer called more than once a step
+// which update of its one running buffer (every call updates it) the running line is: "running
+// (after call 2 of 2)".
+QString call_series_label(const SeriesKey& key, const LayerCall& call, bool synchronized,
+                          bool of_ranks);
 
 // The selected layer's statistic over steps, one drawing live and read back from the run: each
 // key's mean over channels as a line (every step has it), synchronized bold, running dashed,
@@ -48,7 +55,8 @@ class PerChannelTab : public StatisticsTab {
 };
 
 // Per layer, how far the copies' local means are from the synchronized mean: the largest value
-// per pixel column (an envelope) when there are more steps than pixels.
+// per pixel column (an envelope) when there are more steps than pixels. A layer called more
+// than once a step has a line per call, the selected call's bold.
 class DivergenceTab : public StatisticsTab {
  public:
   // A layer's envelope, extended as steps come.
@@ -70,7 +78,8 @@ class DivergenceTab : public StatisticsTab {
 
 class RowTicker;
 
-// Every layer's divergence over steps as one picture: a row per layer in the model's order, a
+// Every layer's divergence over steps as one picture: a row per layer in the model's order (a
+// row per call for a layer called more than once a step, "bn (call 2 of 2)"), a
 // column per pixel's worth of steps holding the largest divergence in it (121 layers x 10,000
 // steps at once), a NaN in black, white for none. Rows are whole and of one height, named every
 // k-th when crowded, never overlapping; the title names the worst layers (a long name loses its
@@ -79,10 +88,11 @@ class RowTicker;
 class HeatmapTab : public StatisticsTab {
  public:
   HeatmapTab();
-  // The layer of the row at that pixel height ("" outside the rows).
-  std::string layer_at(double pixel_y) const;
-  // The layers from the worst (largest divergence over all steps) down.
-  const std::vector<std::pair<double, std::string>>& worst() const { return worst_; }
+  // The layer (and call) of the row at that pixel height ("" outside the rows).
+  std::string layer_at(double pixel_y) const { return call_at(pixel_y).layer; }
+  LayerCall call_at(double pixel_y) const;
+  // The rows' layer calls from the worst (largest divergence over all steps) down.
+  const std::vector<std::pair<double, LayerCall>>& worst() const { return worst_; }
   QCPColorMap* map() const { return map_; }
   void set_log_scale(bool) override {}  // the rows are layers, not values
 
@@ -99,8 +109,8 @@ class HeatmapTab : public StatisticsTab {
   QCPColorMap* map_ = nullptr;
   QCPColorScale* scale_ = nullptr;
   QSharedPointer<RowTicker> rows_;
-  std::vector<std::string> layers_;
-  std::vector<std::pair<double, std::string>> worst_;
+  std::vector<LayerCall> rows_of_;  // what each row shows, top down
+  std::vector<std::pair<double, LayerCall>> worst_;
   double first_step_ = 0, columns_per_step_ = 0;  // where the columns are, for the tooltip
   int titled_for_ = -1;  // the title's width when the worst layers' names were elided for it
 };

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "panels/statistics/worst_layers_list.h"
 
 #include <QSignalBlocker>
@@ -13,29 +14,30 @@ WorstLayersList::WorstLayersList() {
   setMaximumWidth(260);
   setSelectionMode(QAbstractItemView::SingleSelection);
   connect(this, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
-    const auto layer = layer_at(row(item));
-    if (!layer.empty() && on_layer_clicked) on_layer_clicked(layer);
+    const auto call = call_at(row(item));
+    if (!call.layer.empty() && on_call_clicked) on_call_clicked(call);
   });
 }
 
-void WorstLayersList::show_worst(const std::vector<std::pair<double, std::string>>& worst,
-                                 const std::string& selected) {
+void WorstLayersList::show_worst(const std::vector<std::pair<double, LayerCall>>& worst,
+                                 const LayerCall& selected) {
   const QSignalBlocker blocker(this);
   clear();
+  calls_.clear();
   for (size_t i = 0; i < worst.size() && i < static_cast<size_t>(kShown); ++i) {
-    const auto& [value, layer] = worst[i];
+    const auto& [value, call] = worst[i];
     const auto number = std::isnan(value) ? QString("NaN") : QString::number(value, 'g', 3);
-    auto* item = new QListWidgetItem(
-        QString("%1. %2  %3").arg(i + 1).arg(QString::fromStdString(layer), number), this);
-    item->setData(Qt::UserRole, QString::fromStdString(layer));
-    item->setToolTip(QString::fromStdString(layer));
-    if (layer == selected) setCurrentItem(item);
+    auto* item =
+        new QListWidgetItem(QString("%1. %2  %3").arg(i + 1).arg(call.name(), number), this);
+    item->setToolTip(call.name());
+    calls_.push_back(call);
+    if (call.same_call(selected)) setCurrentItem(item);
   }
 }
 
-std::string WorstLayersList::layer_at(int row) const {
-  const auto* entry = item(row);
-  return entry ? entry->data(Qt::UserRole).toString().toStdString() : std::string();
+LayerCall WorstLayersList::call_at(int row) const {
+  return row >= 0 && row < static_cast<int>(calls_.size()) ? calls_[static_cast<size_t>(row)]
+                                                           : LayerCall{};
 }
 
 }  // namespace replicascope::ui

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Process-wide memory allocator tuning for ReplicaScope's programs.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What this build is, for About boxes and bug reports: its version, the LibTorch it was built
 // with, and how (build type, compiler, CUDA and NCCL or not).
 #pragma once

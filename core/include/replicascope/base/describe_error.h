@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An error's message for people, whatever threw it.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Checks on paths given by users, before anything opens them: opening a FIFO blocks until a
 // writer comes, and renaming over a device node replaces it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How much memory this process can still have, and how much a piece of work allocates: so that
 // work that cannot fit (a batch, a data set) is refused before it starts, with the arithmetic,
 // rather than failing half-way with an allocator's error.

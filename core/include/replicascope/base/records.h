@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a training step records, as plain values: one neutral header (no LibTorch, no Qt) for the
 // engine that makes them, the run file that keeps them and the UI that draws them.
 #pragma once

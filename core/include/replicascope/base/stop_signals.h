@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stopping cleanly on SIGINT (Ctrl-C), SIGTERM and SIGHUP. The handlers only note the signal
 // (async-signal-safe: an atomic, and one byte down a pipe); loops look at stop_signal() at their
 // step boundaries, finish or drop the step in progress, close their files whole and exit with

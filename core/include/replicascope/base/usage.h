@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Values as users type them, and the error that says one cannot be used.
 #pragma once
 

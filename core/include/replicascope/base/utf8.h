@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Text as valid UTF-8, whatever bytes it came from (file names need not be UTF-8).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Datasets for training sessions: images and integer labels, held in memory (read from IDX
 // (MNIST, Fashion-MNIST) or CIFAR-10 binary files, or made up) or decoded from files as batches
 // are taken (image folders, image_folder.h); and a shuffling batch loader.
@@ -99,6 +100,13 @@ class LoaderThread;
 // The last batch of an epoch is dropped if it is short. For a dataset that reads files, a loader
 // thread prepares the next `ahead` batches while the caller trains on this one (the same batches
 // in the same order); a batch it could not read throws from next(), and the one after follows.
+namespace testing {
+// A fault for the findings' tests and bench/findings_rates.py (the test build's CLI sets it from
+// REPLICASCOPE_SORT_BATCH_BY_LABEL): while on, every batch comes sorted by label, so each copy's
+// share holds a few classes only, as when each rank reads its part of a class-sorted dataset.
+void sort_batches_by_label(bool on);
+}  // namespace testing
+
 class BatchLoader {
  public:
   static constexpr int64_t kAheadWhenReading = 2;

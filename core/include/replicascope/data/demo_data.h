@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The demo's data: Fashion-MNIST (Debian's dataset-fashion-mnist) when installed, synthetic
 // 1x28x28 images of 10 classes otherwise or when asked for.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image folders laid out as torchvision's ImageFolder: DIR/CLASS/.../NAME.png|.jpg|.jpeg, one
 // class per subfolder in sorted order of the folders' names, each class's images in sorted
 // order. Images are decoded as batches take them (libpng, libjpeg-turbo), converted to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sums parameter gradients over the processes of a group, in buckets, overlapped with backward.
 //
 // Each bucket is a few parameters' gradients flattened into one tensor and one all-reduce, so a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Processes that synchronize over c10d, PyTorch's own distributed engine: a Gloo process group
 // (CPU), or NCCL (GPU, where LibTorch has CUDA), joined through a TCPStore, with torchrun's
 // environment conventions. No c10d header leaks out of here: users see ranks, sizes and a few

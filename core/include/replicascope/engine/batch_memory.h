@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whether a batch can fit in the memory this process can have, said before the first step with
 // the arithmetic, instead of an allocator's error (or the kernel's OOM killer) mid-step.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Breakpoints at sync points: during a step, every copy stops at a synchronized layer's
 // rendezvous, after the reduction and before any copy gets the result, until someone resumes.
 // Set a BreakpointGate as a Session's sync listener; resume it from any other thread.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whether a model can take a dataset's samples, said before the first step in one sentence that
 // helps ("conv1 expects 3 input channels; the data has 1"), instead of every copy's TorchScript
 // traceback at step 1.
@@ -59,6 +60,12 @@ class ModelDataMismatch : public UsageError {
  private:
   DataProposal proposal_;
 };
+
+// How many outputs a sample gets: K of the [2, K] output of one forward of two random samples of
+// `sample` (in eval mode, without gradients; the model's training flag is restored); 0 when that
+// forward fails or its output is not [2, K]. Synthetic data without --classes has K classes.
+// Throws OutputChoiceError for an --output that picks nothing.
+int64_t model_outputs(Model& model, const std::vector<int64_t>& sample);
 
 // What the check's forward of the data's first samples kept for a backward (on the CPU: its
 // graph's saved tensors and its output), from which a batch's memory is estimated

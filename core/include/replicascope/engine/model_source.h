@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where a session's model comes from: the built-in demo or a TorchScript file.
 #pragma once
 
@@ -10,8 +11,10 @@ namespace replicascope::engine {
 
 // The built-in demo CNN (models::DemoNet) for 1x28x28 images.
 ModelFactory demo_model(int64_t classes = 10);
-// A TorchScript file; loading errors (script::ModelLoadError) surface at the first call.
-ModelFactory scripted_model(const std::string& path);
+// A TorchScript file, training on the tensor of its forward()'s result that `output` picks
+// (ScriptedModelOptions::output; "" is auto); loading errors (script::ModelLoadError) surface
+// at the first call.
+ModelFactory scripted_model(const std::string& path, const std::string& output = "");
 
 // A run's metadata: the model ("demo" for an empty path) and its hash, devices, data,
 // hyper-parameters, LibTorch version and the time it was created.

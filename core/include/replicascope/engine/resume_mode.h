@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // How copies paused at a breakpoint go on (BreakpointGate::resume). Apart from the gate, so that
 // a UI can name it without LibTorch's headers.
 #pragma once

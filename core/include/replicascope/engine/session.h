@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A data-parallel training session, stepped batch by batch, recording what every copy saw at
 // every synchronized layer. One thread owns a session; it is not thread-safe.
 #pragma once
@@ -13,6 +14,7 @@
 
 #include "replicascope/base/records.h"
 #include "replicascope/data/dataset.h"
+#include "replicascope/diagnose/diagnosis.h"
 #include "replicascope/engine/session_kinds.h"
 #include "replicascope/model/model.h"
 #include "replicascope/nn/stats_observer.h"
@@ -80,6 +82,9 @@ class Session {
   const ModelReplicas& replicas() const { return *replicas_; }
   const SessionOptions& options() const { return options_; }
   const data::Dataset& dataset() const { return *dataset_; }
+  // The findings' rules, fed every step this session runs (reset() starts them afresh): what is
+  // wrong so far, and what is new since the last look (diagnose/diagnosis.h).
+  diagnose::Diagnosis& diagnosis() { return *diagnosis_; }
 
  private:
   struct Recorder;
@@ -95,6 +100,7 @@ class Session {
   std::unique_ptr<data::BatchLoader> loader_;
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<nn::StatsObserver> listener_;
+  std::unique_ptr<diagnose::Diagnosis> diagnosis_;
   int64_t steps_done_ = 0;
   int ranks_stop_signal_ = 0;  // what the ranks agreed on at the last step
 };

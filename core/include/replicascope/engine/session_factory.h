@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one place a training session is built from its description: the CLI's train and demo and
 // the GUI's engine thread all call make_session. It loads the data, makes the model (the demo
 // CNN or a TorchScript file), joins the process group for --dist, builds the Session, gathers
@@ -22,9 +23,12 @@ struct BuiltSession {
   std::string data_spec;                      // the data it trains on, resolved from the default
   std::vector<ModelModule> modules;           // the model's, once (a walk of its module tree)
   Wiring wiring;                              // every rank's copies
-  store::Metadata metadata;                   // what a run file of it records
-  store::DetailOptions detail;                // which steps keep per-channel detail
-  std::unique_ptr<store::RunWriter> run;      // null unless spec.run is set and this is rank 0
+  // Which tensor of forward()'s result it trains on, as the check before the first step saw
+  // it (its notice() is said once; its description() is meta.model_output).
+  OutputChoice output;
+  store::Metadata metadata;               // what a run file of it records
+  store::DetailOptions detail;            // which steps keep per-channel detail
+  std::unique_ptr<store::RunWriter> run;  // null unless spec.run is set and this is rank 0
   bool rank0() const;
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The choices of a training session that both its description (SessionSpec) and the Session's
 // options name.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One description of a training session, as the CLI's train and demo commands and the GUI all
 // spell it, and its one parser for command-line flags (--model, --data, --image, ...). What a
 // spec becomes, a Session and its run file, is made by make_session (session_factory.h).
@@ -21,10 +22,15 @@ namespace replicascope::engine {
 
 struct SessionSpec {
   std::string model;  // a TorchScript file; empty: the built-in demo CNN (1x28x28)
-  std::string data;   // a data spec (load_data); empty: default_data_spec()
+  // Which tensor of the model's forward() result it trains on (ScriptedModelOptions::output):
+  // an element's number or a field's name; empty: auto.
+  std::string output;
+  std::string data;  // a data spec (load_data); empty: default_data_spec()
   // Synthetic samples' shape (empty: 1,28,28), or an image folder's (empty: its first image's).
   std::vector<int64_t> image;
-  int64_t classes = 0;  // synthetic data's classes; 0: 10
+  // Synthetic data's classes; 0: as many as the model has outputs (a forward of two samples;
+  // 10 for the demo CNN, or when that forward fails).
+  int64_t classes = 0;
   std::string devices = "cpu:4";
   int64_t batch = 32;  // the whole batch, split over the copies (and processes)
   OptimizerKind optimizer = OptimizerKind::kSgd;
@@ -60,11 +66,13 @@ const std::vector<SpecFlag>& session_flags();
 // an unknown flag or a value that cannot be used, saying what was expected and given.
 void set_session_flag(SessionSpec& spec, const std::string& name, const std::string& value);
 // Refuses combinations that cannot work (--backend or --timeout without --dist, an --image that
-// is not F / C,L / C,H,W / C,T,H,W) with a UsageError.
+// is not F / C,L / C,H,W / C,T,H,W, --output without --model) with a UsageError.
 void check_session_spec(const SessionSpec& spec);
 // The spec as flags that set_session_flag reads back to the same spec (defaults left out).
 std::vector<std::string> session_spec_flags(const SessionSpec& spec);
 
+// The shape of synthetic samples: `image`, or 1,28,28 when it is empty.
+std::vector<int64_t> synthetic_shape(const std::vector<int64_t>& image);
 // fashion-mnist where Debian's dataset-fashion-mnist is installed, synthetic otherwise.
 std::string default_data_spec();
 // Loads a data spec: fashion-mnist, synthetic (of `image`, `classes` or 10 classes),
@@ -87,6 +95,9 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
 // The help of the session's flags, for a command's usage text.
 #define REPLICASCOPE_SESSION_USAGE                                                                 \
   "  --model FILE.pt     a TorchScript model (default: the built-in demo CNN, 1x28x28 input)\n"    \
+  "  --output N|NAME     which element of a tuple, named tuple or list that forward() returns\n"   \
+  "                      is the scores per class: a number, or a named tuple's field (logits)\n"   \
+  "                      (default: the first [batch, classes] tensor; said once when chosen)\n"    \
   "  --data SPEC         fashion-mnist (Debian's dataset-fashion-mnist; the default when\n"        \
   "                      installed), synthetic (the default otherwise), idx:IMAGES,LABELS\n"       \
   "                      (MNIST format, .gz or plain), cifar10:FILE[,FILE...] (binary batches),\n" \
@@ -95,7 +106,8 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
   "  --image SHAPE       sample shape of synthetic data: F / C,L / C,H,W / C,T,H,W (default\n"     \
   "                      1,28,28); of an image folder: C,H,W, each image scaled to cover H,W\n"    \
   "                      and cropped at the centre (default: the first image's)\n"                 \
-  "  --classes N         classes of synthetic data (default 10)\n"                                 \
+  "  --classes N         classes of synthetic data (default: the model's outputs; 10 for the\n"    \
+  "                      demo CNN)\n"                                                              \
   "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:4)\n"                             \
   "  --batch N           whole batch per step, split over the copies (default 32)\n"               \
   "  --optimizer NAME    sgd (momentum 0.9) or adam (default sgd)\n"                               \

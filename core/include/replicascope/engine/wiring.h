@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The replica-to-context wiring as plain data: one row per module index (its context), one cell
 // per copy saying what that copy's replication callback did. Over several processes every rank's
 // copies sit side by side (ranks x copies), gathered with one collective. A run file keeps it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The built-in demo model: a small CNN for 1x28x28 images with BatchNorm2d and BatchNorm1d.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A C++ frontend module as a Model: replicated anew each step (clone_with_grad_edges and the
 // replication callbacks), as DataParallelWithCallback does.
 #pragma once

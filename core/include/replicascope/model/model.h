@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One model abstraction for C++ frontend modules and TorchScript modules: what the engine, the
 // GUI and the run store see. A Model runs on one device as itself, and replicates into copies
 // that run data-parallel with synchronized batch norm.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "replicascope/base/records.h"
+#include "replicascope/model/model_output.h"
 #include "replicascope/nn/stats_observer.h"
 #include "replicascope/parallel/data_parallel.h"
 #include "replicascope/parallel/replicate.h"
@@ -56,6 +58,8 @@ class Model {
   virtual bool is_training() const = 0;
   // The model on one device, as itself (synchronized layers use their own batch).
   virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+  // What the last forward() returned and which of its tensors it gave (a tensor: the result).
+  virtual OutputChoice output_choice() const { return {}; }
   // Copies on `devices`; the model must outlive them.
   virtual std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) = 0;
   // The observer of every synchronized layer (null clears it); replicas made or refreshed after

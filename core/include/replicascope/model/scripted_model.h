@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A TorchScript model as a Model: loaded from a .pt file, its BatchNorm1d/2d/3d converted to
 // synchronized batch norm, replicated by cloning, and saved back as plain TorchScript.
 #pragma once
@@ -24,6 +25,13 @@ struct ScriptedModelOptions {
   // Run BatchNorm through this library's layer (the default). Off: PyTorch's own BatchNorm,
   // unsynchronized and unobserved (verify's reference).
   TORCH_ARG(bool, convert) = true;
+  // Which tensor of forward()'s result the model's output is (model_output.h): auto (the
+  // result when it is a tensor, else the first element that is [batch, K]), an element's number
+  // or a named tuple's field name.
+  TORCH_ARG(std::string, output) = "auto";
+  // Every tensor of the result with a row per sample, flattened and joined (join_outputs), as
+  // the output: verify compares them all. output_choice().parts says what is where.
+  TORCH_ARG(bool, every_output) = false;
 };
 
 class ScriptedModel : public Model {
@@ -49,12 +57,15 @@ class ScriptedModel : public Model {
     training_ = on;
   }
   bool is_training() const override { return training_; }
+  // The tensor options().output() picks of the module's result (output_choice() says which).
   torch::Tensor forward(const torch::Tensor& input) override;
+  OutputChoice output_choice() const override { return output_; }
   std::unique_ptr<ModelReplicas> replicate(const std::vector<torch::Device>& devices) override;
   void set_stats_observer(std::shared_ptr<nn::StatsObserver> observer) override;
   void set_process_group(std::shared_ptr<dist::ProcessGroup> group) override;
   const std::shared_ptr<nn::StatsObserver>& stats_observer() const { return observer_; }
 
+  const ScriptedModelOptions& options() const { return options_; }
   bool synchronized() const { return options_.convert() && options_.synchronize(); }
   bool converted() const { return options_.convert(); }
   // The module that runs (converted when synchronized). Its BatchNorm forward calls this
@@ -81,6 +92,7 @@ class ScriptedModel : public Model {
   std::vector<ModelModule> modules_;
   std::shared_ptr<nn::StatsObserver> observer_;
   bool training_;
+  OutputChoice output_;  // of the last forward()
 };
 
 }  // namespace replicascope

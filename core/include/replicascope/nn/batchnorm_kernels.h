@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The numeric pieces of synchronized batch norm, apart from any synchronization.
 //
 // Per-copy statistics are moments (count, mean, M2 = sum of squared deviations), computed per

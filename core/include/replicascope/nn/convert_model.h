@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // convert_model: swap torch::nn::BatchNorm1d/2d/3d in a module tree for synchronized ones.
 #pragma once
 

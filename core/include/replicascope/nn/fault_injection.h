@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Faults injected on purpose, for the tests that must see a check fail (verify catching a broken
 // synchronization). Nothing sets them otherwise; unset, they cost one relaxed atomic load per
 // sync point.

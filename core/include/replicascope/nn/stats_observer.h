@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // StatsObserver: sees every synchronized layer's statistics, per sync point and copy.
 #pragma once
 

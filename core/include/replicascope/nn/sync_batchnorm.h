@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SynchronizedBatchNorm1d/2d/3d: batch norm whose training statistics are reduced over every
 // copy of a replicated model, so that forward and backward equal BatchNorm on the whole batch on
 // one device.

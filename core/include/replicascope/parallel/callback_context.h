@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CallbackContext: the object that the copies of one module share during replication.
 #pragma once
 

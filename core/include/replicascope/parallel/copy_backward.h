@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a layer's backward node needs to know of the parallel backward (parallel_backward.h):
 // the interfaces gather's node looks for in a copy's graph, the one copy-order sum, and which
 // copy the calling thread runs. nn's synchronized layer implements them; parallel/ runs them.

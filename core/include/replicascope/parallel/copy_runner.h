@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Runs one piece of work per copy, each copy on a thread of its own, and gathers their failures.
 // Replication (replicate.h) and the parallel backward (parallel_backward.h) both use it.
 #pragma once

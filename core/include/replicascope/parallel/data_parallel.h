@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // DataParallelWithCallback: split a batch across copies, replicate with callbacks, run each copy
 // on its own thread, gather.
 #pragma once

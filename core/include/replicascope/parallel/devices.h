@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Device lists as users write them.
 #pragma once
 

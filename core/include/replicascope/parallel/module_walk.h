@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Visiting a module tree.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every copy's backward on its own thread.
 //
 // LibTorch's autograd engine runs all CPU work of one backward on the thread that called it, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replication with callbacks: clone a module per device, then let every copy that opts in know
 // its copy id and the context it shares with the other copies of the same module.
 #pragma once

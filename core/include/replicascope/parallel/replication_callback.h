@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The opt-in interface of a module that wants to know it was replicated.
 #pragma once
 

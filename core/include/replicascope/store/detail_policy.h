@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which steps of a run keep per-channel detail. Every step keeps its summary (loss, divergence,
 // per copy the means over channels); per-channel vectors are kept for a bounded set of steps: a
 // reservoir spread evenly over the whole run plus the most recent steps. The reservoir keeps the

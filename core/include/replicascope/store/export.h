@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A recorded run's statistics as files.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a run file keeps of its model, besides the statistics: the module tree and the ranks x
 // copies wiring (schema version 2: tables `modules`, `wiring_columns`, `wiring_rows`,
 // `wiring_cells`; version 1 kept only the wiring, as text in the metadata, which still opens).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reads a run file (run_writer.h writes it): its metadata, model, steps and statistics.
 #pragma once
 
@@ -34,12 +35,19 @@ class RunReader {
   // Every value that matches, ordered by step, layer, sync point, key (SeriesKey's order),
   // channel. Throws StoreError for a copy id the file cannot have.
   void for_each_stat(const StatFilter& filter, const std::function<void(const StatRow&)>& fn) const;
-  // Every layer's divergence, by step, in one pass over the file (what a heatmap draws).
-  std::map<std::string, std::vector<DivergencePoint>> divergence_by_layer() const;
+  // Every layer's divergence, by step, in one pass over the file (what a heatmap draws): a
+  // point per step, the largest over the layer's sync points; with `each_call`, a point per
+  // sync point (a layer called twice in a step has two), ordered by step and sync point.
+  std::map<std::string, std::vector<DivergencePoint>> divergence_by_layer(
+      bool each_call = false) const;
   // One layer's summaries at every step (computed from the per-channel values before version
   // 4), ordered by step, sync point and key.
   void for_each_summary(const std::string& layer,
                         const std::function<void(const SummaryRow&)>& fn) const;
+  // Every step's sync points with their summaries, ordered by step, layer (the order first
+  // recorded) and sync point: one pass over the file, a sync point at a time, whatever its length
+  // (summaries computed from the per-channel values before version 4). run_reader_steps.cpp.
+  void for_each_sync_point(const std::function<void(const SyncPointRow&)>& fn) const;
   // The steps that keep per-channel detail, ascending.
   std::vector<int64_t> detail_steps() const;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a run file holds, shared by its writer (run_writer.h) and its reader (run_reader.h): the
 // schema version, the metadata, and the rows a reader gives back.
 #pragma once
@@ -8,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "replicascope/base/records.h"
 
@@ -25,6 +27,12 @@ class StoreError : public std::runtime_error {
 // writers' metadata keys, and every version's tables are checked on open. Versions 1 to 4 still
 // open.
 constexpr int kSchemaVersion = 5;
+
+// SQLite's application_id of a run file (PRAGMA application_id, the big-endian 32-bit field at
+// offset 68 of the file's header): "RSRN" in ASCII. Both writers set it, so `file`, the desktop's
+// MIME database and the readers can tell a run from any other SQLite database; readers do not
+// require it (runs written before it have 0 there).
+constexpr int32_t kRunApplicationId = 0x5253524E;
 
 using Metadata = std::map<std::string, std::string>;
 
@@ -50,12 +58,25 @@ struct SummaryRow {
   KeySummary summary;
 };
 
-// One layer's divergence at one step: the largest over its sync points, and the channel where
-// the largest was (-1 before version 4).
+// One layer's divergence at one step: the largest over its sync points (or one sync point's),
+// the channel where it was (-1 before version 4), and the sync point it was at.
 struct DivergencePoint {
   int64_t step = 0;
   double value = 0;
   int64_t worst_channel = -1;
+  int64_t sync_point = 0;
+};
+
+// One sync point of one step: its count, divergence and every key's summary (what diagnose reads,
+// a step at a time).
+struct SyncPointRow {
+  int64_t step = 0;
+  std::string layer;
+  int64_t sync_point = 0;
+  int64_t count = 0;  // values per channel over all copies
+  double divergence = 0;
+  int64_t worst_channel = -1;         // -1 before version 4
+  std::vector<KeySummary> summaries;  // in SeriesKey's order
 };
 
 // One value in tidy form.

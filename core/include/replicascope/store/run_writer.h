@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The run database: one SQLite file per training run (WAL mode, versioned schema), written one
 // step per transaction, so that a killed run keeps every step it finished. Per-channel
 // statistics live in the file, not in memory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A layer's statistic as lines over steps, one per key (copy, synchronized, running, rank) and
 // channel, for plots: built the same way from a run file's rows and from live steps.
 #pragma once

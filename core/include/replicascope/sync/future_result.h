@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // FutureResult: a one-slot mailbox that one thread fills and another waits on, with a deadline
 // and error delivery. The C++ counterpart of the Python original's FutureResult.
 #pragma once

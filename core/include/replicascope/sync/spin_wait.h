@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A bounded spin before blocking: a handoff between copies takes a few microseconds when the
 // partner is already running, while blocking on a futex and being woken costs tens.
 #pragma once

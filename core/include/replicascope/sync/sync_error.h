@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Errors and timeouts shared by every synchronization primitive.
 #pragma once
 

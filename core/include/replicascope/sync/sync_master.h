@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SyncMaster and SlavePipe: the rendezvous of one synchronized layer across its copies.
 //
 // The Python original shares one queue between the copies' messages and their acknowledgements;

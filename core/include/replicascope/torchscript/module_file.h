@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TorchScript models: loading with clear errors, and what is inside them.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where a scripted model draws random numbers in training: found by walking the TorchScript
 // graphs of its forward (and every method and function it calls), not by module type, so
 // stochastic depth, F.dropout in a forward, RReLU and noise injection are found as surely as

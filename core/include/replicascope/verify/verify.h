@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Proof that a model's synchronized data-parallel training equals full-batch training: the same
 // SGD steps on the converted model over N copies and on the unconverted model on one device,
 // from the same weights and data, compared quantity by quantity.
@@ -35,6 +36,10 @@ struct VerifyOptions {
   // the synchronized one. It must differ from the reference wherever a BatchNorm sees more than
   // one copy; that shows the check is not vacuous.
   bool per_copy = false;
+  // Which tensor of forward()'s result a session trains on (ScriptedModelOptions::output): an
+  // --output that picks nothing is refused (OutputChoiceError); every tensor is compared either
+  // way.
+  std::string output = "auto";
 };
 
 // A check's answer. Inconclusive: the reference moves from itself (the noise floor) by more
@@ -102,6 +107,13 @@ struct VerifyReport {
   // where the checked run stopped (then the check differs).
   std::string per_copy_error;
   IllConditionedChannel ill_conditioned;
+  // When forward() returns a tuple, named tuple or list ("GoogLeNetOutputs"; "" for a tensor):
+  // its tensors compared, each under outputs and eval outputs by its name ("element 1 'aux'
+  // [8, 3]"; the worst tensor says "output element 1 'aux' (step 2)"), and the one a session
+  // trains on ("element 0 'logits'"; "" when none is [batch, K]).
+  std::string output_returns;
+  std::vector<std::string> outputs_compared;
+  std::string trained_output;
   // Judged stage by stage (each step, then eval): at the first stage where a quantity is beyond
   // both its fixed tolerance and kNoiseFloorMultiple x its noise floor, the check differs;
   // unless only gradients are, while the forward agrees (one rounding can flip a ReLU-like kink
@@ -122,7 +134,8 @@ struct VerifyTolerances {
 };
 VerifyTolerances verify_tolerances(torch::ScalarType dtype);
 
-// Runs `options.steps` SGD steps (loss: the mean of the output times a fixed random tensor) of
+// Runs `options.steps` SGD steps (loss: the mean of the output times a fixed random tensor; of a
+// tuple's every tensor with a row per sample, ScriptedModelOptions::every_output) of
 // the TorchScript model at `model_path`: its BatchNorm converted to synchronized batch norm on
 // the devices, unconverted on the whole batch on the first device (the reference), and the
 // reference again on the batch in reverse order, with another thread count and its weights and

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+// copies-see-different-data: copies (or ranks) whose data are not drawn from one distribution,
+// found by the persistence of their standardized deviation from the whole batch.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+
+#include "replicascope/diagnose/statistics.h"
+#include "rules.h"
+
+namespace replicascope::diagnose::rules {
+namespace {
+
+constexpr int64_t kWindow = 16;   // steps per test: Student t with 15 degrees of freedom
+constexpr double kAlpha = 0.01;   // family-wise, two-sided, Bonferroni over every test so far
+constexpr double kEffect = 0.1;   // |mean d| worth saying, in sigmas of the whole batch
+constexpr double kVarEps = 1e-5;  // as the divergence's
+
+// One window's test of one series at one layer.
+struct WindowTest {
+  int64_t first_step = 0, last_step = 0;
+  double mean = 0, t = 0;
+  bool passed = false;
+};
+
+// One series at one layer: the running sums of the window in progress, the last window's test
+// and the finding, once two consecutive windows passed.
+struct Track {
+  SeriesKey key;
+  std::string layer;
+  size_t layer_order = 0;  // the layer's place in the step's order, for sorting
+  int64_t n = 0;
+  double mean = 0, squares = 0;  // Welford's running mean and sum of squared deviations
+  WindowTest last;
+  std::optional<Finding> finding;
+};
+
+class CopiesSeeDifferentData : public Rule {
+ public:
+  explicit CopiesSeeDifferentData(const RunFacts& facts) : facts_(facts) {}
+  const char* kind() const override { return "copies-see-different-data"; }
+
+  void observe(const StepEvidence& step) override {
+    if (window_first_ == 0) window_first_ = step.step;
+    size_t order = 0;
+    for (const auto& layer : step.layers) {
+      if (layer.sync_point != 0) continue;           // every layer's first call
+      if (!facts_.synchronized && order > 0) break;  // deeper per-copy inputs are not alike
+      add(layer, order++);
+    }
+    if (++steps_in_window_ == kWindow) close_window(step.step);
+  }
+
+  std::vector<Finding> findings() const override;
+
+ private:
+  void add(const LayerEvidence& layer, size_t order) {
+    const auto* whole = summary_of(layer, SeriesKey::synchronized());
+    if (!whole) return;
+    const auto kind = facts_.processes > 1 ? SeriesKey::Kind::kRank : SeriesKey::Kind::kCopy;
+    for (const auto& s : layer.summaries) {
+      if (s.key.kind != kind) continue;
+      const double d = (s.mean - whole->mean) / std::sqrt(whole->var + kVarEps);
+      if (!std::isfinite(d)) continue;  // the window falls short of 16 and is not tested
+      auto& track = track_of(s.key, layer.layer, order);
+      ++track.n;
+      const double delta = d - track.mean;
+      track.mean += delta / static_cast<double>(track.n);
+      track.squares += delta * (d - track.mean);
+    }
+  }
+
+  Track& track_of(const SeriesKey& key, const std::string& layer, size_t order) {
+    const auto [at, added] = track_index_.try_emplace({layer, key}, tracks_.size());
+    if (added) {
+      Track track;
+      track.key = key;
+      track.layer = layer;
+      track.layer_order = order;
+      tracks_.push_back(std::move(track));
+    }
+    return tracks_[at->second];
+  }
+
+  void close_window(int64_t last_step) {
+    const int64_t first_step = window_first_;
+    window_first_ = 0;
+    steps_in_window_ = 0;
+    if (tracks_.empty()) return;  // nothing to test: no copies, or no layers recorded
+    ++windows_;
+    tests_ = static_cast<int64_t>(tracks_.size()) * windows_;
+    threshold_ = student_t_quantile(1 - kAlpha / (2.0 * static_cast<double>(tests_)), kWindow - 1);
+    for (auto& track : tracks_) {
+      WindowTest test;
+      test.first_step = first_step;
+      test.last_step = last_step;
+      if (track.n == kWindow) {
+        test.mean = track.mean;
+        const double se = std::sqrt(track.squares / (kWindow - 1) / kWindow);
+        test.t = se > 0 ? test.mean / se : test.mean == 0 ? 0 : INFINITY;
+        test.passed = std::abs(test.t) > threshold_ && std::abs(test.mean) >= kEffect;
+      }
+      if (test.passed && track.last.passed) grow(track, test);
+      track.last = test;
+      track.n = 0;
+      track.mean = track.squares = 0;
+    }
+  }
+
+  void grow(Track& track, const WindowTest& test) {
+    if (!track.finding) {
+      Finding f;
+      f.kind = kind();
+      f.severity = Severity::kWarning;
+      f.layer = track.layer;
+      f.series = {track.key};
+      f.first_step = test.last_step;
+      f.why =
+          "the copies see data from different distributions (class-sorted shards, no "
+          "shuffling across ranks, per-rank augmentation): their statistics, running "
+          "statistics and gradients are biased per copy";
+      f.what_to_do =
+          "shuffle across ranks (DistributedSampler with shuffle=True and set_epoch "
+          "every epoch), and check how the data are sharded and augmented per rank";
+      track.finding = f;
+    }
+    track.finding->last_step = test.last_step;
+    track.finding->evidence =
+        track.key.label() + " at '" + track.layer + "': mean d " + signed_figure(test.mean) +
+        ", t " + signed_figure(test.t) + " over " + step_range(test.first_step, test.last_step) +
+        ", after " + signed_figure(track.last.mean) + ", t " + signed_figure(track.last.t) +
+        " over " + step_range(track.last.first_step, track.last.last_step) + "; the rule: |t| > " +
+        figure(threshold_) + " (Student t, 15 df, two-sided alpha 0.01, " + "Bonferroni over " +
+        std::to_string(tests_) + " tests) and |mean d| >= 0.1 in two " +
+        "consecutive windows of 16 steps, d = (copy mean - whole batch mean) / sqrt(whole " +
+        "batch var + 1e-5), over channels";
+  }
+
+  RunFacts facts_;
+  std::vector<Track> tracks_;
+  std::map<std::pair<std::string, SeriesKey>, size_t> track_index_;  // into tracks_
+  int64_t window_first_ = 0, steps_in_window_ = 0, windows_ = 0, tests_ = 0;
+  double threshold_ = 0;
+};
+
+// One finding per series: its first layer to pass (the earliest, then in the step's order), with
+// the count of its layers that passed.
+std::vector<Finding> CopiesSeeDifferentData::findings() const {
+  std::vector<const Track*> found;
+  for (const auto& t : tracks_) {
+    if (t.finding) found.push_back(&t);
+  }
+  std::stable_sort(found.begin(), found.end(), [](const Track* a, const Track* b) {
+    if (a->key != b->key) return a->key < b->key;
+    if (a->finding->first_step != b->finding->first_step)
+      return a->finding->first_step < b->finding->first_step;
+    return a->layer_order < b->layer_order;
+  });
+  std::vector<Finding> out;
+  int64_t layers = 0;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (i == 0 || found[i]->key != found[i - 1]->key) {
+      out.push_back(*found[i]->finding);
+      layers = 0;
+    }
+    out.back().last_step = std::max(out.back().last_step, found[i]->finding->last_step);
+    if (++layers > 1 && (i + 1 == found.size() || found[i + 1]->key != found[i]->key))
+      out.back().evidence += "; " + std::to_string(layers) + " layers in all";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Rule> make_copies_see_different_data(const RunFacts& facts) {
+  return std::make_unique<CopiesSeeDifferentData>(facts);
+}
+
+}  // namespace replicascope::diagnose::rules

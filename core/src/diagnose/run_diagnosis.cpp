@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// diagnose_run: a recorded run read a step at a time through the rules.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "replicascope/diagnose/diagnosis.h"
+#include "replicascope/store/run_reader.h"
+
+namespace replicascope::diagnose {
+namespace {
+
+// A whole number of the metadata, or `fallback` where it has none that reads.
+int64_t meta_number(const store::Metadata& meta, const char* key, int64_t fallback) {
+  const auto it = meta.find(key);
+  if (it == meta.end() || it->second.empty()) return fallback;
+  char* end = nullptr;
+  const long long value = std::strtoll(it->second.c_str(), &end, 10);
+  return *end == '\0' && value > 0 ? value : fallback;
+}
+
+// Copies per process from the devices the run names: "cpu", "cpu:4", "cuda:0,1".
+int copies_of(const std::string& devices) {
+  if (devices.rfind("cpu:", 0) == 0) {
+    char* end = nullptr;
+    const long copies = std::strtol(devices.c_str() + 4, &end, 10);
+    return *end == '\0' && copies > 0 && copies < (1 << 20) ? static_cast<int>(copies) : 1;
+  }
+  return 1 + static_cast<int>(std::count(devices.begin(), devices.end(), ','));
+}
+
+RunFacts facts_of(const store::RunReader& run) {
+  const auto meta = run.metadata();
+  RunFacts facts;
+  facts.synchronized = store::trained_synchronized(meta);
+  facts.copies = copies_of(meta.count("devices") ? meta.at("devices") : "");
+  facts.processes = static_cast<int>(std::min<int64_t>(meta_number(meta, "processes", 1), 1 << 20));
+  facts.batch = meta_number(meta, "batch", 0);
+  facts.source = run.path();
+  return facts;
+}
+
+StepEvidence evidence_of_row(const store::StepRow& row) {
+  return step_evidence(row.step, row.epoch, row.loss, row.accuracy, row.nonfinite);
+}
+
+// The vector a value of `row` goes to in `stats`, the series' count taken from the summaries.
+std::vector<double>& values_of(LayerStats& stats, const store::StatRow& row,
+                               const LayerEvidence& evidence) {
+  const bool mean = row.statistic == Statistic::kMean;
+  auto record_of = [&](std::vector<CopyRecord>& records) -> CopyRecord& {
+    for (auto& r : records) {
+      if (r.copy == row.key.index) return r;
+    }
+    const auto* summary = summary_of(evidence, row.key);
+    records.push_back({row.key.index, summary ? summary->count : -1, {}, {}});
+    return records.back();
+  };
+  switch (row.key.kind) {
+    case SeriesKey::Kind::kCopy:
+      return mean ? record_of(stats.copies).mean : record_of(stats.copies).var;
+    case SeriesKey::Kind::kRank:
+      return mean ? record_of(stats.ranks).mean : record_of(stats.ranks).var;
+    case SeriesKey::Kind::kRunning:
+      return mean ? stats.running_mean : stats.running_var;
+    case SeriesKey::Kind::kSynchronized:
+      break;
+  }
+  return mean ? stats.mean : stats.var;
+}
+
+// A kept step's per-channel values, one LayerStats per sync point of `step` (its evidence
+// points into `detail`, which the caller keeps until the rules have seen the step).
+void read_detail(const store::RunReader& run, StepEvidence& step, std::vector<LayerStats>& detail) {
+  detail.assign(step.layers.size(), {});
+  store::StatFilter filter;
+  filter.first_step = filter.last_step = step.step;
+  auto is_at = [&](size_t at, const store::StatRow& row) {
+    return step.layers[at].layer == row.layer && step.layers[at].sync_point == row.sync_point;
+  };
+  size_t at = 0;  // the sync point of the rows coming in (in the step's order, mostly)
+  run.for_each_stat(filter, [&](const store::StatRow& row) {
+    if (at >= step.layers.size() || !is_at(at, row)) {
+      at = 0;
+      while (at < step.layers.size() && !is_at(at, row)) ++at;
+      if (at == step.layers.size()) return;  // a sync point without a sync_points row
+    }
+    if (detail[at].layer.empty()) {
+      detail[at].layer = row.layer;
+      detail[at].sync_point = row.sync_point;
+      detail[at].count = step.layers[at].count;
+    }
+    values_of(detail[at], row, step.layers[at]).push_back(row.value);
+  });
+  for (size_t i = 0; i < step.layers.size(); ++i) {
+    if (!detail[i].layer.empty()) step.layers[i].detail = &detail[i];
+  }
+}
+
+}  // namespace
+
+std::vector<Finding> diagnose_run(const store::RunReader& run) {
+  Diagnosis diagnosis(facts_of(run));
+  const auto steps = run.steps();
+  size_t next = 0;  // the next of `steps` to give the rules
+  StepEvidence step;
+  bool gathering = false, kept = false;  // a step is being gathered; it keeps its detail
+  std::vector<LayerStats> detail;
+  auto give = [&] {
+    if (kept) read_detail(run, step, detail);
+    diagnosis.observe(step);
+    gathering = false;
+  };
+  run.for_each_sync_point([&](const store::SyncPointRow& row) {
+    if (gathering && row.step != step.step) give();
+    if (!gathering) {
+      // Steps that recorded no layer come in their place.
+      while (next < steps.size() && steps[next].step < row.step)
+        diagnosis.observe(evidence_of_row(steps[next++]));
+      const bool listed = next < steps.size() && steps[next].step == row.step;
+      // (A sync point of a step the steps table lacks: its figures are not given.)
+      step = listed ? evidence_of_row(steps[next]) : step_evidence(row.step, 0, NAN, NAN, "");
+      kept = listed && steps[next++].detail;
+      gathering = true;
+    }
+    step.layers.push_back({row.layer, row.sync_point, row.count, row.divergence, row.worst_channel,
+                           row.summaries, nullptr});
+  });
+  if (gathering) give();
+  while (next < steps.size()) diagnosis.observe(evidence_of_row(steps[next++]));
+  diagnosis.finish();
+  return diagnosis.findings();
+}
+
+}  // namespace replicascope::diagnose

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "panels/statistics/step_band.h"
+
+#include <qcustomplot.h>
+
+#include "itemmodels/findings_model.h"
+
+namespace replicascope::ui {
+
+StepBand::StepBand(QCustomPlot& plot) {
+  if (!plot.layer(kLayer)) plot.addLayer(kLayer, plot.layer("main"), QCustomPlot::limBelow);
+  rect_ = new QCPItemRect(&plot);
+  label_ = new QCPItemText(&plot);
+  for (auto* item : std::initializer_list<QCPAbstractItem*>{rect_, label_}) {
+    item->setLayer(kLayer);
+    item->setClipToAxisRect(true);
+    item->setSelectable(false);
+    item->setVisible(false);
+  }
+  // Steps along the x axis; the whole height of the axes, whatever their range.
+  for (auto* corner : {rect_->topLeft, rect_->bottomRight}) {
+    corner->setAxes(plot.xAxis, plot.yAxis);
+    corner->setAxisRect(plot.axisRect());
+    corner->setTypeX(QCPItemPosition::ptPlotCoords);
+    corner->setTypeY(QCPItemPosition::ptAxisRectRatio);
+  }
+  label_->position->setParentAnchorX(rect_->topLeft);
+  label_->position->setAxisRect(plot.axisRect());
+  label_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+  label_->position->setCoords(3, 0);  // 3 pixels into the band, at the top of the axes
+  label_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+  label_->setPadding(QMargins(2, 2, 2, 2));
+}
+
+bool StepBand::mark(const diagnose::Finding* finding) {
+  if (!finding) {
+    if (!shown()) return false;
+    rect_->setVisible(false);
+    label_->setVisible(false);
+    return true;
+  }
+  const auto kind = QString::fromStdString(finding->kind);
+  const auto colour = severity_colour(finding->severity);
+  if (shown() && first_ == finding->first_step && last_ == finding->last_step &&
+      label_->text() == kind && label_->color() == colour)
+    return false;  // the same finding, not grown (a live step)
+  first_ = finding->first_step;
+  last_ = finding->last_step;
+  rect_->topLeft->setCoords(left(), 0);
+  rect_->bottomRight->setCoords(right(), 1);
+  rect_->setPen(QPen(colour, 1, Qt::DotLine));
+  auto fill = colour;
+  fill.setAlpha(40);
+  rect_->setBrush(fill);
+  label_->setText(kind);
+  label_->setColor(colour);
+  rect_->setVisible(true);
+  label_->setVisible(true);
+  return true;
+}
+
+bool StepBand::shown() const {
+  return rect_->visible();
+}
+
+double StepBand::left() const {
+  return static_cast<double>(first_) - 0.5;
+}
+
+double StepBand::right() const {
+  return static_cast<double>(last_) + 0.5;
+}
+
+QString StepBand::label() const {
+  return label_->text();
+}
+
+}  // namespace replicascope::ui
