@@ -94,6 +94,7 @@ check_fuzz() {
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DREPLICASCOPE_BUILD_FUZZ=ON \
     -DREPLICASCOPE_BUILD_TESTS=OFF -DREPLICASCOPE_BUILD_UI=OFF -DREPLICASCOPE_BUILD_BENCH=OFF \
+    -DREPLICASCOPE_UNITY_BUILD=OFF \
     >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log; return 1; }
   cmake --build build-fuzz --parallel "$jobs" --target "${targets[@]/#/fuzz_}" || return 1
   for target in "${targets[@]}"; do  # $jobs targets at a time

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "replicascope/diagnose/diagnosis.h"
 
 namespace replicascope::testing {
+
+inline constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 inline KeySummary summary(SeriesKey key, int64_t count, double mean, double var) {
   KeySummary s;

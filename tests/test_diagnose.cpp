@@ -16,8 +16,6 @@ namespace {
 using diagnose::Diagnosis;
 using diagnose::Severity;
 
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
 // Known values (mpmath, 30 digits): t_{0.975,15} = 2.13144954556, t_{0.9999,15} = 4.87999828842,
 // t_{0.975,1} = 12.7062047362, t_{0.995,30} = 2.74999565357, t_{1-1e-9,15} = 12.6927334072.
 TEST(DiagnoseStatistics, StudentTQuantilesMatchKnownValues) {

@@ -13,8 +13,6 @@ namespace {
 
 using diagnose::Severity;
 
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
 // Steps 1-4 healthy at layers a and b; then `last` (step 5); then two more non-finite steps.
 diagnose::Finding first_nonfinite(const diagnose::StepEvidence& before,
                                   const diagnose::StepEvidence& last, bool synchronized = true) {

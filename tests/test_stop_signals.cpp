@@ -39,7 +39,8 @@ bool readable(int fd) {
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
-}  // namespace
+// The tests in the anonymous namespace too: their fixture is there (a unity build compiles this
+// file inside another, where GCC would warn of a base with internal linkage).
 
 TEST_F(StopSignalsTest, TheFirstSignalIsNotedAndWakesThePipe) {
   EXPECT_EQ(replicascope::stop_signal(), 0);
@@ -139,3 +140,5 @@ TEST_F(StopSignalsTest, AnInterruptedAtomicWriteLeavesNoFile) {
   EXPECT_TRUE(fs::is_empty(dir)) << "a partial or final file was left";
   fs::remove_all(dir);
 }
+
+}  // namespace

@@ -32,7 +32,7 @@ VerifyOptions options_for(int copies, std::vector<int64_t> shape, int steps = 2,
   return options;
 }
 
-std::string describe(const VerifyReport& report) {
+std::string report_text(const VerifyReport& report) {
   std::string out = std::string(to_string(report.verdict)) + ":";
   for (const auto& d : report.differences) {
     out += " " + d.quantity + " " + std::to_string(d.max_rel) + " (floor " +
@@ -94,9 +94,9 @@ TEST_P(VerifyFloat32, NeverCriesWolf) {
   const auto report = replicascope::verify(fixture(f.model + ".pt"),
                                            options_for(copies, f.shape, f.steps, torch::kFloat));
   EXPECT_EQ(report.dtype, "float32");
-  EXPECT_NE(report.verdict, Verdict::kDiffers) << describe(report);
+  EXPECT_NE(report.verdict, Verdict::kDiffers) << report_text(report);
   if (f.model == "mlp" || f.model == "reused_bn") {
-    EXPECT_EQ(report.verdict, Verdict::kEqual) << describe(report);
+    EXPECT_EQ(report.verdict, Verdict::kEqual) << report_text(report);
   }
 }
 
@@ -137,7 +137,7 @@ TEST(Randomness, FoundInTheGraphsWhereverTheForwardDraws) {
 
 TEST(Verify, SwitchesOffRandomnessAndSaysSo) {
   const auto report = replicascope::verify(fixture("noisy.pt"), options_for(2, {8, 3, 6, 6}));
-  EXPECT_EQ(report.verdict, Verdict::kEqual) << describe(report);
+  EXPECT_EQ(report.verdict, Verdict::kEqual) << report_text(report);
   EXPECT_EQ(report.switched_off.size(), 4u) << ::testing::PrintToString(report.switched_off);
 }
 
@@ -156,10 +156,10 @@ TEST(Verify, NoiseFloorDecidesOnAnIllConditionedModel) {
   for (const auto dtype : {torch::kDouble, torch::kFloat}) {
     const auto report =
         replicascope::verify(fixture("ill_conditioned.pt"), options_for(2, {8, 16}, 3, dtype));
-    EXPECT_EQ(report.verdict, Verdict::kEqual) << report.dtype << " " << describe(report);
+    EXPECT_EQ(report.verdict, Verdict::kEqual) << report.dtype << " " << report_text(report);
     EXPECT_TRUE(std::any_of(report.differences.begin(), report.differences.end(),
                             [](const auto& d) { return d.floor_decides(); }))
-        << report.dtype << " " << describe(report);
+        << report.dtype << " " << report_text(report);
     EXPECT_EQ(report.ill_conditioned.layer, "bn");
     EXPECT_GT(report.ill_conditioned.amplification(), 1e3);
   }
@@ -171,7 +171,7 @@ TEST(Verify, InconclusiveWhereTheReferenceIsChaotic) {
   for (const auto dtype : {torch::kDouble, torch::kFloat}) {
     const auto report =
         replicascope::verify(fixture("chaotic.pt"), options_for(2, {8, 16}, 2, dtype));
-    EXPECT_EQ(report.verdict, Verdict::kInconclusive) << report.dtype << " " << describe(report);
+    EXPECT_EQ(report.verdict, Verdict::kInconclusive) << report.dtype << " " << report_text(report);
     EXPECT_NE(report.reason.find("moves from itself by more than"), std::string::npos)
         << report.reason;
   }
@@ -184,7 +184,7 @@ TEST(Verify, PerCopyBatchNormDiffersWhereBatchNormSeesSeveralCopies) {
     options.per_copy = true;
     const auto report = replicascope::verify(fixture(f.model + ".pt"), options);
     EXPECT_TRUE(report.per_copy);
-    EXPECT_EQ(report.verdict, Verdict::kDiffers) << f.model << " " << describe(report);
+    EXPECT_EQ(report.verdict, Verdict::kDiffers) << f.model << " " << report_text(report);
   }
   auto options = options_for(2, {8, 16}, 1);
   options.per_copy = true;
@@ -198,7 +198,7 @@ TEST(Verify, PerCopyBatchNormDiffersWhereBatchNormSeesSeveralCopies) {
       << cannot.reason;
   one_sample.per_copy = false;
   const auto synchronized = replicascope::verify(fixture("mlp.pt"), one_sample);
-  EXPECT_EQ(synchronized.verdict, Verdict::kEqual) << describe(synchronized);
+  EXPECT_EQ(synchronized.verdict, Verdict::kEqual) << report_text(synchronized);
   EXPECT_NE(synchronized.per_copy_error.find("expected more than 1 value per channel"),
             std::string::npos)
       << synchronized.per_copy_error;
@@ -223,7 +223,7 @@ TEST(Verify, CatchesABrokenSynchronization) {
         const auto report =
             replicascope::verify(fixture(f.model + ".pt"), options_for(copies, f.shape, 1, dtype));
         EXPECT_EQ(report.verdict, Verdict::kDiffers) << f.model << " at " << copies << " copies in "
-                                                     << report.dtype << ": " << describe(report);
+                                                     << report.dtype << ": " << report_text(report);
       }
     }
   }
@@ -266,7 +266,7 @@ TEST(Verify, AModelWithoutBatchNormHasNothingToSynchronize) {
     const auto path = fixture("no_batchnorm.pt");
     const auto report = replicascope::verify(path, options);
     EXPECT_TRUE(report.nothing_to_synchronize);
-    EXPECT_TRUE(report.differences.empty()) << describe(report);
+    EXPECT_TRUE(report.differences.empty()) << report_text(report);
     EXPECT_TRUE(report.splits.empty());
     EXPECT_EQ(report.verdict, Verdict::kEqual);
     EXPECT_EQ(report.reason,

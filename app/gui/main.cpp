@@ -238,21 +238,19 @@ void say_stopped(const QString& run_path) {
 int show_window(const CommandLine& line, QString& run_path) {
   MainWindow window;
   window.show();
-  if (!line.session.empty()) {
-    auto spec = window.session_spec();  // the last session's, changed by the flags given
-    for (const auto& [name, value] : line.session)
-      replicascope::engine::set_session_flag(spec, name, value);
-    window.set_session_spec(spec);
-  }
   const TrainThenShoot train_then_shoot(window, line);
   const StopOnSignal stop_on_signal(window);
-  const auto model = QString::fromStdString(window.session_spec().model);  // --model
-  if (line.file.isEmpty() && !model.isEmpty()) {
-    window.open_file(model, /*with_remembered=*/false);
+  if (!line.session.empty()) {
+    auto flags = window.session_spec();  // the last session's, changed by the flags given
+    flags.model.clear();                 // the demo unless --model or a file names one
+    flags.output.clear();                // the last model's tuple element: --output's or auto
+    for (const auto& [name, value] : line.session)
+      replicascope::engine::set_session_flag(flags, name, value);
+    window.open_with_flags(flags, line.file);
   } else if (line.file.isEmpty()) {
     window.open_demo();
   } else {
-    window.open_file(line.file, /*with_remembered=*/line.session.empty());
+    window.open_file(line.file);
   }
   const int status = QApplication::exec();
   run_path = stop_on_signal.run_path();

@@ -40,8 +40,6 @@ using namespace replicascope::ui;
 
 namespace {
 
-constexpr int kWaitMs = 120000;
-
 SessionSetup demo_spec(int copies, int64_t batch) {
   SessionSetup setup;
   setup.spec.devices = "cpu:" + std::to_string(copies);
@@ -467,12 +465,9 @@ void UiEngineTest::aRecordedRunShowsItsOwnSettings() {
 // it trains, every step it writes reaches the plots, the status says "following" meanwhile.
 void UiEngineTest::aRunBeingWrittenIsFollowed() {
   const auto path = temp_path("followed.sqlite");
-  QFile::remove(path);
   constexpr int kSteps = 600;
   QProcess train;
-  train.start(REPLICASCOPE_CLI,
-              {"train", "--steps", QString::number(kSteps), "--batch", "8", "--devices", "cpu:2",
-               "--data", "synthetic", "--seed", "3", "--run", path});
+  start_recording_training(train, path, kSteps);
   const auto readable = [&path] {
     try {
       store::RunReader run(path.toStdString());

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "panels/findings_panel.h"
+#include "panels/statistics/statistics_tabs.h"
 #include "panels/statistics/step_band.h"
 #include "panels/statistics_view.h"
 #include "panels/status_panel.h"
@@ -27,8 +28,6 @@ using namespace replicascope;
 using namespace replicascope::ui;
 
 namespace {
-
-constexpr int kWaitMs = 120000;
 
 // Opens `path` in `window` and waits until its findings were checked.
 bool open_and_check(MainWindow& window, const QString& path) {
@@ -180,6 +179,18 @@ void UiEngineTest::aClickOnAFindingGoesToItsLayerAndStep() {
   QCOMPARE(band->lower, finding.first_step - 0.5);
   QCOMPARE(band->upper, finding.last_step + 0.5);
   QVERIFY(findings.details().contains(QString::fromStdString(finding.layer)));
+  // The heatmap outlines that layer's row over the same steps, above its cells.
+  view.show_tab(StatisticsView::kHeatmap);
+  auto& heatmap = static_cast<HeatmapTab&>(*view.plot(StatisticsView::kHeatmap));
+  QTRY_VERIFY(heatmap.band().shown());
+  QVERIFY(heatmap.band().row());
+  const auto marked = heatmap.call_at(heatmap.yAxis->coordToPixel(*heatmap.band().row()));
+  QCOMPARE(marked.layer, finding.layer);
+  QCOMPARE(marked.sync_point, finding.sync_point);
+  QCOMPARE(heatmap.band().left(), finding.first_step - 0.5);
+  QCOMPARE(heatmap.band().right(), finding.last_step + 0.5);
+  context.select_finding(-1);
+  QTRY_VERIFY(!heatmap.band().shown());
 }
 
 // A live session at lr 5: the loss explodes, and the dock lists it at the step it is found,
@@ -247,12 +258,9 @@ void UiEngineTest::aDamagedRunSaysWhyItWasNotChecked() {
 // second, until its last step: the loss's finding shows while it is followed.
 void UiEngineTest::aFollowedRunIsCheckedAgainAsItGrows() {
   const auto path = temp_path("growing.sqlite");
-  QFile::remove(path);
   constexpr int kSteps = 600;
   QProcess train;
-  train.start(REPLICASCOPE_CLI,
-              {"train", "--steps", QString::number(kSteps), "--lr", "5", "--batch", "8",
-               "--devices", "cpu:2", "--data", "synthetic", "--seed", "3", "--run", path});
+  start_recording_training(train, path, kSteps, {"--lr", "5"});
   QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(path), kWaitMs);
   MainWindow window;
   QElapsedTimer clock;

@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QFile>
+#include <QProcess>
 #include <QStandardPaths>
 #include <QTest>
 #include <cstring>
@@ -54,6 +55,15 @@ QString record_demo_run(const QString& name, double learning_rate, int steps,
                           {modules, engine::wiring_of(session.replicas(), modules)}, detail);
   for (int i = 0; i < steps; ++i) writer.append(session.step());
   return path;
+}
+
+void start_recording_training(QProcess& train, const QString& path, int steps,
+                              const QStringList& extra) {
+  QFile::remove(path);
+  train.start(REPLICASCOPE_CLI,
+              QStringList{"train", "--steps", QString::number(steps), "--batch", "8", "--devices",
+                          "cpu:2", "--data", "synthetic", "--seed", "3", "--run", path} +
+                  extra);
 }
 
 int main(int argc, char** argv) {

@@ -20,12 +20,6 @@
 using namespace replicascope;
 using namespace replicascope::ui;
 
-namespace {
-
-constexpr int kWaitMs = 120000;
-
-}  // namespace
-
 void UiViewsTest::theSessionDialogTakesAnOutput() {
   engine::SessionSpec start;
   start.model = "/models/googlenet.pt";

@@ -328,16 +328,16 @@ void UiModelsTest::exportsWriteValidFiles() {
   plot.graph(1)->setVisible(false);
   save_visible_csv(plot, temp_path("plot.csv"));
   const auto lines = QString(read_all(temp_path("plot.csv"))).split('\n', Qt::SkipEmptyParts);
-  QCOMPARE(lines.front(), QString("layer,statistic,series,channel,step,value"));
+  QCOMPARE(lines.front(), QString("layer,sync_point,statistic,series,channel,step,value"));
   QCOMPARE(lines.size(), 1 + 3 * 2);  // three visible lines, steps 2 and 3
-  QVERIFY2(lines.contains(",mean,synchronized,0,2,-0.80000000000000004"),
+  QVERIFY2(lines.contains(",,mean,synchronized,0,2,-0.80000000000000004"),
            qPrintable(lines.join('\n')));
   for (const auto& line : lines.mid(1)) QVERIFY2(!line.contains("copy 1"), qPrintable(line));
   // With a legend entry selected, only that series.
   plot.legend->itemWithPlottable(plot.graph(3))->setSelected(true);
   const auto running = visible_csv(plot).split('\n', Qt::SkipEmptyParts);
   QCOMPARE(running.size(), 1 + 2);
-  QVERIFY(running[1].startsWith(",mean,running,0,2,"));
+  QVERIFY(running[1].startsWith(",,mean,running,0,2,"));
 }
 
 void UiModelsTest::exportErrorsLeaveNoFile() {
@@ -362,5 +362,6 @@ void UiModelsTest::copyPutsImageAndCsvOnTheClipboard() {
   QVERIFY(mime);
   QVERIFY(mime->hasImage());
   QCOMPARE(qvariant_cast<QImage>(mime->imageData()).size(), QSize(300, 200));
-  QVERIFY(mime->text().startsWith("layer,statistic,series,channel,step,value\n,mean,copy 0,0,1,"));
+  QVERIFY(mime->text().startsWith(
+      "layer,sync_point,statistic,series,channel,step,value\n,,mean,copy 0,0,1,"));
 }

@@ -16,6 +16,7 @@
 #include "panels/statistics/statistics_tabs.h"
 #include "panels/statistics/worst_layers_list.h"
 #include "panels/statistics_view.h"
+#include "plot/plot_tools.h"
 #include "replicascope/store/run_writer.h"
 #include "session/session_context.h"
 #include "ui_tests.h"
@@ -25,7 +26,6 @@ using namespace replicascope::ui;
 
 namespace {
 
-constexpr int kWaitMs = 120000;
 // The shared layer's synchronized mean of channel 0 at its first and second call, and its
 // running mean after each call's update (one buffer: the second call's update comes last).
 constexpr double kFirstMean = 0.09, kSecondMean = -0.097;
@@ -170,6 +170,10 @@ void UiViewsTest::everySyncPointOfALayerIsShown() {
   QVERIFY(all_are(values_of(divergence, "shared (call 2 of 2)"), 3.0));
   QCOMPARE(divergence.graph(1)->pen().widthF(), 2.5);
   QVERIFY(divergence.graph(0)->pen().widthF() < 2.5);
+  // Its CSV names the layer once and the call in export's sync_point column, from 0.
+  const auto csv = visible_csv(divergence).split('\n', Qt::SkipEmptyParts);
+  QVERIFY2(csv.contains("shared,1,divergence,largest over copies and channels,,2,3"),
+           qPrintable(csv.join('\n')));
   // The heatmap has a row per call; the worst list names the call.
   auto& heatmap = static_cast<HeatmapTab&>(drawn(view, StatisticsView::kHeatmap));
   auto* map = heatmap.map()->data();

@@ -201,15 +201,16 @@ void UiViewsTest::channelsAreToldApartAndExportedTidy() {
   QCOMPARE(markers.size(), 2);
   // The CSV: one row per visible point, with the channel and the step in columns of their own.
   auto rows = visible_csv(plot).split('\n', Qt::SkipEmptyParts);
-  QCOMPARE(rows.front(), QString("layer,statistic,series,channel,step,value"));
+  QCOMPARE(rows.front(), QString("layer,sync_point,statistic,series,channel,step,value"));
   QCOMPARE(rows.size(), 1 + 6 * 3);
-  QVERIFY2(rows.contains("layer0,mean,copy 1,1,2,2.3500000000000001"), qPrintable(rows.join('\n')));
+  QVERIFY2(rows.contains("layer0,0,mean,copy 1,1,2,2.3500000000000001"),
+           qPrintable(rows.join('\n')));
   // Per channel: the channel is the x axis, the step a column.
   shown.history.set_latest(std::make_shared<replicascope::StepRecord>(step_of(7, 1.0)));
   shown.view.show_tab(StatisticsView::kPerChannel);
   rows = visible_csv(shown.tab()).split('\n', Qt::SkipEmptyParts);
   QCOMPARE(rows.size(), 1 + 3 * 2);  // copies 0 and 1 and synchronized, 2 channels each
-  QVERIFY2(rows.contains("layer0,mean,copy 0,1,7,1.25"), qPrintable(rows.join('\n')));
+  QVERIFY2(rows.contains("layer0,0,mean,copy 0,1,7,1.25"), qPrintable(rows.join('\n')));
 }
 
 void UiViewsTest::theSessionDialogChecksAndRemembers() {

@@ -8,6 +8,7 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
@@ -43,8 +44,6 @@ using namespace replicascope;
 using namespace replicascope::ui;
 
 namespace {
-
-constexpr int kWaitMs = 120000;
 
 // The window on the demo: synthetic data, `devices`, batch `batch`, opened.
 bool open_demo(MainWindow& window, const QString& devices = "cpu:2", int64_t batch = 8) {
@@ -143,6 +142,33 @@ void UiEngineTest::aRecordedRunLeavesTheNextSessionAsItWas() {
   auto* apply = window.findChild<QAction*>("apply");
   QVERIFY(apply && !apply->isEnabled());
   QVERIFY2(apply->toolTip().contains("not on this machine"), qPrintable(apply->toolTip()));
+}
+
+// The command line's flags are a session like any other: one that fails to open leaves the
+// toolbar and the remembered settings as they were; a run opens by its content, whatever its name.
+void UiEngineTest::flagsThatFailLeaveTheToolbarAndRunsOpenByContent() {
+  MainWindow window;
+  QVERIFY(open_demo(window, "cpu:2", 8));
+  const auto remembered = QSettings().value("session/batch");
+  auto flags = window.session_spec();
+  flags.devices = "cpu:0";
+  flags.batch = 24;
+  QSignalSpy failed(&window.context(), &SessionContext::failed);
+  window.open_with_flags(flags, {});
+  QVERIFY(failed.wait(kWaitMs));
+  QCOMPARE(window.findChild<QLineEdit*>("devices")->text(), QString("cpu:2"));
+  QCOMPARE(window.findChild<QSpinBox*>("batch")->value(), 8);
+  QCOMPARE(QSettings().value("session/batch"), remembered);
+  // A run renamed without its suffix (a download, a copy named by date) is still a run.
+  const auto run = record_demo_run("renamed.sqlite", 0.05, 2, {}, /*synchronized=*/true, "demo");
+  const auto renamed = QFileInfo(run).absolutePath() + "/run-of-monday";
+  QFile::remove(renamed);
+  QVERIFY(QFile::copy(run, renamed));
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
+  window.open_file(renamed);
+  QVERIFY(opened.wait(kWaitMs));
+  QVERIFY2(window.windowTitle().contains("run-of-monday (a run of"),
+           qPrintable(window.windowTitle()));
 }
 
 // --steps trains the first session only: one that failed to open, or a recorded run, takes

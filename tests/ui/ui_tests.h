@@ -6,12 +6,12 @@
 #include <QObject>
 #include <QString>
 #include <QStringList>
-
 #include <string>
 
 #include "replicascope/store/detail_policy.h"
 
 class QCustomPlot;
+class QProcess;
 
 class UiModelsTest : public QObject {
   Q_OBJECT
@@ -56,6 +56,7 @@ class UiEngineTest : public QObject {
   void theNewSessionDialogSaysWhyItDidNotOpen();
   void aRecordedRunLeavesTheNextSessionAsItWas();
   void stepsOfTheCommandLineAreForTheFirstSessionOnly();
+  void flagsThatFailLeaveTheToolbarAndRunsOpenByContent();
   void everyStepClickIsAStep();
   void theModulesDockKeepsItsWidth();
   // Models that return a tuple (test_ui_model_output.cpp).
@@ -122,12 +123,20 @@ P& panel(W& window) {
 // The names of a plot's lines, in drawing order (legends dedupe them; this does not).
 QStringList graph_names(const QCustomPlot& plot);
 
+// How long a test waits for a session to open, a step or a run: a loaded CI machine is slow.
+inline constexpr int kWaitMs = 120000;
+
 // Where the fixtures and the build's programs are (from the environment and compile flags).
 QString fixture(const QString& name);
 QString temp_path(const QString& name);
 
 // `steps` steps of the demo on 2 CPU copies, batch 8, recorded to a new run file in the test's
 // folder; `model`, when given, is the model the run says it was trained from.
+// Starts `replicascope-cli train` on the demo (synthetic data, 2 copies of 8, seed 3, `steps`
+// steps, and the `extra` flags) writing the run `path`, removed first: a run that grows while a
+// test watches it.
+void start_recording_training(QProcess& train, const QString& path, int steps,
+                              const QStringList& extra = {});
 QString record_demo_run(const QString& name, double learning_rate, int steps = 4,
                         const replicascope::store::DetailOptions& detail = {},
                         bool synchronized = true, const std::string& model = "");

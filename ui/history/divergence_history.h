@@ -25,6 +25,9 @@ struct LayerCall {
   QString name() const;
   // "call 2 of 2"; empty for a layer called once.
   QString call_text() const;
+  // The CSV's columns, as `replicascope-cli export` writes them: the name, the sync point.
+  QString layer_name() const { return QString::fromStdString(layer); }
+  QString sync_point_text() const { return QString::number(sync_point); }
   bool same_call(const LayerCall& o) const {
     return layer == o.layer && sync_point == o.sync_point;
   }

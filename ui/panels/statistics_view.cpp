@@ -222,6 +222,9 @@ void StatisticsView::mark_finding(const diagnose::Finding* finding) {
     if (bands_[tab]->mark(finding) && tabs_of_[tab] == current_tab())
       tabs_of_[tab]->replot(QCustomPlot::rpQueuedReplot);
   }
+  // The heatmap outlines the finding's row: placed as its rows are drawn.
+  static_cast<HeatmapTab*>(tabs_of_[kHeatmap])->mark(finding);
+  if (tabs_of_[kHeatmap] == current_tab()) tabs_of_[kHeatmap]->replot(QCustomPlot::rpQueuedReplot);
 }
 
 QComboBox* StatisticsView::call_selector() const {

@@ -152,8 +152,9 @@ QSet<QString> selected_names(const QCustomPlot& plot) {
 
 namespace {
 
-constexpr const char* kColumnsProperty[] = {"rs_layer", "rs_statistic", "rs_series", "rs_channel",
-                                            "rs_step"};
+constexpr const char* kColumnsProperty[] = {"rs_layer",  "rs_sync_point", "rs_statistic",
+                                            "rs_series", "rs_channel",    "rs_step"};
+constexpr int kColumns = 6;
 constexpr const char* kSmoothingProperty = "rs_smoothing";
 constexpr const char* kDecorationProperty = "rs_decoration";
 
@@ -164,9 +165,9 @@ QString csv_field(QString text) {
 }
 
 GraphColumns columns_of(const QCustomPlot& plot, const QCPGraph& graph) {
-  QString values[5];
-  for (int i = 0; i < 5; ++i) values[i] = graph.property(kColumnsProperty[i]).toString();
-  GraphColumns columns{values[0], values[1], values[2], values[3], values[4]};
+  QString values[kColumns];
+  for (int i = 0; i < kColumns; ++i) values[i] = graph.property(kColumnsProperty[i]).toString();
+  GraphColumns columns{values[0], values[1], values[2], values[3], values[4], values[5]};
   if (columns.statistic.isEmpty()) columns.statistic = plot.yAxis->label();
   if (columns.series.isEmpty()) columns.series = graph.name();
   // A smoothed line's values are not the statistic's own: the CSV says so.
@@ -212,13 +213,15 @@ std::vector<double> smoothed(const std::vector<double>& values, double weight) {
 }
 
 void set_graph_columns(QCPGraph& graph, const GraphColumns& columns) {
-  const QString* values[] = {&columns.layer, &columns.statistic, &columns.series, &columns.channel,
-                             &columns.step};
-  for (int i = 0; i < 5; ++i) graph.setProperty(kColumnsProperty[i], *values[i]);
+  const QString* values[] = {&columns.layer,  &columns.sync_point, &columns.statistic,
+                             &columns.series, &columns.channel,    &columns.step};
+  for (int i = 0; i < kColumns; ++i) graph.setProperty(kColumnsProperty[i], *values[i]);
 }
 
 QString visible_csv(const QCustomPlot& plot) {
-  QString out = "layer,statistic,series,channel,step,value\n";
+  // The columns of `replicascope-cli export`'s: a layer called twice a step is one layer name
+  // with its sync point beside it.
+  QString out = "layer,sync_point,statistic,series,channel,step,value\n";
   const auto range = plot.xAxis->range();
   const auto selected = selected_names(plot);
   for (int i = 0; i < plot.graphCount(); ++i) {
@@ -227,8 +230,8 @@ QString visible_csv(const QCustomPlot& plot) {
     if (!selected.isEmpty() && !selected.contains(graph->name())) continue;
     const auto c = columns_of(plot, *graph);
     const bool x_is_channel = !c.step.isEmpty();
-    const auto prefix =
-        csv_field(c.layer) + ',' + csv_field(c.statistic) + ',' + csv_field(c.series) + ',';
+    const auto prefix = csv_field(c.layer) + ',' + c.sync_point + ',' + csv_field(c.statistic) +
+                        ',' + csv_field(c.series) + ',';
     for (auto it = graph->data()->findBegin(range.lower, false);
          it != graph->data()->constEnd() && it->key <= range.upper; ++it) {
       if (it->key < range.lower) continue;

@@ -72,7 +72,9 @@ class PlotTracer : public QObject {
 // What a line's points are, for the tidy CSV of what is visible. The x axis is the step unless
 // `step` is set (then it is the channel, as in the Per-channel view).
 struct GraphColumns {
-  QString layer;      // "" for the loss
+  QString layer;  // the layer's name alone; "" for the loss
+  QString
+      sync_point;  // which call of the layer in a step, from 0 (export's column); "" for the loss
   QString statistic;  // "mean", "var", "loss", "divergence"; "" for the y axis' label
   QString series;     // "copy 0", "synchronized", ...; "" for the line's name
   QString channel;    // "3", "mean over channels", or "" (none applies, or the x axis)
@@ -89,7 +91,8 @@ void set_graph_smoothing(QCPGraph& graph, double weight);
 // below 1: the raw values to very smooth); NaN and infinite values stay and are left out.
 std::vector<double> smoothed(const std::vector<double>& values, double weight);
 
-// The visible data as tidy CSV: "layer,statistic,series,channel,step,value", one row per point
+// The visible data as tidy CSV: "layer,sync_point,statistic,series,channel,step,value" (the layer
+// and sync point as `replicascope-cli export` writes them), one row per point
 // inside the x axis range of every visible line, or of the selected ones when the user selected
 // some (a click on a line or its legend entry): what the plot shows, not the whole history.
 QString visible_csv(const QCustomPlot& plot);

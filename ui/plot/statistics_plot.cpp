@@ -154,7 +154,7 @@ void add_series(QCustomPlot& plot, const std::vector<store::Series>& series, boo
     graph->setPen(pen_for(s.key, faded));
     style_series(*graph, s, first_channel);
     graph->setName(legend_prefix + series_label(s.key, synchronized, ranks));
-    set_graph_columns(*graph, {{}, {}, graph->name(), channel_label(s.channel), {}});
+    set_graph_columns(*graph, {{}, {}, {}, graph->name(), channel_label(s.channel), {}});
     if (!named.insert(s.key).second) graph->removeFromLegend();
   }
 }

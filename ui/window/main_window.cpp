@@ -6,6 +6,7 @@
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QDockWidget>
+#include <QFile>
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QLineEdit>
@@ -44,9 +45,19 @@ QDockWidget* add_dock(QMainWindow& window, const QString& title, const QString& 
   return dock;
 }
 
-bool is_openable(const QString& path) {
+enum class FileKind { model, run, unknown };
+
+// What a file holds, by its first bytes: a zip archive is a TorchScript model, SQLite's header a
+// recorded run (the MIME type goes by content too, so a run named anything opens). A file that
+// cannot be read yet goes by its suffix (.pt, .pth; .sqlite), and opening it says what is wrong.
+FileKind kind_of(const QString& path) {
+  QFile file(path);
+  const auto head = file.open(QIODevice::ReadOnly) ? file.read(16) : QByteArray();
+  if (head.startsWith("PK\x03\x04")) return FileKind::model;
+  if (head == QByteArray("SQLite format 3", 16)) return FileKind::run;
   const auto suffix = QFileInfo(path).suffix().toLower();
-  return suffix == "pt" || suffix == "pth" || suffix == "sqlite";
+  if (suffix == "pt" || suffix == "pth") return FileKind::model;
+  return suffix == "sqlite" ? FileKind::run : FileKind::unknown;
 }
 
 QString not_openable(const QString& path) {
@@ -169,11 +180,12 @@ void MainWindow::open_demo() {
 }
 
 void MainWindow::open_file(const QString& path, bool with_remembered) {
-  if (!is_openable(path)) {
+  const auto kind = kind_of(path);
+  if (kind == FileKind::unknown) {
     context_.report_error(not_openable(path));
     return;
   }
-  if (QFileInfo(path).suffix().toLower() == "sqlite") {
+  if (kind == FileKind::run) {
     opening_ = QFileInfo(path).absoluteFilePath();  // into Recent files once it opened
     status_->set_state("opening " + QFileInfo(path).fileName() + "...");
     context_.open_run(path);
@@ -188,6 +200,16 @@ void MainWindow::open_file(const QString& path, bool with_remembered) {
   start_session(spec);
 }
 
+void MainWindow::open_with_flags(engine::SessionSpec flags, const QString& file) {
+  if (!file.isEmpty() && kind_of(file) != FileKind::model) {
+    set_session_spec(flags);  // a run is viewed, nothing trains: the flags are the next session's
+    open_file(file);
+    return;
+  }
+  if (!file.isEmpty()) flags.model = file.toStdString();
+  start_session(flags);
+}
+
 void MainWindow::start_session(engine::SessionSpec spec) {
   const QFileInfo model(QString::fromStdString(spec.model));
   if (!spec.model.empty()) spec.model = model.absoluteFilePath().toStdString();
@@ -199,8 +221,7 @@ void MainWindow::start_session(engine::SessionSpec spec) {
 }
 
 void MainWindow::start_from_dialog(const engine::SessionSpec& spec) {
-  const auto suffix = QFileInfo(QString::fromStdString(spec.model)).suffix().toLower();
-  if (!spec.model.empty() && suffix != "pt" && suffix != "pth") {
+  if (!spec.model.empty() && kind_of(QString::fromStdString(spec.model)) != FileKind::model) {
     session_dialog_->session_failed(
         QString("model '%1': expected a TorchScript model (.pt or .pth); File > Open opens a "
                 "recorded run")
@@ -306,7 +327,8 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
   const auto urls = event->mimeData()->urls();
-  if (urls.size() == 1 && urls[0].isLocalFile() && is_openable(urls[0].toLocalFile())) {
+  if (urls.size() == 1 && urls[0].isLocalFile() &&
+      kind_of(urls[0].toLocalFile()) != FileKind::unknown) {
     event->acceptProposedAction();
   }
 }

@@ -38,10 +38,16 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // --steps: steps the first session trains as soon as it opens. Only the first: a recorded run
   // or a session that fails to open takes them away, and a later session waits for Run.
   void train_first_session(int64_t steps) { first_session_steps_ = steps; }
-  // A TorchScript model (.pt) or a recorded run (.sqlite), by the file's suffix. A model opens
+  // A TorchScript model or a recorded run, by the file's first bytes (else its suffix: .pt,
+  // .pth; .sqlite). A model opens
   // with its remembered choices (data, shape, ...; the New session dialog keeps them) unless
   // `with_remembered` is false: the caller set them.
   void open_file(const QString& path, bool with_remembered = true);
+  // The command line: `flags` (the last session's settings changed by the flags given) train
+  // `file`'s model, or with no file flags.model or the demo. Like every session, it changes the
+  // toolbar and the remembered choices only once it opened. With a recorded run nothing trains:
+  // the flags are the next session's and the toolbar shows them at once.
+  void open_with_flags(engine::SessionSpec flags, const QString& file);
   // The next session's devices, batch (0: unchanged), data and BatchNorm; an empty devices
   // string leaves them as they are.
   void configure(const QString& devices, int64_t batch, bool synthetic, bool unsynchronized);

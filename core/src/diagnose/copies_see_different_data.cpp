@@ -12,10 +12,10 @@
 namespace replicascope::diagnose::rules {
 namespace {
 
-constexpr int64_t kWindow = 16;   // steps per test: Student t with 15 degrees of freedom
-constexpr double kAlpha = 0.01;   // family-wise, two-sided, Bonferroni over every test so far
-constexpr double kEffect = 0.1;   // |mean d| worth saying, in sigmas of the whole batch
-constexpr double kVarEps = 1e-5;  // as the divergence's
+constexpr int64_t kStepsPerTest = 16;  // steps per test: Student t with 15 degrees of freedom
+constexpr double kAlpha = 0.01;        // family-wise, two-sided, Bonferroni over every test so far
+constexpr double kEffect = 0.1;        // |mean d| worth saying, in sigmas of the whole batch
+constexpr double kVarEps = 1e-5;       // as the divergence's
 
 // One window's test of one series at one layer.
 struct WindowTest {
@@ -49,7 +49,7 @@ class CopiesSeeDifferentData : public Rule {
       if (!facts_.synchronized && order > 0) break;  // deeper per-copy inputs are not alike
       add(layer, order++);
     }
-    if (++steps_in_window_ == kWindow) close_window(step.step);
+    if (++steps_in_window_ == kStepsPerTest) close_window(step.step);
   }
 
   std::vector<Finding> findings() const override;
@@ -90,14 +90,15 @@ class CopiesSeeDifferentData : public Rule {
     if (tracks_.empty()) return;  // nothing to test: no copies, or no layers recorded
     ++windows_;
     tests_ = static_cast<int64_t>(tracks_.size()) * windows_;
-    threshold_ = student_t_quantile(1 - kAlpha / (2.0 * static_cast<double>(tests_)), kWindow - 1);
+    threshold_ =
+        student_t_quantile(1 - kAlpha / (2.0 * static_cast<double>(tests_)), kStepsPerTest - 1);
     for (auto& track : tracks_) {
       WindowTest test;
       test.first_step = first_step;
       test.last_step = last_step;
-      if (track.n == kWindow) {
+      if (track.n == kStepsPerTest) {
         test.mean = track.mean;
-        const double se = std::sqrt(track.squares / (kWindow - 1) / kWindow);
+        const double se = std::sqrt(track.squares / (kStepsPerTest - 1) / kStepsPerTest);
         test.t = se > 0 ? test.mean / se : test.mean == 0 ? 0 : INFINITY;
         test.passed = std::abs(test.t) > threshold_ && std::abs(test.mean) >= kEffect;
       }

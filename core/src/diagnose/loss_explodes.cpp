@@ -10,32 +10,34 @@
 namespace replicascope::diagnose::rules {
 namespace {
 
-constexpr size_t kWindow = 5;       // steps per mean (the start's median, the recent means)
-constexpr int64_t kFirstStep = 10;  // the first step judged: two recent windows of 5
-constexpr double kFactor = 3;       // the effect size: 3x the start
+constexpr size_t kStepsPerMean = 5;  // steps per mean (the start's median, the recent means)
+constexpr int64_t kFirstStep = 10;   // the first step judged: two recent windows of 5
+constexpr double kFactor = 3;        // the effect size: 3x the start
 
 class LossExplodes : public Rule {
  public:
   const char* kind() const override { return "loss-explodes"; }
 
   void observe(const StepEvidence& step) override {
-    if (std::isfinite(step.loss) && start_.size() < kWindow) {
+    if (std::isfinite(step.loss) && start_.size() < kStepsPerMean) {
       if (start_.empty()) start_first_ = step.step;
       start_last_ = step.step;
       start_.push_back(step.loss);
     }
     recent_.push_back(step.loss);
     recent_steps_.push_back(step.step);
-    if (recent_.size() > 2 * kWindow) recent_.pop_front(), recent_steps_.pop_front();
-    if (step.step < kFirstStep || start_.size() < kWindow || recent_.size() < 2 * kWindow) return;
+    if (recent_.size() > 2 * kStepsPerMean) recent_.pop_front(), recent_steps_.pop_front();
+    if (step.step < kFirstStep || start_.size() < kStepsPerMean ||
+        recent_.size() < 2 * kStepsPerMean)
+      return;
     // The first loss is the untrained model's; a loss that jumps in the very first steps (a
     // learning rate far too large) would otherwise lift the median it is measured against.
     const double start = std::min(start_.front(), median(start_));
     if (!(start > 0)) return;       // a loss that starts at 0 or below has no scale to grow by
     double before = 0, latest = 0;  // NaN stays NaN: nonfinite's finding, not this one's
-    for (size_t i = 0; i < kWindow; ++i) {
-      before += recent_[i] / kWindow;
-      latest += recent_[kWindow + i] / kWindow;
+    for (size_t i = 0; i < kStepsPerMean; ++i) {
+      before += recent_[i] / kStepsPerMean;
+      latest += recent_[kStepsPerMean + i] / kStepsPerMean;
     }
     if (!(latest >= kFactor * start)) return;
     if (!finding_ && !(latest > before)) return;  // far above, but no longer rising
@@ -57,7 +59,7 @@ class LossExplodes : public Rule {
       finding_->evidence =
           "the loss rose from " + figure(start) + " (the first loss, or the median of " +
           step_range(start_first_, start_last_) + " where lower) to " + figure(latest) +
-          " (mean of " + step_range(recent_steps_[kWindow], step.step) + "), " +
+          " (mean of " + step_range(recent_steps_[kStepsPerMean], step.step) + "), " +
           figure(latest / start) +
           "x; the rule: a mean of 5 steps at 3x the start or more, and "
           "above the 5 steps before";

@@ -21,6 +21,10 @@ class ArchiveDefect : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The fixed part of a record's local header (the zip format's APPNOTE, 4.3.7), before its name
+// and extra field.
+constexpr uint64_t kZipLocalHeader = 30;
+
 // One record of a zip archive as its central directory describes it, and as miniz will read it.
 struct ZipEntry {
   std::string name;              // the full name, "<archive>/data/0"

@@ -13,7 +13,6 @@
 namespace replicascope::script {
 namespace {
 
-constexpr uint64_t kLocalHeader = 30;
 constexpr uint32_t kLocalSignature = 0x04034b50;
 constexpr size_t kChunk = 1 << 16;
 
@@ -29,14 +28,14 @@ class Record {
       : in_(in), entry_(entry), buffers_(buffers) {
     // The data follows the local header, whose name and extra field lengths are its own (miniz
     // reads them there, not in the directory).
-    uint8_t header[kLocalHeader];
-    if (entry.local_header > file_size || kLocalHeader > file_size - entry.local_header ||
-        !read_at(entry.local_header, header, kLocalHeader) ||
+    uint8_t header[kZipLocalHeader];
+    if (entry.local_header > file_size || kZipLocalHeader > file_size - entry.local_header ||
+        !read_at(entry.local_header, header, kZipLocalHeader) ||
         (header[0] | header[1] << 8 | header[2] << 16 | uint32_t{header[3]} << 24) !=
             kLocalSignature) {
       fail("has no local header where its directory entry says");
     }
-    const uint64_t data = entry.local_header + kLocalHeader + (header[26] | header[27] << 8) +
+    const uint64_t data = entry.local_header + kZipLocalHeader + (header[26] | header[27] << 8) +
                           (header[28] | header[29] << 8);
     if (data > file_size || entry.compressed_size > file_size - data) {
       fail("lies past the end of the file");

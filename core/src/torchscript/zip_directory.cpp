@@ -11,7 +11,7 @@ namespace replicascope::script {
 namespace {
 
 constexpr uint64_t kEndRecord = 22, kZip64Locator = 20, kZip64EndRecord = 56;
-constexpr uint64_t kEntryHeader = 46, kLocalHeader = 30, kMostComment = 0xffff;
+constexpr uint64_t kEntryHeader = 46, kMostComment = 0xffff;
 constexpr uint32_t kEndSignature = 0x06054b50, kZip64LocatorSignature = 0x07064b50;
 constexpr uint32_t kZip64EndSignature = 0x06064b50, kEntrySignature = 0x02014b50;
 constexpr uint64_t kSaturated = 0xffffffff;  // a 32-bit field whose value is in the zip64 extra
@@ -151,7 +151,7 @@ std::string implausible(const ZipEntry& entry, uint64_t flags, uint64_t file_siz
   }
   const auto local_header = entry.local_header;
   if (local_header > file_size || entry.compressed_size > file_size - local_header ||
-      kLocalHeader > file_size - local_header - entry.compressed_size) {
+      kZipLocalHeader > file_size - local_header - entry.compressed_size) {
     return "lies past the end of the file (" + std::to_string(file_size) + " bytes)";
   }
   return "";

@@ -66,7 +66,12 @@ void DivergenceTab::fill(const StatsHistory& history) {
     set_graph_data(*graph, envelope.x, envelope.y);
     graph->setPen(QPen(kLayerColours[g % 10], row.same_call(selected) ? 2.5 : 1.2));
     name_graph(*graph, name, named);
-    set_graph_columns(*graph, {name, "divergence", "largest over copies and channels", {}, {}});
+    set_graph_columns(*graph, {row.layer_name(),
+                               row.sync_point_text(),
+                               "divergence",
+                               "largest over copies and channels",
+                               {},
+                               {}});
     ++g;
   }
   // The selected layer's call in each compared run, faded and named by its file (all of their
@@ -80,9 +85,12 @@ void DivergenceTab::fill(const StatsHistory& history) {
     graph->setPen(QPen(QColor(0, 0, 0, 110), 1.5, compared_dash(r)));
     const auto& run = compared_run.name;
     name_graph(*graph, run + ": " + selected.name(), named);
-    set_graph_columns(
-        *graph,
-        {selected.name(), "divergence", run + ": largest over copies and channels", {}, {}});
+    set_graph_columns(*graph, {selected.layer_name(),
+                               selected.sync_point_text(),
+                               "divergence",
+                               run + ": largest over copies and channels",
+                               {},
+                               {}});
   }
   drop_graphs_from(g);
 }

@@ -78,6 +78,7 @@ HeatmapTab::HeatmapTab()
   yAxis->setRangeReversed(true);  // the first layer at the top, as in the module tree
   rows_ = QSharedPointer<RowTicker>::create(*yAxis);
   yAxis->setTicker(rows_);
+  band_ = std::make_unique<StepBand>(*this);
   // The values under the mouse, as a tooltip: the tracer follows lines, this has none.
   connect(this, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
     const auto text = describe_at(event->position());
@@ -139,6 +140,26 @@ void HeatmapTab::fill(const StatsHistory& history) {
   });
   colour_from_zero();
   name_worst();
+  place_mark();
+}
+
+void HeatmapTab::mark(const diagnose::Finding* finding) {
+  marked_.reset();
+  if (finding) marked_ = *finding;
+  place_mark();
+}
+
+void HeatmapTab::place_mark() {
+  if (!marked_ || marked_->layer.empty()) {  // the loss's finding: its steps, every layer
+    band_->mark(marked_ ? &*marked_ : nullptr);
+    return;
+  }
+  const auto row = std::find_if(rows_of_.begin(), rows_of_.end(), [this](const LayerCall& call) {
+    return call.layer == marked_->layer && call.sync_point == marked_->sync_point;
+  });
+  // A layer not drawn yet is marked when its row is.
+  band_->mark(row == rows_of_.end() ? nullptr : &*marked_,
+              static_cast<int>(row - rows_of_.begin()));
 }
 
 void HeatmapTab::name_rows() {

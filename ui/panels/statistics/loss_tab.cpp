@@ -21,12 +21,12 @@ void LossTab::fill(const StatsHistory& history) {
   set_line(*loss, history.steps(), history.loss(), append);
   loss->setPen(QPen(Qt::black, 1.5));
   name_graph(*loss, ranks > 1 ? "loss, " + loss_over : QString("loss"), named);
-  set_graph_columns(*loss, {{}, "loss", loss_over, {}, {}});
+  set_graph_columns(*loss, {{}, {}, "loss", loss_over, {}, {}});
   auto* accuracy = graph_at(1);
   set_line(*accuracy, history.steps(), history.accuracy(), append);
   accuracy->setPen(QPen(QColor(44, 160, 44), 1.5));
   name_graph(*accuracy, ranks > 1 ? "accuracy, " + accuracy_over : QString("accuracy"), named);
-  set_graph_columns(*accuracy, {{}, "accuracy", accuracy_over, {}, {}});
+  set_graph_columns(*accuracy, {{}, {}, "accuracy", accuracy_over, {}, {}});
   // Each compared run's loss and accuracy, faded, named by its file, in its own dash pattern.
   int g = 2;
   for (size_t r = 0; r < history.compared().size(); ++r) {
@@ -44,7 +44,7 @@ void LossTab::fill(const StatsHistory& history) {
       set_line(*graph, compared_run.steps, c.values);
       graph->setPen(QPen(c.colour, 1.5, compared_dash(r)));
       name_graph(*graph, run + ": " + c.name, named);
-      set_graph_columns(*graph, {{}, c.name, run + ": whole batch", {}, {}});
+      set_graph_columns(*graph, {{}, {}, c.name, run + ": whole batch", {}, {}});
     }
   }
   drop_graphs_from(g);

@@ -87,7 +87,12 @@ int OverStepsTab::draw_group(const Group& group, const StatsHistory& history, bo
                         call_series_label(s.key, call, synchronized, ranks);
     const auto channel = channel_label(s.channel);
     name_graph(*graph, several ? series + ", channel " + channel : series, named);
-    set_graph_columns(*graph, {call.name(), statistic_name(sel.statistic), series, channel, {}});
+    set_graph_columns(*graph, {call.layer_name(),
+                               call.sync_point_text(),
+                               statistic_name(sel.statistic),
+                               series,
+                               channel,
+                               {}});
   }
   return g;
 }

@@ -58,7 +58,8 @@ void PerChannelTab::fill(const StatsHistory& history) {
       const auto label =
           call_series_label(key, call, run ? run->synchronized : history.synchronized(), ranks);
       name_graph(*graph, run ? run->name + ": " + label : label, named);
-      set_graph_columns(*graph, {call.name(),
+      set_graph_columns(*graph, {call.layer_name(),
+                                 call.sync_point_text(),
                                  statistic_name(sel.statistic),
                                  graph->name(),
                                  {},

@@ -3,11 +3,15 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "panels/statistics/statistics_tab.h"
+#include "panels/statistics/step_band.h"
+#include "replicascope/diagnose/finding.h"
 
 namespace replicascope::ui {
 
@@ -95,6 +99,9 @@ class HeatmapTab : public StatisticsTab {
   const std::vector<std::pair<double, LayerCall>>& worst() const { return worst_; }
   QCPColorMap* map() const { return map_; }
   void set_log_scale(bool) override {}  // the rows are layers, not values
+  // Outlines the finding's row over its steps (null: none), placed again as the rows change.
+  void mark(const diagnose::Finding* finding);
+  const StepBand& band() const { return *band_; }
 
  protected:
   void fill(const StatsHistory& history) override;
@@ -106,8 +113,11 @@ class HeatmapTab : public StatisticsTab {
   void name_rows();
   void colour_from_zero();
   void name_worst();
+  void place_mark();
   QCPColorMap* map_ = nullptr;
   QCPColorScale* scale_ = nullptr;
+  std::unique_ptr<StepBand> band_;
+  std::optional<diagnose::Finding> marked_;
   QSharedPointer<RowTicker> rows_;
   std::vector<LayerCall> rows_of_;  // what each row shows, top down
   std::vector<std::pair<double, LayerCall>> worst_;

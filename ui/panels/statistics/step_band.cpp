@@ -32,7 +32,7 @@ StepBand::StepBand(QCustomPlot& plot) {
   label_->setPadding(QMargins(2, 2, 2, 2));
 }
 
-bool StepBand::mark(const diagnose::Finding* finding) {
+bool StepBand::mark(const diagnose::Finding* finding, std::optional<int> row) {
   if (!finding) {
     if (!shown()) return false;
     rect_->setVisible(false);
@@ -41,17 +41,23 @@ bool StepBand::mark(const diagnose::Finding* finding) {
   }
   const auto kind = QString::fromStdString(finding->kind);
   const auto colour = severity_colour(finding->severity);
-  if (shown() && first_ == finding->first_step && last_ == finding->last_step &&
+  if (shown() && first_ == finding->first_step && last_ == finding->last_step && row_ == row &&
       label_->text() == kind && label_->color() == colour)
     return false;  // the same finding, not grown (a live step)
   first_ = finding->first_step;
   last_ = finding->last_step;
-  rect_->topLeft->setCoords(left(), 0);
-  rect_->bottomRight->setCoords(right(), 1);
-  rect_->setPen(QPen(colour, 1, Qt::DotLine));
+  row_ = row;
+  // The whole height (axis rect ratios 0 to 1), or the row's cells (centred on its coordinate).
+  const auto type = row ? QCPItemPosition::ptPlotCoords : QCPItemPosition::ptAxisRectRatio;
+  rect_->topLeft->setTypeY(type);
+  rect_->bottomRight->setTypeY(type);
+  rect_->topLeft->setCoords(left(), row ? *row - 0.5 : 0);
+  rect_->bottomRight->setCoords(right(), row ? *row + 0.5 : 1);
   auto fill = colour;
   fill.setAlpha(40);
-  rect_->setBrush(fill);
+  rect_->setPen(row ? QPen(colour, 2) : QPen(colour, 1, Qt::DotLine));
+  rect_->setLayer(row ? "overlay" : kLayer);  // an outline over the heatmap's cells, not under
+  rect_->setBrush(row ? QBrush(Qt::NoBrush) : QBrush(fill));
   label_->setText(kind);
   label_->setColor(colour);
   rect_->setVisible(true);
