@@ -216,6 +216,50 @@ TEST(RunDetail, KeptStepsEqualWhatAllRecordsAndEveryStepKeepsItsSummary) {
   fs::remove_all(dir);
 }
 
+// The first non-finite step and the step before it keep their channels whatever the policy
+// chose (a diagnosis of the NaN looks there), as the same steps of a run that keeps all; the
+// policy's other choices are those of a run without a NaN; a later non-finite step is not pinned.
+TEST(RunDetail, TheFirstNonFiniteStepAndTheOneBeforeKeepTheirChannels) {
+  const auto dir = temp_dir("replicascope_detail_nan_");
+  const auto all_path = (dir / "all.sqlite").string();
+  const auto sampled_path = (dir / "sampled.sqlite").string();
+  constexpr int kSteps = 60, kFirstNan = 31;
+  {
+    engine::Session session(engine::demo_model(), demo_data(), options(2, true));
+    store::RunWriter all(all_path, {}, {}, {store::DetailOptions::kAll, 1});
+    store::RunWriter sampled(sampled_path, {}, {}, {4, 1});
+    for (int i = 1; i <= kSteps; ++i) {
+      auto record = session.step();
+      if (i == kFirstNan || i == kFirstNan + 5) record.loss = std::nan("");  // planted
+      all.append(record);
+      sampled.append(record);
+    }
+  }
+  const store::RunReader all(all_path), sampled(sampled_path);
+  store::DetailPolicy grids(4, 1);
+  for (int64_t step = 1; step <= kSteps; ++step) grids.admit(step);
+  auto expected = grids.kept();
+  for (const int64_t pinned : {kFirstNan - 1, kFirstNan}) {
+    ASSERT_FALSE(std::count(expected.begin(), expected.end(), pinned))
+        << "the grids keep step " << pinned << " anyway: the test would prove nothing";
+    expected.push_back(pinned);
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(sampled.detail_steps(), expected);
+  for (const auto& step : sampled.steps()) {
+    EXPECT_EQ(step.detail, std::count(expected.begin(), expected.end(), step.step) == 1)
+        << "step " << step.step;
+  }
+  std::vector<Row> wanted;
+  for (const auto& row : rows_of(all)) {
+    if (std::count(expected.begin(), expected.end(), std::get<0>(row))) wanted.push_back(row);
+  }
+  const auto got = rows_of(sampled);
+  EXPECT_EQ(got, wanted);
+  EXPECT_TRUE(std::any_of(got.begin(), got.end(),
+                          [](const Row& r) { return std::get<0>(r) == kFirstNan - 1; }));
+}
+
 // Runs of earlier versions kept every step's channels (float64): their summaries are computed
 // from them.
 TEST(RunDetail, OlderRunsGiveSummariesFromTheirChannels) {

@@ -4,6 +4,8 @@
 // step-by-step reading that diagnose_run rests on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "diagnose_steps.h"
 #include "replicascope/engine/model_source.h"
 #include "replicascope/store/run_reader.h"
@@ -68,6 +70,23 @@ TEST(DiagnoseRun, ALearningRatePastOverflowIsNonfiniteWhereTheSessionSawIt) {
   EXPECT_EQ(read[0].layer, live[0].layer);
   EXPECT_FALSE(read[0].layer.empty());
   EXPECT_EQ(read[0].last_step, 6);
+}
+
+// A run that keeps the detail of 2 steps still keeps the first non-finite step's and the one
+// before's (both writers pin them): read back, the finding says what the live session said, the
+// channels too.
+TEST(DiagnoseRun, ASampledRunSaysOfItsFirstNonfiniteStepWhatTheSessionSaid) {
+  const auto run = train("nonfinite_sampled", 2, 16, true, 50, 30, {2, 1});
+  const auto read = of_kind(run.read, "nonfinite"), live = of_kind(run.live, "nonfinite");
+  ASSERT_EQ(read.size(), 1u) << kinds(run.read);
+  ASSERT_EQ(live.size(), 1u) << kinds(run.live);
+  EXPECT_GT(read[0].first_step, 2) << "steps 1 and 2 keep their detail anyway";
+  EXPECT_EQ(read[0].first_step, live[0].first_step);
+  EXPECT_EQ(read[0].layer, live[0].layer);
+  EXPECT_EQ(read[0].channels, live[0].channels);
+  EXPECT_EQ(read[0].evidence, live[0].evidence);
+  const auto kept = store::RunReader(run.path).detail_steps();
+  EXPECT_TRUE(std::count(kept.begin(), kept.end(), read[0].first_step - 1)) << "the step before";
 }
 
 TEST(DiagnoseRun, ABatchOf5On4CopiesIsUneven) {

@@ -21,46 +21,10 @@ import torch.distributed as dist
 from . import arguments, model_tree, runfile
 from .arguments import RecorderError
 from .exchange import Exchange, StepShare, global_rank, weighted_mean
-from .moments import Moments, divergence, finish, merge, raw_of_input
+from .moments import divergence, merge, raw_of_input
+from .step_rows import BeforeNonfinite, PointRows, on_host
 
 __version__ = "0.1.0"
-
-
-def _on_host(pending):
-    """The step's entries as Moments on the CPU: one copy per device rather than one per tensor
-    (each copy from a GPU waits for it), and the moments made final for all entries at once."""
-    tensors = []
-    for entry in pending:
-        tensors += list(entry[3][1:]) + list(entry[5] or ())
-    by_device = {}
-    for i, t in enumerate(tensors):
-        by_device.setdefault(t.device, []).append(i)
-    host = [None] * len(tensors)
-    for device, indices in by_device.items():
-        parts = [tensors[i] for i in indices]
-        flat = torch.cat(parts).cpu() if device.type != "cpu" else None
-        at = 0
-        for i, t in zip(indices, parts):
-            host[i] = t if flat is None else flat[at:at + t.numel()]
-            at += t.numel()
-    raw, runnings, at = [], [], 0
-    for entry in pending:
-        raw.append(host[at:at + 3])
-        at += 3
-        runnings.append(tuple(host[at:at + 2]) if entry[5] is not None else None)
-        at += 2 if entry[5] is not None else 0
-    if not raw:
-        return []
-    sizes = [r[0].numel() for r in raw]
-    counts = torch.repeat_interleave(
-        torch.tensor([float(e[3][0]) for e in pending], dtype=torch.float64),
-        torch.tensor(sizes))
-    means, m2s = finish(counts, *(torch.cat([r[i] for r in raw]) for i in range(3)))
-    out = []
-    for entry, mean, m2, running in zip(pending, means.split(sizes), m2s.split(sizes), runnings):
-        index, sync_point, copy, (count, *_), samples, _ = entry
-        out.append((index, sync_point, copy, Moments(count, mean, m2), samples, running))
-    return out
 
 
 class Recorder:
@@ -90,6 +54,10 @@ class Recorder:
         self._detail_steps = runfile.parse_detail_steps(detail_steps)
         self._detail_every = arguments.detail_every(detail_every)
         self._policy = None  # made at the first step that records a layer ("auto": its size)
+        # The last step and, while the run is finite and its detail was not kept, its channels:
+        # the step before the first non-finite one keeps them (as the C++ writer does).
+        self._before_nonfinite = BeforeNonfinite()
+        self._written = None  # what the last _write decided, for after its commit
         self._model, wrapper, self._dp_ids = model_tree.unwrap(arguments.model(model))
         self._layers = [(n, m) for n, m in self._model.named_modules()
                         if model_tree.is_batch_norm(m)]
@@ -250,7 +218,7 @@ class Recorder:
         seconds, self._last = now - self._last, now
         with self._lock:
             pending, self._pending, self._calls = self._pending, [], {}
-        pending = _on_host(pending)
+        pending = on_host(pending)
         running = {(e[0], e[1]): e[5] for e in pending if e[5] is not None}
         first = min((e[0] for e in pending), default=None)
         samples = sum(e[4] for e in pending if e[0] == first and e[1] == 0)
@@ -267,8 +235,24 @@ class Recorder:
                 # What the rolled-back transaction did is gone: the ids it made, its evictions.
                 self._layer_ids, self._policy = committed, policy
                 raise
+            self._before_nonfinite.remember(self._step, *self._written)
 
-    def _decide(self, db, points):
+    def _pin_first_nonfinite(self, db):
+        """The first non-finite step keeps its detail, and the step before it too (its channels
+        written now if it did not keep them); both are pinned in the policy."""
+        before = self._before_nonfinite
+        self._policy.pin(self._step)
+        if not before.step:
+            return
+        had_detail = self._policy.keeps(before.step)
+        self._policy.pin(before.step)
+        if had_detail or before.rows is None:
+            return
+        for (name, sync_point), vectors in before.rows.items():
+            self._write_channels(db, before.step, self._layer_id(db, name), sync_point, vectors)
+        db.execute("UPDATE steps SET detail = 1 WHERE step = ?", (before.step,))
+
+    def _decide(self, db, points, first_nonfinite):
         """Whether this step keeps per-channel detail; forgets the detail of evicted steps."""
         if self._policy is None and not points and self._detail_steps == runfile.AUTO:
             return False  # nothing to estimate "auto" from: the first step that records decides
@@ -292,6 +276,8 @@ class Recorder:
                                [(int(keep), earlier)] + [(0, old) for old in evicted])
         else:
             self._policy = self._policy.copy()  # the committed one stays for a rollback
+        if first_nonfinite:  # where a diagnosis of the NaN looks (docs/run-format.md)
+            self._pin_first_nonfinite(db)
         keep, evicted = self._policy.admit(self._step)
         for old in evicted:
             db.execute("DELETE FROM channel_stats WHERE step = ?", (old,))
@@ -309,16 +295,20 @@ class Recorder:
         for rank, share in enumerate(shares):  # rank 0's first: its entries in call order
             for index, sync_point, copy, m in share.entries:
                 points.setdefault((index, sync_point), {}).setdefault(rank, {})[copy] = m
-        keep = self._decide(db, points)
         # As the C++ writer: layers numbered and sync points counted in the order they ran, and
         # "statistics of N layers" counting sync points.
-        bad, first_bad = 0, None
-        for (index, sync_point), by_rank in points.items():
-            name = self._layers[index][0]
-            if not self._write_point(db, name, sync_point, by_rank,
-                                     running.get((index, sync_point)), keep):
-                bad += 1
-                first_bad = first_bad or name
+        rows = {(self._layers[index][0], sync_point):
+                self._point_rows(by_rank, running.get((index, sync_point)))
+                for (index, sync_point), by_rank in points.items()}
+        bad_layers = [name for (name, _), row in rows.items() if not row.finite]
+        bad, first_bad = len(bad_layers), (bad_layers[0] if bad_layers else None)
+        finite = (bad == 0 and (loss is None or math.isfinite(loss))
+                  and (accuracy is None or math.isfinite(accuracy)))
+        keep = self._decide(db, points, not finite and not self._before_nonfinite.seen)
+        for (name, sync_point), row in rows.items():
+            self._write_point(db, name, sync_point, row, keep)
+        self._written = (keep, not finite,
+                         None if keep else {at: row.vectors for at, row in rows.items()})
         nonfinite = []
         if loss is not None and not math.isfinite(loss):
             nonfinite.append("loss")
@@ -340,8 +330,8 @@ class Recorder:
                                                (runfile.text(name),)).lastrowid
         return self._layer_ids[name]
 
-    def _write_point(self, db, name, sync_point, by_rank, running, keep):
-        """Writes one sync point (its channels when `keep`); False when a value is not finite."""
+    def _point_rows(self, by_rank, running):
+        """One sync point's figures: each key's channel vectors, the divergence, the count."""
         parts = [m for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
         merged = merge(parts)
         count = merged.count if merged else 0
@@ -359,20 +349,27 @@ class Recorder:
         figure, worst = divergence(parts, merged)
         finite = math.isfinite(figure) and bool(
             torch.isfinite(torch.cat([v for _, _, mean, var in vectors for v in (mean, var)])).all())
+        return PointRows(vectors, figure, worst, count, finite)
+
+    def _write_channels(self, db, step, layer, sync_point, vectors):
+        db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                       [(step, layer, sync_point, copy, n,
+                         runfile.blob(mean.tolist(), copy), runfile.blob(var.tolist(), copy))
+                        for copy, n, mean, var in vectors])
+
+    def _write_point(self, db, name, sync_point, row, keep):
+        """Writes one sync point, and its channels when `keep`."""
         layer = self._layer_id(db, name)
         if keep:
-            db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
-                           [(self._step, layer, sync_point, copy, n,
-                             runfile.blob(mean.tolist(), copy), runfile.blob(var.tolist(), copy))
-                            for copy, n, mean, var in vectors])
+            self._write_channels(db, self._step, layer, sync_point, row.vectors)
         db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?,?)",
-                   (self._step, layer, sync_point, count, runfile.real(figure), worst))
+                   (self._step, layer, sync_point, row.count, runfile.real(row.figure), row.worst))
+        vectors = row.vectors
         means = torch.stack([v for _, _, mean, var in vectors for v in (mean, var)]).mean(1).tolist()
         db.execute("INSERT INTO summaries VALUES(?,?,?,?)",
                    (self._step, layer, sync_point, runfile.summaries_blob(
                        [(copy, n, means[2 * i], means[2 * i + 1])
                         for i, (copy, n, _, _) in enumerate(vectors)])))
-        return finite
 
     # -- end -----------------------------------------------------------------------------------
 

@@ -367,6 +367,39 @@ class BoundedDetail(TempDirTest):
         # 20000 channels: about 650 kB of channel_stats rows a step, 100 MB / 650 kB steps.
         self.assertEqual(capacities, [154, 154])
 
+    def test_the_first_nonfinite_step_and_the_one_before_keep_their_channels(self):
+        # As the C++ writer (RunDetail.TheFirstNonFiniteStepAndTheOneBeforeKeepTheirChannels):
+        # pinned outside the policy, whose other choices stay those of a finite run.
+        steps, first_nan, paths = 60, 31, {}
+        for detail in ("all", 4):
+            torch.manual_seed(3)
+            model = small_net()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+            paths[detail] = self.path(f"nan_{detail}.sqlite")
+            with Recorder(paths[detail], model, detail_steps=detail) as rec:
+                for step, (images, labels) in enumerate(batches(steps, 6), start=1):
+                    loss = torch.nn.functional.cross_entropy(model(images), labels)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+                    planted = step in (first_nan, first_nan + 5)
+                    rec.step(loss=float("nan") if planted else loss.item())
+        full, sampled = open_run(paths["all"]), open_run(paths[4])
+        grids = runfile.DetailPolicy(4)
+        for step in range(1, steps + 1):
+            grids.admit(step)
+        self.assertFalse({first_nan - 1, first_nan} & set(grids.kept()), "proves nothing")
+        expected = sorted(grids.kept() + [first_nan - 1, first_nan])
+        self.assertEqual(sampled.detail_steps, expected)
+        self.assertEqual([s.step for s in sampled.steps if s.detail], expected)
+        for layer in full.layers:
+            everything = full.statistics(layer)
+            for label, series in sampled.statistics(layer).items():
+                self.assertEqual(series.steps.tolist(), expected)
+                rows = [s - 1 for s in expected]
+                self.assertTrue(torch.equal(series.mean, everything[label].mean[rows]), label)
+                self.assertTrue(torch.equal(series.var, everything[label].var[rows]), label)
+
     def test_bad_detail_options_say_what_they_expect(self):
         for bad in (0, -2, "some", 2.5, True):
             with self.assertRaisesRegex(ValueError, "detail_steps expects"):

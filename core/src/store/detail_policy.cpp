@@ -72,6 +72,20 @@ int64_t DetailPolicy::recent_spacing() const {
 }
 
 DetailPolicy::Decision DetailPolicy::admit(int64_t step) {
+  auto out = admit_to_grids(step);
+  out.keep = out.keep || pinned_.count(step) > 0;
+  out.evict.erase(std::remove_if(out.evict.begin(), out.evict.end(),
+                                 [this](int64_t old) { return pinned_.count(old) > 0; }),
+                  out.evict.end());
+  return out;
+}
+
+bool DetailPolicy::keeps(int64_t step) const {
+  return pinned_.count(step) > 0 || reservoir_.count(step) > 0 || in_recent(step) ||
+         (capacity_ == DetailOptions::kAll && on_grid(step, every_));
+}
+
+DetailPolicy::Decision DetailPolicy::admit_to_grids(int64_t step) {
   Decision out;
   if (!on_grid(step, every_)) return out;
   if (capacity_ == DetailOptions::kAll) {
@@ -108,6 +122,7 @@ DetailPolicy::Decision DetailPolicy::admit(int64_t step) {
 std::vector<int64_t> DetailPolicy::kept() const {
   std::vector<int64_t> out(reservoir_.begin(), reservoir_.end());
   out.insert(out.end(), recent_.begin(), recent_.end());
+  out.insert(out.end(), pinned_.begin(), pinned_.end());
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -92,7 +92,7 @@ std::string file_hash(const std::string& path) {
 }
 
 struct RunWriter::Statements {
-  Statement step, layer, sync_point, summary, channel, forget_channels, forget_detail;
+  Statement step, layer, sync_point, summary, channel, forget_channels, forget_detail, add_detail;
   Statements(sqlite3* db, const std::string& path)
       : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?,?)"),
         layer(db, path, "INSERT INTO layers(name) VALUES(?)"),
@@ -100,7 +100,8 @@ struct RunWriter::Statements {
         summary(db, path, "INSERT INTO summaries VALUES(?,?,?,?)"),
         channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)"),
         forget_channels(db, path, "DELETE FROM channel_stats WHERE step = ?"),
-        forget_detail(db, path, "UPDATE steps SET detail = 0 WHERE step = ?") {}
+        forget_detail(db, path, "UPDATE steps SET detail = 0 WHERE step = ?"),
+        add_detail(db, path, "UPDATE steps SET detail = 1 WHERE step = ?") {}
 };
 
 namespace {
@@ -320,6 +321,28 @@ void RunWriter::write_detail(const replicascope::StepRecord& r, int64_t id,
   }
 }
 
+void RunWriter::pin_first_nonfinite(DetailPolicy& chooser, int64_t step) {
+  chooser.pin(step);
+  if (!before_nonfinite_.step) return;
+  const bool had_detail = chooser.keeps(before_nonfinite_.step);
+  chooser.pin(before_nonfinite_.step);
+  if (had_detail || !before_nonfinite_.record) return;
+  const auto& record = *before_nonfinite_.record;
+  for (const auto& layer : record.layers) write_detail(record, layer_id(layer.layer), layer);
+  statements_->add_detail.bind(1, record.step).run();
+}
+
+void RunWriter::remember_before_nonfinite(const replicascope::StepRecord& r, bool kept,
+                                          bool nonfinite) {
+  if (before_nonfinite_.seen) return;
+  before_nonfinite_.seen = nonfinite;
+  before_nonfinite_.step = r.step;
+  before_nonfinite_.record.reset();
+  // Its channels, in case the next step is the first non-finite one (a copy per step only
+  // while the run is finite and this step's detail was not kept).
+  if (!kept && !nonfinite) before_nonfinite_.record = r;
+}
+
 void RunWriter::append(const replicascope::StepRecord& r) {
   if (!db_) throw StoreError("run '" + path_ + "': closed; no step can be appended");
   // What a failed step changed is undone with its transaction, and here: the layer ids it
@@ -328,15 +351,19 @@ void RunWriter::append(const replicascope::StepRecord& r) {
   const auto committed = layer_ids_;
   auto& chooser = policy(r);
   const DetailPolicy before = chooser;
+  const auto nonfinite = replicascope::nonfinite_part(r);
+  const bool first_nonfinite = !nonfinite.empty() && !before_nonfinite_.seen;
   exec(db_, path_, "BEGIN");
   try {
+    // The first non-finite step and the step before keep their channels: where a diagnosis of
+    // the NaN looks (docs/run-format.md).
+    if (first_nonfinite) pin_first_nonfinite(chooser, r.step);
     const auto decision = chooser.admit(r.step);
     for (const int64_t old : decision.evict) {
       statements_->forget_channels.bind(1, old).run();
       statements_->forget_detail.bind(1, old).run();
     }
     statements_->step.bind(1, r.step).bind(2, r.epoch).bind(3, r.loss).bind(4, r.accuracy);
-    const auto nonfinite = replicascope::nonfinite_part(r);
     statements_->step.bind(5, r.seconds);
     if (nonfinite.empty()) {
       statements_->step.bind_null(6);
@@ -355,6 +382,7 @@ void RunWriter::append(const replicascope::StepRecord& r) {
       if (decision.keep) write_detail(r, id, layer);
     }
     exec(db_, path_, "COMMIT");
+    remember_before_nonfinite(r, decision.keep, !nonfinite.empty());
   } catch (...) {
     layer_ids_ = committed;
     chooser = before;

@@ -54,6 +54,11 @@ class DetailPolicy {
   };
   // Steps come in increasing order (not necessarily consecutive).
   Decision admit(int64_t step);
+  // Keeps `step`'s detail from now on whatever the grids choose, outside the capacity: the
+  // first step that is not finite and the one before it (docs/run-format.md). The grids go on
+  // as if nothing was pinned, so every other step is chosen as before, in both writers alike.
+  void pin(int64_t step) { pinned_.insert(step); }
+  bool keeps(int64_t step) const;
 
   // The steps that keep detail now, ascending.
   std::vector<int64_t> kept() const;
@@ -64,11 +69,13 @@ class DetailPolicy {
  private:
   bool on_grid(int64_t step, int64_t stride) const { return (step - 1) % stride == 0; }
   bool in_recent(int64_t step) const;
+  Decision admit_to_grids(int64_t step);
 
   int64_t capacity_, every_, recent_capacity_, reservoir_capacity_;
   int64_t stride_;
   std::set<int64_t> reservoir_;
   std::deque<int64_t> recent_;
+  std::set<int64_t> pinned_;
 };
 
 }  // namespace replicascope::store

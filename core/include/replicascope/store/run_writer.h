@@ -46,12 +46,21 @@ class RunWriter {
   DetailPolicy& policy(const replicascope::StepRecord& first);
   void write_detail(const replicascope::StepRecord& record, int64_t layer,
                     const replicascope::LayerStats& s);
+  // The first non-finite step keeps its detail, and the step before it too (written now if
+  // its detail was not kept); both are pinned in the policy.
+  void pin_first_nonfinite(DetailPolicy& chooser, int64_t step);
+  void remember_before_nonfinite(const replicascope::StepRecord& r, bool kept, bool nonfinite);
   std::string path_;
   DetailOptions detail_;
   std::optional<DetailPolicy> policy_;
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statements> statements_;
   std::map<std::string, int64_t> layer_ids_;
+  struct BeforeNonfinite {
+    bool seen = false;  // a step was not finite: nothing more to remember
+    int64_t step = 0;   // the last step appended (0: none yet)
+    std::optional<replicascope::StepRecord> record;  // its channels, when it did not keep them
+  } before_nonfinite_;
 };
 
 }  // namespace replicascope::store
