@@ -90,11 +90,15 @@ share=$root/usr/share
 for file in "$share/applications/$app_id.desktop" "$share/metainfo/$app_id.metainfo.xml" \
   "$share/mime/packages/$app_id.xml" "$share/icons/hicolor/scalable/apps/$app_id.svg" \
   "$share/icons/hicolor/48x48/apps/$app_id.png" "$share/doc/replicascope/copyright" \
-  "$root/usr/include/replicascope/replicascope.h"; do
+  "$root/usr/include/replicascope/replicascope.h" "$share/man/man1/replicascope.1.gz" \
+  "$share/man/man1/replicascope-cli.1.gz"; do
   [[ -f $file ]] || fail "the packages do not install $file"
 done
 QT_QPA_PLATFORM=offscreen "$root/usr/bin/replicascope" --version || fail "replicascope --version failed"
 "$root/usr/bin/replicascope-cli" --help >/dev/null || fail "replicascope-cli --help failed"
+# The manual pages render and say what --help says (they are made from it).
+zcat "$share/man/man1/replicascope-cli.1.gz" | MANWIDTH=100 man -l - 2>/dev/null |
+  grep -q "diagnose" || fail "the manual page of replicascope-cli does not render its commands"
 
 # The run file's type, by content: a run the installed CLI records, and a plain SQLite database
 # of the same extension.
