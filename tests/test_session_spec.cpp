@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "replicascope/engine/input_check.h"
 #include "replicascope/engine/model_source.h"
@@ -65,8 +66,15 @@ TEST(SessionSpec, FlagsReadBackToTheSameSpec) {
 }
 
 TEST(SessionSpec, DefaultsFollowTheOptimizerAndTheInstalledData) {
-  EXPECT_DOUBLE_EQ(SessionSpec{}.lr(), 0.05);
+  EXPECT_DOUBLE_EQ(SessionSpec{}.lr(), 0.003);
   EXPECT_DOUBLE_EQ(parse({{"optimizer", "adam"}}).lr(), 0.001);
+  EXPECT_DOUBLE_EQ(engine::SessionOptions{}.learning_rate, SessionSpec{}.lr());
+  // The help says the defaults the code takes.
+  std::ostringstream said;
+  said << "(default " << engine::kDefaultSgdLearningRate << " for sgd, "
+       << engine::kDefaultAdamLearningRate << " for adam)";
+  EXPECT_NE(std::string(REPLICASCOPE_SESSION_USAGE).find(said.str()), std::string::npos)
+      << said.str();
   EXPECT_EQ(SessionSpec{}.data_or_default(), engine::default_data_spec());
   EXPECT_EQ(parse({{"data", "synthetic"}}).data_or_default(), "synthetic");
 }

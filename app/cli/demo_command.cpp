@@ -30,7 +30,7 @@ const char* const kDemoUsage =
     "  --devices LIST   copies to train on: cpu:N, or cuda:I,J (default cpu:4)\n"
     "  --steps N        training steps (default 20)\n"
     "  --batch N        whole batch per step, split over the copies (default 32)\n"
-    "  --lr X           SGD learning rate, momentum 0.9 (default 0.05)\n"
+    "  --lr X           SGD learning rate, momentum 0.9 (default 0.003)\n"
     "  --seed N         random seed for weights and data (default 0)\n"
     "  --layer NAME     the layer whose per-copy table is printed (default features.1)\n"
     "  --channels N     channels shown in that table (default 3)\n"

@@ -146,7 +146,9 @@ void SessionDialog::add_training_rows(QFormLayout& form) {
   optimizer_->addItems({"sgd", "adam"});
   form.addRow("optimizer", optimizer_);
   lr_ = new QLineEdit;
-  lr_->setPlaceholderText("0.05 for sgd, 0.001 for adam");
+  lr_->setPlaceholderText(QString("%1 for sgd, %2 for adam")
+                              .arg(engine::kDefaultSgdLearningRate)
+                              .arg(engine::kDefaultAdamLearningRate));
   form.addRow("learning rate", lr_);
   weight_decay_ = new QLineEdit;
   weight_decay_->setPlaceholderText("0");

@@ -33,7 +33,7 @@ struct SessionOptions {
   std::vector<torch::Device> devices{torch::Device(torch::kCPU)};
   int64_t batch_size = 32;  // the whole batch, split over the copies
   OptimizerKind optimizer = OptimizerKind::kSgd;
-  double learning_rate = 0.05;
+  double learning_rate = kDefaultSgdLearningRate;
   double momentum = 0.9;  // SGD only
   double weight_decay = 0;
   LossKind loss = LossKind::kCrossEntropy;

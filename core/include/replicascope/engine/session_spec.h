@@ -34,7 +34,7 @@ struct SessionSpec {
   std::string devices = "cpu:4";
   int64_t batch = 32;  // the whole batch, split over the copies (and processes)
   OptimizerKind optimizer = OptimizerKind::kSgd;
-  std::optional<double> learning_rate;  // empty: 0.05 for SGD, 0.001 for Adam
+  std::optional<double> learning_rate;  // empty: default_learning_rate(optimizer)
   double weight_decay = 0;
   LossKind loss = LossKind::kCrossEntropy;
   uint64_t seed = 0;
@@ -49,9 +49,7 @@ struct SessionSpec {
   // either way: replicascope::nonfinite_part).
   bool stop_on_nonfinite = false;
 
-  double lr() const {
-    return learning_rate.value_or(optimizer == OptimizerKind::kAdam ? 1e-3 : 0.05);
-  }
+  double lr() const { return learning_rate.value_or(default_learning_rate(optimizer)); }
   std::string data_or_default() const;
 };
 
@@ -111,7 +109,7 @@ std::shared_ptr<const data::Dataset> load_data(const std::string& spec,
   "  --devices LIST      copies: cpu:N, or cuda:I,J (default cpu:4)\n"                             \
   "  --batch N           whole batch per step, split over the copies (default 32)\n"               \
   "  --optimizer NAME    sgd (momentum 0.9) or adam (default sgd)\n"                               \
-  "  --lr X              learning rate (default 0.05 for sgd, 0.001 for adam)\n"                   \
+  "  --lr X              learning rate (default 0.003 for sgd, 0.001 for adam)\n"                  \
   "  --weight-decay X    (default 0)\n"                                                            \
   "  --loss NAME         ce (cross-entropy) or mse (on one-hot targets) (default ce)\n"            \
   "  --seed N            weights, data order and synthetic data (default 0)\n"                     \
