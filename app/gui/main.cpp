@@ -18,6 +18,7 @@
 #include "replicascope/base/stop_signals.h"
 #include "replicascope/engine/session_spec.h"
 #include "replicascope/store/run_reader.h"
+#include "window/file_kind.h"
 #include "window/main_window.h"
 #include "window/main_window_icons.h"
 
@@ -78,14 +79,6 @@ std::optional<QString> file_to_open(const QStringList& files) {
   }
   if (files.isEmpty()) return QString();
   const QFileInfo file(files.front());
-  const auto suffix = file.suffix().toLower();
-  if (suffix != "pt" && suffix != "pth" && suffix != "sqlite") {
-    std::fprintf(stderr,
-                 "replicascope: cannot open '%s': expected a TorchScript model (.pt) or a "
-                 "recorded run (.sqlite)\n",
-                 qPrintable(file.filePath()));
-    return std::nullopt;
-  }
   // Said here, before a window opens, so a missing file and a directory behave alike.
   const char* problem = !file.exists()       ? "no such file"
                         : file.isDir()       ? "it is a directory, not a file"
@@ -94,6 +87,11 @@ std::optional<QString> file_to_open(const QStringList& files) {
   if (problem) {
     std::fprintf(stderr, "replicascope: cannot open '%s': %s\n", qPrintable(file.filePath()),
                  problem);
+    return std::nullopt;
+  }
+  if (replicascope::ui::kind_of(file.filePath()) == replicascope::ui::FileKind::unknown) {
+    std::fprintf(stderr, "replicascope: %s\n",
+                 qPrintable(replicascope::ui::not_openable(file.filePath())));
     return std::nullopt;
   }
   return file.filePath();

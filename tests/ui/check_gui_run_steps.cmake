@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # --steps with a recorded run, offscreen: the run is viewed (never asked to train: no "a recorded
-# run cannot be trained"), the window is saved and the app exits 0.
-file(REMOVE "${OUT}" "${OUT}.sqlite")
+# run cannot be trained"), the window is saved and the app exits 0. The run is named without its
+# suffix, as a copy or a download may be: it is told by its content.
+file(REMOVE "${OUT}" "${OUT}.sqlite" "${OUT}.run-of-monday")
 file(REMOVE_RECURSE "${OUT}.data" "${OUT}.config")
 set(ENV{QT_QPA_PLATFORM} offscreen)
 set(ENV{XDG_DATA_HOME} "${OUT}.data")   # runs recorded here, not in the user's folder
@@ -12,7 +13,8 @@ execute_process(COMMAND "${CLI}" train --steps 2 --devices cpu:2 --batch 8 --dat
 if(NOT result EQUAL 0)
   message(FATAL_ERROR "replicascope-cli train exited with ${result}")
 endif()
-execute_process(COMMAND "${APP}" "${OUT}.sqlite" --steps 3 --screenshot "${OUT}"
+file(COPY_FILE "${OUT}.sqlite" "${OUT}.run-of-monday")
+execute_process(COMMAND "${APP}" "${OUT}.run-of-monday" --steps 3 --screenshot "${OUT}"
   RESULT_VARIABLE result ERROR_VARIABLE said TIMEOUT 300)
 if(NOT result EQUAL 0 OR said MATCHES "cannot be trained")
   message(FATAL_ERROR "replicascope on a run with --steps exited with ${result}: ${said}")

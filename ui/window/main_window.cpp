@@ -6,7 +6,6 @@
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QDockWidget>
-#include <QFile>
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QLineEdit>
@@ -29,6 +28,7 @@
 #include "panels/wiring_panel.h"
 #include "replicascope/base/atomic_write.h"
 #include "window/error_dialog.h"
+#include "window/file_kind.h"
 #include "window/main_window_icons.h"
 #include "window/session_dialog.h"
 #include "window/window_fit.h"
@@ -43,26 +43,6 @@ QDockWidget* add_dock(QMainWindow& window, const QString& title, const QString& 
   dock->setWidget(content);
   window.addDockWidget(area, dock);
   return dock;
-}
-
-enum class FileKind { model, run, unknown };
-
-// What a file holds, by its first bytes: a zip archive is a TorchScript model, SQLite's header a
-// recorded run (the MIME type goes by content too, so a run named anything opens). A file that
-// cannot be read yet goes by its suffix (.pt, .pth; .sqlite), and opening it says what is wrong.
-FileKind kind_of(const QString& path) {
-  QFile file(path);
-  const auto head = file.open(QIODevice::ReadOnly) ? file.read(16) : QByteArray();
-  if (head.startsWith("PK\x03\x04")) return FileKind::model;
-  if (head == QByteArray("SQLite format 3", 16)) return FileKind::run;
-  const auto suffix = QFileInfo(path).suffix().toLower();
-  if (suffix == "pt" || suffix == "pth") return FileKind::model;
-  return suffix == "sqlite" ? FileKind::run : FileKind::unknown;
-}
-
-QString not_openable(const QString& path) {
-  return QString("cannot open '%1': expected a TorchScript model (.pt) or a recorded run (.sqlite)")
-      .arg(path);
 }
 
 // How a recorded run was trained, for its title: "cpu:0,cpu:1, batch 16, per-copy BN".

@@ -53,11 +53,18 @@ bool StepBand::mark(const diagnose::Finding* finding, std::optional<int> row) {
   rect_->bottomRight->setTypeY(type);
   rect_->topLeft->setCoords(left(), row ? *row - 0.5 : 0);
   rect_->bottomRight->setCoords(right(), row ? *row + 0.5 : 1);
+  label_->position->setTypeY(type);  // at the top of the axes, or of the outlined row
+  label_->position->setCoords(3, row ? *row - 0.5 : 0);
   auto fill = colour;
   fill.setAlpha(40);
-  rect_->setPen(row ? QPen(colour, 2) : QPen(colour, 1, Qt::DotLine));
-  rect_->setLayer(row ? "overlay" : kLayer);  // an outline over the heatmap's cells, not under
+  // On the heatmap, over its cells: an outline in blue, which no cell of its white-to-red scale
+  // hides (the severity's orange or red would vanish in the red rows it marks), and the kind on
+  // a white ground.
+  rect_->setPen(row ? QPen(QColor(0, 90, 255), 2) : QPen(colour, 1, Qt::DotLine));
   rect_->setBrush(row ? QBrush(Qt::NoBrush) : QBrush(fill));
+  for (auto* item : std::initializer_list<QCPAbstractItem*>{rect_, label_})
+    item->setLayer(row ? "overlay" : kLayer);
+  label_->setBrush(row ? QBrush(QColor(255, 255, 255, 220)) : QBrush(Qt::NoBrush));
   label_->setText(kind);
   label_->setColor(colour);
   rect_->setVisible(true);
