@@ -353,6 +353,7 @@ void RunWriter::append(const replicascope::StepRecord& r) {
   const DetailPolicy before = chooser;
   const auto nonfinite = replicascope::nonfinite_part(r);
   const bool first_nonfinite = !nonfinite.empty() && !before_nonfinite_.seen;
+  bool kept = false;
   exec(db_, path_, "BEGIN");
   try {
     // The first non-finite step and the step before keep their channels: where a diagnosis of
@@ -382,13 +383,14 @@ void RunWriter::append(const replicascope::StepRecord& r) {
       if (decision.keep) write_detail(r, id, layer);
     }
     exec(db_, path_, "COMMIT");
-    remember_before_nonfinite(r, decision.keep, !nonfinite.empty());
+    kept = decision.keep;
   } catch (...) {
     layer_ids_ = committed;
     chooser = before;
     roll_back_if_open(db_);
     throw;
   }
+  remember_before_nonfinite(r, kept, !nonfinite.empty());  // committed: what comes next needs
 }
 
 }  // namespace replicascope::store
