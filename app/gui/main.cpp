@@ -239,12 +239,7 @@ int show_window(const CommandLine& line, QString& run_path) {
   const TrainThenShoot train_then_shoot(window, line);
   const StopOnSignal stop_on_signal(window);
   if (!line.session.empty()) {
-    auto flags = window.session_spec();  // the last session's, changed by the flags given
-    flags.model.clear();                 // the demo unless --model or a file names one
-    flags.output.clear();                // the last model's tuple element: --output's or auto
-    for (const auto& [name, value] : line.session)
-      replicascope::engine::set_session_flag(flags, name, value);
-    window.open_with_flags(flags, line.file);
+    window.open_with_flags(line.session, line.file);
   } else if (line.file.isEmpty()) {
     window.open_demo();
   } else {

@@ -150,11 +150,8 @@ void UiEngineTest::flagsThatFailLeaveTheToolbarAndRunsOpenByContent() {
   MainWindow window;
   QVERIFY(open_demo(window, "cpu:2", 8));
   const auto remembered = QSettings().value("session/batch");
-  auto flags = window.session_spec();
-  flags.devices = "cpu:0";
-  flags.batch = 24;
   QSignalSpy failed(&window.context(), &SessionContext::failed);
-  window.open_with_flags(flags, {});
+  window.open_with_flags({{"devices", "cpu:0"}, {"batch", "24"}}, {});
   QVERIFY(failed.wait(kWaitMs));
   QCOMPARE(window.findChild<QLineEdit*>("devices")->text(), QString("cpu:2"));
   QCOMPARE(window.findChild<QSpinBox*>("batch")->value(), 8);
@@ -169,6 +166,11 @@ void UiEngineTest::flagsThatFailLeaveTheToolbarAndRunsOpenByContent() {
   QVERIFY(opened.wait(kWaitMs));
   QVERIFY2(window.windowTitle().contains("run-of-monday (a run of"),
            qPrintable(window.windowTitle()));
+  // Flags with a run: it is viewed, and the flags are the next session's, in the toolbar now.
+  window.open_with_flags({{"batch", "24"}}, renamed);
+  QVERIFY(opened.wait(kWaitMs));
+  QCOMPARE(window.findChild<QSpinBox*>("batch")->value(), 24);
+  QCOMPARE(window.session_spec().batch, int64_t{24});
 }
 
 // --steps trains the first session only: one that failed to open, or a recorded run, takes

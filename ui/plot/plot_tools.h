@@ -72,13 +72,12 @@ class PlotTracer : public QObject {
 // What a line's points are, for the tidy CSV of what is visible. The x axis is the step unless
 // `step` is set (then it is the channel, as in the Per-channel view).
 struct GraphColumns {
-  QString layer;  // the layer's name alone; "" for the loss
-  QString
-      sync_point;  // which call of the layer in a step, from 0 (export's column); "" for the loss
-  QString statistic;  // "mean", "var", "loss", "divergence"; "" for the y axis' label
-  QString series;     // "copy 0", "synchronized", ...; "" for the line's name
-  QString channel;    // "3", "mean over channels", or "" (none applies, or the x axis)
-  QString step;       // set when the x axis is the channel
+  QString layer;       // the layer's name alone; "" for the loss
+  QString sync_point;  // its call in a step, from 0 (as export's column); "" for the loss
+  QString statistic;   // "mean", "var", "loss", "divergence"; "" for the y axis' label
+  QString series;      // "copy 0", "synchronized", ...; "" for the line's name
+  QString channel;     // "3", "mean over channels", or "" (none applies, or the x axis)
+  QString step;        // set when the x axis is the channel
 };
 void set_graph_columns(QCPGraph& graph, const GraphColumns& columns);
 // Marks a graph as drawn over the data rather than being data (the marks of the steps that kept

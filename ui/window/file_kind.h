@@ -14,7 +14,7 @@ enum class FileKind { model, run, unknown };
 // read yet goes by its suffix (.pt, .pth; .sqlite), and opening it says what is wrong.
 FileKind kind_of(const QString& path);
 
-// "cannot open 'PATH': expected a TorchScript model (.pt) or a recorded run (.sqlite), ..."
+// "cannot open 'PATH': expected a TorchScript model (.pt, a zip archive) or a recorded run ..."
 QString not_openable(const QString& path);
 
 }  // namespace replicascope::ui

@@ -180,14 +180,22 @@ void MainWindow::open_file(const QString& path, bool with_remembered) {
   start_session(spec);
 }
 
-void MainWindow::open_with_flags(engine::SessionSpec flags, const QString& file) {
-  if (!file.isEmpty() && kind_of(file) != FileKind::model) {
-    set_session_spec(flags);  // a run is viewed, nothing trains: the flags are the next session's
+void MainWindow::open_with_flags(const std::vector<std::pair<std::string, std::string>>& flags,
+                                 const QString& file) {
+  auto spec = session_spec();
+  const bool trains = file.isEmpty() || kind_of(file) == FileKind::model;
+  if (trains) {
+    spec.model.clear();   // the demo unless --model or the file names one
+    spec.output.clear();  // the last model's tuple element: --output's or auto
+  }
+  for (const auto& [name, value] : flags) engine::set_session_flag(spec, name, value);
+  if (!trains) {
+    set_session_spec(spec);  // a run is viewed, nothing trains: the flags are the next session's
     open_file(file);
     return;
   }
-  if (!file.isEmpty()) flags.model = file.toStdString();
-  start_session(flags);
+  if (!file.isEmpty()) spec.model = file.toStdString();
+  start_session(spec);
 }
 
 void MainWindow::start_session(engine::SessionSpec spec) {

@@ -43,11 +43,12 @@ class MainWindow : public QMainWindow, public SessionViewer {
   // with its remembered choices (data, shape, ...; the New session dialog keeps them) unless
   // `with_remembered` is false: the caller set them.
   void open_file(const QString& path, bool with_remembered = true);
-  // The command line: `flags` (the last session's settings changed by the flags given) train
-  // `file`'s model, or with no file flags.model or the demo. Like every session, it changes the
-  // toolbar and the remembered choices only once it opened. With a recorded run nothing trains:
-  // the flags are the next session's and the toolbar shows them at once.
-  void open_with_flags(engine::SessionSpec flags, const QString& file);
+  // The command line's session flags (checked already: check_session_spec) on the last
+  // session's settings: they train `file`'s model, or with no file --model's or the demo. Like
+  // every session, it changes the toolbar and the remembered choices only once it opened. With a
+  // recorded run nothing trains: the flags are the next session's, shown in the toolbar at once.
+  void open_with_flags(const std::vector<std::pair<std::string, std::string>>& flags,
+                       const QString& file);
   // The next session's devices, batch (0: unchanged), data and BatchNorm; an empty devices
   // string leaves them as they are.
   void configure(const QString& devices, int64_t batch, bool synthetic, bool unsynchronized);
