@@ -57,7 +57,6 @@ class Recorder:
         # The last step and, while the run is finite and its detail was not kept, its channels:
         # the step before the first non-finite one keeps them (as the C++ writer does).
         self._before_nonfinite = BeforeNonfinite()
-        self._written = None  # what the last _write decided, for after its commit
         self._model, wrapper, self._dp_ids = model_tree.unwrap(arguments.model(model))
         self._layers = [(n, m) for n, m in self._model.named_modules()
                         if model_tree.is_batch_norm(m)]
@@ -229,13 +228,13 @@ class Recorder:
         if self._db is not None:
             committed, policy = dict(self._layer_ids), self._policy
             try:
-                runfile.transaction(self._db, self.path,
-                                    lambda db: self._write(db, shares, running, seconds, epoch))
+                written = runfile.transaction(
+                    self._db, self.path, lambda db: self._write(db, shares, running, seconds, epoch))
             except BaseException:
                 # What the rolled-back transaction did is gone: the ids it made, its evictions.
                 self._layer_ids, self._policy = committed, policy
                 raise
-            self._before_nonfinite.remember(self._step, *self._written)
+            self._before_nonfinite.remember(self._step, *written)
 
     def _pin_first_nonfinite(self, db):
         """The first non-finite step keeps its detail, and the step before it too (its channels
@@ -307,8 +306,6 @@ class Recorder:
         keep = self._decide(db, points, not finite and not self._before_nonfinite.seen)
         for (name, sync_point), row in rows.items():
             self._write_point(db, name, sync_point, row, keep)
-        self._written = (keep, not finite,
-                         None if keep else {at: row.vectors for at, row in rows.items()})
         nonfinite = []
         if loss is not None and not math.isfinite(loss):
             nonfinite.append("loss")
@@ -323,6 +320,8 @@ class Recorder:
                    (self._step, epoch, None if loss is None else runfile.real(loss),
                     None if accuracy is None else runfile.real(accuracy), seconds,
                     ", ".join(nonfinite) or None, int(keep)))
+        # What the next step needs of this one (BeforeNonfinite.remember), once this is committed.
+        return keep, not finite, None if keep else {at: row.vectors for at, row in rows.items()}
 
     def _layer_id(self, db, name):
         if name not in self._layer_ids:

@@ -286,11 +286,13 @@ def _is_locked(error):
 
 
 def transaction(db, path, write):
-    """Runs `write(db)` in one transaction; a failure rolls it back and names the run."""
+    """Runs `write(db)` in one transaction and returns what it returned; a failure rolls it back
+    and names the run."""
     try:
         db.execute("BEGIN IMMEDIATE")  # the write lock first: the busy timeout waits for it
-        write(db)
+        written = write(db)
         db.execute("COMMIT")
+        return written
     except sqlite3.Error as error:
         if db.in_transaction:
             db.execute("ROLLBACK")
