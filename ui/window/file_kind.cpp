@@ -4,12 +4,17 @@
 #include <QByteArray>
 #include <QFile>
 #include <QFileInfo>
+#include <filesystem>
+#include <system_error>
 
 namespace replicascope::ui {
 
 FileKind kind_of(const QString& path) {
+  // Only a regular file is read: opening a FIFO would wait for a writer (a hang at start-up).
+  std::error_code error;
+  const bool regular = std::filesystem::is_regular_file(path.toStdString(), error);
   QFile file(path);
-  const auto head = file.open(QIODevice::ReadOnly) ? file.read(16) : QByteArray();
+  const auto head = regular && file.open(QIODevice::ReadOnly) ? file.read(16) : QByteArray();
   if (head.startsWith("PK\x03\x04")) return FileKind::model;
   if (head == QByteArray("SQLite format 3", 16)) return FileKind::run;  // with its NUL
   const auto suffix = QFileInfo(path).suffix().toLower();

@@ -11,7 +11,8 @@ enum class FileKind { model, run, unknown };
 
 // By the file's first bytes: a zip archive is a TorchScript model, SQLite's header a recorded
 // run (the MIME type goes by content too, so a run named anything opens). A file that cannot be
-// read yet goes by its suffix (.pt, .pth; .sqlite), and opening it says what is wrong.
+// read yet, or is not a regular file (a FIFO is never opened here), goes by its suffix (.pt,
+// .pth; .sqlite), and opening it says what is wrong.
 FileKind kind_of(const QString& path);
 
 // "cannot open 'PATH': expected a TorchScript model (.pt, a zip archive) or a recorded run ..."
