@@ -30,6 +30,7 @@
 #include "replicascope/store/run_reader.h"
 #include "replicascope/store/run_writer.h"
 #include "replicascope/store/series.h"
+#include "run_damage.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -58,6 +59,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace replicascope;
+using replicascope::testing::damage;
 using replicascope::testing::demo_data;
 using replicascope::testing::options;
 using replicascope::testing::temp_dir;
@@ -508,16 +510,6 @@ TEST(RunStore, KilledRunKeepsItsFinishedSteps) {
 
 }  // namespace
 
-// Runs damaged after they were written: SQL run on a finished run (a test's own damage).
-void damage(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
 // A run of `steps` hand-made steps (layer "bn": 2 channels, 2 copies), every step with detail.
 std::string small_run(const fs::path& dir, const std::string& name, int steps = 3) {
   const auto path = (dir / name).string();
@@ -617,7 +609,7 @@ TEST(RunStore, ARunWithoutItsTablesIsRefusedNamingEveryMissingTable) {
   replicascope::testing::expect_throw_containing<store::StoreError>(
       [&] { store::RunReader{path}; },
       "run '" + path +
-          "': damaged or not a ReplicaScope run: schema version 5 has the table(s) "
+          "': damaged or not a ReplicaScope run: schema version 6 has the table(s) "
           "channel_stats, wiring_cells, which this file lacks");
   fs::remove_all(dir);
 }

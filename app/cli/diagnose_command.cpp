@@ -68,7 +68,8 @@ int run_diagnose(const std::vector<std::string>& raw) {
     std::cout << path << ": " << hidden << " finding(s) below " << diagnose::severity_name(least)
               << " left out (--severity note shows every one)\n";
   }
-  std::cout << not_checked_line(path) << "\n";
+  const auto unchecked = not_checked_line(path, diagnose::run_facts(run));
+  if (!unchecked.empty()) std::cout << unchecked << "\n";
   return shown.empty() ? 0 : kFoundStatus;
 }
 

@@ -34,12 +34,13 @@ void print_findings_json(std::ostream& out, const std::vector<diagnose::Finding>
   out << "\n";
 }
 
-std::string not_checked_line(const std::string& source) {
+std::string not_checked_line(const std::string& source, const diagnose::RunFacts& facts) {
   std::map<std::string, std::string> kinds_by_why;  // one clause per reason
-  for (const auto& n : diagnose::not_checked()) {
+  for (const auto& n : diagnose::not_checked(facts)) {
     auto& kinds = kinds_by_why[n.why];
     kinds += (kinds.empty() ? "" : ", ") + n.kind;
   }
+  if (kinds_by_why.empty()) return "";
   std::string out = source + ": not checked";
   bool first = true;
   for (const auto& [why, kinds] : kinds_by_why) {

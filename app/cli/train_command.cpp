@@ -186,6 +186,9 @@ Trained train_steps(const engine::SessionSpec& spec, engine::BuiltSession& built
     try {
       t.last = session.step();
     } catch (const std::exception&) {
+      engine::record_failed_step(built);  // a sync point's failure, for diagnose
+      if (built.rank0())
+        say_new_findings(session.diagnosis(), built.run ? built.run->path() : "train");
       // A collective that fails after a stop signal: the other ranks stopped, or launch ended
       // them. This rank keeps the steps it finished.
       if (!built.group || !stop_requested()) throw;

@@ -180,6 +180,27 @@ class Run:
             rows.append({"module": module, "expects_callbacks": bool(expects), "cells": cells})
         return {"columns": columns, "rows": rows}
 
+    @property
+    def layer_settings(self):
+        """Version 6: {layer: (momentum or None for a cumulative mean, eps)}; {} before."""
+        if self.schema_version < 6:
+            return {}
+        return {name: (None if math.isnan(momentum) else momentum, eps)  # NULL: cumulative
+                for name, momentum, eps in self._checked(
+            "layer_settings", "SELECT l.name, s.momentum, s.eps FROM layer_settings s JOIN "
+            "layers l ON l.id = s.layer ORDER BY s.layer",
+            (("name", TEXT), ("momentum", NUMBER), ("eps", NUMBER)))}
+
+    @property
+    def eval_calls(self):
+        """Version 6: [(step, module, calls)]: BatchNorm modules that ran in eval mode during a
+        training step; [] before."""
+        if self.schema_version < 6:
+            return []
+        return [tuple(r) for r in self._checked(
+            "eval_calls", "SELECT step, module, calls FROM eval_calls ORDER BY step, module",
+            (("step", INTEGER), ("module", TEXT), ("calls", INTEGER)))]
+
     def _layer(self, layer):
         """(id, name as stored) of `layer`, a name as run.layers lists it (a name from the file
         system, with surrogates for its invalid bytes, also finds its stored form)."""

@@ -21,10 +21,13 @@ import torch.distributed as dist
 from . import arguments, model_tree, runfile
 from .arguments import RecorderError
 from .exchange import Exchange, StepShare, global_rank, weighted_mean
-from .moments import divergence, merge, raw_of_input
-from .step_rows import BeforeNonfinite, PointRows, on_host
+from .moments import Moments, raw_of_input
+from .step_rows import BeforeNonfinite, on_host, point_rows
 
 __version__ = "0.1.0"
+
+# The copy of an exchanged entry that carries a rank's running mean and variance, not moments.
+RUNNING_ENTRY = -1
 
 
 class Recorder:
@@ -99,6 +102,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._pending = []
         self._calls = {}
+        self._eval_calls = {}  # module index -> calls in eval mode since the last step
         self._step = 0
         self._layer_ids = {}
         self._last = time.perf_counter()
@@ -178,8 +182,13 @@ class Recorder:
 
     def _hook(self, index):
         def record(module, inputs, output):
-            # Batch statistics only: in eval mode a layer with running statistics uses those.
-            if not (module.training or module.running_mean is None) or not inputs:
+            # Batch statistics only: in eval mode a layer with running statistics uses those, and
+            # is counted (a frozen layer is told from an unused one).
+            if not (module.training or module.running_mean is None):
+                with self._lock:
+                    self._eval_calls[index] = self._eval_calls.get(index, 0) + 1
+                return
+            if not inputs:
                 return
             x = inputs[0]
             copy = 0
@@ -217,11 +226,15 @@ class Recorder:
         seconds, self._last = now - self._last, now
         with self._lock:
             pending, self._pending, self._calls = self._pending, [], {}
+            eval_calls, self._eval_calls = self._eval_calls, {}
         pending = on_host(pending)
         running = {(e[0], e[1]): e[5] for e in pending if e[5] is not None}
         first = min((e[0] for e in pending), default=None)
         samples = sum(e[4] for e in pending if e[0] == first and e[1] == 0)
         entries = [(i, s, c, m) for i, s, c, m, _, _ in pending]
+        if self._world > 1:  # this rank's running statistics go to rank 0 too (version 6)
+            entries += [(i, s, RUNNING_ENTRY, Moments(0, mean, var))
+                        for (i, s), (mean, var) in running.items()]
         share = StepShare(loss, accuracy, samples, entries)
         shares = self._exchange.all_shares(share) if self._exchange else [share]
         self._step += 1
@@ -229,7 +242,8 @@ class Recorder:
             committed, policy = dict(self._layer_ids), self._policy
             try:
                 written = runfile.transaction(
-                    self._db, self.path, lambda db: self._write(db, shares, running, seconds, epoch))
+                    self._db, self.path,
+                    lambda db: self._write(db, shares, running, seconds, epoch, eval_calls))
             except BaseException:
                 # What the rolled-back transaction did is gone: the ids it made, its evictions.
                 self._layer_ids, self._policy = committed, policy
@@ -283,21 +297,25 @@ class Recorder:
             db.execute("UPDATE steps SET detail = 0 WHERE step = ?", (old,))
         return keep
 
-    def _write(self, db, shares, running, seconds, epoch):
+    def _write(self, db, shares, running, seconds, epoch, eval_calls):
         weights = [s.samples for s in shares]
         loss = weighted_mean(zip([s.loss for s in shares], weights))
         accuracy = weighted_mean(zip([s.accuracy for s in shares], weights))
         # The batch is known once a step saw a training forward; the first such step keeps it.
         if sum(weights) > 0:
             db.execute("INSERT OR IGNORE INTO meta VALUES('batch', ?)", (str(sum(weights)),))
-        points = {}
+        points, ranks_running = {}, {}
         for rank, share in enumerate(shares):  # rank 0's first: its entries in call order
             for index, sync_point, copy, m in share.entries:
+                if copy == RUNNING_ENTRY:
+                    ranks_running.setdefault((index, sync_point), {})[rank] = (m.mean, m.m2)
+                    continue
                 points.setdefault((index, sync_point), {}).setdefault(rank, {})[copy] = m
         # As the C++ writer: layers numbered and sync points counted in the order they ran, and
         # "statistics of N layers" counting sync points.
         rows = {(self._layers[index][0], sync_point):
-                self._point_rows(by_rank, running.get((index, sync_point)))
+                point_rows(by_rank, running.get((index, sync_point)), self._world,
+                           ranks_running.get((index, sync_point), {}))
                 for (index, sync_point), by_rank in points.items()}
         bad_layers = [name for (name, _), row in rows.items() if not row.finite]
         bad, first_bad = len(bad_layers), (bad_layers[0] if bad_layers else None)
@@ -320,35 +338,22 @@ class Recorder:
                    (self._step, epoch, None if loss is None else runfile.real(loss),
                     None if accuracy is None else runfile.real(accuracy), seconds,
                     ", ".join(nonfinite) or None, int(keep)))
+        db.executemany("INSERT INTO eval_calls VALUES(?,?,?)",  # rank 0's
+                       [(self._step, runfile.text(self._layers[i][0]), n)
+                        for i, n in sorted(eval_calls.items())])
         # What the next step needs of this one (BeforeNonfinite.remember), once this is committed.
         return keep, not finite, None if keep else {at: row.vectors for at, row in rows.items()}
 
     def _layer_id(self, db, name):
         if name not in self._layer_ids:
-            self._layer_ids[name] = db.execute("INSERT INTO layers(name) VALUES(?)",
-                                               (runfile.text(name),)).lastrowid
+            layer = db.execute("INSERT INTO layers(name) VALUES(?)", (runfile.text(name),)).lastrowid
+            module = self._model.get_submodule(name) if name else self._model
+            momentum = getattr(module, "momentum", 0.1)  # version 6: with the layer's first row
+            db.execute("INSERT INTO layer_settings VALUES(?,?,?)",
+                       (layer, None if momentum is None else float(momentum),
+                        float(getattr(module, "eps", 1e-5))))
+            self._layer_ids[name] = layer
         return self._layer_ids[name]
-
-    def _point_rows(self, by_rank, running):
-        """One sync point's figures: each key's channel vectors, the divergence, the count."""
-        parts = [m for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
-        merged = merge(parts)
-        count = merged.count if merged else 0
-        rows = sorted(by_rank.get(0, {}).items())
-        if merged is not None:
-            rows.append((runfile.SYNCHRONIZED, merged))
-        if self._world > 1:
-            for r in sorted(by_rank):
-                ranked = merge(list(by_rank[r].values()))
-                if ranked is not None:
-                    rows.append((runfile.rank_key(r), ranked))
-        vectors = [(copy, m.count, m.mean, m.var) for copy, m in rows]
-        if running is not None:
-            vectors.append((runfile.RUNNING, count, running[0], running[1]))
-        figure, worst = divergence(parts, merged)
-        finite = math.isfinite(figure) and bool(
-            torch.isfinite(torch.cat([v for _, _, mean, var in vectors for v in (mean, var)])).all())
-        return PointRows(vectors, figure, worst, count, finite)
 
     def _write_channels(self, db, step, layer, sync_point, vectors):
         db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",

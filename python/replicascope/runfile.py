@@ -21,7 +21,7 @@ from . import locks
 from .detail_policy import (ALL, AUTO, DetailPolicy, auto_detail_steps,  # noqa: F401
                             parse_detail_steps, stored_row_bytes)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # SQLite's application_id of a run file (the big-endian 32-bit field at offset 68 of its header):
 # "RSRN" in ASCII, as the C++ writer's kRunApplicationId. Readers do not require it (runs written
@@ -32,8 +32,9 @@ APPLICATION_ID = 0x5253524E
 # them.
 _TABLES_1 = ("meta", "steps", "layers", "sync_points", "channel_stats")
 _TABLES_2 = _TABLES_1 + ("modules", "wiring_columns", "wiring_rows", "wiring_cells")
-TABLES = {1: _TABLES_1, 2: _TABLES_2, 3: _TABLES_2, 4: _TABLES_2 + ("summaries",),
-          5: _TABLES_2 + ("summaries",)}
+_TABLES_4 = _TABLES_2 + ("summaries",)
+TABLES = {1: _TABLES_1, 2: _TABLES_2, 3: _TABLES_2, 4: _TABLES_4, 5: _TABLES_4,
+          6: _TABLES_4 + ("layer_settings", "eval_calls", "events")}
 
 # The meta keys the writers write (version 5's contract): a user's own metadata may not use
 # them, nor any key starting with RESERVED_META_PREFIX (kept for later versions).
@@ -74,6 +75,11 @@ CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NUL
                           present INTEGER NOT NULL, called INTEGER NOT NULL,
                           call_order INTEGER NOT NULL,
                           PRIMARY KEY(context_id, column_id)) WITHOUT ROWID;
+CREATE TABLE layer_settings(layer INTEGER PRIMARY KEY, momentum REAL, eps REAL NOT NULL);
+CREATE TABLE eval_calls(step INTEGER NOT NULL, module TEXT NOT NULL, calls INTEGER NOT NULL,
+                        PRIMARY KEY(step, module)) WITHOUT ROWID;
+CREATE TABLE events(step INTEGER NOT NULL, kind TEXT NOT NULL, layer TEXT, sync_point INTEGER,
+                    copy INTEGER, message TEXT NOT NULL);
 """
 
 # The copy column's coding: copies 0, 1, ... (of rank 0); the synchronized statistics -1; the
@@ -86,6 +92,15 @@ def rank_key(rank):
     return -3 - rank
 
 
+# Rank r's running statistics (r >= 1; version 6): far below the ranks' codes, as the C++
+# reader's kRankRunningBase.
+RANK_RUNNING_BASE = -(1 << 24)
+
+
+def rank_running_key(rank):
+    return RANK_RUNNING_BASE - rank
+
+
 def key_label(copy):
     """The C++ SeriesKey::label() of a stored copy id: "copy 2", "synchronized", "rank 1"."""
     if copy >= 0:
@@ -94,6 +109,8 @@ def key_label(copy):
         return "synchronized"
     if copy == RUNNING:
         return "running"
+    if copy < RANK_RUNNING_BASE:
+        return f"running, rank {RANK_RUNNING_BASE - copy}"
     return f"rank {-3 - copy}"
 
 

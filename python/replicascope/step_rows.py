@@ -2,10 +2,12 @@
 """What one step of the recorder writes, before it is written: the layers' moments brought to
 the host, each sync point's rows, and the step before the first non-finite one."""
 import collections
+import math
 
 import torch
 
-from .moments import Moments, finish
+from . import runfile
+from .moments import Moments, divergence, finish, merge
 
 
 def on_host(pending):
@@ -48,6 +50,33 @@ def on_host(pending):
 # One sync point of a step as it is written: each key's (copy, count, mean, var), the
 # divergence and its worst channel, the count, and whether every value is finite.
 PointRows = collections.namedtuple("PointRows", "vectors figure worst count finite")
+
+
+def point_rows(by_rank, running, world, ranks_running=None):
+    """One sync point's figures: each key's channel vectors, the divergence, the count.
+    `running`: rank 0's running (mean, var) after it; `ranks_running`: {rank: (mean, var)} of
+    every rank's, of which ranks 1, ... are written as their own series."""
+    parts = [m for r in sorted(by_rank) for _, m in sorted(by_rank[r].items())]
+    merged = merge(parts)
+    count = merged.count if merged else 0
+    rows = sorted(by_rank.get(0, {}).items())
+    if merged is not None:
+        rows.append((runfile.SYNCHRONIZED, merged))
+    if world > 1:
+        for r in sorted(by_rank):
+            ranked = merge(list(by_rank[r].values()))
+            if ranked is not None:
+                rows.append((runfile.rank_key(r), ranked))
+    vectors = [(copy, m.count, m.mean, m.var) for copy, m in rows]
+    if running is not None:
+        vectors.append((runfile.RUNNING, count, running[0], running[1]))
+    for r, (mean, var) in sorted((ranks_running or {}).items()):
+        if r > 0:
+            vectors.append((runfile.rank_running_key(r), count, mean, var))
+    figure, worst = divergence(parts, merged)
+    finite = math.isfinite(figure) and bool(
+        torch.isfinite(torch.cat([v for _, _, mean, var in vectors for v in (mean, var)])).all())
+    return PointRows(vectors, figure, worst, count, finite)
 
 
 class BeforeNonfinite:

@@ -143,7 +143,8 @@ class DistributedDataParallelRuns(TempDirTest):
         self.assertEqual(len(run.steps), STEPS)
         for layer in ("1", "4", "9"):
             stats = run.statistics(layer)
-            self.assertEqual(list(stats), ["copy 0", "synchronized", "running", "rank 0", "rank 1"])
+            self.assertEqual(list(stats), ["copy 0", "synchronized", "running", "rank 0", "rank 1",
+                                           "running, rank 1"])
             divergence = dict(run.divergence(layer))
             for step in range(STEPS):
                 x = [ranks[r]["inputs"][step][layer][0] for r in range(2)]
@@ -163,9 +164,11 @@ class DistributedDataParallelRuns(TempDirTest):
                 self.assertTrue(torch.equal(stats["copy 0"].mean[step], stats["rank 0"].mean[step]))
                 self.assertAlmostEqual(divergence[step + 1], worst, delta=1e-6 * worst)
                 self.assertGreater(worst, 0)  # plain BatchNorm: the ranks' statistics differ
-            # Rank 0's own running statistics after the last step.
-            final = ranks[0]["running"][layer]
-            self.assertTrue(torch.equal(stats["running"].mean[-1], final[0].double()))
+            # Each rank's own running statistics after the last step (version 6: rank 1's too).
+            for rank, label in ((0, "running"), (1, "running, rank 1")):
+                final = ranks[rank]["running"][layer]
+                self.assertTrue(torch.equal(stats[label].mean[-1], final[0].double()))
+                self.assertTrue(torch.equal(stats[label].var[-1], final[1].double()))
 
     def test_the_exchange_grows_when_a_rank_needs_more_room(self):
         ranks = self.launch("exchange")

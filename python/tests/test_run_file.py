@@ -99,7 +99,7 @@ class MissingTables(TempDirTest):
         with self.assertRaises(RunFileError) as caught:
             open_run(path)
         self.assertEqual(str(caught.exception),
-                         f"run '{path}': damaged or not a ReplicaScope run: schema version 5 has "
+                         f"run '{path}': damaged or not a ReplicaScope run: schema version 6 has "
                          "the table(s) modules, summaries, which this file lacks")
 
     def test_the_tables_asked_for_are_the_files_versions(self):
@@ -113,11 +113,11 @@ class MissingTables(TempDirTest):
 
     def test_versions_outside_the_readers_say_so(self):
         for version, said in ((0, "(found version 0)"),
-                              (6, "(found version 6: a newer ReplicaScope wrote it)")):
+                              (7, "(found version 7: a newer ReplicaScope wrote it)")):
             path = self.path(f"v{version}.sqlite")
             change(path, "CREATE TABLE meta(key TEXT)", f"PRAGMA user_version={version}")
             with self.assertRaisesRegex(RunFileError, re.escape(
-                    f"run '{path}': not a ReplicaScope run of schema version 1 to 5 {said}")):
+                    f"run '{path}': not a ReplicaScope run of schema version 1 to 6 {said}")):
                 open_run(path)
 
 

@@ -644,7 +644,7 @@ void UiEngineTest::aDivergedRunIsMarkedInTheStatusBar() {
 
 // A DistributedDataParallel training recorded by the Python recorder (python/examples/ddp_gloo.py:
 // 2 processes over Gloo, plain BatchNorm, Debian's python3-torch) opens with both ranks: a wiring
-// column per rank and a line per rank beside the synchronized one.
+// column per rank, a line per rank beside the synchronized one, and each rank's running ones.
 void UiEngineTest::aPythonDdpRunShowsItsRanks() {
   const auto path = temp_path("python_ddp.sqlite");
   QFile::remove(path);
@@ -669,7 +669,8 @@ void UiEngineTest::aPythonDdpRunShowsItsRanks() {
   QStringList labels;
   for (const auto& series : window.context().history().series())
     labels << QString::fromStdString(series.key.label());
-  QCOMPARE(labels, QStringList({"copy 0", "synchronized", "running", "rank 0", "rank 1"}));
+  QCOMPARE(labels, QStringList({"copy 0", "synchronized", "running", "rank 0", "rank 1",
+                                "running, rank 1"}));
 }
 
 void UiEngineTest::badInputIsAnErrorNotACrash() {

@@ -134,6 +134,7 @@ struct FindingsReport {
   int64_t steps = 0;     // the steps checked (a live session's steps so far, a run's steps)
   std::vector<diagnose::Finding> findings;  // errors first, then warnings, notes; by first step
   QString error;                            // why a recorded run could not be checked
+  std::vector<diagnose::NotChecked> not_checked;  // the kinds it could not check, and why
 };
 
 using StepRecordPtr = std::shared_ptr<const replicascope::StepRecord>;

@@ -188,8 +188,10 @@ void EngineWorker::stepOnce() {
     }
   } catch (...) {
     steps_wanted_ = 0;
-    emit failed("step " + QString::number(current_step_.load()) +
-                " failed: " + describe_current_exception());
+    const auto why = describe_current_exception();
+    engine::record_failed_step(built_);  // a sync point's failure: a finding, kept in the run
+    emit findingsChanged(live_findings(built_.session->diagnosis(), built_.session->steps_done()));
+    emit failed("step " + QString::number(current_step_.load()) + " failed: " + why);
   }
   // The next step queues behind whatever was asked meanwhile (a pause, a series, a reset).
   queue_->post([this] { stepOnce(); }, "step");

@@ -13,6 +13,7 @@ FindingsPtr live_findings(const diagnose::Diagnosis& diagnosis, int64_t steps) {
   report->checked = true;
   report->steps = steps;
   report->findings = diagnosis.findings();
+  report->not_checked = diagnose::not_checked(diagnosis.facts());
   return report;
 }
 
@@ -25,6 +26,7 @@ FindingsPtr recorded_findings(const QString& path, int64_t steps) {
     // A connection of its own, as a followed run's reads have: it sees the rows written since.
     const store::RunReader run(path.toStdString());
     report->findings = diagnose::diagnose_run(run);
+    report->not_checked = diagnose::not_checked(diagnose::run_facts(run));
   } catch (...) {
     report->error = QString::fromStdString(describe(std::current_exception()));
   }

@@ -18,10 +18,9 @@ namespace {
 
 // "not checked (not recorded in this run): rank-buffers-differ, running-stats-lag, ...": the
 // kinds of one reason together.
-QString not_checked_text() {
+QString not_checked_text(const std::vector<diagnose::NotChecked>& not_checked) {
   std::map<std::string, QStringList> by_why;
-  for (const auto& kind : diagnose::not_checked())
-    by_why[kind.why] << QString::fromStdString(kind.kind);
+  for (const auto& kind : not_checked) by_why[kind.why] << QString::fromStdString(kind.kind);
   QStringList lines;
   for (const auto& [why, kinds] : by_why) {
     lines << QString("not checked (%1): %2").arg(QString::fromStdString(why), kinds.join(", "));
@@ -61,7 +60,7 @@ FindingsPanel::FindingsPanel(SessionContext& context, QWidget* parent)
   details_ = new QLabel;
   details_->setWordWrap(true);
   details_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  not_checked_ = new QLabel(not_checked_text());
+  not_checked_ = new QLabel;
   not_checked_->setWordWrap(true);
   not_checked_->setStyleSheet("color: #707070");
   auto* column = new QVBoxLayout(this);
@@ -109,6 +108,7 @@ void FindingsPanel::on_findings_changed(const FindingsReport& report, const diag
   model_.set_findings(report.findings, context_.history().call_counts());
   summary_->setText(summary_of(report));
   summary_->setStyleSheet(report.error.isEmpty() ? "" : "color: #c00000");
+  not_checked_->setText(not_checked_text(report.not_checked));
   const bool worth_a_look = std::any_of(
       report.findings.begin(), report.findings.end(),
       [](const diagnose::Finding& f) { return f.severity != diagnose::Severity::kNote; });

@@ -38,6 +38,9 @@ QPen pen_for(const SeriesKey& key, bool faded) {
     case SeriesKey::Kind::kRank:  // a rank's statistics over its copies
       pen = QPen(copy_colour(key.index), 2.0, Qt::DotLine);
       break;
+    case SeriesKey::Kind::kRankRunning:  // another rank's running statistics, as rank 0's
+      pen = QPen(copy_colour(key.index), 1.5, Qt::DashLine);
+      break;
     default:
       pen = QPen(copy_colour(key.index), 1.2);
   }
@@ -68,6 +71,8 @@ QString series_label(const SeriesKey& key, bool synchronized, bool of_ranks) {
     return "whole batch (unused: per-copy BN)";
   if (key.kind == SeriesKey::Kind::kCopy && of_ranks)
     return QString("rank 0, copy %1").arg(key.index);
+  // With several ranks, which running statistics a checkpoint saved by rank 0 keeps.
+  if (key.kind == SeriesKey::Kind::kRunning && of_ranks) return "running, rank 0 (checkpoint)";
   return QString::fromStdString(key.label());
 }
 

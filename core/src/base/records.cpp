@@ -37,6 +37,8 @@ std::string SeriesKey::label() const {
       return "running";
     case Kind::kRank:
       return "rank " + std::to_string(index);
+    case Kind::kRankRunning:
+      return "running, rank " + std::to_string(index);
     default:
       return "copy " + std::to_string(index);
   }
@@ -53,16 +55,22 @@ const std::vector<double>* LayerStats::values(const SeriesKey& key, Statistic st
       found = mean ? &running_mean : &running_var;
       break;
     default:
-      for (const auto& c : key.kind == SeriesKey::Kind::kRank ? ranks : copies) {
+      for (const auto& c : records_of(key.kind)) {
         if (c.copy == key.index) found = mean ? &c.mean : &c.var;
       }
   }
   return found && !found->empty() ? found : nullptr;
 }
 
+const std::vector<CopyRecord>& LayerStats::records_of(SeriesKey::Kind kind) const {
+  return kind == SeriesKey::Kind::kRank          ? ranks
+         : kind == SeriesKey::Kind::kRankRunning ? rank_running
+                                                 : copies;
+}
+
 int64_t LayerStats::count_of(const SeriesKey& key) const {
   if (key.kind == SeriesKey::Kind::kCopy || key.kind == SeriesKey::Kind::kRank) {
-    for (const auto& c : key.kind == SeriesKey::Kind::kRank ? ranks : copies) {
+    for (const auto& c : records_of(key.kind)) {
       if (c.copy == key.index) return c.count;
     }
   }
@@ -75,6 +83,7 @@ std::vector<SeriesKey> LayerStats::keys() const {
   out.push_back(SeriesKey::synchronized());
   if (!running_mean.empty()) out.push_back(SeriesKey::running());
   for (const auto& r : ranks) out.push_back(SeriesKey::rank(r.copy));
+  for (const auto& r : rank_running) out.push_back(SeriesKey::rank_running(r.copy));
   return out;
 }
 
@@ -91,7 +100,7 @@ bool finite(const LayerStats& layer) {
   if (!std::isfinite(layer.divergence) || !finite(layer.mean) || !finite(layer.var) ||
       !finite(layer.running_mean) || !finite(layer.running_var))
     return false;
-  for (const auto* list : {&layer.copies, &layer.ranks}) {
+  for (const auto* list : {&layer.copies, &layer.ranks, &layer.rank_running}) {
     for (const auto& c : *list) {
       if (!finite(c.mean) || !finite(c.var)) return false;
     }

@@ -16,6 +16,13 @@ std::vector<std::unique_ptr<Rule>> make_rules(const RunFacts& facts) {
   out.push_back(rules::make_uneven_copies(facts));
   out.push_back(rules::make_small_per_copy_batch(facts));
   out.push_back(rules::make_copies_see_different_data(facts));
+  if (facts.records_run_facts) {
+    out.push_back(rules::make_running_stats_lag(facts));
+    out.push_back(rules::make_frozen_batchnorm());
+  }
+  if (facts.records_sync_events) out.push_back(rules::make_sync_points_disagree());
+  if (facts.records_rank_running && facts.processes > 1)
+    out.push_back(rules::make_rank_buffers_differ(facts));
   return out;
 }
 
@@ -25,6 +32,10 @@ Diagnosis::~Diagnosis() = default;
 
 void Diagnosis::observe(const StepEvidence& step) {
   for (auto& rule : rules_) rule->observe(step);
+}
+
+void Diagnosis::observe_event(const store::RunEvent& event) {
+  for (auto& rule : rules_) rule->observe_event(event);
 }
 
 void Diagnosis::finish() {
@@ -54,12 +65,30 @@ std::vector<Finding> Diagnosis::new_findings() {
   return out;
 }
 
-std::vector<NotChecked> not_checked() {
-  const std::string why = "not recorded in this run";
-  return {{"rank-buffers-differ", why},
-          {"running-stats-lag", why},
-          {"frozen-batchnorm", why},
-          {"sync-points-disagree", why}};
+std::vector<NotChecked> not_checked(const RunFacts& facts) {
+  // A run older than version 6: what that version would have recorded.
+  auto before_6 = [&](const std::string& since) {
+    return "not recorded in this run (schema version " + std::to_string(facts.schema_version) +
+           "; " + since + ")";
+  };
+  const bool v6 = facts.records_run_facts;
+  std::vector<NotChecked> out;
+  if (!facts.records_rank_running) {
+    out.push_back({"rank-buffers-differ",
+                   v6 ? "the C++ engine records rank 0's running statistics only"
+                      : before_6("the Python recorder records every rank's from version 6 on")});
+  }
+  if (!v6) {
+    const auto why = before_6("version 6 records momentum, eps and eval-mode calls");
+    out.push_back({"running-stats-lag", why});
+    out.push_back({"frozen-batchnorm", why});
+  }
+  if (!facts.records_sync_events) {
+    out.push_back({"sync-points-disagree",
+                   v6 ? "the Python recorder does not record sync points yet"
+                      : before_6("the C++ engine records failed sync points from version 6 on")});
+  }
+  return out;
 }
 
 namespace rules {

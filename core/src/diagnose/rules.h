@@ -18,6 +18,10 @@ std::unique_ptr<Rule> make_nonfinite(const RunFacts& facts);
 std::unique_ptr<Rule> make_uneven_copies(const RunFacts& facts);
 std::unique_ptr<Rule> make_small_per_copy_batch(const RunFacts& facts);
 std::unique_ptr<Rule> make_copies_see_different_data(const RunFacts& facts);
+std::unique_ptr<Rule> make_running_stats_lag(const RunFacts& facts);
+std::unique_ptr<Rule> make_frozen_batchnorm();
+std::unique_ptr<Rule> make_sync_points_disagree();
+std::unique_ptr<Rule> make_rank_buffers_differ(const RunFacts& facts);
 
 // A figure for a person: 3 significant digits ("2.31", "45.2", "1.2e+31").
 std::string figure(double value);

@@ -29,7 +29,9 @@ int copies_of(const std::string& devices) {
   return 1 + static_cast<int>(std::count(devices.begin(), devices.end(), ','));
 }
 
-RunFacts facts_of(const store::RunReader& run) {
+}  // namespace
+
+RunFacts run_facts(const store::RunReader& run) {
   const auto meta = run.metadata();
   RunFacts facts;
   facts.synchronized = store::trained_synchronized(meta);
@@ -37,12 +39,17 @@ RunFacts facts_of(const store::RunReader& run) {
   facts.processes = static_cast<int>(std::min<int64_t>(meta_number(meta, "processes", 1), 1 << 20));
   facts.batch = meta_number(meta, "batch", 0);
   facts.source = run.path();
+  facts.records_run_facts = run.records_run_facts();
+  // The Python recorder says who wrote the run; it records no sync-point events.
+  const bool python =
+      meta.count("writer") && meta.at("writer").rfind("replicascope-python", 0) == 0;
+  facts.records_sync_events = facts.records_run_facts && !python;
+  facts.records_rank_running = facts.processes == 1 || (facts.records_run_facts && python);
+  facts.schema_version = run.schema_version();
   return facts;
 }
 
-StepEvidence evidence_of_row(const store::StepRow& row) {
-  return step_evidence(row.step, row.epoch, row.loss, row.accuracy, row.nonfinite);
-}
+namespace {
 
 // The vector a value of `row` goes to in `stats`, the series' count taken from the summaries.
 std::vector<double>& values_of(LayerStats& stats, const store::StatRow& row,
@@ -61,6 +68,8 @@ std::vector<double>& values_of(LayerStats& stats, const store::StatRow& row,
       return mean ? record_of(stats.copies).mean : record_of(stats.copies).var;
     case SeriesKey::Kind::kRank:
       return mean ? record_of(stats.ranks).mean : record_of(stats.ranks).var;
+    case SeriesKey::Kind::kRankRunning:
+      return mean ? record_of(stats.rank_running).mean : record_of(stats.rank_running).var;
     case SeriesKey::Kind::kRunning:
       return mean ? stats.running_mean : stats.running_var;
     case SeriesKey::Kind::kSynchronized:
@@ -100,8 +109,17 @@ void read_detail(const store::RunReader& run, StepEvidence& step, std::vector<La
 }  // namespace
 
 std::vector<Finding> diagnose_run(const store::RunReader& run) {
-  Diagnosis diagnosis(facts_of(run));
+  Diagnosis diagnosis(run_facts(run));
   const auto steps = run.steps();
+  const auto settings = run.layer_settings();
+  const auto eval_calls = run.eval_calls();
+  // A step's own figures, with the modules that ran in eval mode in it.
+  auto evidence_of_row = [&](const store::StepRow& row) {
+    auto out = step_evidence(row.step, row.epoch, row.loss, row.accuracy, row.nonfinite);
+    const auto calls = eval_calls.find(row.step);
+    if (calls != eval_calls.end()) out.eval_calls = calls->second;
+    return out;
+  };
   size_t next = 0;  // the next of `steps` to give the rules
   StepEvidence step;
   bool gathering = false, kept = false;  // a step is being gathered; it keeps its detail
@@ -123,11 +141,16 @@ std::vector<Finding> diagnose_run(const store::RunReader& run) {
       kept = listed && steps[next++].detail;
       gathering = true;
     }
+    const auto layer_settings = settings.find(row.layer);
     step.layers.push_back({row.layer, row.sync_point, row.count, row.divergence, row.worst_channel,
-                           row.summaries, nullptr});
+                           row.summaries, nullptr,
+                           layer_settings == settings.end()
+                               ? std::nullopt
+                               : std::optional<BatchNormSettings>(layer_settings->second)});
   });
   if (gathering) give();
   while (next < steps.size()) diagnosis.observe(evidence_of_row(steps[next++]));
+  for (const auto& event : run.events()) diagnosis.observe_event(event);
   diagnosis.finish();
   return diagnosis.findings();
 }

@@ -32,8 +32,10 @@ StepEvidence evidence_of(const StepRecord& record) {
     evidence.worst_channel = layer.worst_channel;
     evidence.summaries = summarize(layer);
     evidence.detail = &layer;
+    evidence.settings = layer.settings;
     out.layers.push_back(std::move(evidence));
   }
+  out.eval_calls = record.eval_calls;
   return out;
 }
 

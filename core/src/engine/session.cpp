@@ -6,10 +6,13 @@
 #include "replicascope/base/stop_signals.h"
 #include "replicascope/dist/gradient_reducer.h"
 #include "replicascope/dist/process_group.h"
+#include "replicascope/engine/step_failure.h"
 
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 namespace replicascope::engine {
 namespace {
@@ -53,6 +56,16 @@ struct Session::Recorder : nn::StatsObserver {
     }
     if (listener) listener->on_sync(event);
   }
+  // The step's first sync failure (every copy waiting at the sync point hears of it).
+  std::optional<store::RunEvent> failure;
+  void on_sync_failure(const sync::SyncError& error) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!failure) failure = sync_point_event(error, 0);
+  }
+  std::optional<store::RunEvent> take_failure() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::exchange(failure, std::nullopt);
+  }
   std::vector<LayerStats> take() {
     std::vector<nn::SyncEvent> taken;
     {
@@ -82,6 +95,8 @@ LayerStats to_layer_stats(const nn::SyncEvent& event) {
   out.running_mean = values(event.running_mean);
   out.running_var = values(event.running_var);
   out.divergence = divergence(out, kDivergenceEps, &out.worst_channel);
+  out.settings = BatchNormSettings{
+      event.momentum ? std::optional<double>(*event.momentum) : std::nullopt, event.eps};
   return out;
 }
 
@@ -127,6 +142,7 @@ void Session::build() {
   facts.processes = options_.group ? options_.group->size() : 1;
   facts.batch = options_.batch_size;
   facts.source = "live session";
+  facts.records_rank_running = facts.processes == 1;  // rank 0 sees its own buffers only
   diagnosis_ = std::make_unique<diagnose::Diagnosis>(facts);
   steps_done_ = 0;
   ranks_stop_signal_ = 0;
@@ -160,6 +176,26 @@ int Session::agreed_stop_signal() const {
 }
 
 StepRecord Session::step() {
+  recorder_->take_failure();  // none is left from an earlier step
+  try {
+    return train_step();
+  } catch (...) {
+    // A copy that failed at a sync point told the recorder (its error's type does not survive
+    // a TorchScript model's interpreter); the step's own error goes on unchanged.
+    if (auto event = recorder_->take_failure()) {
+      event->step = steps_done_ + 1;
+      diagnosis_->observe_event(*event);
+      events_.push_back(std::move(*event));
+    }
+    throw;
+  }
+}
+
+std::vector<store::RunEvent> Session::take_events() {
+  return std::exchange(events_, {});
+}
+
+StepRecord Session::train_step() {
   const auto start = std::chrono::steady_clock::now();
   auto batch = loader_->next();
   // This rank's share of the batch every rank drew, split over every rank's copies, as verify

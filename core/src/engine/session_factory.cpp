@@ -160,4 +160,14 @@ void start_run(BuiltSession& built, const std::string& path) {
       path, built.metadata, store::RunModel{built.modules, built.wiring}, built.detail);
 }
 
+void record_failed_step(BuiltSession& built) {
+  for (const auto& event : built.session->take_events()) {
+    if (!built.run) continue;
+    try {
+      built.run->add_event(event);
+    } catch (const store::StoreError&) {
+    }
+  }
+}
+
 }  // namespace replicascope::engine

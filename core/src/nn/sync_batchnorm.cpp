@@ -223,8 +223,13 @@ torch::Tensor SynchronizedBatchNormBase::forward_impl(const torch::Tensor& input
   // SyncBatchNorm uses each process's own batch in eval mode without running statistics.
   detail::SyncResult result;
   if (sync_) {
-    result = sync_->copy_id == 0 ? sync_->master->run_master(std::move(messages[0]))
-                                 : sync_->pipe.run_slave(std::move(messages[0]));
+    try {
+      result = sync_->copy_id == 0 ? sync_->master->run_master(std::move(messages[0]))
+                                   : sync_->pipe.run_slave(std::move(messages[0]));
+    } catch (const sync::SyncError& e) {
+      if (observer_) observer_->on_sync_failure(e);
+      throw;
+    }
   } else {
     // Unreplicated: this module's batch alone.
     detail::ReduceConfig config;

@@ -84,6 +84,8 @@ void notify_observer(const ReduceConfig& config, const std::vector<SyncMessage>&
   event.layer = config.layer;
   event.sync_point = sync_point;
   event.synchronized = config.synchronized;
+  event.momentum = config.momentum;
+  event.eps = config.eps;
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto& m = messages[i].moments;
     const double n = static_cast<double>(std::max<int64_t>(m.count, 1));

@@ -62,6 +62,9 @@ std::vector<std::string> tables_of_version(int64_t version) {
       tables.push_back(t);
   }
   if (version >= 4) tables.push_back("summaries");
+  if (version >= 6) {
+    for (const char* t : {"layer_settings", "eval_calls", "events"}) tables.push_back(t);
+  }
   return tables;
 }
 

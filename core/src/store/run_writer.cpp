@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "replicascope/base/file_checks.h"
+#include "run_schema.h"
 #include "sqlite_statement.h"
 #include "stored_values.h"
 
@@ -28,53 +29,7 @@ using detail::Statement;
 using detail::stored_copy;
 using detail::stored_single;
 
-namespace {
-
-constexpr const char* kSchema = R"(
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, loss REAL, accuracy REAL,
-                   seconds REAL NOT NULL, nonfinite TEXT, detail INTEGER NOT NULL);
-CREATE TABLE layers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
-CREATE TABLE sync_points(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
-                         count INTEGER NOT NULL, divergence REAL, worst_channel INTEGER NOT NULL,
-                         PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
-CREATE TABLE summaries(step INTEGER NOT NULL, layer INTEGER NOT NULL, sync_point INTEGER NOT NULL,
-                       copies BLOB NOT NULL, PRIMARY KEY(step, layer, sync_point)) WITHOUT ROWID;
-CREATE INDEX summaries_by_layer ON summaries(layer, sync_point, step);
-CREATE TABLE channel_stats(step INTEGER NOT NULL, layer INTEGER NOT NULL,
-                           sync_point INTEGER NOT NULL, copy INTEGER NOT NULL,
-                           count INTEGER NOT NULL, mean BLOB NOT NULL, var BLOB NOT NULL,
-                           UNIQUE(step, layer, sync_point, copy));
-CREATE TABLE modules(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
-                     full_type TEXT NOT NULL, depth INTEGER NOT NULL,
-                     own_parameters INTEGER NOT NULL, subtree_parameters INTEGER NOT NULL,
-                     synchronized INTEGER NOT NULL, receives_callbacks INTEGER NOT NULL);
-CREATE TABLE wiring_columns(id INTEGER PRIMARY KEY, device TEXT NOT NULL, rank INTEGER NOT NULL,
-                            copy INTEGER NOT NULL);
-CREATE TABLE wiring_rows(context_id INTEGER PRIMARY KEY, module TEXT NOT NULL, type TEXT NOT NULL,
-                         expects_callbacks INTEGER NOT NULL);
-CREATE TABLE wiring_cells(context_id INTEGER NOT NULL, column_id INTEGER NOT NULL,
-                          present INTEGER NOT NULL, called INTEGER NOT NULL,
-                          call_order INTEGER NOT NULL,
-                          PRIMARY KEY(context_id, column_id)) WITHOUT ROWID;
-)";
-// SQLite stores NaN as NULL: loss, accuracy and divergence are NULL where they were NaN (version
-// 3), and steps.nonfinite names what was not finite in a step (NULL for a finite one).
-// modules: the model's module tree in module order (id = index). wiring_*: the ranks x copies
-// wiring, one column per copy (rank, its copy), one row per module index (context), one cell
-// per both. Version 1 files have neither; their wiring is text in meta("wiring").
-// Version 4: every step has its sync_points row (count, divergence, the channel where the
-// divergence was largest) and its summaries row (one BLOB per sync point, stored_values.h; an
-// index by layer, so that selecting a layer reads its rows, not the whole table: 49 ms rather
-// than 140-150 ms for 10,000 steps of densenet121's 121 layers, for 4% more file); a
-// step with steps.detail = 1 also has channel_stats rows: one per copy with every channel's value
-// in a BLOB (float32, float64 for the synchronized statistics; little-endian, the byte order of
-// every platform LibTorch supports). One insert per copy rather than per channel keeps recording
-// off the training's critical path. A rowid table (not WITHOUT ROWID, whose rows spill to
-// overflow pages beyond a few hundred bytes) keeps the BLOBs in the B-tree's pages, and the
-// pages of evicted steps are reused by later ones, so the file does not grow with them.
-
-}  // namespace
+namespace {}  // namespace
 
 std::string file_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -92,10 +47,14 @@ std::string file_hash(const std::string& path) {
 }
 
 struct RunWriter::Statements {
-  Statement step, layer, sync_point, summary, channel, forget_channels, forget_detail, add_detail;
+  Statement step, layer, settings, eval_calls, event, sync_point, summary, channel, forget_channels,
+      forget_detail, add_detail;
   Statements(sqlite3* db, const std::string& path)
       : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?,?)"),
         layer(db, path, "INSERT INTO layers(name) VALUES(?)"),
+        settings(db, path, "INSERT INTO layer_settings VALUES(?,?,?)"),
+        eval_calls(db, path, "INSERT INTO eval_calls VALUES(?,?,?)"),
+        event(db, path, "INSERT INTO events VALUES(?,?,?,?,?,?)"),
         sync_point(db, path, "INSERT INTO sync_points VALUES(?,?,?,?,?,?)"),
         summary(db, path, "INSERT INTO summaries VALUES(?,?,?,?)"),
         channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)"),
@@ -169,7 +128,7 @@ void write_schema(sqlite3* db, const std::string& path, const Metadata& metadata
   // database as of the last commit. The mode is kept in the file.
   exec(db, path, "PRAGMA journal_mode=WAL");
   exec(db, path, "BEGIN");
-  exec(db, path, kSchema);
+  exec(db, path, detail::kRunSchema);
   exec(db, path, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
   exec(db, path, ("PRAGMA application_id=" + std::to_string(kRunApplicationId)).c_str());
   Statement meta(db, path, "INSERT INTO meta VALUES(?,?)");
@@ -276,11 +235,33 @@ void RunWriter::close() {
   }
 }
 
-int64_t RunWriter::layer_id(const std::string& name) {
+int64_t RunWriter::layer_id(const std::string& name,
+                            const std::optional<replicascope::BatchNormSettings>& settings) {
   auto it = layer_ids_.find(name);
   if (it != layer_ids_.end()) return it->second;
   statements_->layer.bind(1, name).run();
-  return layer_ids_[name] = sqlite3_last_insert_rowid(db_);
+  const int64_t id = layer_ids_[name] = sqlite3_last_insert_rowid(db_);
+  if (settings) {  // version 6: with the layer's first row
+    auto& row = statements_->settings;
+    row.bind(1, id);
+    if (settings->momentum) {
+      row.bind(2, *settings->momentum);
+    } else {
+      row.bind_null(2);
+    }
+    row.bind(3, settings->eps).run();
+  }
+  return id;
+}
+
+void RunWriter::add_event(const RunEvent& event) {
+  if (!db_) throw StoreError("run '" + path_ + "': closed; no event can be added");
+  auto& row = statements_->event;
+  row.bind(1, event.step).bind(2, event.kind);
+  event.layer.empty() ? row.bind_null(3) : row.bind(3, event.layer);
+  event.sync_point ? row.bind(4, *event.sync_point) : row.bind_null(4);
+  event.copy ? row.bind(5, int64_t{*event.copy}) : row.bind_null(5);
+  row.bind(6, event.message).run();  // a statement of its own: SQLite commits it
 }
 
 DetailPolicy& RunWriter::policy(const replicascope::StepRecord& first) {
@@ -372,8 +353,10 @@ void RunWriter::append(const replicascope::StepRecord& r) {
       statements_->step.bind(6, nonfinite);
     }
     statements_->step.bind(7, int64_t{decision.keep}).run();
+    for (const auto& calls : r.eval_calls)
+      statements_->eval_calls.bind(1, r.step).bind(2, calls.module).bind(3, calls.calls).run();
     for (const auto& layer : r.layers) {
-      const int64_t id = layer_id(layer.layer);
+      const int64_t id = layer_id(layer.layer, layer.settings);
       auto& p = statements_->sync_point;
       p.bind(1, r.step).bind(2, id).bind(3, layer.sync_point).bind(4, layer.count);
       p.bind(5, layer.divergence).bind(6, layer.worst_channel).run();

@@ -17,21 +17,27 @@ int64_t stored_copy(const SeriesKey& key) {
       return -2;
     case SeriesKey::Kind::kRank:
       return -3 - int64_t{key.index};
+    case SeriesKey::Kind::kRankRunning:
+      return kRankRunningBase - int64_t{key.index};
     default:
       return key.index;
   }
 }
 
 SeriesKey key_of_stored(int64_t copy, const std::string& path) {
-  constexpr int64_t kMost = 1 << 20;  // copies or ranks; far more than any machine has
-  if (copy < -3 - kMost || copy >= kMost) {
-    throw StoreError("run '" + path + "': copy id " + std::to_string(copy) +
-                     " is out of range (expected -" + std::to_string(3 + kMost) + " to " +
-                     std::to_string(kMost - 1) + ")");
+  const bool series = copy >= -2 - kMostSeries && copy < kMostSeries;
+  const bool rank_running = copy < kRankRunningBase && copy > kRankRunningBase - kMostSeries;
+  if (!series && !rank_running) {
+    throw StoreError(
+        "run '" + path + "': copy id " + std::to_string(copy) + " is out of range (expected -" +
+        std::to_string(2 + kMostSeries) + " to " + std::to_string(kMostSeries - 1) + ", or " +
+        std::to_string(kRankRunningBase - kMostSeries + 1) + " to " +
+        std::to_string(kRankRunningBase - 1) + " for other ranks' running statistics)");
   }
   if (copy >= 0) return SeriesKey::copy(static_cast<int>(copy));
   if (copy == -1) return SeriesKey::synchronized();
   if (copy == -2) return SeriesKey::running();
+  if (rank_running) return SeriesKey::rank_running(static_cast<int>(kRankRunningBase - copy));
   return SeriesKey::rank(static_cast<int>(-3 - copy));
 }
 

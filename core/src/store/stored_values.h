@@ -12,7 +12,14 @@
 
 namespace replicascope::store::detail {
 
-// Copies 0, 1, ...; the synchronized statistics -1; the running ones -2; rank r's -3 - r.
+// Copies and ranks a run may have; far more than any machine has.
+constexpr int64_t kMostSeries = int64_t{1} << 20;
+// Rank r's running statistics (r >= 1; version 6, the Python recorder) are kRankRunningBase - r,
+// far below the ranks' codes.
+constexpr int64_t kRankRunningBase = -(int64_t{1} << 24);
+
+// Copies 0, 1, ...; the synchronized statistics -1; the running ones -2 (rank 0's); rank r's
+// -3 - r; rank r's running ones kRankRunningBase - r.
 int64_t stored_copy(const SeriesKey& key);
 // Throws StoreError naming `path` for a number no writer makes.
 SeriesKey key_of_stored(int64_t copy, const std::string& path);

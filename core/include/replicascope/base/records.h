@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,10 @@ const char* statistic_name(Statistic statistic);  // "mean", "var"
 Statistic parse_statistic(const std::string& name);
 
 // Whose statistics a line shows: one copy's, the synchronized ones (what every copy normalized
-// with), the running ones after the step, or one rank's over its copies (several processes).
+// with), the running ones after the step (rank 0's), one rank's over its copies (several
+// processes), or another rank's running ones (several processes, the Python recorder).
 struct SeriesKey {
-  enum class Kind { kCopy, kSynchronized, kRunning, kRank };
+  enum class Kind { kCopy, kSynchronized, kRunning, kRank, kRankRunning };
   Kind kind = Kind::kCopy;
   int index = 0;  // the copy, or the rank
 
@@ -26,8 +28,10 @@ struct SeriesKey {
   static SeriesKey synchronized() { return {Kind::kSynchronized, 0}; }
   static SeriesKey running() { return {Kind::kRunning, 0}; }
   static SeriesKey rank(int r) { return {Kind::kRank, r}; }
+  static SeriesKey rank_running(int r) { return {Kind::kRankRunning, r}; }  // r >= 1
 
-  // "copy 2", "synchronized", "running", "rank 1": the one label in plots, tables and exports.
+  // "copy 2", "synchronized", "running", "rank 1", "running, rank 1": the one label in plots,
+  // tables and exports.
   std::string label() const;
   // Copies first, then synchronized, running, ranks: the order lines are listed in.
   bool operator<(const SeriesKey& o) const {
@@ -64,6 +68,13 @@ struct CopyRecord {
   std::vector<double> mean, var;
 };
 
+// What a BatchNorm layer's running statistics follow: running = (1 - momentum) x running +
+// momentum x batch at every training call, or a cumulative mean (PyTorch's momentum=None).
+struct BatchNormSettings {
+  std::optional<double> momentum = 0.1;  // nullopt: a cumulative mean
+  double eps = 1e-5;
+};
+
 // One sync point of one layer in one step.
 struct LayerStats {
   std::string layer;
@@ -74,17 +85,31 @@ struct LayerStats {
   std::vector<double> running_mean, running_var;  // after the update; empty without them
   // With several processes: each rank's statistics over its copies (copy = the rank).
   std::vector<CopyRecord> ranks;
+  // With several processes, where recorded: the running statistics of ranks 1, 2, ... after
+  // this sync point (copy = the rank; var unbiased, as running_var).
+  std::vector<CopyRecord> rank_running;
   // max over copies and channels of |local mean - synchronized mean| / sqrt(var + eps): how far
   // off unsynchronized BatchNorm would have normalized.
   double divergence = 0;
-  int64_t worst_channel = 0;  // the channel where the divergence is largest
+  int64_t worst_channel = 0;                  // the channel where the divergence is largest
+  std::optional<BatchNormSettings> settings;  // the layer's; empty where not known
 
   // The values of `statistic` for `key` (empty when the layer has none, e.g. no running stats).
   const std::vector<double>* values(const SeriesKey& key, Statistic statistic) const;
   // Values per channel behind `key`'s statistics (the whole count for synchronized, running).
   int64_t count_of(const SeriesKey& key) const;
-  // The keys it has values for: its copies, synchronized, running (when kept), its ranks.
+  // The copies', the ranks' or the other ranks' running records, by `kind`.
+  const std::vector<CopyRecord>& records_of(SeriesKey::Kind kind) const;
+  // The keys it has values for: its copies, synchronized, running (when kept), its ranks, the
+  // other ranks' running statistics.
   std::vector<SeriesKey> keys() const;
+};
+
+// A BatchNorm module that ran in eval mode (on its running statistics) during a training step,
+// and how many times: a frozen layer, told from an unused one.
+struct EvalCalls {
+  std::string module;
+  int64_t calls = 0;
 };
 
 struct StepRecord {
@@ -93,6 +118,7 @@ struct StepRecord {
   double loss = 0, accuracy = 0;  // over the whole batch (every rank's share)
   double seconds = 0;             // wall time of the step
   std::vector<LayerStats> layers;
+  std::vector<EvalCalls> eval_calls;  // modules that ran in eval mode in the step (rank 0's)
 };
 
 // What in `record` is NaN or infinite, as words for a person ("loss", "loss, layer 'bn1'

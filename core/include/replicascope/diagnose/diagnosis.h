@@ -13,7 +13,7 @@
 
 namespace replicascope::store {
 class RunReader;
-}
+}  // namespace replicascope::store
 
 namespace replicascope::diagnose {
 
@@ -26,6 +26,7 @@ class Diagnosis {
 
   const RunFacts& facts() const { return facts_; }
   void observe(const StepEvidence& step);
+  void observe_event(const store::RunEvent& event);
   void finish();
   // Every finding so far: errors first, then warnings, then notes; each by first step.
   std::vector<Finding> findings() const;
@@ -43,13 +44,11 @@ class Diagnosis {
 // Reads `run` step by step (its metadata gives the RunFacts) through every rule and returns
 // the findings, sorted as Diagnosis::findings(). Throws store::StoreError for a damaged run.
 std::vector<Finding> diagnose_run(const store::RunReader& run);
+// What a recorded run's metadata and schema version tell the rules.
+RunFacts run_facts(const store::RunReader& run);
 
-// A kind of the issue's that this version does not check, and why.
-struct NotChecked {
-  std::string kind, why;
-};
-// rank-buffers-differ, running-stats-lag, frozen-batchnorm, sync-points-disagree: "not recorded
-// in this run" (no writer records what they need yet).
-std::vector<NotChecked> not_checked();
+// rank-buffers-differ and sync-points-disagree (no writer records what they need yet), and for a
+// run before schema version 6 running-stats-lag and frozen-batchnorm: "not recorded in this run".
+std::vector<NotChecked> not_checked(const RunFacts& facts);
 
 }  // namespace replicascope::diagnose

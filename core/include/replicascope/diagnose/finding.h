@@ -32,6 +32,11 @@ struct Finding {
   std::string what_to_do;  // one sentence: what to do
 };
 
+// A kind that a run could not be checked for, and why.
+struct NotChecked {
+  std::string kind, why;
+};
+
 // Where a finding is, for a person: "steps 12-20", "step 7, layer 'features.1' (call 2), copy 1,
 // copy 3, channels 0, 5".
 std::string finding_where(const Finding& finding);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct LayerEvidence {
   int64_t worst_channel = 0;
   std::vector<KeySummary> summaries;   // every key's summary (copies, synchronized, running, ranks)
   const LayerStats* detail = nullptr;  // per-channel values when the step keeps them (live: always)
+  std::optional<BatchNormSettings> settings;  // the layer's momentum and eps, where recorded
 };
 
 struct StepEvidence {
@@ -27,6 +29,7 @@ struct StepEvidence {
   double loss = 0, accuracy = 0;      // NaN where not finite / not given
   std::string nonfinite;              // StepRow::nonfinite / nonfinite_part(record)
   std::vector<LayerEvidence> layers;  // in the step's order (the order the layers ran)
+  std::vector<EvalCalls> eval_calls;  // BatchNorm modules that ran in eval mode in the step
 };
 
 // A step's own figures without its layers, as a run keeps them: what is not finite reads as NaN.

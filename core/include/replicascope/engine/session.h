@@ -18,6 +18,7 @@
 #include "replicascope/engine/session_kinds.h"
 #include "replicascope/model/model.h"
 #include "replicascope/nn/stats_observer.h"
+#include "replicascope/store/run_rows.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -58,7 +59,11 @@ class Session {
   ~Session();
 
   // One training step: the next batch, forward on the copies, loss, backward, optimizer step.
+  // A step that fails at a sync point is told to the findings and kept as an event (below)
+  // before its exception goes on.
   StepRecord step();
+  // The events of failed steps since the last call (engine/step_failure.h), for the run.
+  std::vector<store::RunEvent> take_events();
   // Steps until `stop` is set (from any thread: that is how a caller pauses) or `max_steps`
   // steps ran, calling on_step with each record; the step in progress when `stop` is set
   // finishes. Returns the steps run. A later run() carries on where this one stopped.
@@ -89,6 +94,7 @@ class Session {
  private:
   struct Recorder;
   void build();
+  StepRecord train_step();
 
   ModelFactory make_model_;
   std::shared_ptr<const data::Dataset> dataset_;
@@ -98,6 +104,7 @@ class Session {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientReducer> reducer_;
   std::unique_ptr<data::BatchLoader> loader_;
+  std::vector<store::RunEvent> events_;  // of failed steps, until taken
   std::shared_ptr<Recorder> recorder_;
   std::shared_ptr<nn::StatsObserver> listener_;
   std::unique_ptr<diagnose::Diagnosis> diagnosis_;

@@ -59,4 +59,9 @@ dist::Settings shared_settings(const SessionSpec& spec, int64_t steps);
 // creation time. Replaces built.run.
 void start_run(BuiltSession& built, const std::string& path);
 
+// After a step failed: the events it left (Session::take_events, a sync point's failure) go to
+// the run, when there is one. What cannot be written is left out quietly: the step's own error
+// is what the caller reports.
+void record_failed_step(BuiltSession& built);
+
 }  // namespace replicascope::engine

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace replicascope::sync {
+class SyncError;
+}  // namespace replicascope::sync
+
 namespace replicascope::nn {
 
 // What one copy brought to a sync point. Tensors are float64 [C] on the CPU.
@@ -31,6 +35,8 @@ struct SyncEvent {
   torch::Tensor var;           // synchronized biased variance (what the layer normalizes with)
   torch::Tensor running_mean;  // after this step's update; undefined without running stats
   torch::Tensor running_var;
+  c10::optional<double> momentum;  // the layer's (unset: a cumulative mean)
+  double eps = 1e-5;
   // With a process group: every rank's statistics over its own copies (copy_id = the rank),
   // from the same all-gather that synchronizes them; empty otherwise.
   std::vector<CopyStats> ranks;
@@ -43,6 +49,11 @@ class StatsObserver {
  public:
   virtual ~StatsObserver() = default;
   virtual void on_sync(const SyncEvent& event) = 0;
+  // A sync point of a layer failed (copies that did not meet there: one called the layer more
+  // often, one left the step early, one never came), told on the thread of each copy that saw it
+  // before the error goes on; a TorchScript model's interpreter turns the error into another
+  // type on its way out, so this is where its layer, call and copy are known.
+  virtual void on_sync_failure(const sync::SyncError& /*error*/) {}
 };
 
 }  // namespace replicascope::nn

@@ -51,6 +51,16 @@ class RunReader {
   // The steps that keep per-channel detail, ascending.
   std::vector<int64_t> detail_steps() const;
 
+  // Version 6 (run_reader_facts.cpp); empty for older runs, which did not record them.
+  // Whether the run records layer settings, eval-mode calls and events (version 6 on).
+  bool records_run_facts() const { return version_ >= 6; }
+  // Each recorded layer's momentum and eps, by layer name.
+  std::map<std::string, BatchNormSettings> layer_settings() const;
+  // The BatchNorm modules that ran in eval mode during each training step, by step.
+  std::map<int64_t, std::vector<EvalCalls>> eval_calls() const;
+  // The run's events in the order written.
+  std::vector<RunEvent> events() const;
+
  private:
   std::string path_;
   sqlite3* db_ = nullptr;

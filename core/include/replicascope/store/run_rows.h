@@ -25,8 +25,10 @@ class StoreError : public std::runtime_error {
 // keeps every step's summaries and per-channel detail for the steps a DetailPolicy keeps, in
 // float32 but for the synchronized statistics; version 5 keeps text as valid UTF-8, reserves the
 // writers' metadata keys, and every version's tables are checked on open. Versions 1 to 4 still
-// open.
-constexpr int kSchemaVersion = 5;
+// open. Version 6 adds what the findings need beyond the statistics: each layer's momentum and
+// eps (layer_settings), BatchNorm calls in eval mode during training (eval_calls) and the run's
+// events; versions 1 to 5 still open, without them.
+constexpr int kSchemaVersion = 6;
 
 // SQLite's application_id of a run file (PRAGMA application_id, the big-endian 32-bit field at
 // offset 68 of the file's header): "RSRN" in ASCII. Both writers set it, so `file`, the desktop's
@@ -77,6 +79,16 @@ struct SyncPointRow {
   double divergence = 0;
   int64_t worst_channel = -1;         // -1 before version 4
   std::vector<KeySummary> summaries;  // in SeriesKey's order
+};
+
+// Something that happened to the run beside its steps (version 6's events table).
+struct RunEvent {
+  int64_t step = 0;                   // the step it happened in
+  std::string kind;                   // "sync-points-disagree", "stopped"
+  std::string layer;                  // "" where not a layer's
+  std::optional<int64_t> sync_point;  // the layer's call in the step
+  std::optional<int> copy;            // the copy (or rank, coded as channel_stats' copy)
+  std::string message;                // what a person is told
 };
 
 // One value in tidy form.

@@ -31,6 +31,9 @@ class RunWriter {
   RunWriter(const RunWriter&) = delete;
   RunWriter& operator=(const RunWriter&) = delete;
   void append(const replicascope::StepRecord& record);
+  // Something that happened to the run beside its steps (version 6): a step that failed at a
+  // sync point, a stop. Committed at once.
+  void add_event(const RunEvent& event);
   const std::string& path() const { return path_; }
   // The steps the file holds (committed).
   int64_t steps_held() const;
@@ -41,7 +44,9 @@ class RunWriter {
 
  private:
   struct Statements;
-  int64_t layer_id(const std::string& name);
+  // The layer's id; a new layer's row (and its settings, where known) is inserted.
+  int64_t layer_id(const std::string& name,
+                   const std::optional<replicascope::BatchNormSettings>& settings = std::nullopt);
   // The policy, made at the first step (kAuto's step count depends on the step's size).
   DetailPolicy& policy(const replicascope::StepRecord& first);
   void write_detail(const replicascope::StepRecord& record, int64_t layer,
