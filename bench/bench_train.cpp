@@ -15,6 +15,10 @@
 #include <functional>
 
 #include "bench_util.h"
+#include "replicascope/data/dataset.h"
+#include "replicascope/diagnose/diagnosis.h"
+#include "replicascope/engine/model_source.h"
+#include "replicascope/engine/session.h"
 #include "replicascope/model/demo_net.h"
 #include "replicascope/replicascope.h"
 
@@ -115,6 +119,34 @@ void BM_DemoCopiesAgainstOne(benchmark::State& state) {
       state, [&] { many.step(); }, [&] { one.step(); }, {"copies_ms", "one_copy_ms"});
 }
 
+// The findings' rules on a live session, against its step: the demo on 4 copies, per-copy
+// BatchNorm (every rule that reads channels runs), batch 32, every channel of every step; the
+// rules see the step's record (Diagnosis::observe and findings(), as the engine calls them).
+// The ratio is their cost in steps (goal: 0.02 or less).
+void BM_DiagnosisAgainstTheStep(benchmark::State& state) {
+  rs::engine::SessionOptions options;
+  options.devices = cpu_copies(4);
+  options.batch_size = 32;
+  options.synchronized = false;
+  rs::engine::Session session(rs::engine::demo_model(),
+                              rs::data::make_synthetic({1, 28, 28}, 10, 1024, 1), options);
+  rs::diagnose::RunFacts facts;
+  facts.synchronized = false;
+  facts.copies = 4;
+  facts.batch = 32;
+  rs::diagnose::Diagnosis diagnosis(facts);
+  rs::StepRecord record = session.step();
+  int64_t step = 0;
+  run_paired(
+      state,
+      [&] {
+        record.step = ++step;
+        diagnosis.observe(rs::diagnose::evidence_of(record));
+        benchmark::DoNotOptimize(diagnosis.new_findings());
+      },
+      [&] { record = session.step(); }, {"diagnose_ms", "step_ms"});
+}
+
 }  // namespace
 
 // Each pair at 1, 2 and 4 copies.
@@ -123,6 +155,7 @@ void at_1_2_4_copies(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_BatchNorm2dForwardBackward)->Apply(at_1_2_4_copies);
 BENCHMARK(BM_DemoTrainingStep)->Apply(at_1_2_4_copies);
+BENCHMARK(BM_DiagnosisAgainstTheStep)->MinTime(3.0)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DemoCopiesAgainstOne)
     ->ArgsProduct({{2}, {0, 1}})
     ->ArgNames({"copies", "synchronized"})

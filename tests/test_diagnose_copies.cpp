@@ -80,10 +80,12 @@ TEST(DiagnoseDifferentData, RanksWhenThereAreSeveralProcesses) {
   EXPECT_EQ(found[0].series, std::vector<SeriesKey>{SeriesKey::rank(1)});
 }
 
-// Live records of `copies` copies whose channel means stray from the whole batch's by u (in its
-// sigmas), `count` values per channel each, over `steps` steps.
+// Live records of 2 copies whose channel means stray from the whole batch's by u (in its sigmas),
+// to one side at odd steps and the other at even ones (noise around 0: its sd over 10 steps is
+// u x sqrt(10 / 9)), or always to the same side (`persistent`: a shift, no noise); `count` values
+// per channel each, over `steps` steps.
 std::vector<diagnose::Finding> spread(double u, bool synchronized, int64_t count = 32,
-                                      int steps = 10) {
+                                      int steps = 10, bool persistent = false) {
   diagnose::Diagnosis diagnosis(facts(synchronized, 2, 1, 16));
   for (int step = 1; step <= steps; ++step) {
     StepRecord record;
@@ -95,7 +97,7 @@ std::vector<diagnose::Finding> spread(double u, bool synchronized, int64_t count
       layer.count = 2 * count;
       layer.mean = {1, 1, 1, 1};
       layer.var = {4, 4, 4, 4};
-      const double sigma = std::sqrt(4 + 1e-5);
+      const double sigma = std::sqrt(4 + 1e-5) * (step % 2 || persistent ? 1 : -1);
       layer.copies = {{0, count, std::vector<double>(4, 1 + u * sigma), {4, 4, 4, 4}},
                       {1, count, std::vector<double>(4, 1 - u * sigma), {4, 4, 4, 4}}};
       record.layers.push_back(layer);
@@ -111,8 +113,8 @@ TEST(DiagnoseSmallPerCopyBatch, ANoteFrom005AWarningFrom02) {
   EXPECT_EQ(note[0].severity, Severity::kNote);
   EXPECT_EQ(note[0].first_step, 3);  // the third step with every channel
   EXPECT_EQ(note[0].last_step, 10);
-  EXPECT_NE(note[0].evidence.find("RMS u 0.12 at 'features.1', 0.12 at 'head.2' with 8 samples "
-                                  "per copy"),
+  EXPECT_NE(note[0].evidence.find("sd of u 0.126 at 'features.1', 0.126 at 'head.2' with 8 "
+                                  "samples per copy"),
             std::string::npos)
       << note[0].evidence;
   const auto warning = spread(0.3, false);
@@ -120,6 +122,8 @@ TEST(DiagnoseSmallPerCopyBatch, ANoteFrom005AWarningFrom02) {
   EXPECT_EQ(warning[0].severity, Severity::kWarning);
   EXPECT_TRUE(spread(0.03, false).empty());
   EXPECT_TRUE(spread(0.3, true).empty());  // synchronized layers use the whole batch
+  // A shift that persists is no noise of few samples (copies-see-different-data's).
+  EXPECT_TRUE(spread(0.3, false, 32, 10, true).empty());
 }
 
 TEST(DiagnoseSmallPerCopyBatch, AnErrorWhereACopyHoldsOneValuePerChannel) {
@@ -144,10 +148,10 @@ TEST(DiagnoseSmallPerCopyBatch, ANoteThatGrowsIntoAWarningIsNewAgain) {
     record.layers = {layer};
     diagnosis.observe(diagnose::evidence_of(record));
   };
-  for (int step = 1; step <= 3; ++step) observe(step, 0.1);
+  // Noise around 0: to one side at odd steps, to the other at even ones.
+  for (int step = 1; step <= 3; ++step) observe(step, step % 2 ? 0.1 : -0.1);
   ASSERT_EQ(of_kind(diagnosis.new_findings(), "small-per-copy-batch").size(), 1u);
-  for (int step = 4; step <= 40; ++step) observe(step, 0.5);
-  // (The copies' steady offsets are also copies-see-different-data's, from step 32.)
+  for (int step = 4; step <= 40; ++step) observe(step, step % 2 ? 0.5 : -0.5);
   const auto grown = of_kind(diagnosis.new_findings(), "small-per-copy-batch");
   ASSERT_EQ(grown.size(), 1u);
   EXPECT_EQ(grown[0].severity, Severity::kWarning);

@@ -272,7 +272,9 @@ class Recorder:
         if self._policy is None:
             capacity = self._detail_steps
             if capacity == runfile.AUTO:  # what this step's channel_stats rows take, near enough
-                keys = 1 + len(self._local_devices()) + (self._world if self._world > 1 else 0)
+                # running, the copies, and with several ranks each rank's merge and running
+                keys = 1 + len(self._local_devices()) + (2 * self._world - 1 if self._world > 1
+                                                         else 0)
                 rows = 0
                 for by_rank in points.values():
                     channels = next(iter(next(iter(by_rank.values())).values())).mean.numel()

@@ -229,6 +229,31 @@ void UiEngineTest::aLiveSessionShowsAFindingAsItAppears() {
   QVERIFY(!panel<StatusPanel>(window).text().contains("see Findings"));
 }
 
+// A model whose copies call a BatchNorm unequally (branch_on_data: a batch of 5 on 2 copies): the
+// step fails naming the sync point, and the Findings dock lists it as an error at that layer.
+void UiEngineTest::aStepThatFailsAtASyncPointIsAnErrorFinding() {
+  MainWindow window;
+  window.configure("cpu:2", 5, /*synthetic=*/true, false);
+  auto spec = window.session_spec();
+  spec.image = {16};
+  window.set_session_spec(spec);
+  window.show();
+  QSignalSpy opened(&window.context(), &SessionContext::opened);
+  window.open_file(fixture("branch_on_data.pt"), /*with_remembered=*/false);
+  QVERIFY(opened.wait(kWaitMs));
+  window.context().step(1);
+  auto& findings = panel<FindingsPanel>(window);
+  QTRY_VERIFY_WITH_TIMEOUT(row_of(findings.model(), "sync-points-disagree") >= 0, kWaitMs);
+  const auto& found =
+      findings.model()
+          .findings()[static_cast<size_t>(row_of(findings.model(), "sync-points-disagree"))];
+  QCOMPARE(found.severity, diagnose::Severity::kError);
+  QCOMPARE(found.layer, std::string("bn"));
+  QCOMPARE(found.first_step, int64_t{1});
+  QVERIFY2(panel<StatusPanel>(window).text().contains("1 error"),
+           qPrintable(panel<StatusPanel>(window).text()));
+}
+
 // A run whose summaries are damaged opens (its steps and layers are whole), and says why it could
 // not be checked, in the dock and where read errors go.
 void UiEngineTest::aDamagedRunSaysWhyItWasNotChecked() {

@@ -66,6 +66,7 @@ class UiEngineTest : public QObject {
   void aHealthyRunListsNoWarning();
   void aClickOnAFindingGoesToItsLayerAndStep();
   void aLiveSessionShowsAFindingAsItAppears();
+  void aStepThatFailsAtASyncPointIsAnErrorFinding();
   void aDamagedRunSaysWhyItWasNotChecked();
   void aFollowedRunIsCheckedAgainAsItGrows();
 };

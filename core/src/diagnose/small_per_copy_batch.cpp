@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // small-per-copy-batch: per-copy (unsynchronized) BatchNorm on few samples per copy, measured as
-// the spread of each copy's standardized deviation u = (m_copy - m) / sqrt(v + eps).
+// the spread of each copy's standardized deviation u = (m_copy - m) / sqrt(v + eps) over the
+// steps: its standard deviation per copy and channel, pooled. A shift that persists (copies fed
+// from different distributions) is copies-see-different-data's, not the few samples' noise.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,17 +13,27 @@
 namespace replicascope::diagnose::rules {
 namespace {
 
-constexpr double kNoteFrom = 0.05, kWarningFrom = 0.2;  // RMS u, in sigmas of the whole batch
-constexpr int64_t kFewestSteps = 3;  // steps with detail before the RMS is judged
+constexpr double kNoteFrom = 0.05, kWarningFrom = 0.2;  // sd of u, in sigmas of the whole batch
+constexpr int64_t kFewestSteps = 3;  // steps with detail before the spread is judged
 constexpr size_t kMostLayersSaid = 6;
 
-// One sync point's sum of u^2 over the steps with detail.
+// One sync point's u over the steps with detail, per copy and channel (copy x channels + c).
 struct Spread {
   std::string layer;
   int64_t sync_point = 0;
-  double sum = 0;
-  int64_t terms = 0;
-  double rms() const { return terms ? std::sqrt(sum / static_cast<double>(terms)) : 0; }
+  std::vector<double> sum, sum2;
+  std::vector<int64_t> terms;
+  // The pooled standard deviation over steps: sqrt(sum of squared deviations from each copy
+  // and channel's own mean / their degrees of freedom).
+  double sd() const {
+    double squares = 0, freedom = 0;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (terms[i] < 2) continue;
+      squares += sum2[i] - sum[i] * sum[i] / static_cast<double>(terms[i]);
+      freedom += static_cast<double>(terms[i] - 1);
+    }
+    return freedom > 0 ? std::sqrt(std::max(squares, 0.0) / freedom) : 0;
+  }
 };
 
 class SmallPerCopyBatch : public Rule {
@@ -48,10 +60,10 @@ class SmallPerCopyBatch : public Rule {
     std::vector<Finding> out;
     if (single_) out.push_back(*single_);
     const Spread* widest = this->widest();
-    if (!widest || widest->rms() < kNoteFrom || detail_steps_ < kFewestSteps) return out;
+    if (!widest || widest->sd() < kNoteFrom || detail_steps_ < kFewestSteps) return out;
     Finding f;
     f.kind = kind();
-    f.severity = severity_of(widest->rms());
+    f.severity = severity_of(widest->sd());
     f.layer = widest->layer;
     f.sync_point = widest->sync_point;
     f.first_step = first_at_[static_cast<size_t>(f.severity)];
@@ -80,14 +92,18 @@ class SmallPerCopyBatch : public Rule {
   }
 
   static void add(Spread& spread, const LayerStats& stats) {
+    const size_t channels = stats.mean.size();
     for (const auto& copy : stats.copies) {
-      if (copy.count <= 0) continue;
-      for (size_t c = 0; c < copy.mean.size() && c < stats.mean.size() && c < stats.var.size();
-           ++c) {
+      if (copy.count <= 0 || copy.copy < 0) continue;
+      const size_t at = static_cast<size_t>(copy.copy) * channels;
+      if (spread.terms.size() < at + channels) {
+        spread.sum.resize(at + channels), spread.sum2.resize(at + channels);
+        spread.terms.resize(at + channels);
+      }
+      for (size_t c = 0; c < copy.mean.size() && c < channels && c < stats.var.size(); ++c) {
         const double u = (copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + kEps);
         if (!std::isfinite(u)) continue;
-        spread.sum += u * u;
-        ++spread.terms;
+        spread.sum[at + c] += u, spread.sum2[at + c] += u * u, ++spread.terms[at + c];
       }
     }
   }
@@ -120,35 +136,36 @@ class SmallPerCopyBatch : public Rule {
     }
   }
 
-  static Severity severity_of(double rms) {
-    return rms >= kWarningFrom ? Severity::kWarning : Severity::kNote;
+  static Severity severity_of(double sd) {
+    return sd >= kWarningFrom ? Severity::kWarning : Severity::kNote;
   }
 
   const Spread* widest() const {
     const Spread* out = nullptr;
     for (const auto& s : spreads_) {
-      if (!out || s.rms() > out->rms()) out = &s;
+      if (!out || s.sd() > out->sd()) out = &s;
     }
     return out;
   }
 
   void judge(int64_t step) {
     const Spread* widest = this->widest();
-    if (!widest || widest->rms() < kNoteFrom) return;
-    auto& first = first_at_[static_cast<size_t>(severity_of(widest->rms()))];
+    if (!widest || widest->sd() < kNoteFrom) return;
+    auto& first = first_at_[static_cast<size_t>(severity_of(widest->sd()))];
     if (first == 0) first = step;
   }
 
   std::string evidence() const {
     std::string figures;
     for (size_t i = 0; i < spreads_.size() && i < kMostLayersSaid; ++i) {
-      figures += (i ? ", " : "") + figure(spreads_[i].rms()) + " at '" + spreads_[i].layer + "'";
+      figures += (i ? ", " : "") + figure(spreads_[i].sd()) + " at '" + spreads_[i].layer + "'";
     }
     if (spreads_.size() > kMostLayersSaid)
       figures += " and " + std::to_string(spreads_.size() - kMostLayersSaid) + " more layers";
-    return "RMS u " + figures + per_copy() + ", over " + std::to_string(detail_steps_) +
+    return "sd of u " + figures + per_copy() + ", over " + std::to_string(detail_steps_) +
            " steps with every channel kept; u = (copy mean - whole batch mean) / sqrt(whole batch "
-           "var + eps); the rule: a note from 0.05, a warning from 0.2";
+           "var + eps), its standard deviation over the steps per copy and channel, pooled; the "
+           "rule: a note from 0.05, a warning from 0.2";
   }
 
   // " with 8 samples per copy", or "" when the run does not say its batch.
