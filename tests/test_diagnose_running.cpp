@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The rules on what version 6 records beside the statistics: running-stats-lag (the running
-// statistics against the trend of the batch's, with the layer's momentum) and frozen-batchnorm
+// statistics against the trend of the batch's, with the layer's momentum), rank-buffers-differ
+// (the ranks' running statistics against what DDP's broadcast leaves) and frozen-batchnorm
 // (BatchNorm calls in eval mode during training steps). Batch statistics are drawn here from a
 // known trend and noise; the running ones follow them as PyTorch's update does.
 #include <gtest/gtest.h>
@@ -111,6 +112,40 @@ TEST(DiagnoseRunningStatsLag, IsNotJudgedBeforeTheMomentumSettles) {
   stale.stale_from = 10;
   stale.drift = 0.05;
   EXPECT_TRUE(lag_findings(stale, 49, 1).empty());
+}
+
+// Two ranks' steps of one layer (momentum 0.1): their batch means differ by noise; rank 1's
+// running statistics after each step are rank 0's broadcast ones plus its own update's
+// difference (per-rank BatchNorm), the same as rank 0's (synchronized), or its own average
+// (`own`: no broadcast).
+std::vector<diagnose::Finding> two_ranks(bool synchronized, bool own, int64_t steps = 60) {
+  std::mt19937 random(5);
+  std::normal_distribution<double> normal(0, 0.1);
+  Diagnosis diagnosis(facts(synchronized, 1, 2));
+  double r0 = 0, r1 = 0;
+  for (int64_t step = 1; step <= steps; ++step) {
+    const double b0 = normal(random), b1 = normal(random), whole = (b0 + b1) / 2;
+    const double before = own ? r1 : r0;
+    r0 = 0.9 * r0 + 0.1 * (synchronized ? whole : b0);
+    r1 = 0.9 * before + 0.1 * (synchronized ? whole : b1);
+    auto layer = planted_layer(
+        "bn",
+        {summary(SeriesKey::synchronized(), 64, whole, 1), summary(SeriesKey::running(), 64, r0, 1),
+         summary(SeriesKey::rank(0), 32, b0, 1), summary(SeriesKey::rank(1), 32, b1, 1),
+         summary(SeriesKey::rank_running(1), 64, r1, 1)});
+    layer.settings = BatchNormSettings{};
+    diagnosis.observe(planted_step(step, 1.0, {layer}));
+  }
+  return of_kind(diagnosis.findings(), "rank-buffers-differ");
+}
+
+TEST(DiagnoseRankBuffersDiffer, BroadcastOrSynchronizedBuffersSayNothing) {
+  EXPECT_TRUE(two_ranks(false, false).empty());  // DDP's broadcast, per-rank BatchNorm
+  EXPECT_TRUE(two_ranks(true, false).empty());   // SyncBatchNorm: the same update on every rank
+  const auto own = two_ranks(false, true);       // broadcast_buffers=False on shuffled data
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].severity, Severity::kNote);
+  EXPECT_EQ(own[0].first_step, 2);
 }
 
 diagnose::StepEvidence step_with(int64_t step, std::vector<std::string> trained,

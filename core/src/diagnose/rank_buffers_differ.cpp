@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // rank-buffers-differ: the ranks' running statistics differ beyond what explains itself. DDP
 // broadcasts rank 0's buffers before a forward with gradient sync on; after that forward's
-// update the difference is exactly momentum x (batch_r - batch_0). A residual beyond float
+// update the difference is exactly momentum x (batch_r - batch_0), and 0 with synchronized
+// BatchNorm (every rank updates with the same statistics). A residual beyond float
 // tolerance means the buffers are not synchronized (a note); a difference beyond the moving
 // average's own noise means a checkpoint of rank 0 keeps statistics the other ranks do not have
 // (a warning).
@@ -90,8 +91,9 @@ class RankBuffersDiffer : public Rule {
     const double m = p.momentum > 0 ? p.momentum : 1.0 / static_cast<double>(p.calls);
     const double eps = layer.settings->eps;
     const double difference = other.mean - running->mean, batches = batch_r->mean - batch_0->mean;
-    // As broadcast buffers leave them: the difference of this call's update alone.
-    const double residual = difference - m * batches;
+    // As broadcast buffers leave them: the difference of this call's update alone (none when
+    // every rank updated with the synchronized statistics).
+    const double residual = difference - (facts_.synchronized ? 0.0 : m * batches);
     const double scale = std::fabs(other.mean) + std::fabs(running->mean) +
                          std::fabs(batch_r->mean) + std::fabs(batch_0->mean) +
                          std::sqrt(std::max(running->var, 0.0) + eps);
