@@ -101,7 +101,7 @@ def summarize(name, results):
                 f"({100.0 * len(alarms) / seeds:.0f}%) | {', '.join(kinds) or '-'} | "
                 f"notes: {', '.join(notes) or '-'} |")
     counted = ("note", "warning", "error") if planted in NOTE_KINDS else ("warning", "error")
-    firsts = [min(step for k, sev, step in r if k == planted) for r in results
+    firsts = [min(step for k, sev, step in r if k == planted and sev in counted) for r in results
               if any(k == planted and sev in counted for k, sev, _ in r)]
     first = f"first step median {statistics.median(firsts):.0f}" if firsts else "-"
     return (f"| {name} | {seeds} | found: {len(firsts)} of {seeds} "
