@@ -349,7 +349,7 @@ class Recorder:
     def _layer_id(self, db, name):
         if name not in self._layer_ids:
             layer = db.execute("INSERT INTO layers(name) VALUES(?)", (runfile.text(name),)).lastrowid
-            module = self._model.get_submodule(name) if name else self._model
+            module = next(m for n, m in self._layers if n == name)
             momentum = getattr(module, "momentum", 0.1)  # version 6: with the layer's first row
             db.execute("INSERT INTO layer_settings VALUES(?,?,?)",
                        (layer, None if momentum is None else float(momentum),

@@ -30,8 +30,7 @@ struct Track {
   SeriesKey key;
   std::string layer;
   size_t layer_order = 0;  // the layer's place in the step's order, for sorting
-  int64_t n = 0;
-  double mean = 0, squares = 0;  // Welford's running mean and sum of squared deviations
+  RunningMoments window;   // of d over the window in progress
   WindowTest last;
   std::optional<Finding> finding;
 };
@@ -63,11 +62,7 @@ class CopiesSeeDifferentData : public Rule {
       if (s.key.kind != kind) continue;
       const double d = (s.mean - whole->mean) / std::sqrt(whole->var + kVarEps);
       if (!std::isfinite(d)) continue;  // the window falls short of 16 and is not tested
-      auto& track = track_of(s.key, layer.layer, order);
-      ++track.n;
-      const double delta = d - track.mean;
-      track.mean += delta / static_cast<double>(track.n);
-      track.squares += delta * (d - track.mean);
+      track_of(s.key, layer.layer, order).window.add(d);
     }
   }
 
@@ -96,16 +91,15 @@ class CopiesSeeDifferentData : public Rule {
       WindowTest test;
       test.first_step = first_step;
       test.last_step = last_step;
-      if (track.n == kStepsPerTest) {
-        test.mean = track.mean;
-        const double se = std::sqrt(track.squares / (kStepsPerTest - 1) / kStepsPerTest);
+      if (track.window.n == kStepsPerTest) {
+        test.mean = track.window.mean;
+        const double se = track.window.sd() / std::sqrt(static_cast<double>(kStepsPerTest));
         test.t = se > 0 ? test.mean / se : test.mean == 0 ? 0 : INFINITY;
         test.passed = std::abs(test.t) > threshold_ && std::abs(test.mean) >= kEffect;
       }
       if (test.passed && track.last.passed) grow(track, test);
       track.last = test;
-      track.n = 0;
-      track.mean = track.squares = 0;
+      track.window = {};
     }
   }
 

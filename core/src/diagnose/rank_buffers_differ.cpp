@@ -22,15 +22,11 @@ constexpr double kTolerance = 1e-5;     // relative: what float32 summaries keep
 
 // One layer and rank r >= 1, over the steps.
 struct RankPair {
-  int64_t sync_point = 0, steps = 0, unsynchronized = 0, first_unsynchronized = 0;
-  int64_t calls = 0;         // of the layer so far (a cumulative mean's factor is 1 / calls)
-  double sum = 0, sum2 = 0;  // of u = (b_r - b_0) / sqrt(batch var + eps)
-  double last_z = 0;         // (R_r - R_0) / sqrt(R_0 var + eps) after the last step
-  double momentum = 0.1;     // 0: a cumulative mean
-  double sd() const {
-    const double n = static_cast<double>(steps);
-    return steps > 1 ? std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) : 0;
-  }
+  int64_t sync_point = 0, unsynchronized = 0, first_unsynchronized = 0;
+  int64_t calls = 0;      // of the layer so far (a cumulative mean's factor is 1 / calls)
+  RunningMoments u;       // of u = (b_r - b_0) / sqrt(batch var + eps), a value per step
+  double last_z = 0;      // (R_r - R_0) / sqrt(R_0 var + eps) after the last step
+  double momentum = 0.1;  // 0: a cumulative mean
 };
 
 class RankBuffersDiffer : public Rule {
@@ -59,10 +55,10 @@ class RankBuffersDiffer : public Rule {
     int64_t judged = 0;
     for (const auto& entry : pairs_) {
       const auto& p = entry.second;
-      if (p.steps < kRankPairSteps || (p.momentum > 0 && p.calls < 3 / p.momentum)) continue;
+      if (p.u.n < kRankPairSteps || (p.momentum > 0 && p.calls < 3 / p.momentum)) continue;
       ++judged;
       const double m = p.momentum > 0 ? p.momentum : 1.0 / static_cast<double>(p.calls);
-      const double noise = p.sd() * std::sqrt(m / (2 - m));
+      const double noise = p.u.sd() * std::sqrt(m / (2 - m));
       const double ratio = noise > 0 ? std::fabs(p.last_z) / noise : 0;
       auto& w = worst[entry.first.second];
       if (!w.first || ratio > w.second) w = {&entry, ratio};
@@ -98,11 +94,11 @@ class RankBuffersDiffer : public Rule {
                          std::fabs(batch_r->mean) + std::fabs(batch_0->mean) +
                          std::sqrt(std::max(running->var, 0.0) + eps);
     // (A cumulative mean's factor is 1 / num_batches_tracked, which the run does not know.)
-    if (p.momentum > 0 && std::fabs(residual) > kTolerance * scale && p.steps > 0) {
+    if (p.momentum > 0 && std::fabs(residual) > kTolerance * scale && p.u.n > 0) {
       if (!p.unsynchronized++) p.first_unsynchronized = step;
     }
     const double u = batches / std::sqrt(std::max(whole->var, 0.0) + eps);
-    if (std::isfinite(u)) p.sum += u, p.sum2 += u * u, ++p.steps;
+    if (std::isfinite(u)) p.u.add(u);
     p.last_z = difference / std::sqrt(std::max(running->var, 0.0) + eps);
   }
 
@@ -112,7 +108,7 @@ class RankBuffersDiffer : public Rule {
     int64_t layers = 0;
     for (const auto& entry : pairs_) {
       const auto& p = entry.second;
-      if (p.steps < 3 || 2 * p.unsynchronized < p.steps) continue;
+      if (p.u.n < 3 || 2 * p.unsynchronized < p.u.n) continue;
       ++layers;
       if (!first || p.first_unsynchronized < first->second.first_unsynchronized) first = &entry;
     }
@@ -128,8 +124,8 @@ class RankBuffersDiffer : public Rule {
     f.evidence =
         "the ranks' running statistics are not rank 0's broadcast ones: their difference "
         "after a step is not momentum x (the ranks' batch means' difference) at " +
-        std::to_string(first->second.unsynchronized) + " of " +
-        std::to_string(first->second.steps) + " steps (" + std::to_string(layers) +
+        std::to_string(first->second.unsynchronized) + " of " + std::to_string(first->second.u.n) +
+        " steps (" + std::to_string(layers) +
         " layer-rank pair(s)); the rule: a residual above 1e-5 of the values";
     f.why =
         "each rank keeps its own running statistics (DDP's broadcast_buffers=False, or no "
@@ -155,7 +151,7 @@ class RankBuffersDiffer : public Rule {
                  " sigma from rank 0's (means over channels), " + figure(ratio) +
                  " times what its moving average's noise explains (sd of the ranks' batch "
                  "difference " +
-                 figure(p.sd()) + " sigma over " + std::to_string(p.steps) +
+                 figure(p.u.sd()) + " sigma over " + std::to_string(p.u.n) +
                  " steps, x sqrt(m / (2 - m))); the rule: above " + figure(critical) + " (t, " +
                  std::to_string(kRankPairSteps - 1) + " df, alpha 0.01 over " + figure(tests) +
                  " layer-rank pairs)";

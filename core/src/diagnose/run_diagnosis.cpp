@@ -64,18 +64,15 @@ std::vector<double>& values_of(LayerStats& stats, const store::StatRow& row,
     return records.back();
   };
   switch (row.key.kind) {
-    case SeriesKey::Kind::kCopy:
-      return mean ? record_of(stats.copies).mean : record_of(stats.copies).var;
-    case SeriesKey::Kind::kRank:
-      return mean ? record_of(stats.ranks).mean : record_of(stats.ranks).var;
-    case SeriesKey::Kind::kRankRunning:
-      return mean ? record_of(stats.rank_running).mean : record_of(stats.rank_running).var;
     case SeriesKey::Kind::kRunning:
       return mean ? stats.running_mean : stats.running_var;
     case SeriesKey::Kind::kSynchronized:
-      break;
+      return mean ? stats.mean : stats.var;
+    default: {  // a copy's, a rank's, another rank's running statistics
+      auto& record = record_of(stats.records_of(row.key.kind));
+      return mean ? record.mean : record.var;
+    }
   }
-  return mean ? stats.mean : stats.var;
 }
 
 // A kept step's per-channel values, one LayerStats per sync point of `step` (its evidence

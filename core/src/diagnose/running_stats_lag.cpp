@@ -90,12 +90,10 @@ class RunningStatsLag : public Rule {
   }
 
   std::vector<Finding> findings() const override {
-    std::vector<const LayerTrack*> judged;
-    for (const auto& [name, track] : tracks_) {
-      if (settled(track)) judged.push_back(&track);
-    }
+    size_t judged = 0;
+    for (const auto& entry : tracks_) judged += settled(entry.second);
     // Two tests per layer judged (the mean, the variance), two-sided.
-    const size_t count = 2 * std::max<size_t>(judged.size(), 1);
+    const size_t count = 2 * std::max<size_t>(judged, 1);
     const double tests = static_cast<double>(count);
     auto cached = critical_.find(count);  // a live session asks every step
     if (cached == critical_.end())
@@ -111,13 +109,6 @@ class RunningStatsLag : public Rule {
   }
 
  private:
-  // The momentum per step (a layer called k times moves by 1 - (1 - m)^k); 0 for a cumulative
-  // mean.
-  static double step_momentum(const LayerTrack& track) {
-    if (!track.settings.momentum) return 0;
-    return 1 - std::pow(1 - *track.settings.momentum, static_cast<double>(track.calls_last_step));
-  }
-
   static bool settled(const LayerTrack& track) {
     if (track.window.size() < kWindow || !std::isfinite(track.running_mean)) return false;
     const auto m = track.settings.momentum;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <optional>
 
+#include "replicascope/diagnose/statistics.h"
 #include "rules.h"
 
 namespace replicascope::diagnose::rules {
@@ -21,16 +22,15 @@ constexpr size_t kMostLayersSaid = 6;
 struct Spread {
   std::string layer;
   int64_t sync_point = 0;
-  std::vector<double> sum, sum2;
-  std::vector<int64_t> terms;
+  std::vector<RunningMoments> cells;
   // The pooled standard deviation over steps: sqrt(sum of squared deviations from each copy
   // and channel's own mean / their degrees of freedom).
   double sd() const {
     double squares = 0, freedom = 0;
-    for (size_t i = 0; i < terms.size(); ++i) {
-      if (terms[i] < 2) continue;
-      squares += sum2[i] - sum[i] * sum[i] / static_cast<double>(terms[i]);
-      freedom += static_cast<double>(terms[i] - 1);
+    for (const auto& cell : cells) {
+      if (cell.n < 2) continue;
+      squares += cell.squares;
+      freedom += static_cast<double>(cell.n - 1);
     }
     return freedom > 0 ? std::sqrt(std::max(squares, 0.0) / freedom) : 0;
   }
@@ -96,14 +96,11 @@ class SmallPerCopyBatch : public Rule {
     for (const auto& copy : stats.copies) {
       if (copy.count <= 0 || copy.copy < 0) continue;
       const size_t at = static_cast<size_t>(copy.copy) * channels;
-      if (spread.terms.size() < at + channels) {
-        spread.sum.resize(at + channels), spread.sum2.resize(at + channels);
-        spread.terms.resize(at + channels);
-      }
+      if (spread.cells.size() < at + channels) spread.cells.resize(at + channels);
       for (size_t c = 0; c < copy.mean.size() && c < channels && c < stats.var.size(); ++c) {
         const double u = (copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + kEps);
         if (!std::isfinite(u)) continue;
-        spread.sum[at + c] += u, spread.sum2[at + c] += u * u, ++spread.terms[at + c];
+        spread.cells[at + c].add(u);
       }
     }
   }

@@ -10,6 +10,11 @@
 #include <string>
 
 namespace replicascope::diagnose {
+
+double RunningMoments::sd() const {
+  return n > 1 ? std::sqrt(std::max(squares, 0.0) / static_cast<double>(n - 1)) : 0;
+}
+
 namespace {
 
 // The continued fraction of I_x(a, b), which converges fast for x < (a + 1) / (a + b + 2).

@@ -29,8 +29,6 @@ using detail::Statement;
 using detail::stored_copy;
 using detail::stored_single;
 
-namespace {}  // namespace
-
 std::string file_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw StoreError("cannot read '" + path + "' to hash it");

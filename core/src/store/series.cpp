@@ -102,9 +102,7 @@ std::optional<replicascope::LayerStats> layer_at_step(const RunReader& run,
         mean = &out.running_mean, var = &out.running_var;
         break;
       default: {
-        auto& list = r.key.kind == SeriesKey::Kind::kRank          ? out.ranks
-                     : r.key.kind == SeriesKey::Kind::kRankRunning ? out.rank_running
-                                                                   : out.copies;
+        auto& list = out.records_of(r.key.kind);
         if (list.empty() || list.back().copy != r.key.index)
           list.push_back({r.key.index, 0, {}, {}});
         mean = &list.back().mean, var = &list.back().var;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace replicascope {
@@ -100,6 +101,9 @@ struct LayerStats {
   int64_t count_of(const SeriesKey& key) const;
   // The copies', the ranks' or the other ranks' running records, by `kind`.
   const std::vector<CopyRecord>& records_of(SeriesKey::Kind kind) const;
+  std::vector<CopyRecord>& records_of(SeriesKey::Kind kind) {
+    return const_cast<std::vector<CopyRecord>&>(std::as_const(*this).records_of(kind));
+  }
   // The keys it has values for: its copies, synchronized, running (when kept), its ranks, the
   // other ranks' running statistics.
   std::vector<SeriesKey> keys() const;
