@@ -92,6 +92,17 @@ def detail_every(value):
     return int(value)
 
 
+def hang_timeout(value):
+    """Seconds without progress before the hang explainer speaks, or None (off)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 \
+            or value == float("inf"):
+        raise ValueError("hang_timeout expects a number of seconds above 0, or None to turn the "
+                         f"hang explainer off, got {value!r}")
+    return float(value)
+
+
 def _text(value, name, optional=False):
     if optional and value is None:
         return None

@@ -12,6 +12,7 @@ others (which Gloo and NCCL would not survive).
 import torch
 import torch.distributed as dist
 
+from .arguments import RecorderError
 from .moments import Moments
 
 _HEADER = 6  # needed, has_loss, loss, has_accuracy, accuracy, samples  (then the entry count)
@@ -102,6 +103,32 @@ class Exchange:
             if largest <= self.capacity:
                 return [unpack(t[:int(float(t[0]))]) for t in gathered]
             self.capacity = largest
+
+
+def agree_at_start(group, world, devices, names, problem):
+    """Every rank's devices (the recorder's start, each rank its `devices` and BatchNorm layer
+    `names`); refuses ranks whose models have other BatchNorm layers, and
+    raises on every rank a `problem` (a wrong argument) that one rank has."""
+    if world == 1:
+        if problem is not None:
+            raise problem
+        return [devices]
+    infos = [None] * world
+    said = None if problem is None else f"{type(problem).__name__}: {problem}"
+    dist.all_gather_object(infos, {"devices": devices, "layers": names, "problem": said},
+                           group=group)
+    if problem is not None:
+        raise problem
+    for r, info in enumerate(infos):
+        if info["problem"] is not None:
+            raise RecorderError(f"rank {r} could not start the recorder: {info['problem']}")
+    for r, info in enumerate(infos):
+        if info["layers"] != infos[0]["layers"]:
+            raise RecorderError(
+                f"the ranks' models differ: rank 0 has {len(infos[0]['layers'])} BatchNorm "
+                f"layers, rank {r} has {len(info['layers'])} "
+                "(expected the same model on every rank)")
+    return [info["devices"] for info in infos]
 
 
 def global_rank(group, group_rank):

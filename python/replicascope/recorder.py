@@ -6,25 +6,25 @@ moments of its input in float64 (a detached copy: the training's tensors are nev
 and keeps them until `step()`. There, with several processes, one all_gather per step brings
 every rank's moments to every rank (exchange.py); rank 0 merges them (what synchronized
 BatchNorm normalizes with, or would have), computes the divergence the C++ engine records, and
-writes the step in one transaction.
+writes the step in one transaction. Forward pre-hooks keep a ledger of the sync points for
+the hang explainer (sync_ledger.py, hang_watch.py).
 """
 import contextlib
-import datetime
 import math
-import sqlite3
+import sys
 import threading
 import time
 
 import torch
 import torch.distributed as dist
 
-from . import arguments, model_tree, runfile
+from . import arguments, hang_watch, model_tree, run_meta, runfile, sync_ledger
 from .arguments import RecorderError
-from .exchange import Exchange, StepShare, global_rank, weighted_mean
+from .exchange import Exchange, StepShare, agree_at_start, global_rank, weighted_mean
 from .moments import Moments, raw_of_input
-from .step_rows import BeforeNonfinite, on_host, point_rows
+from .step_rows import BeforeNonfinite, on_host, point_rows, write_channels, write_point
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The copy of an exchanged entry that carries a rank's running mean and variance, not moments.
 RUNNING_ENTRY = -1
@@ -43,6 +43,8 @@ class Recorder:
         100 MB, 16 to 1000), "all", or a number; they are spread over the run, a quarter of
         them the latest. Every step keeps its summaries (divergence, means over channels).
     detail_every: only steps 1, 1 + K, ... may keep detail.
+    hang_timeout: seconds without progress at a sync point before the hang explainer says
+        where every rank waits (stderr and the run's events); None turns it off.
     Arguments of a wrong type raise TypeError, of a wrong value ValueError (metadata keys the
     recorder writes itself, RecorderError).
 
@@ -52,15 +54,17 @@ class Recorder:
 
     def __init__(self, path, model, *, dataset="", loss="", seed=None, optimizer=None,
                  model_name=None, metadata=None, group=None, detail_steps="auto",
-                 detail_every=1):
+                 detail_every=1, hang_timeout=hang_watch.DEFAULT_TIMEOUT):
         self.path = arguments.run_path(path)
+        self._hang_timeout = arguments.hang_timeout(hang_timeout)
         self._detail_steps = runfile.parse_detail_steps(detail_steps)
         self._detail_every = arguments.detail_every(detail_every)
         self._policy = None  # made at the first step that records a layer ("auto": its size)
         # The last step and, while the run is finite and its detail was not kept, its channels:
         # the step before the first non-finite one keeps them (as the C++ writer does).
         self._before_nonfinite = BeforeNonfinite()
-        self._model, wrapper, self._dp_ids = model_tree.unwrap(arguments.model(model))
+        self._wrapper = arguments.model(model)
+        self._model, wrapper, self._dp_ids = model_tree.unwrap(self._wrapper)
         self._layers = [(n, m) for n, m in self._model.named_modules()
                         if model_tree.is_batch_norm(m)]
         arguments.eager(self._model)
@@ -81,12 +85,16 @@ class Recorder:
         devices = self._local_devices()
         self._exchange = Exchange(group, self._world, devices[0]) if self._world > 1 else None
         with self._collective_device():
-            devices_per_rank = self._agree(devices, problem)
+            devices_per_rank = agree_at_start(self._group, self._world, devices,
+                                              [n for n, _ in self._layers], problem)
         self._db = None
         error = None
         if self._rank == 0:
             try:
-                meta = self._metadata(wrapper, devices, settings)
+                meta = run_meta.recorder_meta(
+                    self._model, [m for _, m in self._layers], self._world, wrapper, devices,
+                    settings, __version__, detail_steps=self._detail_steps,
+                    detail_every=self._detail_every, hang_timeout=self._hang_timeout)
                 self._db = runfile.create(self.path,
                                           lambda db: self._fill(db, meta, devices_per_rank))
             except Exception as e:  # every rank must hear of it, or the others would wait
@@ -100,6 +108,7 @@ class Recorder:
         if error:
             raise RecorderError(error)
         self._lock = threading.Lock()
+        self._db_lock = threading.Lock()  # the steps' transactions and the watch's events
         self._pending = []
         self._calls = {}
         self._eval_calls = {}  # module index -> calls in eval mode since the last step
@@ -108,6 +117,7 @@ class Recorder:
         self._last = time.perf_counter()
         self._handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in
                          enumerate(self._layers)]
+        self._start_hang_watch()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -125,60 +135,33 @@ class Recorder:
             return torch.cuda.device(self._exchange.device)
         return contextlib.nullcontext()
 
-    def _agree(self, devices, problem):
-        """Every rank's devices; refuses ranks whose models have other BatchNorm layers, and
-        raises on every rank a `problem` (a wrong argument) that one rank has."""
-        if self._world == 1:
-            if problem is not None:
-                raise problem
-            return [devices]
-        names = [n for n, _ in self._layers]
-        infos = [None] * self._world
-        said = None if problem is None else f"{type(problem).__name__}: {problem}"
-        dist.all_gather_object(infos, {"devices": devices, "layers": names, "problem": said},
-                               group=self._group)
-        if problem is not None:
-            raise problem
-        for r, info in enumerate(infos):
-            if info["problem"] is not None:
-                raise RecorderError(f"rank {r} could not start the recorder: {info['problem']}")
-        for r, info in enumerate(infos):
-            if info["layers"] != infos[0]["layers"]:
-                raise RecorderError(
-                    f"the ranks' models differ: rank 0 has {len(infos[0]['layers'])} BatchNorm "
-                    f"layers, rank {r} has {len(info['layers'])} "
-                    "(expected the same model on every rank)")
-        return [info["devices"] for info in infos]
-
-    def _metadata(self, wrapper, devices, settings):
-        """The meta rows: the recorder's own, then `settings` (arguments.run_settings)."""
-        synchronized = all(model_tree.is_synchronized(m) for _, m in self._layers)
-        meta = dict(settings)
-        meta.update({
-            "model": settings["model"] or type(self._model).__name__,
-            "model_hash": "",
-            "devices": model_tree.format_devices(devices),
-            "dataset": settings["dataset"] or "python",
-            "synchronized": "true" if synchronized else "false",
-            "processes": str(self._world),
-            "libtorch": torch.__version__,
-            "writer": f"replicascope-python {__version__}",
-            "wrapper": wrapper or "none",
-            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "schema_version": str(runfile.SCHEMA_VERSION),
-            "sqlite": sqlite3.sqlite_version,
-            "detail_steps": {runfile.AUTO: "auto", runfile.ALL: "all"}.get(
-                self._detail_steps, str(self._detail_steps)),
-            "detail_every": str(self._detail_every),
-        })
-        return meta
-
     def _fill(self, db, meta, devices_per_rank):
         db.executemany("INSERT INTO meta VALUES(?,?)",
                        sorted((runfile.text(k), runfile.text(v)) for k, v in meta.items()))
         model_tree.write_model(db, self._model, devices_per_rank)
 
+    def _start_hang_watch(self):
+        ddp = self._wrapper if isinstance(
+            self._wrapper, torch.nn.parallel.DistributedDataParallel) else None
+        self._ledger = sync_ledger.SyncLedger(self._rank)
+        self._told = set()  # (step, sync point, call) of the events written
+        self._handles += sync_ledger.register_hooks(self._ledger, self._layers, self._copy_of, ddp)
+        self._watch = None
+        if self._hang_timeout is not None:
+            self._watch = hang_watch.HangWatch(
+                self._ledger, self._hang_timeout, self._world,
+                hang_watch.default_store() if self._world > 1 else None, self._tell_hang)
+
     # -- per forward ---------------------------------------------------------------------------
+
+    def _copy_of(self, x):
+        """The copy an input belongs to: its DataParallel replica's place in device_ids, or 0;
+        None when it is not one of the wrapper's replicas (nothing to attribute it to)."""
+        if not self._dp_ids:
+            return 0
+        if not x.is_cuda or x.device.index not in self._dp_ids:
+            return None
+        return self._dp_ids.index(x.device.index)
 
     def _hook(self, index):
         def record(module, inputs, output):
@@ -191,11 +174,9 @@ class Recorder:
             if not inputs:
                 return
             x = inputs[0]
-            copy = 0
-            if self._dp_ids:  # DataParallel: the replica's place in device_ids
-                if not x.is_cuda or x.device.index not in self._dp_ids:
-                    return  # not one of the wrapper's replicas: nothing to attribute it to
-                copy = self._dp_ids.index(x.device.index)
+            copy = self._copy_of(x)
+            if copy is None:
+                return
             moments = raw_of_input(x)
             running = None
             if copy == 0 and module.running_mean is not None:
@@ -236,14 +217,18 @@ class Recorder:
             entries += [(i, s, RUNNING_ENTRY, Moments(0, mean, var))
                         for (i, s), (mean, var) in running.items()]
         share = StepShare(loss, accuracy, samples, entries)
+        self._ledger.enter(sync_ledger.EXCHANGE)
         shares = self._exchange.all_shares(share) if self._exchange else [share]
+        self._ledger.leave()
         self._step += 1
+        self._ledger.end_step()  # the ranks met: what is left is rank 0's writing
         if self._db is not None:
             committed, policy = dict(self._layer_ids), self._policy
             try:
-                written = runfile.transaction(
-                    self._db, self.path,
-                    lambda db: self._write(db, shares, running, seconds, epoch, eval_calls))
+                with self._db_lock:
+                    written = runfile.transaction(
+                        self._db, self.path,
+                        lambda db: self._write(db, shares, running, seconds, epoch, eval_calls))
             except BaseException:
                 # What the rolled-back transaction did is gone: the ids it made, its evictions.
                 self._layer_ids, self._policy = committed, policy
@@ -262,7 +247,7 @@ class Recorder:
         if had_detail or before.rows is None:
             return
         for (name, sync_point), vectors in before.rows.items():
-            self._write_channels(db, before.step, self._layer_id(db, name), sync_point, vectors)
+            write_channels(db, before.step, self._layer_id(db, name), sync_point, vectors)
         db.execute("UPDATE steps SET detail = 1 WHERE step = ?", (before.step,))
 
     def _decide(self, db, points, first_nonfinite):
@@ -325,7 +310,7 @@ class Recorder:
                   and (accuracy is None or math.isfinite(accuracy)))
         keep = self._decide(db, points, not finite and not self._before_nonfinite.seen)
         for (name, sync_point), row in rows.items():
-            self._write_point(db, name, sync_point, row, keep)
+            write_point(db, self._step, self._layer_id(db, name), sync_point, row, keep)
         nonfinite = []
         if loss is not None and not math.isfinite(loss):
             nonfinite.append("loss")
@@ -357,25 +342,35 @@ class Recorder:
             self._layer_ids[name] = layer
         return self._layer_ids[name]
 
-    def _write_channels(self, db, step, layer, sync_point, vectors):
-        db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
-                       [(step, layer, sync_point, copy, n,
-                         runfile.blob(mean.tolist(), copy), runfile.blob(var.tolist(), copy))
-                        for copy, n, mean, var in vectors])
+    # -- hangs ---------------------------------------------------------------------------------
 
-    def _write_point(self, db, name, sync_point, row, keep):
-        """Writes one sync point, and its channels when `keep`."""
-        layer = self._layer_id(db, name)
-        if keep:
-            self._write_channels(db, self._step, layer, sync_point, row.vectors)
-        db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?,?)",
-                   (self._step, layer, sync_point, row.count, runfile.real(row.figure), row.worst))
-        vectors = row.vectors
-        means = torch.stack([v for _, _, mean, var in vectors for v in (mean, var)]).mean(1).tolist()
-        db.execute("INSERT INTO summaries VALUES(?,?,?,?)",
-                   (self._step, layer, sync_point, runfile.summaries_blob(
-                       [(copy, n, means[2 * i], means[2 * i + 1])
-                        for i, (copy, n, _, _) in enumerate(vectors)])))
+    def _tell_hang(self, sentence, where):
+        """Says a hang (or a step that failed inside a sync point) on stderr, and in the run's
+        events on rank 0, once per place: kind sync-points-disagree, the layer and call where
+        the ranks wait, the first rank elsewhere."""
+        print(f"replicascope: {sentence}", file=sys.stderr, flush=True)
+        place = (where["step"], where["label"], where["call"])
+        told, self._told = place in self._told, self._told | {place}
+        if self._db is None or told or not self._db_lock.acquire(timeout=10):
+            return  # a step being written for 10 s is no hang of the training's
+        try:
+            if self._db is None:  # closed meanwhile
+                return
+            layer = where["label"] if any(n == where["label"] for n, _ in self._layers) else None
+            culprit = where["culprit"] if self._world > 1 else None
+            runfile.add_event(self._db, self.path, where["step"], "sync-points-disagree", layer,
+                              None if layer is None else where["call"] - 1,
+                              None if culprit is None else runfile.rank_key(culprit), sentence)
+        except runfile.RunFileError as error:
+            print(f"replicascope: {error}", file=sys.stderr, flush=True)
+        finally:
+            self._db_lock.release()
+
+    def _tell_failure(self, error):
+        """A step that ended in an exception inside a sync point: every live rank says where."""
+        said = hang_watch.failure(self._ledger.snapshot(), error)
+        if said is not None:
+            self._tell_hang(*said)
 
     # -- end -----------------------------------------------------------------------------------
 
@@ -383,16 +378,21 @@ class Recorder:
         """Removes the hooks and closes the file; every step recorded so far is in it."""
         if self._handles is None:
             return
+        if self._watch is not None:
+            self._watch.stop()
         for handle in self._handles:
             handle.remove()
         self._handles = None
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._db_lock:  # not while the watch writes an event
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, trace):
+        if isinstance(error, Exception) and self._handles is not None:
+            self._tell_failure(error)
         self.close()
         return False

@@ -325,3 +325,9 @@ def transaction(db, path, write):
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def add_event(db, path, step, kind, layer, sync_point, copy, message):
+    """One row of `events`, committed on its own (outside the steps' transactions)."""
+    transaction(db, path, lambda d: d.execute("INSERT INTO events VALUES(?,?,?,?,?,?)", (
+        step, text(kind), layer, sync_point, copy, text(message))))

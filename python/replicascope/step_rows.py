@@ -91,3 +91,25 @@ class BeforeNonfinite:
             return
         self.seen, self.step = nonfinite, step
         self.rows = None if kept or nonfinite else rows
+
+
+def write_channels(db, step, layer, sync_point, vectors):
+    """A sync point's per-channel rows (channel_stats), one per series."""
+    db.executemany("INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)",
+                   [(step, layer, sync_point, copy, n,
+                     runfile.blob(mean.tolist(), copy), runfile.blob(var.tolist(), copy))
+                    for copy, n, mean, var in vectors])
+
+
+def write_point(db, step, layer, sync_point, row, keep):
+    """Writes one sync point's row and summaries, and its channels when `keep`."""
+    if keep:
+        write_channels(db, step, layer, sync_point, row.vectors)
+    db.execute("INSERT INTO sync_points VALUES(?,?,?,?,?,?)",
+               (step, layer, sync_point, row.count, runfile.real(row.figure), row.worst))
+    vectors = row.vectors
+    means = torch.stack([v for _, _, mean, var in vectors for v in (mean, var)]).mean(1).tolist()
+    db.execute("INSERT INTO summaries VALUES(?,?,?,?)",
+               (step, layer, sync_point, runfile.summaries_blob(
+                   [(copy, n, means[2 * i], means[2 * i + 1])
+                    for i, (copy, n, _, _) in enumerate(vectors)])))

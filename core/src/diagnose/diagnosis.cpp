@@ -85,7 +85,8 @@ std::vector<NotChecked> not_checked(const RunFacts& facts) {
   }
   if (!facts.records_sync_events) {
     out.push_back({"sync-points-disagree",
-                   v6 ? "the Python recorder does not record sync points yet"
+                   v6 ? "the Python recorder's hang explainer was off (hang_timeout=None), "
+                        "or the recorder predates it (0.2)"
                       : before_6("the C++ engine records failed sync points from version 6 on")});
   }
   return out;

@@ -40,10 +40,12 @@ RunFacts run_facts(const store::RunReader& run) {
   facts.batch = meta_number(meta, "batch", 0);
   facts.source = run.path();
   facts.records_run_facts = run.records_run_facts();
-  // The Python recorder says who wrote the run; it records no sync-point events.
+  // The Python recorder says who wrote the run; it records sync-point events (hangs) when its
+  // hang explainer was on, which it says in hang_timeout (from 0.2 on).
   const bool python =
       meta.count("writer") && meta.at("writer").rfind("replicascope-python", 0) == 0;
-  facts.records_sync_events = facts.records_run_facts && !python;
+  const bool watched = meta.count("hang_timeout") && meta.at("hang_timeout") != "off";
+  facts.records_sync_events = facts.records_run_facts && (!python || watched);
   facts.records_rank_running = facts.processes == 1 || (facts.records_run_facts && python);
   facts.schema_version = run.schema_version();
   return facts;

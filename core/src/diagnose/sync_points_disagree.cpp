@@ -21,7 +21,7 @@ class SyncPointsDisagree : public Rule {
     f.sync_point = event.sync_point.value_or(0);
     if (event.copy) f.series = {SeriesKey::copy(*event.copy)};
     f.first_step = f.last_step = event.step;
-    f.evidence = "the step failed at the sync point: " + event.message +
+    f.evidence = "the copies or ranks did not meet: " + event.message +
                  "; the rule: every copy and rank calls each synchronized layer as often, in "
                  "the same order, in a step";
     f.why =
