@@ -69,6 +69,46 @@ TEST(DiagnoseDifferentData, OneFindingPerCopyCountingItsLayers) {
   EXPECT_NE(found[0].evidence.find("2 layers in all"), std::string::npos) << found[0].evidence;
 }
 
+// Copy 1's channels shift apart (+shift, -shift, then 0 for the rest): the mean over channels
+// does not move, the per-channel deviations do; healthy channels (N(0, sd) each) stay quiet.
+std::vector<diagnose::Finding> channels_apart(double shift, double sd, uint32_t seed,
+                                              int channels = 16) {
+  std::mt19937 random(seed);
+  std::normal_distribution<double> noise(0, sd);
+  diagnose::Diagnosis diagnosis(facts(true, 2, 1));
+  for (int step = 1; step <= 300; ++step) {
+    auto layer = planted_layer(
+        "layer0", {summary(SeriesKey::copy(0), 32, 0.5, 4), summary(SeriesKey::copy(1), 32, 0.5, 4),
+                   summary(SeriesKey::synchronized(), 64, 0.5, 4)});
+    for (int copy = 0; copy < 2; ++copy) {
+      SeriesDeviation d{SeriesKey::copy(copy), {}};
+      for (int c = 0; c < channels; ++c)
+        d.u.push_back((copy == 1 && c < 2 ? (c == 0 ? shift : -shift) : 0) + noise(random));
+      layer.deviations.push_back(std::move(d));
+    }
+    diagnosis.observe(planted_step(step, 1.0, {layer}));
+  }
+  return of_kind(diagnosis.findings(), "copies-see-different-data");
+}
+
+TEST(DiagnoseDifferentData, ChannelsThatShiftApartAreFoundWhereTheirMeanIsNot) {
+  for (uint32_t seed = 1; seed <= 20; ++seed)
+    EXPECT_TRUE(channels_apart(0, 0.3, seed).empty()) << "seed " << seed;
+  const auto found = channels_apart(0.5, 0.3, 5);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].series, std::vector<SeriesKey>{SeriesKey::copy(1)});
+  EXPECT_EQ(found[0].channels, std::vector<int64_t>{0});  // the first to pass, then channel 1
+  EXPECT_EQ(found[0].first_step, 32);
+  EXPECT_NE(found[0].evidence.find("copy 1 at 'layer0', channel 0: mean u +0."), std::string::npos)
+      << found[0].evidence;
+  EXPECT_NE(found[0].evidence.find("1 layer and 2 channels in all"), std::string::npos)
+      << found[0].evidence;
+  // Bonferroni over 2 copies x (the mean over channels + 16 channels) x the windows so far.
+  const auto at = found[0].evidence.find("Bonferroni over ");
+  ASSERT_NE(at, std::string::npos) << found[0].evidence;
+  EXPECT_EQ(std::stoi(found[0].evidence.substr(at + 16)) % 34, 0) << found[0].evidence;
+}
+
 TEST(DiagnoseDifferentData, UnsynchronizedRunsTestTheirFirstLayerOnly) {
   EXPECT_TRUE(different_data(0.3, 0.2, 7, false, 64, {1}, 2).empty());
   EXPECT_EQ(different_data(0.3, 0.2, 7, false, 64, {0}, 2).size(), 1u);

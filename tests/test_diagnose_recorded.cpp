@@ -5,6 +5,8 @@
 // version 5 still open, and say what they did not record.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "diagnose_steps.h"
@@ -88,7 +90,7 @@ TEST(RunFacts, AVersionFiveRunOpensWithoutThemAndSaysSo) {
   // A version-5 file as the writers made it: without version 6's tables.
   damage(path,
          "DROP TABLE layer_settings; DROP TABLE eval_calls; DROP TABLE events; "
-         "PRAGMA user_version=5");
+         "DROP TABLE deviations; PRAGMA user_version=5");
   const store::RunReader run(path);
   EXPECT_FALSE(run.records_run_facts());
   EXPECT_TRUE(run.layer_settings().empty());
@@ -99,6 +101,82 @@ TEST(RunFacts, AVersionFiveRunOpensWithoutThemAndSaysSo) {
   EXPECT_EQ(unchecked,
             "running-stats-lag;frozen-batchnorm;sync-points-disagree;");  // one process
   EXPECT_NO_THROW(diagnose::diagnose_run(run));
+  fs::remove_all(dir);
+}
+
+// Layers a, b, c, d of 2 copies, a called twice (its second call after b): the deviations of
+// a's first call, b's and c's are kept every step, not a's second call nor d's.
+TEST(RunFacts, EveryStepKeepsTheDeviationsOfTheFirstSyncPointOfItsFirstThreeLayers) {
+  const auto dir = temp_dir("replicascope_deviations_");
+  const auto path = (dir / "run.sqlite").string();
+  StepRecord record = settings_step(1, BatchNormSettings{});
+  const LayerStats base = record.layers[0];
+  record.layers.clear();
+  for (const char* name : {"a", "b", "a", "c", "d"}) {
+    LayerStats layer = base;
+    layer.layer = name;
+    layer.sync_point = record.layers.size() == 2 ? 1 : 0;
+    layer.copies = {{0, 4, {0.3, -0.1}, {1, 1}},
+                    {1, 4, {-0.1, 0.5 * record.layers.size()}, {1, 1}}};
+    record.layers.push_back(layer);
+  }
+  {
+    store::RunWriter writer(path, {});
+    writer.append(record);
+  }
+  {
+    const store::RunReader run(path);
+    ASSERT_TRUE(run.records_deviations());
+    const auto kept = run.deviations_at(1);
+    ASSERT_EQ(kept.size(), 3u);
+    const std::vector<size_t> layers = {0, 1, 3};  // a (first call), b, c
+    for (size_t i = 0; i < kept.size(); ++i) {
+      const auto& expected = record.layers[layers[i]];
+      EXPECT_EQ(kept[i].first, expected.layer);
+      ASSERT_EQ(kept[i].second.size(), 2u);
+      for (size_t k = 0; k < 2; ++k) {
+        EXPECT_EQ(kept[i].second[k].key, SeriesKey::copy(static_cast<int>(k)));
+        ASSERT_EQ(kept[i].second[k].u.size(), 2u);
+        for (size_t c = 0; c < 2; ++c) {  // (copy mean - mean) / sqrt(var + 1e-5), in 1/64s
+          const double u = (expected.copies[k].mean[c] - expected.mean[c]) / std::sqrt(1 + 1e-5);
+          EXPECT_DOUBLE_EQ(kept[i].second[k].u[c],
+                           std::clamp(std::round(u * 64), -127.0, 127.0) / 64);
+        }
+      }
+    }
+    EXPECT_TRUE(run.deviations_at(2).empty());
+  }
+  damage(path, "UPDATE deviations SET u = 'text' WHERE rowid = 1");
+  EXPECT_THROW(store::RunReader(path).deviations_at(1), store::StoreError);
+  // A version-6 run written before deviations came: none, and the diagnosis goes on without.
+  damage(path, "DROP TABLE deviations");
+  const store::RunReader older(path);
+  EXPECT_FALSE(older.records_deviations());
+  EXPECT_TRUE(older.deviations_at(1).empty());
+  EXPECT_NO_THROW(diagnose::diagnose_run(older));
+  fs::remove_all(dir);
+}
+
+// A deviation is kept in 1/64ths of a sigma, clamped to +-127/64; one that is not finite stays so.
+TEST(RunFacts, ADeviationIsKeptInSixtyFourthsClampedAndNotFiniteAsItself) {
+  const auto dir = temp_dir("replicascope_deviation_codes_");
+  const auto path = (dir / "run.sqlite").string();
+  StepRecord record = settings_step(1, BatchNormSettings{});
+  record.layers[0].copies = {{0, 4, {0.1 + 0.1, 0.1 + 5.0}, {1, 1}}, {1, 4, {NAN, -5.0}, {1, 1}}};
+  record.layers[0].mean = {0.1, 0.1};
+  record.layers[0].var = {1 - 1e-5, 1 - 1e-5};  // u = copy mean - 0.1
+  {
+    store::RunWriter writer(path, {});
+    writer.append(record);
+  }
+  const auto kept = store::RunReader(path).deviations_at(1);
+  ASSERT_EQ(kept.size(), 1u);
+  const auto& u = kept[0].second;
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_DOUBLE_EQ(u[0].u[0], 6.0 / 64);  // 0.1 is 6.4/64
+  EXPECT_DOUBLE_EQ(u[0].u[1], 127.0 / 64);
+  EXPECT_TRUE(std::isnan(u[1].u[0]));
+  EXPECT_DOUBLE_EQ(u[1].u[1], -127.0 / 64);
   fs::remove_all(dir);
 }
 

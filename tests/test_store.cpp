@@ -325,7 +325,7 @@ TEST(RunStore, ReadsAFinishedRunOnReadOnlyMedia) {
 TEST(RunStore, AFullDiskReportsSQLitesOwnErrorAndTheNextStepsGoOn) {
   const auto dir = temp_dir("replicascope_full_");
   fs::create_directories(dir / "small");
-  const int status = in_private_tmpfs(dir / "small", "size=256k", [](const fs::path& small) {
+  const int status = in_private_tmpfs(dir / "small", "size=384k", [](const fs::path& small) {
     const auto path = (small / "run.sqlite").string();
     const auto filler = small / "filler";
     std::ofstream(filler) << std::string(64 * 1024, 'x');

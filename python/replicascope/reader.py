@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Reads a run file (C++ or Python written, schema versions 1 to 5) as Python and torch objects.
+"""Reads a run file (C++ or Python written, schema versions 1 to 6) as Python and torch objects.
 
     run = replicascope.open_run("runs/resnet.sqlite")
     run.steps[-1].loss
@@ -20,7 +20,8 @@ import sqlite3
 import torch
 
 from . import stored
-from .runfile import SCHEMA_VERSION, TABLES, RunFileError, decode_text, key_label, text
+from .runfile import (SCHEMA_VERSION, TABLES, RunFileError, decode_text, key_label, text,
+                      deviations_of_row)
 from .stored import INTEGER, NUMBER, TEXT
 
 Step = collections.namedtuple("Step", "step epoch loss accuracy seconds nonfinite detail")
@@ -107,6 +108,7 @@ class Run:
                                f"{version} has the table(s) {', '.join(missing)}, which this "
                                "file lacks")
         self.schema_version = version
+        self._has_deviations = "deviations" in tables  # version 6, written after they came
 
     def _rows(self, table, sql, params=()):
         """Every row of a query; SQLite's errors (a damaged file) name the run."""
@@ -240,6 +242,31 @@ class Run:
             for copy, count, mean, var in summaries:
                 grouped.setdefault(copy, []).append((step, count, mean, var))
         return _series_of(grouped)
+
+    def deviations(self, layer):
+        """Per series ("copy 1", or "rank 1" with several processes): (steps, u), u a float64
+        tensor [steps, channels] of the standardized deviation from the whole batch per channel
+        at the layer's first sync point, kept every step for a step's first 3 layers in 1/64ths
+        of a sigma (clamped to +-127/64, NaN where not finite); {} where
+        the run has none (docs/run-format.md, `deviations`)."""
+        layer_id, name = self._layer(layer)
+        if not self._has_deviations:
+            return {}
+        grouped = {}
+        for step, copies, u in self._checked(
+                "deviations", "SELECT step, copies, u FROM deviations WHERE layer = ? ORDER BY "
+                "step, rowid", (("step", INTEGER), ("copies", "a BLOB"), ("u", "a BLOB")),
+                (layer_id,), layer=name):
+            series = deviations_of_row(copies, u)
+            if series is None:
+                raise stored.damaged(self.path, "deviations", f"copies holds {len(copies)} bytes "
+                                     f"and u {len(u)}, expected int32 codes and as many int8 "
+                                     "values for each of them", step, name)
+            for copy, values in series:
+                grouped.setdefault(key_label(copy), []).append((step, values))
+        return {label: (torch.tensor([s for s, _ in rows]),
+                        torch.tensor([list(u) for _, u in rows], dtype=torch.float64))
+                for label, rows in grouped.items()}
 
     def divergence(self, layer):
         """(step, divergence) per step: the largest over the layer's sync points (NaN where

@@ -22,7 +22,7 @@ from . import arguments, hang_watch, model_tree, run_meta, runfile, sync_ledger
 from .arguments import RecorderError
 from .exchange import Exchange, StepShare, agree_at_start, global_rank, weighted_mean
 from .moments import Moments, raw_of_input
-from .step_rows import BeforeNonfinite, on_host, point_rows, write_channels, write_point
+from .step_rows import BeforeNonfinite, on_host, point_rows, write_channels, write_points
 
 __version__ = "0.2.0"
 
@@ -309,8 +309,7 @@ class Recorder:
         finite = (bad == 0 and (loss is None or math.isfinite(loss))
                   and (accuracy is None or math.isfinite(accuracy)))
         keep = self._decide(db, points, not finite and not self._before_nonfinite.seen)
-        for (name, sync_point), row in rows.items():
-            write_point(db, self._step, self._layer_id(db, name), sync_point, row, keep)
+        write_points(db, self._step, rows, self._layer_id, keep, self._world)
         nonfinite = []
         if loss is not None and not math.isfinite(loss):
             nonfinite.append("loss")

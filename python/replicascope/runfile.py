@@ -80,6 +80,8 @@ CREATE TABLE eval_calls(step INTEGER NOT NULL, module TEXT NOT NULL, calls INTEG
                         PRIMARY KEY(step, module)) WITHOUT ROWID;
 CREATE TABLE events(step INTEGER NOT NULL, kind TEXT NOT NULL, layer TEXT, sync_point INTEGER,
                     copy INTEGER, message TEXT NOT NULL);
+CREATE TABLE deviations(step INTEGER NOT NULL, layer INTEGER NOT NULL, copies BLOB NOT NULL,
+                        u BLOB NOT NULL);
 """
 
 # The copy column's coding: copies 0, 1, ... (of rank 0); the synchronized statistics -1; the
@@ -149,6 +151,38 @@ def blob(values, copy):
     """A channel vector (a list of floats) as the C++ writer keeps it: little-endian float32s
     (float64s for the synchronized statistics)."""
     return struct.pack(f"<{len(values)}{'f' if single(copy) else 'd'}", *values)
+
+
+# A deviations row (version 6): `copies`, the series' codes (int32 little-endian each), and `u`,
+# their values series after series, one int8 per channel: u in steps of 1/64, rounded half away
+# from 0 and clamped to +-127/64, -128 where u is not finite (the C++ writer's DeviationRow).
+DEVIATION_STEP = 1 / 64
+
+
+def _deviation_code(v):
+    if not math.isfinite(v):
+        return -128
+    rounded = math.copysign(math.floor(abs(v) / DEVIATION_STEP + 0.5), v)
+    return int(max(-127.0, min(127.0, rounded)))
+
+
+def deviation_row(series):
+    """(copies, u) BLOBs of [(copy code, u as a list of floats)], every u of one length."""
+    codes = [_deviation_code(v) for _, u in series for v in u]
+    return (struct.pack(f"<{len(series)}i", *[copy for copy, _ in series]),
+            struct.pack(f"<{len(codes)}b", *codes))
+
+
+def deviations_of_row(copies, u):
+    """[(copy code, [u per channel])] of a row; None when the BLOBs do not fit each other."""
+    count = len(copies) // 4
+    if len(copies) % 4 or (len(u) % count if count else len(u)):
+        return None
+    channels = len(u) // count if count else 0
+    values = [math.nan if code == -128 else code * DEVIATION_STEP
+              for code in struct.unpack(f"<{len(u)}b", u)]
+    return [(copy, values[i * channels:(i + 1) * channels])
+            for i, copy in enumerate(struct.unpack(f"<{count}i", copies))]
 
 
 def unblob(data, copy, version=SCHEMA_VERSION):

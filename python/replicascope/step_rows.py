@@ -113,3 +113,39 @@ def write_point(db, step, layer, sync_point, row, keep):
                (step, layer, sync_point, runfile.summaries_blob(
                    [(copy, n, means[2 * i], means[2 * i + 1])
                     for i, (copy, n, _, _) in enumerate(vectors)])))
+
+
+# The first sync point of a step's first 3 layers keeps its deviations every step (version 6;
+# the C++ writer's kDeviationLayers).
+DEVIATION_LAYERS = 3
+
+
+def deviation_series(vectors, world, eps=1e-5):
+    """[(copy code, u)]: each copy's (one process) or rank's (several) standardized deviation
+    from the whole batch per channel, u = (its mean - whole mean) / sqrt(whole var + eps), a
+    list of floats (what copies-see-different-data tests every step)."""
+    whole = next((v for v in vectors if v[0] == runfile.SYNCHRONIZED), None)
+    if whole is None:
+        return []
+    scale = torch.sqrt(whole[3] + eps)
+
+    def tested(copy):
+        return runfile.RANK_RUNNING_BASE < copy <= runfile.rank_key(0) if world > 1 else copy >= 0
+    return [(copy, ((mean - whole[2]) / scale).tolist())
+            for copy, _, mean, _ in vectors if tested(copy)]
+
+
+def write_points(db, step, rows, layer_id, keep, world):
+    """Writes every sync point of a step (write_point; layer_id(db, name) its layer's id), and
+    the deviations of the first sync point of its first DEVIATION_LAYERS layers."""
+    first = []
+    for (name, sync_point), row in rows.items():
+        layer = layer_id(db, name)
+        write_point(db, step, layer, sync_point, row, keep)
+        if sync_point == 0 and len(first) < DEVIATION_LAYERS:
+            first.append((layer, row))
+    for layer, row in first:
+        series = deviation_series(row.vectors, world)
+        if series and len({len(u) for _, u in series}) == 1:
+            db.execute("INSERT INTO deviations VALUES(?,?,?,?)",
+                       (step, layer, *runfile.deviation_row(series)))

@@ -146,6 +146,8 @@ class DistributedDataParallelRuns(TempDirTest):
             self.assertEqual(list(stats), ["copy 0", "synchronized", "running", "rank 0", "rank 1",
                                            "running, rank 1"])
             divergence = dict(run.divergence(layer))
+            deviations = run.deviations(layer)  # every step's, of each rank (the first 3 layers)
+            self.assertEqual(list(deviations), ["rank 0", "rank 1"])
             for step in range(STEPS):
                 x = [ranks[r]["inputs"][step][layer][0] for r in range(2)]
                 count, mean, var = reference_stats(torch.cat(x))
@@ -160,7 +162,12 @@ class DistributedDataParallelRuns(TempDirTest):
                     self.assertEqual(int(own.count[step]), n)
                     self.assertTrue(torch.allclose(own.mean[step], m, rtol=1e-6, atol=1e-9))
                     self.assertTrue(torch.allclose(own.var[step], v, rtol=1e-6, atol=1e-9))
-                    worst = max(worst, float(((m - mean).abs() / (var + 1e-5).sqrt()).max()))
+                    u = (m - mean) / (var + 1e-5).sqrt()
+                    worst = max(worst, float(u.abs().max()))
+                    steps, stored_u = deviations[f"rank {r}"]
+                    self.assertEqual(int(steps[step]), step + 1)
+                    # kept in 1/64ths of a sigma
+                    self.assertLessEqual(float((stored_u[step] - u).abs().max()), 1 / 128 + 1e-9)
                 self.assertTrue(torch.equal(stats["copy 0"].mean[step], stats["rank 0"].mean[step]))
                 self.assertAlmostEqual(divergence[step + 1], worst, delta=1e-6 * worst)
                 self.assertGreater(worst, 0)  # plain BatchNorm: the ranks' statistics differ

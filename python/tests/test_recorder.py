@@ -17,7 +17,7 @@ import torchvision
 
 import replicascope
 from replicascope import Recorder, RecorderError, RunFileError, open_run, runfile
-from replicascope import recorder as recorder_module
+from replicascope import step_rows
 
 from helpers import Inputs, Reused, TempDirTest, batches, reference_stats, small_net, train
 
@@ -127,7 +127,7 @@ class FailedWrites(TempDirTest):
         path = self.path("flaky.sqlite")
         data = batches(3, 4)
         with Recorder(path, model) as rec:
-            real_write_point = recorder_module.write_point
+            real_write_point = step_rows.write_point
             calls = []
 
             def fail_at_the_second_point(*args):
@@ -137,7 +137,7 @@ class FailedWrites(TempDirTest):
                 return real_write_point(*args)
 
             train(model, data[:1], rec)  # step 1 written
-            with mock.patch.object(recorder_module, "write_point", fail_at_the_second_point):
+            with mock.patch.object(step_rows, "write_point", fail_at_the_second_point):
                 with self.assertRaisesRegex(RunFileError, "cannot write a step: disk I/O error"):
                     train(model, data[1:2], rec)
             train(model, data[2:], rec)  # step 3: the layers the failed step named still work

@@ -26,6 +26,30 @@ class LayerSettings(TempDirTest):
                                               "9": (0.1, 1e-5)})
 
 
+class Deviations(TempDirTest):
+    def test_kept_in_sixty_fourths_clamped_and_not_finite_as_itself_as_the_cpp_writer(self):
+        u = [0.0, 0.1, -0.1, 5.0, -5.0, float("nan"), float("inf"), 0.5 / 64, -1.5 / 64]
+        [(copy, back)] = runfile.deviations_of_row(*runfile.deviation_row([(-4, u)]))
+        self.assertEqual(copy, -4)
+        self.assertEqual(back[:5] + back[7:], [0.0, 6 / 64, -6 / 64, 127 / 64, -127 / 64,
+                                               1 / 64, -2 / 64])  # halves away from 0
+        self.assertTrue(all(v != v for v in back[5:7]))
+        self.assertIsNone(runfile.deviations_of_row(b"\0" * 8, b"\0" * 3))  # 2 series, 3 values
+
+    def test_every_step_keeps_the_first_three_layers_of_each_copy(self):
+        model = torch.nn.Sequential(small_net(), torch.nn.Linear(10, 10), torch.nn.BatchNorm1d(10))
+        path = self.path("deviations.sqlite")
+        with Recorder(path, model) as rec:
+            train(model, batches(3, 4), rec)
+        run = open_run(path)
+        self.assertEqual(len(run.layers), 4)
+        for layer in run.layers[:3]:  # one copy: its deviation from itself is 0
+            steps, u = run.deviations(layer)["copy 0"]
+            self.assertEqual(steps.tolist(), [1, 2, 3])
+            self.assertEqual(float(u.abs().max()), 0.0)
+        self.assertEqual(run.deviations(run.layers[3]), {})
+
+
 class EvalCalls(TempDirTest):
     def test_a_frozen_layer_is_counted_each_step_and_has_no_statistics(self):
         model = small_net()

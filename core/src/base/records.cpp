@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "replicascope/base/records.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -157,6 +158,29 @@ std::vector<KeySummary> summarize(const LayerStats& layer) {
     const auto* var = layer.values(key, Statistic::kVar);
     if (!mean || !var) continue;  // no running statistics
     out.push_back({key, layer.count_of(key), mean_over_channels(*mean), mean_over_channels(*var)});
+  }
+  return out;
+}
+
+std::vector<SeriesDeviation> deviations(const LayerStats& layer, double eps) {
+  std::vector<SeriesDeviation> out;
+  const auto& records = layer.ranks.empty() ? layer.copies : layer.ranks;
+  const auto kind = layer.ranks.empty() ? SeriesKey::Kind::kCopy : SeriesKey::Kind::kRank;
+  for (const auto& r : records) {
+    SeriesDeviation d{{kind, r.copy}, {}};
+    const size_t channels = std::min({r.mean.size(), layer.mean.size(), layer.var.size()});
+    d.u.reserve(channels);
+    for (size_t c = 0; c < channels; ++c)
+      d.u.push_back((r.mean[c] - layer.mean[c]) / std::sqrt(layer.var[c] + eps));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<size_t> deviation_layers(const StepRecord& record) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < record.layers.size() && out.size() < kDeviationLayers; ++i) {
+    if (record.layers[i].sync_point == 0) out.push_back(i);
   }
   return out;
 }

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // copies-see-different-data: copies (or ranks) whose data are not drawn from one distribution,
-// found by the persistence of their standardized deviation from the whole batch.
+// found by the persistence of their standardized deviation from the whole batch: over channels
+// (from the summaries), and per channel where the step keeps the deviations (channels that
+// shift apart cancel in the mean over channels).
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include "replicascope/diagnose/statistics.h"
 #include "rules.h"
@@ -24,11 +28,12 @@ struct WindowTest {
   bool passed = false;
 };
 
-// One series at one layer: the running sums of the window in progress, the last window's test
-// and the finding, once two consecutive windows passed.
+// One series at one layer, over channels or at one channel: the running sums of the window in
+// progress, the last window's test and the finding, once two consecutive windows passed.
 struct Track {
   SeriesKey key;
   std::string layer;
+  int64_t channel = -1;    // -1: d, the deviation over channels
   size_t layer_order = 0;  // the layer's place in the step's order, for sorting
   RunningMoments window;   // of d over the window in progress
   WindowTest last;
@@ -62,16 +67,24 @@ class CopiesSeeDifferentData : public Rule {
       if (s.key.kind != kind) continue;
       const double d = (s.mean - whole->mean) / std::sqrt(whole->var + kVarEps);
       if (!std::isfinite(d)) continue;  // the window falls short of 16 and is not tested
-      track_of(s.key, layer.layer, order).window.add(d);
+      track_of(s.key, layer.layer, -1, order).window.add(d);
+    }
+    for (const auto& series : layer.deviations) {
+      if (series.key.kind != kind) continue;
+      for (size_t c = 0; c < series.u.size(); ++c) {
+        if (!std::isfinite(series.u[c])) continue;
+        track_of(series.key, layer.layer, static_cast<int64_t>(c), order).window.add(series.u[c]);
+      }
     }
   }
 
-  Track& track_of(const SeriesKey& key, const std::string& layer, size_t order) {
-    const auto [at, added] = track_index_.try_emplace({layer, key}, tracks_.size());
+  Track& track_of(const SeriesKey& key, const std::string& layer, int64_t channel, size_t order) {
+    const auto [at, added] = track_index_.try_emplace({layer, key, channel}, tracks_.size());
     if (added) {
       Track track;
       track.key = key;
       track.layer = layer;
+      track.channel = channel;
       track.layer_order = order;
       tracks_.push_back(std::move(track));
     }
@@ -110,6 +123,7 @@ class CopiesSeeDifferentData : public Rule {
       f.severity = Severity::kWarning;
       f.layer = track.layer;
       f.series = {track.key};
+      if (track.channel >= 0) f.channels = {track.channel};
       f.first_step = test.last_step;
       f.why =
           "the copies see data from different distributions (class-sorted shards, no "
@@ -121,20 +135,23 @@ class CopiesSeeDifferentData : public Rule {
       track.finding = f;
     }
     track.finding->last_step = test.last_step;
+    const std::string at = track.channel < 0 ? "" : ", channel " + std::to_string(track.channel);
+    const std::string what = track.channel < 0 ? "mean d " : "mean u ";
     track.finding->evidence =
-        track.key.label() + " at '" + track.layer + "': mean d " + signed_figure(test.mean) +
-        ", t " + signed_figure(test.t) + " over " + step_range(test.first_step, test.last_step) +
-        ", after " + signed_figure(track.last.mean) + ", t " + signed_figure(track.last.t) +
-        " over " + step_range(track.last.first_step, track.last.last_step) + "; the rule: |t| > " +
+        track.key.label() + " at '" + track.layer + "'" + at + ": " + what +
+        signed_figure(test.mean) + ", t " + signed_figure(test.t) + " over " +
+        step_range(test.first_step, test.last_step) + ", after " + signed_figure(track.last.mean) +
+        ", t " + signed_figure(track.last.t) + " over " +
+        step_range(track.last.first_step, track.last.last_step) + "; the rule: |t| > " +
         figure(threshold_) + " (Student t, 15 df, two-sided alpha 0.01, " + "Bonferroni over " +
-        std::to_string(tests_) + " tests) and |mean d| >= 0.1 in two " +
-        "consecutive windows of 16 steps, d = (copy mean - whole batch mean) / sqrt(whole " +
-        "batch var + 1e-5), over channels";
+        std::to_string(tests_) + " tests) and |mean| >= 0.1 in two " +
+        "consecutive windows of 16 steps, of u = (copy mean - whole batch mean) / sqrt(whole " +
+        "batch var + 1e-5) per channel, and of d, the same over channels";
   }
 
   RunFacts facts_;
   std::vector<Track> tracks_;
-  std::map<std::pair<std::string, SeriesKey>, size_t> track_index_;  // into tracks_
+  std::map<std::tuple<std::string, SeriesKey, int64_t>, size_t> track_index_;  // into tracks_
   int64_t window_first_ = 0, steps_in_window_ = 0, windows_ = 0, tests_ = 0;
   double threshold_ = 0;
 };
@@ -150,18 +167,29 @@ std::vector<Finding> CopiesSeeDifferentData::findings() const {
     if (a->key != b->key) return a->key < b->key;
     if (a->finding->first_step != b->finding->first_step)
       return a->finding->first_step < b->finding->first_step;
-    return a->layer_order < b->layer_order;
+    return std::tie(a->layer_order, a->channel) < std::tie(b->layer_order, b->channel);
   });
   std::vector<Finding> out;
-  int64_t layers = 0;
+  std::set<std::string> layers;
+  int64_t channels = 0;
   for (size_t i = 0; i < found.size(); ++i) {
     if (i == 0 || found[i]->key != found[i - 1]->key) {
       out.push_back(*found[i]->finding);
-      layers = 0;
+      layers.clear();
+      channels = 0;
     }
     out.back().last_step = std::max(out.back().last_step, found[i]->finding->last_step);
-    if (++layers > 1 && (i + 1 == found.size() || found[i + 1]->key != found[i]->key))
-      out.back().evidence += "; " + std::to_string(layers) + " layers in all";
+    layers.insert(found[i]->layer);
+    channels += found[i]->channel >= 0;
+    if (i + 1 < found.size() && found[i + 1]->key == found[i]->key) continue;
+    if (layers.size() > 1 || channels > 1) {
+      const auto count = [](size_t n, const char* what) {
+        return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+      };
+      out.back().evidence +=
+          "; " + count(layers.size(), "layer") +
+          (channels ? " and " + count(static_cast<size_t>(channels), "channel") : "") + " in all";
+    }
   }
   return out;
 }

@@ -125,6 +125,11 @@ std::vector<Finding> diagnose_run(const store::RunReader& run) {
   std::vector<LayerStats> detail;
   auto give = [&] {
     if (kept) read_detail(run, step, detail);
+    for (auto& [layer, series] : run.deviations_at(step.step)) {
+      for (auto& evidence : step.layers) {
+        if (evidence.layer == layer && evidence.sync_point == 0) evidence.deviations = series;
+      }
+    }
     diagnosis.observe(step);
     gathering = false;
   };
@@ -141,11 +146,17 @@ std::vector<Finding> diagnose_run(const store::RunReader& run) {
       gathering = true;
     }
     const auto layer_settings = settings.find(row.layer);
-    step.layers.push_back({row.layer, row.sync_point, row.count, row.divergence, row.worst_channel,
-                           row.summaries, nullptr,
+    step.layers.push_back({row.layer,
+                           row.sync_point,
+                           row.count,
+                           row.divergence,
+                           row.worst_channel,
+                           row.summaries,
+                           nullptr,
                            layer_settings == settings.end()
                                ? std::nullopt
-                               : std::optional<BatchNormSettings>(layer_settings->second)});
+                               : std::optional<BatchNormSettings>(layer_settings->second),
+                           {}});
   });
   if (gathering) give();
   while (next < steps.size()) diagnosis.observe(evidence_of_row(steps[next++]));

@@ -35,6 +35,9 @@ StepEvidence evidence_of(const StepRecord& record) {
     evidence.settings = layer.settings;
     out.layers.push_back(std::move(evidence));
   }
+  // Every step's deviations, of the sync points a run keeps them for: live as recorded.
+  for (const size_t at : deviation_layers(record))
+    out.layers[at].deviations = deviations(record.layers[at]);
   out.eval_calls = record.eval_calls;
   return out;
 }

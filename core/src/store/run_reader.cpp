@@ -150,6 +150,12 @@ RunReader::RunReader(const std::string& path) : path_(path) {
     }
     check_tables(db_, path, found);
     version_ = static_cast<int>(found);
+    if (version_ >= 6) {
+      Statement table(db_, path,
+                      "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                      "name='deviations'");
+      has_deviations_ = table.next() && table.integer(0) > 0;
+    }
   } catch (const StoreError&) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -158,6 +164,7 @@ RunReader::RunReader(const std::string& path) : path_(path) {
 }
 
 RunReader::~RunReader() {
+  deviations_.reset();  // its statement before the database
   if (db_) sqlite3_close(db_);
 }
 

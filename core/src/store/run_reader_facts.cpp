@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // RunReader's version-6 tables: what the findings need beyond the statistics (each layer's
-// momentum and eps, BatchNorm calls in eval mode during training, the run's events).
+// momentum and eps, BatchNorm calls in eval mode during training, the run's events, the
+// copies' deviations of every step).
 #include <cmath>
 
 #include "replicascope/store/run_reader.h"
 #include "sqlite_statement.h"
+#include "stored_values.h"
 
 namespace replicascope::store {
 
@@ -58,6 +60,37 @@ std::vector<RunEvent> RunReader::events() const {
     if (!s.is_null(4)) event.copy = static_cast<int>(s.integer(4));
     event.message = s.text(5);
     out.push_back(std::move(event));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> RunReader::deviations_at(
+    int64_t step) const {
+  std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> out;
+  if (!has_deviations_) return out;
+  if (!deviations_) {  // one pass over the rows in the order written, which is the steps'
+    deviations_ = std::make_unique<Statement>(
+        db_, path_,
+        "SELECT d.step, l.name, d.copies, d.u FROM deviations d JOIN layers l ON l.id = d.layer "
+        "ORDER BY d.rowid");
+  }
+  auto& s = *deviations_;
+  while (true) {
+    if (!deviation_pending_) {
+      if (deviations_done_ || !s.next()) {
+        deviations_done_ = true;
+        break;
+      }
+      deviation_pending_ = true;
+    }
+    s.row(detail::row_in("deviations"));
+    const int64_t at = s.integer(0);
+    if (at > step) break;  // a later step's row: it waits for its step
+    deviation_pending_ = false;
+    if (at < step) continue;  // a step not asked for
+    const std::string layer = s.text(1);
+    s.row(detail::row_in("deviations", step, layer));
+    out.push_back({layer, detail::deviations_of_row(s.bytes(2), s.bytes(3), path_, s.where())});
   }
   return out;
 }

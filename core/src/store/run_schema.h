@@ -37,6 +37,8 @@ CREATE TABLE eval_calls(step INTEGER NOT NULL, module TEXT NOT NULL, calls INTEG
                         PRIMARY KEY(step, module)) WITHOUT ROWID;
 CREATE TABLE events(step INTEGER NOT NULL, kind TEXT NOT NULL, layer TEXT, sync_point INTEGER,
                     copy INTEGER, message TEXT NOT NULL);
+CREATE TABLE deviations(step INTEGER NOT NULL, layer INTEGER NOT NULL, copies BLOB NOT NULL,
+                        u BLOB NOT NULL);
 )";
 // SQLite stores NaN as NULL: loss, accuracy and divergence are NULL where they were NaN (version
 // 3), and steps.nonfinite names what was not finite in a step (NULL for a finite one).
@@ -57,6 +59,10 @@ CREATE TABLE events(step INTEGER NOT NULL, kind TEXT NOT NULL, layer TEXT, sync_
 // eps, written with the layer's first row; eval_calls the BatchNorm modules that ran in eval
 // mode during a training step (by module name: a frozen layer records no statistics, so it has
 // no layers row); events what happened to the run beside its steps (a step that failed at a
-// sync point, a stop).
+// sync point, a hang); deviations, every step, the copies' (or ranks') standardized deviations
+// per channel at the first sync point of the step's first 3 layers (one row per sync point,
+// stored_values.h's DeviationRow; no index: the diagnosis reads them in the order written,
+// which is the steps'). Files of version 6 written before deviations came lack that table:
+// readers look for it.
 
 }  // namespace replicascope::store::detail

@@ -45,8 +45,8 @@ std::string file_hash(const std::string& path) {
 }
 
 struct RunWriter::Statements {
-  Statement step, layer, settings, eval_calls, event, sync_point, summary, channel, forget_channels,
-      forget_detail, add_detail;
+  Statement step, layer, settings, eval_calls, event, sync_point, summary, deviation, channel,
+      forget_channels, forget_detail, add_detail;
   Statements(sqlite3* db, const std::string& path)
       : step(db, path, "INSERT INTO steps VALUES(?,?,?,?,?,?,?)"),
         layer(db, path, "INSERT INTO layers(name) VALUES(?)"),
@@ -55,6 +55,7 @@ struct RunWriter::Statements {
         event(db, path, "INSERT INTO events VALUES(?,?,?,?,?,?)"),
         sync_point(db, path, "INSERT INTO sync_points VALUES(?,?,?,?,?,?)"),
         summary(db, path, "INSERT INTO summaries VALUES(?,?,?,?)"),
+        deviation(db, path, "INSERT INTO deviations VALUES(?,?,?,?)"),
         channel(db, path, "INSERT INTO channel_stats VALUES(?,?,?,?,?,?,?)"),
         forget_channels(db, path, "DELETE FROM channel_stats WHERE step = ?"),
         forget_detail(db, path, "UPDATE steps SET detail = 0 WHERE step = ?"),
@@ -362,6 +363,14 @@ void RunWriter::append(const replicascope::StepRecord& r) {
       statements_->summary.bind(1, r.step).bind(2, id).bind(3, layer.sync_point);
       statements_->summary.bind_blob(4, summary.data(), summary.size()).run();
       if (decision.keep) write_detail(r, id, layer);
+    }
+    for (const size_t at : deviation_layers(r)) {
+      const auto row = detail::deviation_row(deviations(r.layers[at]));
+      if (row.copies.empty()) continue;
+      auto& d = statements_->deviation;
+      d.bind(1, r.step).bind(2, layer_id(r.layers[at].layer));
+      d.bind_blob(3, row.copies.data(), row.copies.size()).bind_blob(4, row.u.data(), row.u.size());
+      d.run();
     }
     exec(db_, path_, "COMMIT");
     kept = decision.keep;

@@ -3,8 +3,10 @@
 
 #include "sqlite_statement.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace replicascope::store::detail {
@@ -90,6 +92,42 @@ std::string summaries_blob(const std::vector<KeySummary>& summaries) {
     put(out, static_cast<int32_t>(s.count > INT32_MAX ? -1 : s.count));
     put(out, static_cast<float>(s.mean));
     put(out, static_cast<float>(s.var));
+  }
+  return out;
+}
+
+DeviationRow deviation_row(const std::vector<SeriesDeviation>& series) {
+  DeviationRow out;
+  for (const auto& d : series) {
+    if (d.u.size() != series[0].u.size()) return {};
+    put(out.copies, static_cast<int32_t>(stored_copy(d.key)));
+    for (const double v : d.u) {
+      const double code =
+          std::isfinite(v) ? std::clamp(std::round(v / kDeviationStep), -127.0, 127.0) : -128.0;
+      out.u.push_back(static_cast<char>(static_cast<int8_t>(code)));
+    }
+  }
+  return out;
+}
+
+std::vector<SeriesDeviation> deviations_of_row(const std::string& copies, const std::string& u,
+                                               const std::string& path, const std::string& row) {
+  const size_t series = copies.size() / 4;
+  if (copies.size() % 4 != 0 || (series == 0 ? !u.empty() : u.size() % series != 0)) {
+    damaged_row(path, row,
+                "copies holds " + std::to_string(copies.size()) + " bytes and u " +
+                    std::to_string(u.size()) +
+                    ", expected int32 codes and as many int8 values for each of them");
+  }
+  std::vector<SeriesDeviation> out;
+  const size_t channels = series ? u.size() / series : 0;
+  for (size_t i = 0; i < series; ++i) {
+    SeriesDeviation d{key_of_stored(take<int32_t>(copies.data() + 4 * i), path), {}};
+    for (size_t c = 0; c < channels; ++c) {
+      const auto code = static_cast<int8_t>(u[i * channels + c]);
+      d.u.push_back(code == -128 ? NAN : code * kDeviationStep);
+    }
+    out.push_back(std::move(d));
   }
   return out;
 }

@@ -36,6 +36,21 @@ int64_t stored_row_bytes(int64_t payload);
 // Little-endian float32s (or float64s) of `values`.
 std::string real_blob(const std::vector<double>& values, bool single);
 
+// A deviations row of one sync point: `copies`, the series' codes (int32 little-endian each,
+// stored_copy), and `u`, their values series after series, one int8 per channel: u in steps of
+// 1/64 (kDeviationStep), rounded half away from 0 and clamped to +-127/64, -128 where u is not
+// finite. The test it feeds needs |mean u| >= 0.1, 6.4 steps, so the rounding cannot make a
+// finding; float32s, and a row per series, made the demo's runs 27% larger (this: 7%).
+inline constexpr double kDeviationStep = 1.0 / 64;
+struct DeviationRow {
+  std::string copies, u;
+};
+// Empty when the series differ in channel count (no writer makes such a sync point).
+DeviationRow deviation_row(const std::vector<SeriesDeviation>& series);
+// A row no writer makes is a damaged row, named by `row` (sqlite_statement.h's row_in).
+std::vector<SeriesDeviation> deviations_of_row(const std::string& copies, const std::string& u,
+                                               const std::string& path, const std::string& row);
+
 // One BLOB per sync point: per key, 16 bytes little-endian: int32 copy (stored_copy), int32
 // count (-1 above 2^31 - 1), float32 mean over channels of the mean, float32 of the variance.
 std::string summaries_blob(const std::vector<KeySummary>& summaries);

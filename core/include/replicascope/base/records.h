@@ -179,4 +179,19 @@ std::vector<KeySummary> summarize(const LayerStats& layer);
 // The mean over channels (NaN for none, and when a channel is NaN).
 double mean_over_channels(const std::vector<double>& values);
 
+// A copy's (or, with several processes, a rank's) standardized deviation from the whole batch
+// per channel, u = (its mean - synchronized mean) / sqrt(synchronized var + eps): what
+// copies-see-different-data tests every step, for the first sync point of the first
+// kDeviationLayers layers of a step (a run keeps them every step: version 6's `deviations`).
+struct SeriesDeviation {
+  SeriesKey key;
+  std::vector<double> u;
+};
+inline constexpr size_t kDeviationLayers = 3;
+// The ranks' deviations when `layer` has ranks, else the copies'; eps as the divergence's.
+std::vector<SeriesDeviation> deviations(const LayerStats& layer, double eps = 1e-5);
+// The sync points of `record` whose deviations are kept: the first sync point of its first
+// kDeviationLayers layers, in the step's order (indices into record.layers).
+std::vector<size_t> deviation_layers(const StepRecord& record);
+
 }  // namespace replicascope

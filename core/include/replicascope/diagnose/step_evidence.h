@@ -22,6 +22,9 @@ struct LayerEvidence {
   std::vector<KeySummary> summaries;   // every key's summary (copies, synchronized, running, ranks)
   const LayerStats* detail = nullptr;  // per-channel values when the step keeps them (live: always)
   std::optional<BatchNormSettings> settings;  // the layer's momentum and eps, where recorded
+  // Every step's per-channel deviations of the copies or ranks, at the sync points that keep
+  // them (deviation_layers; empty elsewhere and in runs without them).
+  std::vector<SeriesDeviation> deviations;
 };
 
 struct StepEvidence {

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "replicascope/store/run_model.h"
@@ -13,6 +15,10 @@
 struct sqlite3;
 
 namespace replicascope::store {
+
+namespace detail {
+class Statement;
+}
 
 // Opens a run read-only (a finished one, or one still being written), also on read-only media.
 class RunReader {
@@ -60,11 +66,21 @@ class RunReader {
   std::map<int64_t, std::vector<EvalCalls>> eval_calls() const;
   // The run's events in the order written.
   std::vector<RunEvent> events() const;
+  // Whether the run keeps every step's deviations (version 6 files written after they came).
+  bool records_deviations() const { return has_deviations_; }
+  // The deviations of `step`: per layer (in the order written), its copies' or ranks'; empty
+  // where the run has none. A forward cursor over the rows, which come in the steps' order: ask
+  // for steps in ascending order (a step asked for after a later one reads as empty).
+  std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> deviations_at(
+      int64_t step) const;
 
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
   int version_ = 0;
+  bool has_deviations_ = false;
+  mutable std::unique_ptr<detail::Statement> deviations_;
+  mutable bool deviation_pending_ = false, deviations_done_ = false;  // the cursor's state
 };
 
 }  // namespace replicascope::store
