@@ -24,6 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     reader.divergence_by_layer();
     reader.detail_steps();
+    reader.layer_settings();
+    reader.eval_calls();
+    reader.events();
+    for (const auto& step : reader.steps()) values += reader.deviations_at(step.step).size();
   } catch (const store::StoreError&) {
     // a refused file: what the reader is for
   }
