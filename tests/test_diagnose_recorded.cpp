@@ -55,7 +55,7 @@ TEST(RunFacts, TheWriterKeepsSettingsEvalCallsAndEventsAndTheReaderGivesThemBack
     event.kind = "sync-points-disagree";
     event.layer = "bn";
     event.sync_point = 1;
-    event.copy = 2;
+    event.series = SeriesKey::copy(2);
     event.message = "copy 2 called 'bn' once, the others twice";
     writer.add_event(event);
   }
@@ -75,7 +75,7 @@ TEST(RunFacts, TheWriterKeepsSettingsEvalCallsAndEventsAndTheReaderGivesThemBack
   EXPECT_EQ(events[0].step, 3);
   EXPECT_EQ(events[0].kind, "sync-points-disagree");
   EXPECT_EQ(events[0].sync_point, 1);
-  EXPECT_EQ(events[0].copy, 2);
+  EXPECT_EQ(events[0].series, SeriesKey::copy(2));
   EXPECT_EQ(events[0].message, "copy 2 called 'bn' once, the others twice");
   fs::remove_all(dir);
 }
@@ -145,6 +145,7 @@ TEST(RunFacts, EveryStepKeepsTheDeviationsOfTheFirstSyncPointOfItsFirstThreeLaye
       }
     }
     EXPECT_TRUE(run.deviations_at(2).empty());
+    EXPECT_EQ(run.deviations_at(1).size(), 3u);  // an earlier step again: a new pass
   }
   damage(path, "UPDATE deviations SET u = 'text' WHERE rowid = 1");
   EXPECT_THROW(store::RunReader(path).deviations_at(1), store::StoreError);

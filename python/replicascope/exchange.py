@@ -9,6 +9,8 @@ the larger length in the same gather, and all of them gather once more at the ne
 the common step costs one collective, and no rank ever sends a tensor of another size than the
 others (which Gloo and NCCL would not survive).
 """
+import contextlib
+
 import torch
 import torch.distributed as dist
 
@@ -103,6 +105,14 @@ class Exchange:
             if largest <= self.capacity:
                 return [unpack(t[:int(float(t[0]))]) for t in gathered]
             self.capacity = largest
+
+
+def collective_device(exchange):
+    """NCCL's object collectives use the current CUDA device: make it this rank's model's (a DDP
+    script need not have called torch.cuda.set_device). exchange: the recorder's, or None."""
+    if exchange is not None and exchange.device.type == "cuda":
+        return torch.cuda.device(exchange.device)
+    return contextlib.nullcontext()
 
 
 def agree_at_start(group, world, devices, names, problem):

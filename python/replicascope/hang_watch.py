@@ -12,7 +12,12 @@ The watch only reads and tells: it never interrupts the training, so a hang stay
 the collective's own timeout), never a crash made by the recorder.
 
 The store is polled with add(key, 0), which returns at once, where get() would wait for a key
-and hold the store client's lock meanwhile.
+and hold the store client's lock meanwhile. Each rank keeps one ledger slot under the run's own
+prefix (a token rank 0 made at the start, so two recorders never read each other's); an answer
+older than this rank's stall (a stall that resolved earlier) is not taken for this one. A
+training thread that itself waits on the store (NCCL setting up its communicators at the first
+collective) holds the store client's lock, and its rank cannot answer: that first-step hang is
+told by the other ranks, as one that did not answer.
 """
 import json
 import sys
@@ -85,11 +90,17 @@ def explain(ledgers, world):
                               "culprit": culprits[0] if culprits else None}
 
 
+# What the backends' errors say when a collective failed (a rank left, Gloo aborted one that
+# called another collective, a timeout), as against an error of the model's own (a shape, memory).
+_COLLECTIVE_FAILED = ("gloo", "nccl", "connection", "timed out", "timeout", "closed", "reset by "
+                      "peer", "abort", "collective", "socket")
+
+
 def failure(ledger, error):
-    """(sentence, where) for a step that ended in `error` inside a sync point (its collective
-    failed: a rank left, Gloo aborted the rank that called another one, a timeout); None when
-    the rank was in none."""
-    if not ledger["inside"]:
+    """(sentence, where) for a step that ended in `error` inside a sync point whose collective
+    failed; None when the rank was in none, or the error is not a collective's."""
+    text = str(error).lower()
+    if not ledger["inside"] or not any(word in text for word in _COLLECTIVE_FAILED):
         return None
     _, label, call, _ = ledger["inside"][0]
     return (f"rank {ledger['rank']}'s step {ledger['step']} ended inside {label}, call {call}: "
@@ -101,11 +112,11 @@ def failure(ledger, error):
 class HangWatch:
     """The watch of one rank. report(sentence, where) is called on the rank that speaks."""
 
-    def __init__(self, ledger, timeout, world, store, report):
+    def __init__(self, ledger, timeout, world, store, report, token=""):
         self._ledger, self._timeout, self._world = ledger, float(timeout), world
         self._store, self._report = store, report
+        self._key = f"{_PREFIX}/{token}"
         self._poll = min(self._timeout / 4, 5.0)
-        self._episode = 0  # one key space per stall, in the order the stalls came
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="replicascope-hang-watch",
                                         daemon=True)
@@ -135,11 +146,10 @@ class HangWatch:
         ledgers, note = {rank: mine}, ""
         if self._world > 1:
             try:
-                ledgers = self._gather(f"{_PREFIX}/{self._episode}", mine)
+                ledgers = self._gather(mine, stalled)
             except Exception as error:  # the store is gone with its host: say what we see
                 note = f" (the other ranks could not be asked: {error})"
-        self._episode += 1
-        if rank != min(ledgers, key=lambda r: (r != 0, r)):
+        if self._stop.is_set() or rank != min(ledgers, key=lambda r: (r != 0, r)):
             return  # rank 0, or the lowest rank that answered, speaks
         said = explain(ledgers, self._world)
         if said is None:
@@ -147,18 +157,23 @@ class HangWatch:
         sentence, where = said
         self._report(f"no progress for {stalled:.0f} s at a sync point: {sentence}{note}", where)
 
-    def _gather(self, key, mine):
-        rank = mine["rank"]
-        self._store.set(f"{key}/{rank}", json.dumps(mine))
-        self._store.add(f"{key}/answered/{rank}", 1)
-        answered, deadline = {rank}, time.monotonic() + min(self._timeout, _GATHER_SECONDS)
-        while len(answered) < self._world and time.monotonic() < deadline \
-                and not self._stop.is_set():
+    def _gather(self, mine, stalled):
+        """Every rank's ledger that answers within the gather time and is of this stall."""
+        rank, key = mine["rank"], self._key
+        since = mine["now"] - stalled - 1.0  # when this stall began, a second early for clocks
+        self._store.set(f"{key}/ledger/{rank}", json.dumps(mine))
+        self._store.add(f"{key}/answers/{rank}", 1)  # after the ledger: a count means it is there
+        ledgers, deadline = {rank: mine}, time.monotonic() + min(self._timeout, _GATHER_SECONDS)
+        while True:
+            for r in range(self._world):
+                if r not in ledgers and self._store.add(f"{key}/answers/{r}", 0) > 0:
+                    other = json.loads(self._store.get(f"{key}/ledger/{r}"))
+                    if other["now"] >= since:
+                        ledgers[r] = other
+            if len(ledgers) == self._world or time.monotonic() >= deadline or \
+                    self._stop.is_set():
+                return ledgers
             time.sleep(0.2)
-            answered |= {r for r in range(self._world) if r not in answered
-                         and self._store.add(f"{key}/answered/{r}", 0) > 0}
-        return {r: json.loads(self._store.get(f"{key}/{r}")) if r != rank else mine
-                for r in answered}
 
 
 def default_store():

@@ -56,6 +56,15 @@ def unwrap(model):
     return model, "", None
 
 
+def local_devices(model, dp_ids):
+    """This rank's devices: DataParallel's, else where the model's first tensor is."""
+    if dp_ids:
+        return [str(torch.device("cuda", i)) for i in dp_ids]
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return [str(tensor.device)]
+    return ["cpu"]
+
+
 def modules_rows(model):
     """The modules table's rows: (name, type, full_type, depth, own, subtree, sync, callbacks)."""
     rows = []

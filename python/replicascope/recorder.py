@@ -9,18 +9,19 @@ BatchNorm normalizes with, or would have), computes the divergence the C++ engin
 writes the step in one transaction. Forward pre-hooks keep a ledger of the sync points for
 the hang explainer (sync_ledger.py, hang_watch.py).
 """
-import contextlib
 import math
 import sys
 import threading
 import time
+import uuid
 
 import torch
 import torch.distributed as dist
 
 from . import arguments, hang_watch, model_tree, run_meta, runfile, sync_ledger
 from .arguments import RecorderError
-from .exchange import Exchange, StepShare, agree_at_start, global_rank, weighted_mean
+from .exchange import (Exchange, StepShare, agree_at_start, collective_device, global_rank,
+                       weighted_mean)
 from .moments import Moments, raw_of_input
 from .step_rows import BeforeNonfinite, on_host, point_rows, write_channels, write_points
 
@@ -82,9 +83,9 @@ class Recorder:
                                                        metadata), None
         except (TypeError, ValueError, RecorderError) as e:
             settings, problem = None, e
-        devices = self._local_devices()
+        devices = model_tree.local_devices(self._model, self._dp_ids)
         self._exchange = Exchange(group, self._world, devices[0]) if self._world > 1 else None
-        with self._collective_device():
+        with collective_device(self._exchange):
             devices_per_rank = agree_at_start(self._group, self._world, devices,
                                               [n for n, _ in self._layers], problem)
         self._db = None
@@ -100,11 +101,12 @@ class Recorder:
             except Exception as e:  # every rank must hear of it, or the others would wait
                 error = str(e) if isinstance(e, (runfile.RunFileError, OSError)) else \
                     f"the recorder could not start: {type(e).__name__}: {e}"
+        self._token = uuid.uuid4().hex  # the hang explainer's keys in the store: rank 0's
         if self._world > 1:
-            shared = [error]
-            with self._collective_device():
+            shared = [error, self._token]
+            with collective_device(self._exchange):
                 dist.broadcast_object_list(shared, src=global_rank(group, 0), group=group)
-            error = shared[0]
+            error, self._token = shared
         if error:
             raise RecorderError(error)
         self._lock = threading.Lock()
@@ -121,20 +123,6 @@ class Recorder:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def _local_devices(self):
-        if self._dp_ids:
-            return [str(torch.device("cuda", i)) for i in self._dp_ids]
-        for tensor in list(self._model.parameters()) + list(self._model.buffers()):
-            return [str(tensor.device)]
-        return ["cpu"]
-
-    def _collective_device(self):
-        """NCCL's object collectives use the current CUDA device: make it this rank's model's
-        (a DDP script need not have called torch.cuda.set_device)."""
-        if self._exchange is not None and self._exchange.device.type == "cuda":
-            return torch.cuda.device(self._exchange.device)
-        return contextlib.nullcontext()
-
     def _fill(self, db, meta, devices_per_rank):
         db.executemany("INSERT INTO meta VALUES(?,?)",
                        sorted((runfile.text(k), runfile.text(v)) for k, v in meta.items()))
@@ -150,7 +138,8 @@ class Recorder:
         if self._hang_timeout is not None:
             self._watch = hang_watch.HangWatch(
                 self._ledger, self._hang_timeout, self._world,
-                hang_watch.default_store() if self._world > 1 else None, self._tell_hang)
+                hang_watch.default_store() if self._world > 1 else None, self._tell_hang,
+                self._token)
 
     # -- per forward ---------------------------------------------------------------------------
 
@@ -258,8 +247,8 @@ class Recorder:
             capacity = self._detail_steps
             if capacity == runfile.AUTO:  # what this step's channel_stats rows take, near enough
                 # running, the copies, and with several ranks each rank's merge and running
-                keys = 1 + len(self._local_devices()) + (2 * self._world - 1 if self._world > 1
-                                                         else 0)
+                copies = len(model_tree.local_devices(self._model, self._dp_ids))
+                keys = 1 + copies + (2 * self._world - 1 if self._world > 1 else 0)
                 rows = 0
                 for by_rank in points.values():
                     channels = next(iter(next(iter(by_rank.values())).values())).mean.numel()
@@ -366,10 +355,15 @@ class Recorder:
             self._db_lock.release()
 
     def _tell_failure(self, error):
-        """A step that ended in an exception inside a sync point: every live rank says where."""
-        said = hang_watch.failure(self._ledger.snapshot(), error)
-        if said is not None:
-            self._tell_hang(*said)
+        """A step whose collective failed inside a sync point: every live rank says where."""
+        if self._world == 1:
+            return  # no collective across processes to fail
+        try:
+            said = hang_watch.failure(self._ledger.snapshot(), error)
+            if said is not None:
+                self._tell_hang(*said)
+        except Exception:  # pragma: no cover - never in place of the training's own error
+            pass
 
     # -- end -----------------------------------------------------------------------------------
 

@@ -162,8 +162,10 @@ DEVIATION_STEP = 1 / 64
 def _deviation_code(v):
     if not math.isfinite(v):
         return -128
-    rounded = math.copysign(math.floor(abs(v) / DEVIATION_STEP + 0.5), v)
-    return int(max(-127.0, min(127.0, rounded)))
+    steps = abs(v) / DEVIATION_STEP
+    rounded = math.floor(steps)
+    rounded += steps - rounded >= 0.5  # half away from 0, exactly as std::round
+    return int(max(-127.0, min(127.0, math.copysign(rounded, v))))
 
 
 def deviation_row(series):

@@ -2,6 +2,9 @@
 // sync-points-disagree: a step that failed because its copies did not meet at a synchronized
 // layer (one called it more often than another, one left the step early, one never came): what
 // hangs a DDP training with SyncBatchNorm, which the C++ engine fails and records as an event.
+#include <algorithm>
+#include <utility>
+
 #include "rules.h"
 
 namespace replicascope::diagnose::rules {
@@ -10,18 +13,32 @@ namespace {
 class SyncPointsDisagree : public Rule {
  public:
   const char* kind() const override { return "sync-points-disagree"; }
-  void observe(const StepEvidence&) override {}
+  // The steps seen, as runs of consecutive steps: a handful (a failed step has none), however
+  // long the run.
+  void observe(const StepEvidence& step) override {
+    if (!completed_.empty() && step.step == completed_.back().second + 1) {
+      completed_.back().second = step.step;
+    } else {
+      completed_.push_back({step.step, step.step});
+    }
+  }
 
   void observe_event(const store::RunEvent& event) override {
     if (event.kind != kind()) return;
     Finding f;
     f.kind = kind();
-    f.severity = Severity::kError;
+    // A step that then completed stalled and went on (the Python recorder's hang explainer
+    // spoke while a slow rank caught up): a warning. One that never completed is an error.
+    const bool went_on = std::any_of(completed_.begin(), completed_.end(), [&](const auto& r) {
+      return r.first <= event.step && event.step <= r.second;
+    });
+    f.severity = went_on ? Severity::kWarning : Severity::kError;
     f.layer = event.layer;
     f.sync_point = event.sync_point.value_or(0);
-    if (event.copy) f.series = {SeriesKey::copy(*event.copy)};
+    if (event.series) f.series = {*event.series};
     f.first_step = f.last_step = event.step;
     f.evidence = "the copies or ranks did not meet: " + event.message +
+                 (went_on ? "; the step then completed" : "") +
                  "; the rule: every copy and rank calls each synchronized layer as often, in "
                  "the same order, in a step";
     f.why =
@@ -39,6 +56,7 @@ class SyncPointsDisagree : public Rule {
 
  private:
   std::vector<Finding> findings_;
+  std::vector<std::pair<int64_t, int64_t>> completed_;  // [first, last] step of each run
 };
 
 }  // namespace

@@ -9,7 +9,7 @@ store::RunEvent sync_point_event(const sync::SyncError& error, int64_t step) {
   event.kind = "sync-points-disagree";
   event.layer = error.layer();
   event.sync_point = error.sequence();
-  if (error.copy_id() >= 0) event.copy = error.copy_id();
+  if (error.copy_id() >= 0) event.series = SeriesKey::copy(error.copy_id());
   event.message = error.what();
   return event;
 }

@@ -57,7 +57,7 @@ std::vector<RunEvent> RunReader::events() const {
     event.kind = s.text(1);
     event.layer = s.text(2);
     if (!s.is_null(3)) event.sync_point = s.integer(3);
-    if (!s.is_null(4)) event.copy = static_cast<int>(s.integer(4));
+    if (!s.is_null(4)) event.series = detail::key_of_stored(s.integer(4), path_);
     event.message = s.text(5);
     out.push_back(std::move(event));
   }
@@ -71,10 +71,15 @@ std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> RunReader::dev
   if (!deviations_) {  // one pass over the rows in the order written, which is the steps'
     deviations_ = std::make_unique<Statement>(
         db_, path_,
-        "SELECT d.step, l.name, d.copies, d.u FROM deviations d JOIN layers l ON l.id = d.layer "
-        "ORDER BY d.rowid");
+        "SELECT d.step, l.name, d.copies, d.u, l.id IS NULL FROM deviations d LEFT JOIN layers l "
+        "ON l.id = d.layer ORDER BY d.rowid");
   }
   auto& s = *deviations_;
+  if (step <= deviations_asked_) {  // a step again, or an earlier one: a new pass
+    s.reset();
+    deviation_pending_ = deviations_done_ = false;
+  }
+  deviations_asked_ = step;
   while (true) {
     if (!deviation_pending_) {
       if (deviations_done_ || !s.next()) {
@@ -88,6 +93,7 @@ std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> RunReader::dev
     if (at > step) break;  // a later step's row: it waits for its step
     deviation_pending_ = false;
     if (at < step) continue;  // a step not asked for
+    if (s.integer(4)) detail::damaged_row(path_, s.where(), "layer names no row of layers");
     const std::string layer = s.text(1);
     s.row(detail::row_in("deviations", step, layer));
     out.push_back({layer, detail::deviations_of_row(s.bytes(2), s.bytes(3), path_, s.where())});

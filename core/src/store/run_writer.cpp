@@ -259,7 +259,7 @@ void RunWriter::add_event(const RunEvent& event) {
   row.bind(1, event.step).bind(2, event.kind);
   event.layer.empty() ? row.bind_null(3) : row.bind(3, event.layer);
   event.sync_point ? row.bind(4, *event.sync_point) : row.bind_null(4);
-  event.copy ? row.bind(5, int64_t{*event.copy}) : row.bind_null(5);
+  event.series ? row.bind(5, stored_copy(*event.series)) : row.bind_null(5);
   row.bind(6, event.message).run();  // a statement of its own: SQLite commits it
 }
 

@@ -69,8 +69,8 @@ class RunReader {
   // Whether the run keeps every step's deviations (version 6 files written after they came).
   bool records_deviations() const { return has_deviations_; }
   // The deviations of `step`: per layer (in the order written), its copies' or ranks'; empty
-  // where the run has none. A forward cursor over the rows, which come in the steps' order: ask
-  // for steps in ascending order (a step asked for after a later one reads as empty).
+  // where the run has none. A forward cursor over the rows, which come in the steps' order:
+  // steps asked for in ascending order cost one pass; an earlier step starts a new one.
   std::vector<std::pair<std::string, std::vector<SeriesDeviation>>> deviations_at(
       int64_t step) const;
 
@@ -81,6 +81,7 @@ class RunReader {
   bool has_deviations_ = false;
   mutable std::unique_ptr<detail::Statement> deviations_;
   mutable bool deviation_pending_ = false, deviations_done_ = false;  // the cursor's state
+  mutable int64_t deviations_asked_ = INT64_MIN;
 };
 
 }  // namespace replicascope::store

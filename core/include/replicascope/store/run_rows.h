@@ -87,7 +87,7 @@ struct RunEvent {
   std::string kind;                   // "sync-points-disagree", "stopped"
   std::string layer;                  // "" where not a layer's
   std::optional<int64_t> sync_point;  // the layer's call in the step
-  std::optional<int> copy;            // the copy (or rank, coded as channel_stats' copy)
+  std::optional<SeriesKey> series;    // the copy or rank it names (stored as channel_stats' copy)
   std::string message;                // what a person is told
 };
 
