@@ -162,18 +162,20 @@ std::vector<KeySummary> summarize(const LayerStats& layer) {
   return out;
 }
 
+std::vector<double> deviation(const LayerStats& layer, const CopyRecord& series, double eps) {
+  const size_t channels = std::min({series.mean.size(), layer.mean.size(), layer.var.size()});
+  std::vector<double> u;
+  u.reserve(channels);
+  for (size_t c = 0; c < channels; ++c)
+    u.push_back((series.mean[c] - layer.mean[c]) / std::sqrt(layer.var[c] + eps));
+  return u;
+}
+
 std::vector<SeriesDeviation> deviations(const LayerStats& layer, double eps) {
   std::vector<SeriesDeviation> out;
   const auto& records = layer.ranks.empty() ? layer.copies : layer.ranks;
   const auto kind = layer.ranks.empty() ? SeriesKey::Kind::kCopy : SeriesKey::Kind::kRank;
-  for (const auto& r : records) {
-    SeriesDeviation d{{kind, r.copy}, {}};
-    const size_t channels = std::min({r.mean.size(), layer.mean.size(), layer.var.size()});
-    d.u.reserve(channels);
-    for (size_t c = 0; c < channels; ++c)
-      d.u.push_back((r.mean[c] - layer.mean[c]) / std::sqrt(layer.var[c] + eps));
-    out.push_back(std::move(d));
-  }
+  for (const auto& r : records) out.push_back({{kind, r.copy}, deviation(layer, r, eps)});
   return out;
 }
 

@@ -97,10 +97,9 @@ class SmallPerCopyBatch : public Rule {
       if (copy.count <= 0 || copy.copy < 0) continue;
       const size_t at = static_cast<size_t>(copy.copy) * channels;
       if (spread.cells.size() < at + channels) spread.cells.resize(at + channels);
-      for (size_t c = 0; c < copy.mean.size() && c < channels && c < stats.var.size(); ++c) {
-        const double u = (copy.mean[c] - stats.mean[c]) / std::sqrt(stats.var[c] + kEps);
-        if (!std::isfinite(u)) continue;
-        spread.cells[at + c].add(u);
+      const auto u = deviation(stats, copy, kEps);
+      for (size_t c = 0; c < u.size(); ++c) {
+        if (std::isfinite(u[c])) spread.cells[at + c].add(u[c]);
       }
     }
   }

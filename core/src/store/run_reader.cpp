@@ -68,16 +68,24 @@ std::vector<std::string> tables_of_version(int64_t version) {
   return tables;
 }
 
+// Whether the run has `table`, through `exists` (kTableExists), reset for the next question.
+constexpr const char* kTableExists =
+    "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?";
+bool has_table(Statement& exists, const std::string& table) {
+  exists.bind(1, table);
+  exists.next();
+  const bool found = exists.integer(0) != 0;
+  exists.reset();
+  return found;
+}
+
 // One check of a run's tables on open: every table its version has, or one error naming all
 // that are missing (the same words as the Python reader's).
 void check_tables(sqlite3* db, const std::string& path, int64_t version) {
   std::string missing;
-  Statement exists(db, path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
+  Statement exists(db, path, kTableExists);
   for (const auto& table : tables_of_version(version)) {
-    exists.bind(1, table);
-    exists.next();
-    if (exists.integer(0) == 0) missing += (missing.empty() ? "" : ", ") + table;
-    exists.reset();
+    if (!has_table(exists, table)) missing += (missing.empty() ? "" : ", ") + table;
   }
   if (missing.empty()) return;
   throw StoreError("run '" + path + "': damaged or not a ReplicaScope run: schema version " +
@@ -150,11 +158,9 @@ RunReader::RunReader(const std::string& path) : path_(path) {
     }
     check_tables(db_, path, found);
     version_ = static_cast<int>(found);
-    if (version_ >= 6) {
-      Statement table(db_, path,
-                      "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-                      "name='deviations'");
-      has_deviations_ = table.next() && table.integer(0) > 0;
+    if (version_ >= 6) {  // optional: version-6 files written before it came lack it
+      Statement exists(db_, path, kTableExists);
+      has_deviations_ = has_table(exists, "deviations");
     }
   } catch (const StoreError&) {
     sqlite3_close(db_);

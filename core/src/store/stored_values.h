@@ -39,8 +39,9 @@ std::string real_blob(const std::vector<double>& values, bool single);
 // A deviations row of one sync point: `copies`, the series' codes (int32 little-endian each,
 // stored_copy), and `u`, their values series after series, one int8 per channel: u in steps of
 // 1/64 (kDeviationStep), rounded half away from 0 and clamped to +-127/64, -128 where u is not
-// finite. The test it feeds needs |mean u| >= 0.1, 6.4 steps, so the rounding cannot make a
-// finding; float32s, and a row per series, made the demo's runs 27% larger (this: 7%).
+// finite. The test it feeds needs |mean u| >= 0.1, 6.4 steps; the rounding moves a value by 1/128
+// at most, so it can tip only a mean already within 0.008 of that. Float32s, and a row per
+// series, made the demo's runs 27% larger (this: 7%).
 inline constexpr double kDeviationStep = 1.0 / 64;
 struct DeviationRow {
   std::string copies, u;

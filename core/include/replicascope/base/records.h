@@ -188,7 +188,9 @@ struct SeriesDeviation {
   std::vector<double> u;
 };
 inline constexpr size_t kDeviationLayers = 3;
-// The ranks' deviations when `layer` has ranks, else the copies'; eps as the divergence's.
+// `series`' u per channel at `layer` (as many channels as both have); eps as the divergence's.
+std::vector<double> deviation(const LayerStats& layer, const CopyRecord& series, double eps = 1e-5);
+// The ranks' deviations when `layer` has ranks, else the copies'.
 std::vector<SeriesDeviation> deviations(const LayerStats& layer, double eps = 1e-5);
 // The sync points of `record` whose deviations are kept: the first sync point of its first
 // kDeviationLayers layers, in the step's order (indices into record.layers).
